@@ -1,0 +1,509 @@
+//! The relay: rooms, peers and held messages as a plain state machine.
+//!
+//! No sockets and no clock: the shell feeds it connects, parsed messages and
+//! disconnects, and sends what it returns. Every input yields the list of
+//! [`Outbound`] messages to deliver, in order; a refused request yields an
+//! `error` to its sender. Invariants:
+//! - a peer is in at most one room, and a room never holds more than `max_peers`;
+//! - a room exists only while it has members;
+//! - held messages come from the room's only member, are at most
+//!   `max_held_messages` and `max_held_bytes`, and go, in order, to the next
+//!   peer that joins, right after its `welcome`;
+//! - outputs for one input are in the order they must be delivered, so a
+//!   sender's messages reach each recipient in the order sent.
+
+use std::collections::{HashMap, VecDeque};
+
+use signaling_proto::{
+    ClientMessage, ErrorCode, PeerId, PeerInfo, PeerName, RoomId, ServerMessage, Signal,
+};
+
+use crate::ice::IceConfig;
+
+/// Room and hold limits of the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayLimits {
+    /// Most peers in one room.
+    pub max_peers: usize,
+    /// Most messages a room holds for a peer yet to join.
+    pub max_held_messages: usize,
+    /// Most bytes (of the frames as received) a room holds.
+    pub max_held_bytes: usize,
+}
+
+impl Default for RelayLimits {
+    fn default() -> Self {
+        Self {
+            max_peers: 2,
+            max_held_messages: 128,
+            max_held_bytes: 1 << 20,
+        }
+    }
+}
+
+/// One message to deliver to one or more peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    /// The recipients.
+    pub to: Vec<PeerId>,
+    /// The message.
+    pub message: ServerMessage,
+}
+
+impl Outbound {
+    fn one(to: &PeerId, message: ServerMessage) -> Self {
+        Self {
+            to: vec![to.clone()],
+            message,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PeerState {
+    room: Option<RoomId>,
+}
+
+#[derive(Debug)]
+struct Member {
+    id: PeerId,
+    name: Option<PeerName>,
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    members: Vec<Member>,
+    held: VecDeque<ServerMessage>,
+    held_bytes: usize,
+}
+
+impl Room {
+    fn others(&self, peer: &PeerId) -> Vec<PeerId> {
+        self.members
+            .iter()
+            .filter(|m| &m.id != peer)
+            .map(|m| m.id.clone())
+            .collect()
+    }
+}
+
+/// The relay state machine of protocol v1.
+#[derive(Debug)]
+pub struct Relay {
+    limits: RelayLimits,
+    ice: IceConfig,
+    next_id: u64,
+    peers: HashMap<PeerId, PeerState>,
+    rooms: HashMap<RoomId, Room>,
+}
+
+impl Relay {
+    /// An empty relay.
+    pub fn new(limits: RelayLimits, ice: IceConfig) -> Self {
+        Self {
+            limits,
+            ice,
+            next_id: 1,
+            peers: HashMap::new(),
+            rooms: HashMap::new(),
+        }
+    }
+
+    /// Registers a new connection and returns its id, unique for this relay.
+    pub fn connect(&mut self) -> PeerId {
+        let id = PeerId::new(self.next_id.to_string());
+        self.next_id += 1;
+        self.peers.insert(id.clone(), PeerState::default());
+        id
+    }
+
+    /// Handles one message from `from`; `size` is the frame's length in bytes and
+    /// `now_unix` the wall-clock time in seconds (for TURN credentials).
+    pub fn handle(
+        &mut self,
+        from: &PeerId,
+        message: ClientMessage,
+        size: usize,
+        now_unix: u64,
+    ) -> Vec<Outbound> {
+        let Some(state) = self.peers.get(from) else {
+            // Not connected: nothing to answer to.
+            return Vec::new();
+        };
+        let room = state.room.clone();
+        match (message, room) {
+            (ClientMessage::Join { room: wanted, .. }, Some(current)) => refuse(
+                from,
+                ErrorCode::AlreadyJoined,
+                format!("already in room '{current}' (asked for '{wanted}'): send leave first"),
+            ),
+            (ClientMessage::Join { room, name }, None) => self.join(from, room, name, now_unix),
+            (ClientMessage::Leave, Some(room)) => self.leave(from, &room),
+            (ClientMessage::Leave, None) => refuse(from, ErrorCode::NotJoined, "not in a room"),
+            (relayed, None) => refuse(
+                from,
+                ErrorCode::NotJoined,
+                format!(
+                    "join a room before sending {}",
+                    kind(&relayed).unwrap_or("messages")
+                ),
+            ),
+            (relayed, Some(room)) => match relayed.into_signal() {
+                Some((signal, to)) => self.relay(from, &room, signal, to, size),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// Removes a closed connection; its room is told `peer-left`.
+    pub fn disconnect(&mut self, peer: &PeerId) -> Vec<Outbound> {
+        match self.peers.remove(peer) {
+            Some(PeerState { room: Some(room) }) => self.leave_room(peer, &room),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The room `peer` is in, if any.
+    pub fn room_of(&self, peer: &PeerId) -> Option<&RoomId> {
+        self.peers.get(peer)?.room.as_ref()
+    }
+
+    /// Number of connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Number of rooms with at least one member.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Number of messages held in `room`.
+    pub fn held_count(&self, room: &RoomId) -> usize {
+        self.rooms.get(room).map_or(0, |r| r.held.len())
+    }
+
+    fn join(
+        &mut self,
+        from: &PeerId,
+        room_id: RoomId,
+        name: Option<PeerName>,
+        now_unix: u64,
+    ) -> Vec<Outbound> {
+        let room = self.rooms.entry(room_id.clone()).or_default();
+        if room.members.len() >= self.limits.max_peers {
+            return refuse(
+                from,
+                ErrorCode::RoomFull,
+                format!(
+                    "room '{room_id}' is full ({} peers): pick another room",
+                    self.limits.max_peers
+                ),
+            );
+        }
+        let peers = room
+            .members
+            .iter()
+            .map(|m| PeerInfo {
+                id: m.id.clone(),
+                name: m.name.clone(),
+            })
+            .collect();
+        let others = room.others(from);
+        room.members.push(Member {
+            id: from.clone(),
+            name: name.clone(),
+        });
+        let held = std::mem::take(&mut room.held);
+        room.held_bytes = 0;
+        if let Some(state) = self.peers.get_mut(from) {
+            state.room = Some(room_id.clone());
+        }
+        tracing::info!(peer = %from, room = %room_id, peers = others.len() + 1, "joined");
+
+        let mut out = Vec::with_capacity(2 + held.len());
+        out.push(Outbound::one(
+            from,
+            ServerMessage::Welcome {
+                id: from.clone(),
+                room: room_id,
+                peers,
+                ice_servers: self.ice.servers_for(from, now_unix),
+            },
+        ));
+        if !others.is_empty() {
+            out.push(Outbound {
+                to: others,
+                message: ServerMessage::PeerJoined {
+                    id: from.clone(),
+                    name,
+                },
+            });
+        }
+        out.extend(held.into_iter().map(|message| Outbound::one(from, message)));
+        out
+    }
+
+    fn leave(&mut self, from: &PeerId, room: &RoomId) -> Vec<Outbound> {
+        if let Some(state) = self.peers.get_mut(from) {
+            state.room = None;
+        }
+        self.leave_room(from, room)
+    }
+
+    fn leave_room(&mut self, peer: &PeerId, room_id: &RoomId) -> Vec<Outbound> {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return Vec::new();
+        };
+        room.members.retain(|m| &m.id != peer);
+        // Held messages come only from a lone member: if that was `peer`, drop them.
+        room.held.clear();
+        room.held_bytes = 0;
+        tracing::info!(peer = %peer, room = %room_id, "left");
+        if room.members.is_empty() {
+            self.rooms.remove(room_id);
+            return Vec::new();
+        }
+        vec![Outbound {
+            to: room.others(peer),
+            message: ServerMessage::PeerLeft { id: peer.clone() },
+        }]
+    }
+
+    fn relay(
+        &mut self,
+        from: &PeerId,
+        room_id: &RoomId,
+        signal: Signal,
+        to: Option<PeerId>,
+        size: usize,
+    ) -> Vec<Outbound> {
+        let Some(room) = self.rooms.get_mut(room_id) else {
+            return Vec::new();
+        };
+        if let Some(target) = &to {
+            if !room.members.iter().any(|m| &m.id == target) {
+                return refuse(
+                    from,
+                    ErrorCode::UnknownPeer,
+                    format!("no peer '{target}' in room '{room_id}'"),
+                );
+            }
+            return vec![Outbound::one(target, signal.relayed(from.clone(), Some(target.clone())))];
+        }
+        let others = room.others(from);
+        if !others.is_empty() {
+            return vec![Outbound {
+                to: others,
+                message: signal.relayed(from.clone(), None),
+            }];
+        }
+        // Nobody else here: hold it for the next peer that joins.
+        if room.held.len() >= self.limits.max_held_messages
+            || room.held_bytes + size > self.limits.max_held_bytes
+        {
+            return refuse(
+                from,
+                ErrorCode::QueueFull,
+                format!(
+                    "room '{room_id}' already holds {} messages ({} bytes) for the next peer; limit is {} messages, {} bytes",
+                    room.held.len(),
+                    room.held_bytes,
+                    self.limits.max_held_messages,
+                    self.limits.max_held_bytes
+                ),
+            );
+        }
+        room.held_bytes += size;
+        room.held.push_back(signal.relayed(from.clone(), None));
+        Vec::new()
+    }
+}
+
+/// The `type` of a client message, for error texts.
+fn kind(message: &ClientMessage) -> Option<&'static str> {
+    Some(match message {
+        ClientMessage::Offer { .. } => "offer",
+        ClientMessage::Answer { .. } => "answer",
+        ClientMessage::Candidate { .. } => "candidate",
+        ClientMessage::Join { .. } | ClientMessage::Leave => return None,
+    })
+}
+
+fn refuse(to: &PeerId, code: ErrorCode, message: impl Into<String>) -> Vec<Outbound> {
+    vec![Outbound::one(to, ServerMessage::error(code, message))]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signaling_proto::IceCandidateInit;
+
+    fn relay() -> Relay {
+        Relay::new(RelayLimits::default(), IceConfig::none())
+    }
+
+    fn join(room: &str) -> ClientMessage {
+        ClientMessage::Join {
+            room: RoomId::new(room).unwrap(),
+            name: None,
+        }
+    }
+
+    fn offer(sdp: &str, to: Option<&PeerId>) -> ClientMessage {
+        ClientMessage::Offer {
+            sdp: sdp.into(),
+            to: to.cloned(),
+        }
+    }
+
+    fn error_code(out: &[Outbound]) -> Option<ErrorCode> {
+        match out {
+            [
+                Outbound {
+                    message: ServerMessage::Error { code, .. },
+                    ..
+                },
+            ] => Some(*code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn offer_from_a_lone_peer_is_held_and_delivered_after_the_next_welcome() {
+        let mut r = relay();
+        let a = r.connect();
+        let b = r.connect();
+        r.handle(&a, join("room"), 10, 0);
+        assert!(r.handle(&a, offer("o1", None), 10, 0).is_empty());
+        let cand = ClientMessage::Candidate {
+            candidate: Some(IceCandidateInit {
+                candidate: "c".into(),
+                sdp_mid: None,
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            }),
+            to: None,
+        };
+        assert!(r.handle(&a, cand, 10, 0).is_empty());
+        let out = r.handle(&b, join("room"), 10, 0);
+        assert_eq!(out.len(), 4);
+        assert!(matches!(&out[0].message, ServerMessage::Welcome { peers, .. } if peers.len() == 1 && peers[0].id == a));
+        assert_eq!(out[1].to, vec![a.clone()]);
+        assert!(matches!(&out[1].message, ServerMessage::PeerJoined { id, .. } if *id == b));
+        assert!(matches!(&out[2].message, ServerMessage::Offer { from, sdp, .. } if *from == a && sdp == "o1"));
+        assert!(matches!(&out[3].message, ServerMessage::Candidate { from, .. } if *from == a));
+        assert!(out[2..].iter().all(|o| o.to == vec![b.clone()]));
+        assert_eq!(r.held_count(&RoomId::new("room").unwrap()), 0);
+    }
+
+    #[test]
+    fn held_messages_are_dropped_when_their_sender_leaves() {
+        let mut r = relay();
+        let a = r.connect();
+        let b = r.connect();
+        r.handle(&a, join("room"), 1, 0);
+        r.handle(&a, offer("stale", None), 1, 0);
+        r.disconnect(&a);
+        let out = r.handle(&b, join("room"), 1, 0);
+        assert_eq!(out.len(), 1, "only the welcome: {out:?}");
+        assert_eq!(r.room_count(), 1);
+    }
+
+    #[test]
+    fn the_hold_is_bounded_by_count_and_bytes() {
+        let mut r = relay();
+        let a = r.connect();
+        r.handle(&a, join("room"), 1, 0);
+        for _ in 0..128 {
+            assert!(r.handle(&a, offer("x", None), 1, 0).is_empty());
+        }
+        assert_eq!(
+            error_code(&r.handle(&a, offer("x", None), 1, 0)),
+            Some(ErrorCode::QueueFull)
+        );
+
+        let mut r = relay();
+        let a = r.connect();
+        r.handle(&a, join("room"), 1, 0);
+        assert!(r.handle(&a, offer("x", None), 1 << 20, 0).is_empty());
+        assert_eq!(
+            error_code(&r.handle(&a, offer("x", None), 1, 0)),
+            Some(ErrorCode::QueueFull)
+        );
+    }
+
+    #[test]
+    fn addressed_messages_go_only_to_their_peer_and_unknown_peers_are_refused() {
+        let mut r = Relay::new(
+            RelayLimits {
+                max_peers: 3,
+                ..Default::default()
+            },
+            IceConfig::none(),
+        );
+        let [a, b, c] = [r.connect(), r.connect(), r.connect()];
+        for p in [&a, &b, &c] {
+            r.handle(p, join("room"), 1, 0);
+        }
+        let out = r.handle(&a, offer("o", Some(&c)), 1, 0);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].to, vec![c.clone()]);
+        let out = r.handle(&a, offer("o", None), 1, 0);
+        assert_eq!(out[0].to, vec![b.clone(), c.clone()]);
+        let nobody = PeerId::new("999");
+        assert_eq!(
+            error_code(&r.handle(&a, offer("o", Some(&nobody)), 1, 0)),
+            Some(ErrorCode::UnknownPeer)
+        );
+    }
+
+    #[test]
+    fn join_rules_room_full_already_joined_not_joined() {
+        let mut r = relay();
+        let [a, b, c] = [r.connect(), r.connect(), r.connect()];
+        assert_eq!(
+            error_code(&r.handle(&a, offer("o", None), 1, 0)),
+            Some(ErrorCode::NotJoined)
+        );
+        assert_eq!(
+            error_code(&r.handle(&a, ClientMessage::Leave, 1, 0)),
+            Some(ErrorCode::NotJoined)
+        );
+        r.handle(&a, join("room"), 1, 0);
+        assert_eq!(
+            error_code(&r.handle(&a, join("other"), 1, 0)),
+            Some(ErrorCode::AlreadyJoined)
+        );
+        r.handle(&b, join("room"), 1, 0);
+        assert_eq!(
+            error_code(&r.handle(&c, join("room"), 1, 0)),
+            Some(ErrorCode::RoomFull)
+        );
+        assert_eq!(r.room_of(&c), None);
+    }
+
+    #[test]
+    fn leave_tells_the_room_and_allows_joining_again() {
+        let mut r = relay();
+        let [a, b] = [r.connect(), r.connect()];
+        r.handle(&a, join("one"), 1, 0);
+        r.handle(&b, join("one"), 1, 0);
+        let out = r.handle(&a, ClientMessage::Leave, 1, 0);
+        assert_eq!(out[0].to, vec![b.clone()]);
+        assert_eq!(out[0].message, ServerMessage::PeerLeft { id: a.clone() });
+        let out = r.handle(&a, join("two"), 1, 0);
+        assert!(matches!(out[0].message, ServerMessage::Welcome { .. }));
+        assert_eq!(r.room_count(), 2);
+        r.disconnect(&a);
+        r.disconnect(&b);
+        assert_eq!((r.room_count(), r.peer_count()), (0, 0));
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let mut r = relay();
+        let ids: std::collections::HashSet<_> = (0..1000).map(|_| r.connect()).collect();
+        assert_eq!(ids.len(), 1000);
+    }
+}

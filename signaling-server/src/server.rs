@@ -1,0 +1,603 @@
+//! The shell around the relay: TCP/TLS accept, HTTP routes, WebSocket framing, limits,
+//! outboxes and keepalive.
+//!
+//! Invariants:
+//! - one reader task per connection feeds the relay; the hub lock is taken only for
+//!   `Relay` calls and non-blocking outbox pushes, never across an `.await`;
+//! - every connection has a bounded outbox drained by its own writer task, so a slow
+//!   reader never stalls anyone: past the bound it is dropped with a close reason and
+//!   its room hears `peer-left`;
+//! - all deliveries for one relay input are pushed under the same lock, so each
+//!   recipient sees a sender's messages in the order sent, and `welcome` before the
+//!   messages held for it;
+//! - every way out of a connection ends in `Relay::disconnect`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use hyper::server::conn::http1;
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use signaling_proto::{ClientMessage, ErrorCode, PeerId, ServerMessage, WS_PATH};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::ServeDir;
+use tracing::{Instrument, debug, info, warn};
+
+use crate::rate::TokenBucket;
+use crate::relay::{Outbound, Relay};
+use crate::{Config, ServerError, tls};
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+
+/// How long a TLS handshake or an HTTP request head may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long closing connections may take at shutdown, and a close frame to be sent.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most outbox messages written before one flush.
+const MAX_BATCH: usize = 64;
+
+/// Serves HTTP and the signaling WebSocket on `listener` until `shutdown` completes,
+/// then closes every connection with a close frame and returns.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    config.validate()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let web_root = config.web_root();
+    if !web_root.join("index.html").is_file() {
+        warn!(dir = %web_root.display(), "no index.html in the web root: GET / will be 404 (set --web-root)");
+    }
+    let hard_frame_limit = (config.max_frame_bytes as usize * 4).max(1 << 20);
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(64 * 1024)
+        .max_write_buffer_size(config.outbox_bytes.max(1 << 20) * 2)
+        .max_message_size(Some(hard_frame_limit))
+        .max_frame_size(Some(hard_frame_limit));
+    let shared = Arc::new(Shared {
+        hub: Mutex::new(Hub {
+            relay: Relay::new(config.relay_limits(), config.ice()),
+            conns: HashMap::new(),
+        }),
+        config,
+        ws_config,
+        connections: AtomicUsize::new(0),
+        shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+    });
+    let app = Router::new()
+        .route(WS_PATH, get(ws_upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback_service(ServeDir::new(web_root))
+        .with_state(Arc::clone(&shared));
+
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(addr = %listener.local_addr()?, scheme, "signaling server listening");
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors or similar: back off instead of spinning.
+                    warn!(%err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let token = shared.shutdown.clone();
+        let tls = tls.clone();
+        shared.tasks.spawn(async move {
+            match tls {
+                None => serve_http(stream, app, token).await,
+                Some(acceptor) => match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_http(stream, app, token).await,
+                    Ok(Err(err)) => debug!(%err, "TLS handshake failed"),
+                    Err(_) => debug!("TLS handshake timed out"),
+                },
+            }
+        });
+    }
+
+    info!("shutting down: closing every connection");
+    for conn in shared.lock().conns.values() {
+        conn.close(CloseCode::Away, "server shutting down");
+    }
+    shared.shutdown.cancel();
+    shared.tasks.close();
+    if timeout(CLOSE_TIMEOUT * 2, shared.tasks.wait()).await.is_err() {
+        warn!("some connections did not close in time");
+    }
+    Ok(())
+}
+
+/// State shared by every connection.
+struct Shared {
+    config: Config,
+    ws_config: WebSocketConfig,
+    hub: Mutex<Hub>,
+    connections: AtomicUsize,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Hub> {
+        // A panic elsewhere must not take the relay down with it.
+        self.hub.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The relay plus each connected peer's outbox.
+struct Hub {
+    relay: Relay,
+    conns: HashMap<PeerId, Arc<Conn>>,
+}
+
+impl Hub {
+    /// Pushes `outbound` into outboxes; a peer whose outbox is full is dropped.
+    fn dispatch(&mut self, outbound: Vec<Outbound>) {
+        let mut slow = Vec::new();
+        for Outbound { to, message } in outbound {
+            if let ServerMessage::Error { code, message } = &message {
+                for peer in &to {
+                    let room = self.relay.room_of(peer).map(|r| r.as_str());
+                    info!(peer = %peer, room, %code, "refused: {message}");
+                }
+            }
+            let text = Utf8Bytes::from(message.to_json());
+            for peer in to {
+                if let Some(conn) = self.conns.get(&peer)
+                    && !conn.push(Out::Text(text.clone()))
+                {
+                    slow.push(peer);
+                }
+            }
+        }
+        for peer in slow {
+            if let Some(conn) = self.conns.remove(&peer) {
+                warn!(peer = %peer, "dropping a slow reader: outbox full");
+                conn.close(CloseCode::Policy, "outbox full: reading too slowly");
+                let left = self.relay.disconnect(&peer);
+                self.dispatch(left);
+            }
+        }
+    }
+}
+
+/// An item of a connection's outbox.
+enum Out {
+    Text(Utf8Bytes),
+    Ping,
+}
+
+impl Out {
+    fn len(&self) -> usize {
+        match self {
+            Out::Text(text) => text.len(),
+            Out::Ping => 0,
+        }
+    }
+
+    fn into_message(self) -> Message {
+        match self {
+            Out::Text(text) => Message::Text(text),
+            Out::Ping => Message::Ping(Default::default()),
+        }
+    }
+}
+
+/// One connection's outbox and its way to be closed.
+struct Conn {
+    tx: mpsc::Sender<Out>,
+    queued_bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Cancelled when the connection must end (a child of the server's shutdown token).
+    closing: CancellationToken,
+    /// The close frame to send, when the server ends the connection.
+    close_frame: OnceLock<CloseFrame>,
+}
+
+impl Conn {
+    /// Queues `out` without waiting; `false` when the outbox is full.
+    fn push(&self, out: Out) -> bool {
+        let len = out.len();
+        if self.queued_bytes.fetch_add(len, Ordering::Relaxed) + len > self.max_bytes {
+            self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        match self.tx.try_send(out) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+                false
+            }
+            // The writer is gone: the connection is ending anyway.
+            Err(TrySendError::Closed(_)) => true,
+        }
+    }
+
+    /// Ends the connection: what is queued is sent, then a close frame with `reason`.
+    fn close(&self, code: CloseCode, reason: &'static str) {
+        let _ = self.close_frame.set(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        });
+        self.closing.cancel();
+    }
+
+    /// Queues an error for this connection's own peer; closes it if its outbox is full.
+    fn refuse(&self, code: ErrorCode, message: String) {
+        if !self.push(Out::Text(ServerMessage::error(code, message).to_json().into())) {
+            self.close(CloseCode::Policy, "outbox full: reading too slowly");
+        }
+    }
+}
+
+/// Serves HTTP/1.1 (with upgrades) on one accepted stream.
+async fn serve_http<S>(stream: S, app: Router, shutdown: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                debug!(%err, "HTTP connection ended with an error");
+            }
+        }
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = timeout(CLOSE_TIMEOUT, conn).await;
+        }
+    }
+}
+
+/// `GET /ws`: validates the upgrade request and hands the socket to a connection task.
+async fn ws_upgrade(State(shared): State<Arc<Shared>>, mut req: Request) -> Response {
+    let headers = req.headers();
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let valid = has_token(headers, header::CONNECTION, "upgrade")
+        && has_token(headers, header::UPGRADE, "websocket")
+        && headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v == "13");
+    let on_upgrade = req.extensions_mut().remove::<OnUpgrade>();
+    let (true, Some(key), Some(on_upgrade)) = (valid, key, on_upgrade) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade (version 13) at /ws; see the signaling protocol\n",
+        )
+            .into_response();
+    };
+    if shared.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    let task_shared = Arc::clone(&shared);
+    shared.tasks.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(task_shared.ws_config),
+                )
+                .await;
+                run_connection(task_shared, ws).await;
+            }
+            Err(err) => debug!(%err, "WebSocket upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+/// Whether a comma-separated header contains `token` (case-insensitive).
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+/// Counts a live WebSocket connection for as long as it is held.
+struct ConnectionSlot<'a>(&'a AtomicUsize);
+
+impl Drop for ConnectionSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Runs one WebSocket connection from upgrade to close.
+async fn run_connection(shared: Arc<Shared>, ws: Ws) {
+    let config = &shared.config;
+    let open = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
+    let _slot = ConnectionSlot(&shared.connections);
+    let (sink, stream) = ws.split();
+    let (tx, rx) = mpsc::channel(config.outbox_messages as usize);
+    let conn = Arc::new(Conn {
+        tx,
+        queued_bytes: AtomicUsize::new(0),
+        max_bytes: config.outbox_bytes,
+        closing: shared.shutdown.child_token(),
+        close_frame: OnceLock::new(),
+    });
+    shared.tasks.spawn(write_loop(sink, rx, Arc::clone(&conn)));
+
+    if open > config.max_connections {
+        info!(open, "refused connection: server full");
+        conn.refuse(
+            ErrorCode::ServerFull,
+            format!(
+                "server has its maximum of {} connections: try again later",
+                config.max_connections
+            ),
+        );
+        conn.close(CloseCode::Again, "server full");
+        return;
+    }
+
+    let id = {
+        let mut hub = shared.lock();
+        let id = hub.relay.connect();
+        hub.conns.insert(id.clone(), Arc::clone(&conn));
+        id
+    };
+    debug!(peer = %id, "connected");
+    read_loop(&shared, &id, &conn, stream)
+        .instrument(tracing::info_span!("peer", id = %id))
+        .await;
+    {
+        let mut hub = shared.lock();
+        hub.conns.remove(&id);
+        let left = hub.relay.disconnect(&id);
+        hub.dispatch(left);
+    }
+    conn.closing.cancel();
+    debug!(peer = %id, "disconnected");
+}
+
+/// Reads frames until the connection ends, enforcing limits and keepalive.
+async fn read_loop(shared: &Shared, id: &PeerId, conn: &Conn, mut stream: SplitStream<Ws>) {
+    let config = &shared.config;
+    let started = Instant::now();
+    let join_deadline = started + config.join_timeout;
+    let mut bucket = TokenBucket::new(config.rate, config.burst, started.into_std());
+    let mut joined = false;
+    let mut bad_in_row = 0;
+    let mut rate_limited = false;
+    let mut last_heard = started;
+    let mut ping_sent: Option<Instant> = None;
+    loop {
+        let keepalive_at = match ping_sent {
+            Some(sent) => sent + config.pong_timeout,
+            None => last_heard + config.ping_interval,
+        };
+        let frame = tokio::select! {
+            biased;
+            () = conn.closing.cancelled() => return,
+            () = sleep_until(join_deadline), if !joined => {
+                info!("closing: no join within {:?}", config.join_timeout);
+                conn.close(CloseCode::Policy, "no join in time");
+                return;
+            }
+            () = sleep_until(keepalive_at) => {
+                if ping_sent.is_some() {
+                    info!("dropping: no answer to keepalive ping");
+                    conn.close(CloseCode::Away, "keepalive timeout");
+                    return;
+                }
+                ping_sent = Some(Instant::now());
+                if !conn.push(Out::Ping) {
+                    conn.close(CloseCode::Policy, "outbox full: reading too slowly");
+                    return;
+                }
+                continue;
+            }
+            frame = stream.next() => frame,
+        };
+        let message = match frame {
+            None => return,
+            Some(Ok(message)) => message,
+            Some(Err(err)) => {
+                let (reason, code, close) = match &err {
+                    WsError::Utf8(_) => (
+                        "text frame is not valid UTF-8".to_string(),
+                        CloseCode::Invalid,
+                        "invalid UTF-8",
+                    ),
+                    WsError::Capacity(e) => (
+                        format!("frame too large to read ({e}): the limit is {} bytes", config.max_frame_bytes),
+                        CloseCode::Size,
+                        "frame too large",
+                    ),
+                    _ => {
+                        debug!(%err, "connection failed");
+                        return;
+                    }
+                };
+                info!("refused: bad-message: {reason}; closing");
+                conn.refuse(ErrorCode::BadMessage, reason);
+                conn.close(code, close);
+                return;
+            }
+        };
+        last_heard = Instant::now();
+        ping_sent = None;
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                if bad_message(conn, config, &mut bad_in_row, "binary frames are not part of the protocol: send JSON text".into()) {
+                    return;
+                }
+                continue;
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => continue,
+        };
+
+        if !bucket.try_take(last_heard.into_std()) {
+            if !rate_limited {
+                info!("refused: rate-limited (further drops logged at debug)");
+            }
+            rate_limited = true;
+            conn.refuse(
+                ErrorCode::RateLimited,
+                format!(
+                    "over {} messages/s (bursts of {}): message dropped",
+                    config.rate, config.burst
+                ),
+            );
+            continue;
+        }
+        rate_limited = false;
+        if text.len() > config.max_frame_bytes as usize {
+            let reason = format!(
+                "frame of {} bytes is over the {}-byte limit: dropped",
+                text.len(),
+                config.max_frame_bytes
+            );
+            if bad_message(conn, config, &mut bad_in_row, reason) {
+                return;
+            }
+            continue;
+        }
+        let message = match ClientMessage::from_json(&text) {
+            Ok(message) => message,
+            Err(err) => {
+                if bad_message(conn, config, &mut bad_in_row, err.to_string()) {
+                    return;
+                }
+                continue;
+            }
+        };
+        bad_in_row = 0;
+        let is_join = matches!(message, ClientMessage::Join { .. });
+        let mut hub = shared.lock();
+        let outbound = hub.relay.handle(id, message, text.len(), unix_now());
+        hub.dispatch(outbound);
+        joined |= is_join && hub.relay.room_of(id).is_some();
+    }
+}
+
+/// Answers a bad message; `true` when that was one too many in a row and the
+/// connection is closing.
+fn bad_message(conn: &Conn, config: &Config, bad_in_row: &mut u32, reason: String) -> bool {
+    *bad_in_row += 1;
+    info!(in_a_row = *bad_in_row, "refused: bad-message: {reason}");
+    conn.refuse(ErrorCode::BadMessage, reason);
+    if *bad_in_row >= config.max_bad_messages {
+        info!("closing: too many bad messages in a row");
+        conn.close(CloseCode::Policy, "too many bad messages");
+        return true;
+    }
+    false
+}
+
+/// Drains the outbox into the socket, batching under load, until the connection ends.
+async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::Receiver<Out>, conn: Arc<Conn>) {
+    loop {
+        let first = tokio::select! {
+            biased;
+            () = conn.closing.cancelled() => break,
+            out = rx.recv() => match out {
+                Some(out) => out,
+                None => break,
+            },
+        };
+        let sent = tokio::select! {
+            biased;
+            () = conn.closing.cancelled() => break,
+            sent = send_batch(&mut sink, first, &mut rx, &conn) => sent,
+        };
+        if sent.is_err() {
+            conn.closing.cancel();
+            return;
+        }
+    }
+    // Closing: send what is queued (an error that explains the close, say), then the frame.
+    if let Some(frame) = conn.close_frame.get().cloned() {
+        let _ = timeout(CLOSE_TIMEOUT, async {
+            while let Ok(out) = rx.try_recv() {
+                sink.feed(out.into_message()).await?;
+            }
+            sink.send(Message::Close(Some(frame))).await
+        })
+        .await;
+    }
+}
+
+async fn send_batch(
+    sink: &mut SplitSink<Ws, Message>,
+    first: Out,
+    rx: &mut mpsc::Receiver<Out>,
+    conn: &Conn,
+) -> Result<(), WsError> {
+    let mut next = Some(first);
+    let mut batch = 0;
+    while let Some(out) = next {
+        let len = out.len();
+        sink.feed(out.into_message()).await?;
+        conn.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+        batch += 1;
+        next = if batch < MAX_BATCH {
+            rx.try_recv().ok()
+        } else {
+            None
+        };
+    }
+    sink.flush().await
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
