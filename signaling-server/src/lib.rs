@@ -19,7 +19,7 @@
 
 pub mod config;
 pub mod ice;
-pub mod rate;
+pub mod limits;
 pub mod relay;
 mod server;
 mod tls;

@@ -46,7 +46,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 use tracing::{Instrument, debug, info, warn};
 
-use crate::rate::TokenBucket;
+use crate::limits::{Keepalive, KeepaliveAction, TokenBucket};
 use crate::relay::{Outbound, Relay};
 use crate::{Config, ServerError, tls};
 
@@ -414,13 +414,8 @@ async fn read_loop(shared: &Shared, id: &PeerId, conn: &Conn, mut stream: SplitS
     let mut joined = false;
     let mut bad_in_row = 0;
     let mut rate_limited = false;
-    let mut last_heard = started;
-    let mut ping_sent: Option<Instant> = None;
+    let mut keepalive = Keepalive::new(config.ping_interval, config.pong_timeout, started.into_std());
     loop {
-        let keepalive_at = match ping_sent {
-            Some(sent) => sent + config.pong_timeout,
-            None => last_heard + config.ping_interval,
-        };
         let frame = tokio::select! {
             biased;
             () = conn.closing.cancelled() => return,
@@ -429,13 +424,12 @@ async fn read_loop(shared: &Shared, id: &PeerId, conn: &Conn, mut stream: SplitS
                 conn.close(CloseCode::Policy, "no join in time");
                 return;
             }
-            () = sleep_until(keepalive_at) => {
-                if ping_sent.is_some() {
+            () = sleep_until(keepalive.deadline().into()) => {
+                if keepalive.on_deadline(Instant::now().into_std()) == KeepaliveAction::Drop {
                     info!("dropping: no answer to keepalive ping");
                     conn.close(CloseCode::Away, "keepalive timeout");
                     return;
                 }
-                ping_sent = Some(Instant::now());
                 if !conn.push(Out::Ping) {
                     conn.close(CloseCode::Policy, "outbox full: reading too slowly");
                     return;
@@ -470,8 +464,8 @@ async fn read_loop(shared: &Shared, id: &PeerId, conn: &Conn, mut stream: SplitS
                 return;
             }
         };
-        last_heard = Instant::now();
-        ping_sent = None;
+        let now = Instant::now().into_std();
+        keepalive.heard(now);
         let text = match message {
             Message::Text(text) => text,
             Message::Binary(_) => {
@@ -483,7 +477,7 @@ async fn read_loop(shared: &Shared, id: &PeerId, conn: &Conn, mut stream: SplitS
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => continue,
         };
 
-        if !bucket.try_take(last_heard.into_std()) {
+        if !bucket.try_take(now) {
             if !rate_limited {
                 info!("refused: rate-limited (further drops logged at debug)");
             }
