@@ -121,7 +121,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ServerError> {
         let bad = |msg: String| Err(ServerError::Config(msg));
         if !self.turn.is_empty() && self.turn_username.is_none() && self.turn_secret.is_none() {
-            return bad("--turn needs --turn-username and --turn-credential, or --turn-secret".into());
+            return bad(
+                "--turn needs --turn-username and --turn-credential, or --turn-secret".into(),
+            );
         }
         if self.turn.is_empty() && (self.turn_username.is_some() || self.turn_secret.is_some()) {
             return bad("TURN credentials were given without --turn URL".into());
@@ -137,7 +139,10 @@ impl Config {
             }
         }
         if !(self.rate.is_finite() && self.rate > 0.0) {
-            return bad(format!("--rate must be a positive number, not {}", self.rate));
+            return bad(format!(
+                "--rate must be a positive number, not {}",
+                self.rate
+            ));
         }
         Ok(())
     }
@@ -153,7 +158,11 @@ impl Config {
 
     /// The ICE servers for `welcome`.
     pub fn ice(&self) -> IceConfig {
-        let turn_auth = match (&self.turn_secret, &self.turn_username, &self.turn_credential) {
+        let turn_auth = match (
+            &self.turn_secret,
+            &self.turn_username,
+            &self.turn_credential,
+        ) {
             (Some(secret), _, _) => TurnAuth::Secret {
                 secret: secret.clone(),
                 ttl: self.turn_ttl,
@@ -214,7 +223,12 @@ mod tests {
     #[test]
     fn turn_without_credentials_is_a_config_error() {
         let c = Config::parse_from(["s", "--turn", "turn:127.0.0.1:3478"]);
-        assert!(c.validate().unwrap_err().to_string().contains("--turn-secret"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("--turn-secret")
+        );
         let c = Config::parse_from(["s", "--stun", "http://x"]);
         assert!(c.validate().is_err());
         assert!(

@@ -140,7 +140,11 @@ mod tests {
 
     #[test]
     fn static_auth_and_no_servers() {
-        assert!(IceConfig::none().servers_for(&PeerId::new("1"), 0).is_empty());
+        assert!(
+            IceConfig::none()
+                .servers_for(&PeerId::new("1"), 0)
+                .is_empty()
+        );
         let ice = IceConfig {
             stun: vec![],
             turn: vec!["turn:h:3478".into()],

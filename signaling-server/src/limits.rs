@@ -109,7 +109,11 @@ mod tests {
         assert_eq!(k.on_deadline(ping_at), KeepaliveAction::Ping);
         let drop_at = k.deadline();
         assert_eq!(k.on_deadline(drop_at), KeepaliveAction::Drop);
-        assert!(drop_at - t0 <= Duration::from_secs(30), "{:?}", drop_at - t0);
+        assert!(
+            drop_at - t0 <= Duration::from_secs(30),
+            "{:?}",
+            drop_at - t0
+        );
     }
 
     #[test]

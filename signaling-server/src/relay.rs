@@ -289,7 +289,10 @@ impl Relay {
                     format!("no peer '{target}' in room '{room_id}'"),
                 );
             }
-            return vec![Outbound::one(target, signal.relayed(from.clone(), Some(target.clone())))];
+            return vec![Outbound::one(
+                target,
+                signal.relayed(from.clone(), Some(target.clone())),
+            )];
         }
         let others = room.others(from);
         if !others.is_empty() {
@@ -388,10 +391,14 @@ mod tests {
         assert!(r.handle(&a, cand, 10, 0).is_empty());
         let out = r.handle(&b, join("room"), 10, 0);
         assert_eq!(out.len(), 4);
-        assert!(matches!(&out[0].message, ServerMessage::Welcome { peers, .. } if peers.len() == 1 && peers[0].id == a));
+        assert!(
+            matches!(&out[0].message, ServerMessage::Welcome { peers, .. } if peers.len() == 1 && peers[0].id == a)
+        );
         assert_eq!(out[1].to, vec![a.clone()]);
         assert!(matches!(&out[1].message, ServerMessage::PeerJoined { id, .. } if *id == b));
-        assert!(matches!(&out[2].message, ServerMessage::Offer { from, sdp, .. } if *from == a && sdp == "o1"));
+        assert!(
+            matches!(&out[2].message, ServerMessage::Offer { from, sdp, .. } if *from == a && sdp == "o1")
+        );
         assert!(matches!(&out[3].message, ServerMessage::Candidate { from, .. } if *from == a));
         assert!(out[2..].iter().all(|o| o.to == vec![b.clone()]));
         assert_eq!(r.held_count(&RoomId::new("room").unwrap()), 0);

@@ -45,7 +45,10 @@ async fn peer_joined_goes_to_everyone_already_in_the_room() {
     let mut c = server.client().await;
     c.send(json!({"type": "join", "room": "room", "name": "Cy"}))
         .await;
-    let ServerMessage::Welcome { id: c_id, peers, .. } = c.recv().await else {
+    let ServerMessage::Welcome {
+        id: c_id, peers, ..
+    } = c.recv().await
+    else {
         panic!("expected welcome")
     };
     assert_eq!(peers.len(), 2);
@@ -123,7 +126,8 @@ async fn message_without_to_goes_to_every_other_peer() {
 async fn end_of_candidates_null_is_relayed() {
     let server = TestServer::start(&[]).await;
     let (mut a, a_id, mut b, _) = call(&server, "room").await;
-    a.send(json!({"type": "candidate", "candidate": null})).await;
+    a.send(json!({"type": "candidate", "candidate": null}))
+        .await;
     assert_eq!(
         b.recv_value().await,
         json!({"type": "candidate", "candidate": null, "from": a_id})
@@ -139,7 +143,8 @@ async fn held_messages_are_delivered_in_order_right_after_welcome() {
         a.send(json!({"type": "candidate", "candidate": {"candidate": format!("c{i}")}}))
             .await;
     }
-    a.send(json!({"type": "candidate", "candidate": null})).await;
+    a.send(json!({"type": "candidate", "candidate": null}))
+        .await;
     // Give the server time to hold them all before the callee arrives.
     a.expect_silence(Duration::from_millis(200)).await;
     let mut b = server.client().await;
@@ -374,7 +379,8 @@ async fn twenty_bad_messages_in_a_row_close_the_connection() {
     for _ in 0..19 {
         a.send_text("{").await;
     }
-    a.send(json!({"type": "candidate", "candidate": null})).await;
+    a.send(json!({"type": "candidate", "candidate": null}))
+        .await;
     for _ in 0..20 {
         a.send_text("{").await;
     }
@@ -426,7 +432,10 @@ async fn welcome_carries_time_limited_turn_credentials_from_the_secret() {
         .unwrap()
         .as_secs();
     let expiry: u64 = expiry.parse().unwrap();
-    assert!((now + 3590..=now + 3610).contains(&expiry), "{expiry} vs {now}");
+    assert!(
+        (now + 3590..=now + 3610).contains(&expiry),
+        "{expiry} vs {now}"
+    );
     assert_eq!(
         turn["credential"],
         signaling_server::ice::turn_rest_credential("north", username)
@@ -471,9 +480,15 @@ async fn a_silent_peer_is_dropped_by_keepalive_and_its_room_told() {
 
 #[tokio::test]
 async fn slow_reader_is_dropped_without_stalling_its_room() {
-    let server =
-        TestServer::start(&["--max-peers", "3", "--burst", "100000", "--outbox-messages", "64"])
-            .await;
+    let server = TestServer::start(&[
+        "--max-peers",
+        "3",
+        "--burst",
+        "100000",
+        "--outbox-messages",
+        "64",
+    ])
+    .await;
     let (mut a, a_id) = server.joined("room").await;
     let (mut b, _) = server.joined("room").await;
     let (slow, slow_id) = server.joined("room").await;
@@ -505,7 +520,11 @@ async fn slow_reader_is_dropped_without_stalling_its_room() {
 #[tokio::test]
 async fn healthz_answers_ok_and_root_serves_the_browser_client() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("index.html"), "<title>peercall test</title>").unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<title>peercall test</title>",
+    )
+    .unwrap();
     let root = dir.path().to_str().unwrap();
     let server = TestServer::start(&["--web-root", root]).await;
     let get = |path: &'static str| {
@@ -513,9 +532,11 @@ async fn healthz_answers_ok_and_root_serves_the_browser_client() {
         async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-                .await
-                .unwrap();
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
             let mut out = String::new();
             s.read_to_string(&mut out).await.unwrap();
             out

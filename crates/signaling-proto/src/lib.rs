@@ -466,8 +466,7 @@ mod tests {
                 name: None
             }
         );
-        let msg =
-            ClientMessage::from_json(r#"{"type":"join","room":"r","name":"Ada"}"#).unwrap();
+        let msg = ClientMessage::from_json(r#"{"type":"join","room":"r","name":"Ada"}"#).unwrap();
         assert!(matches!(msg, ClientMessage::Join { name: Some(n), .. } if n.as_str() == "Ada"));
     }
 
@@ -555,7 +554,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&welcome.to_json()).unwrap();
         assert_eq!(v["type"], "welcome");
         assert_eq!(v["iceServers"][0]["urls"][0], "stun:127.0.0.1:3478");
-        assert_eq!(ServerMessage::from_json(&welcome.to_json()).unwrap(), welcome);
+        assert_eq!(
+            ServerMessage::from_json(&welcome.to_json()).unwrap(),
+            welcome
+        );
 
         let joined = ServerMessage::PeerJoined {
             id: PeerId::new("2"),

@@ -95,7 +95,10 @@ impl Client {
     }
 
     pub async fn send_text(&mut self, text: impl Into<String>) {
-        self.ws.send(Message::Text(text.into().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(text.into().into()))
+            .await
+            .unwrap();
     }
 
     /// Next text frame as JSON (pings answered on the way).
