@@ -57,11 +57,11 @@ pub struct Config {
     pub turn_ttl: Duration,
 
     /// Most peers in one room; one more gets `room-full`.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_peers: u32,
 
     /// Most messages a room holds for a peer yet to join; past that the sender gets `queue-full`.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, value_name = "N", default_value_t = 128)]
     pub max_held_messages: usize,
 
     /// Most bytes a room holds for a peer yet to join.
@@ -81,7 +81,7 @@ pub struct Config {
     pub burst: u32,
 
     /// Most open WebSocket connections; one more gets `server-full` and is closed.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_connections: usize,
 
     /// Seconds a new connection has to send `join` before it is closed.
@@ -89,7 +89,7 @@ pub struct Config {
     pub join_timeout: Duration,
 
     /// Bad messages in a row after which the connection is closed.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, value_name = "N", default_value_t = 20)]
     pub max_bad_messages: u32,
 
     /// Seconds of silence from a peer before the server pings it.

@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 /// The peercall signaling relay: relays offers, answers and ICE candidates between the
 /// peers of a room over WebSocket (`/ws`), and serves the browser client at `/`.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     /// Address to listen on for HTTP and WebSocket (use 0.0.0.0:8080 to accept other machines).
     #[arg(long, default_value = "127.0.0.1:8080")]

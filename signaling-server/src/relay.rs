@@ -183,6 +183,30 @@ impl Relay {
         self.rooms.get(room).map_or(0, |r| r.held.len())
     }
 
+    /// Panics if the relay's invariants (see the module doc) do not hold; for tests and fuzzing.
+    #[doc(hidden)]
+    pub fn assert_invariants(&self) {
+        for (id, room) in &self.rooms {
+            assert!(!room.members.is_empty(), "room {id} exists with no members");
+            assert!(room.members.len() <= self.limits.max_peers, "room {id} over max_peers");
+            for m in &room.members {
+                let state = self.peers.get(&m.id).expect("member is connected");
+                assert_eq!(state.room.as_ref(), Some(id), "member {} points elsewhere", m.id);
+            }
+            if !room.held.is_empty() {
+                assert_eq!(room.members.len(), 1, "held messages in a shared room {id}");
+            }
+            assert!(room.held.len() <= self.limits.max_held_messages);
+            assert!(room.held_bytes <= self.limits.max_held_bytes);
+        }
+        for (id, state) in &self.peers {
+            if let Some(room) = &state.room {
+                let members = &self.rooms.get(room).expect("peer's room exists").members;
+                assert!(members.iter().any(|m| &m.id == id), "{id} missing from {room}");
+            }
+        }
+    }
+
     fn join(
         &mut self,
         from: &PeerId,

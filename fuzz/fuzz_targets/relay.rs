@@ -1,0 +1,53 @@
+//! Fuzzes the relay state machine with a script of connects, disconnects and frames
+//! from up to eight peers; checks its invariants after every step and that every
+//! delivery goes to a connected peer.
+//!
+//! Input: lines; each line's first byte picks the peer (low 3 bits) and the action
+//! (next 2 bits: frame, disconnect, connect again); the rest of the line is the frame.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use signaling_proto::{ClientMessage, PeerId};
+use signaling_server::ice::IceConfig;
+use signaling_server::relay::{Relay, RelayLimits};
+
+fuzz_target!(|data: &[u8]| {
+    let limits = RelayLimits {
+        max_peers: 3,
+        max_held_messages: 8,
+        max_held_bytes: 4096,
+    };
+    let mut relay = Relay::new(limits, IceConfig::none());
+    let mut peers: Vec<Option<PeerId>> = (0..8).map(|_| Some(relay.connect())).collect();
+    for line in data.split(|&b| b == b'\n') {
+        let Some((&op, frame)) = line.split_first() else {
+            continue;
+        };
+        let slot = usize::from(op & 7);
+        let out = match ((op >> 3) & 3, &peers[slot]) {
+            (1, Some(id)) => {
+                let out = relay.disconnect(id);
+                peers[slot] = None;
+                out
+            }
+            (2, None) => {
+                peers[slot] = Some(relay.connect());
+                Vec::new()
+            }
+            (_, Some(id)) => {
+                let text = String::from_utf8_lossy(frame);
+                match ClientMessage::from_json(&text) {
+                    Ok(message) => relay.handle(id, message, frame.len(), 1_700_000_000),
+                    Err(_) => Vec::new(),
+                }
+            }
+            (_, None) => Vec::new(),
+        };
+        relay.assert_invariants();
+        for delivery in out {
+            for to in delivery.to {
+                assert!(peers.iter().flatten().any(|p| *p == to), "delivery to {to}");
+            }
+        }
+    }
+});

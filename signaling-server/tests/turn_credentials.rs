@@ -1,0 +1,148 @@
+//! The repository's `turnserver.conf` runs in real coturn, and the credentials the
+//! signaling server hands out in `welcome` (static, and `--turn-secret` time-limited)
+//! allocate a relay there. Needs coturn (`scripts/test` installs it).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::TestServer;
+use serde_json::json;
+
+/// coturn started from the repository's turnserver.conf, kept to 127.0.0.1.
+struct Coturn {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Coturn {
+    fn start(extra: &[&str]) -> Self {
+        let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../turnserver.conf");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_udp_port();
+        let relay = free_udp_port();
+        let mut cmd = Command::new("turnserver");
+        cmd.arg("-c")
+            .arg(&conf)
+            .args(["--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
+            .args(["--allow-loopback-peers", "--no-tls", "--no-dtls"])
+            .arg(format!("--listening-port={port}"))
+            .arg(format!("--min-port={relay}"))
+            .arg(format!("--max-port={}", relay.saturating_add(20)))
+            .arg(format!("--pidfile={}", dir.path().join("pid").display()))
+            .arg(format!("--db={}", dir.path().join("turndb").display()))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .expect("turnserver not found: install coturn (scripts/test does)");
+        // Wait until it answers a STUN binding request.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let binding = [
+            0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        ];
+        for _ in 0..50 {
+            let _ = probe.send_to(&binding, ("127.0.0.1", port));
+            let mut buf = [0u8; 512];
+            if probe.recv_from(&mut buf).is_ok() {
+                return Self {
+                    child,
+                    port,
+                    _dir: dir,
+                };
+            }
+        }
+        panic!("coturn did not start on 127.0.0.1:{port}");
+    }
+
+    /// Allocates a relay with `username`/`credential` and sends a few packets through
+    /// it; `true` when they all came back.
+    fn relay_works(&self, username: &str, credential: &str) -> bool {
+        let out = Command::new("turnutils_uclient")
+            .args(["-y", "-n", "3", "-m", "1", "-u", username, "-w", credential])
+            .args(["-p", &self.port.to_string(), "127.0.0.1"])
+            .output()
+            .expect("turnutils_uclient (from coturn)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        out.status.success() && text.contains("Total lost packets 0")
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Joins a room and returns the TURN username and credential from `welcome`.
+async fn turn_credentials(server: &TestServer) -> (String, String) {
+    let mut client = server.client().await;
+    client.send(json!({"type": "join", "room": "turn"})).await;
+    let welcome = client.recv_value().await;
+    let turn = &welcome["iceServers"][0];
+    (
+        turn["username"].as_str().unwrap().to_string(),
+        turn["credential"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn static_credentials_from_welcome_allocate_on_the_repository_coturn_config() {
+    let coturn = Coturn::start(&[]);
+    let url = format!("turn:127.0.0.1:{}", coturn.port);
+    let server = TestServer::start(&[
+        "--turn",
+        &url,
+        "--turn-username",
+        "user1",
+        "--turn-credential",
+        "pass1",
+    ])
+    .await;
+    let (username, credential) = turn_credentials(&server).await;
+    let ok = tokio::task::spawn_blocking(move || {
+        (
+            coturn.relay_works(&username, &credential),
+            coturn.relay_works(&username, "wrong-password"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok, (true, false));
+}
+
+#[tokio::test]
+async fn time_limited_credentials_from_the_secret_allocate_on_coturn() {
+    let coturn = Coturn::start(&["--use-auth-secret", "--static-auth-secret=north"]);
+    let url = format!("turn:127.0.0.1:{}", coturn.port);
+    let good = TestServer::start(&["--turn", &url, "--turn-secret", "north"]).await;
+    let bad = TestServer::start(&["--turn", &url, "--turn-secret", "south"]).await;
+    let (good_user, good_cred) = turn_credentials(&good).await;
+    let (bad_user, bad_cred) = turn_credentials(&bad).await;
+    let ok = tokio::task::spawn_blocking(move || {
+        (
+            coturn.relay_works(&good_user, &good_cred),
+            coturn.relay_works(&bad_user, &bad_cred),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(ok, (true, false));
+}
