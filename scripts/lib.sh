@@ -39,9 +39,11 @@ ensure_rust() {
             return 1
         fi
     fi
-    local component
+    local component subcommand
     for component in "$@"; do
-        if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+        subcommand=$component
+        [ "$component" = rustfmt ] && subcommand=fmt
+        if ! cargo "$subcommand" --version >/dev/null 2>&1; then
             say "adding rust component $component"
             rustup component add "$component" >/dev/null
         fi
