@@ -188,10 +188,18 @@ impl Relay {
     pub fn assert_invariants(&self) {
         for (id, room) in &self.rooms {
             assert!(!room.members.is_empty(), "room {id} exists with no members");
-            assert!(room.members.len() <= self.limits.max_peers, "room {id} over max_peers");
+            assert!(
+                room.members.len() <= self.limits.max_peers,
+                "room {id} over max_peers"
+            );
             for m in &room.members {
                 let state = self.peers.get(&m.id).expect("member is connected");
-                assert_eq!(state.room.as_ref(), Some(id), "member {} points elsewhere", m.id);
+                assert_eq!(
+                    state.room.as_ref(),
+                    Some(id),
+                    "member {} points elsewhere",
+                    m.id
+                );
             }
             if !room.held.is_empty() {
                 assert_eq!(room.members.len(), 1, "held messages in a shared room {id}");
@@ -202,7 +210,10 @@ impl Relay {
         for (id, state) in &self.peers {
             if let Some(room) = &state.room {
                 let members = &self.rooms.get(room).expect("peer's room exists").members;
-                assert!(members.iter().any(|m| &m.id == id), "{id} missing from {room}");
+                assert!(
+                    members.iter().any(|m| &m.id == id),
+                    "{id} missing from {room}"
+                );
             }
         }
     }

@@ -90,6 +90,7 @@ pub async fn serve(
         config,
         ws_config,
         connections: AtomicUsize::new(0),
+        http_sockets: Arc::new(AtomicUsize::new(0)),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
     });
@@ -99,6 +100,8 @@ pub async fn serve(
         .fallback_service(ServeDir::new(web_root))
         .with_state(Arc::clone(&shared));
 
+    let max_sockets =
+        shared.config.max_connections + (shared.config.max_connections / 10).max(1024);
     let scheme = if tls.is_some() { "https" } else { "http" };
     info!(addr = %listener.local_addr()?, scheme, "signaling server listening");
     tokio::pin!(shutdown);
@@ -115,11 +118,20 @@ pub async fn serve(
                 }
             },
         };
+        // Sockets still speaking HTTP (before any upgrade) are bounded too, so idle or
+        // half-open ones cannot use up the file descriptors the WebSockets need.
+        let http_slot = Slot::take(Arc::clone(&shared.http_sockets));
+        if http_slot.count() + shared.connections.load(Ordering::Relaxed) > max_sockets {
+            debug!("refused socket: too many open");
+            let _ = stream.try_write(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 12\r\n\r\nserver full\n");
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let token = shared.shutdown.clone();
         let tls = tls.clone();
         shared.tasks.spawn(async move {
+            let _http_slot = http_slot;
             match tls {
                 None => serve_http(stream, app, token).await,
                 Some(acceptor) => match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -151,7 +163,10 @@ struct Shared {
     config: Config,
     ws_config: WebSocketConfig,
     hub: Mutex<Hub>,
+    /// Open WebSocket connections.
     connections: AtomicUsize,
+    /// Accepted sockets still in their HTTP phase (TLS handshake, requests, upgrade).
+    http_sockets: Arc<AtomicUsize>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -356,20 +371,35 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-/// Counts a live WebSocket connection for as long as it is held.
-struct ConnectionSlot<'a>(&'a AtomicUsize);
+/// One unit of a counter, held for as long as what it counts is alive.
+struct Slot<C: std::ops::Deref<Target = AtomicUsize>> {
+    counter: C,
+    count: usize,
+}
 
-impl Drop for ConnectionSlot<'_> {
+impl<C: std::ops::Deref<Target = AtomicUsize>> Slot<C> {
+    fn take(counter: C) -> Self {
+        let count = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        Self { counter, count }
+    }
+
+    /// The counter's value when this slot was taken (this one included).
+    fn count(&self) -> usize {
+        self.count
+    }
+}
+
+impl<C: std::ops::Deref<Target = AtomicUsize>> Drop for Slot<C> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.counter.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// Runs one WebSocket connection from upgrade to close.
 async fn run_connection(shared: Arc<Shared>, ws: Ws) {
     let config = &shared.config;
-    let open = shared.connections.fetch_add(1, Ordering::Relaxed) + 1;
-    let _slot = ConnectionSlot(&shared.connections);
+    let slot = Slot::take(&shared.connections);
+    let open = slot.count();
     let (sink, stream) = ws.split();
     let (tx, rx) = mpsc::channel(config.outbox_messages as usize);
     let conn = Arc::new(Conn {

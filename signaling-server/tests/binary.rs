@@ -22,7 +22,10 @@ fn start(extra: &[&str]) -> (std::process::Child, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(line.starts_with("peercall signaling server: http://127.0.0.1:"), "{line}");
+    assert!(
+        line.starts_with("peercall signaling server: http://127.0.0.1:"),
+        "{line}"
+    );
     let url = line
         .split_whitespace()
         .find(|w| w.starts_with("ws://"))
@@ -61,9 +64,15 @@ async fn sigterm_closes_every_peer_and_exits_zero() {
         signal(&child, sig);
         for client in [&mut a, &mut lobby] {
             let (close, _) = client.expect_close().await;
-            assert_eq!(close, Some((1001, "server shutting down".into())), "SIG{sig}");
+            assert_eq!(
+                close,
+                Some((1001, "server shutting down".into())),
+                "SIG{sig}"
+            );
         }
-        let status = tokio::task::spawn_blocking(move || wait_exit(child)).await.unwrap();
+        let status = tokio::task::spawn_blocking(move || wait_exit(child))
+            .await
+            .unwrap();
         assert!(status.success(), "SIG{sig}: {status}");
     }
 }
@@ -76,7 +85,10 @@ fn bad_flags_exit_non_zero_with_a_message_that_names_them() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--turn-username") && err.contains("--turn-secret"), "{err}");
+    assert!(
+        err.contains("--turn-username") && err.contains("--turn-secret"),
+        "{err}"
+    );
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -86,5 +98,8 @@ fn bad_flags_exit_non_zero_with_a_message_that_names_them() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot listen on") && err.contains("--listen"), "{err}");
+    assert!(
+        err.contains("cannot listen on") && err.contains("--listen"),
+        "{err}"
+    );
 }

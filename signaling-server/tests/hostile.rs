@@ -301,3 +301,26 @@ async fn thousands_of_joins_to_one_room_are_refused_room_full() {
     assert_call_works(&mut a, &mut b, &b_id).await;
     drop(clients);
 }
+
+#[tokio::test]
+async fn idle_sockets_past_the_cap_get_503_and_calls_go_on() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    // --max-connections 2 leaves room for 1024 sockets still speaking HTTP.
+    let (server, mut a, mut b, b_id) = server_with_a_call(&["--max-connections", "2"]).await;
+    let mut idle = Vec::new();
+    for _ in 0..1_100 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    let mut last = idle.pop().unwrap();
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), last.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert_call_works(&mut a, &mut b, &b_id).await;
+    // Freed sockets make room again.
+    drop(idle);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut c = server.client().await;
+    c.send(json!({"type": "join", "room": "calm"})).await;
+    c.expect_error(ErrorCode::ServerFull).await;
+}
