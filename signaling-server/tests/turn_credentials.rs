@@ -40,6 +40,12 @@ impl Coturn {
         let child = cmd
             .spawn()
             .expect("turnserver not found: install coturn (scripts/test does)");
+        // Owned at once, so a failed start below still kills it.
+        let coturn = Self {
+            child,
+            port,
+            _dir: dir,
+        };
         // Wait until it answers a STUN binding request.
         let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         probe
@@ -52,11 +58,7 @@ impl Coturn {
             let _ = probe.send_to(&binding, ("127.0.0.1", port));
             let mut buf = [0u8; 512];
             if probe.recv_from(&mut buf).is_ok() {
-                return Self {
-                    child,
-                    port,
-                    _dir: dir,
-                };
+                return coturn;
             }
         }
         panic!("coturn did not start on 127.0.0.1:{port}");
