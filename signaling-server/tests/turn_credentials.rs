@@ -19,7 +19,20 @@ struct Coturn {
 }
 
 impl Coturn {
+    /// Starts coturn on fresh ports; tries again on others if it does not come up
+    /// (another process may have taken a port between our probe and its bind).
     fn start(extra: &[&str]) -> Self {
+        let mut log = String::new();
+        for _ in 0..3 {
+            match Self::try_start(extra) {
+                Ok(coturn) => return coturn,
+                Err(why) => log = why,
+            }
+        }
+        panic!("coturn did not start: {log}");
+    }
+
+    fn try_start(extra: &[&str]) -> Result<Self, String> {
         let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../turnserver.conf");
         let dir = tempfile::tempdir().unwrap();
         let port = free_udp_port();
@@ -35,7 +48,7 @@ impl Coturn {
             .arg(format!("--pidfile={}", dir.path().join("pid").display()))
             .arg(format!("--db={}", dir.path().join("turndb").display()))
             .args(extra)
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("log")).unwrap())
             .stderr(Stdio::null());
         let child = cmd
             .spawn()
@@ -54,14 +67,15 @@ impl Coturn {
         let binding = [
             0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
         ];
-        for _ in 0..50 {
+        for _ in 0..100 {
             let _ = probe.send_to(&binding, ("127.0.0.1", port));
             let mut buf = [0u8; 512];
             if probe.recv_from(&mut buf).is_ok() {
-                return coturn;
+                return Ok(coturn);
             }
         }
-        panic!("coturn did not start on 127.0.0.1:{port}");
+        let log = std::fs::read_to_string(coturn._dir.path().join("log")).unwrap_or_default();
+        Err(format!("no answer on 127.0.0.1:{port}; its log:\n{log}"))
     }
 
     /// Allocates a relay with `username`/`credential` and sends a few packets through
