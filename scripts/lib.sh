@@ -1,8 +1,9 @@
 # Shared by scripts/run and scripts/test: idempotent, quiet setup of what the build needs.
 # shellcheck shell=bash
 
-# Packages every build needs (a C compiler for ring, pkg-config for -sys crates).
-BUILD_PACKAGES=(build-essential pkg-config ca-certificates)
+# Packages every build needs: C/C++ compilers (ring, openh264), pkg-config for -sys
+# crates, cmake (libopus), nasm (openh264's SIMD assembly).
+BUILD_PACKAGES=(build-essential pkg-config ca-certificates cmake nasm)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -1,0 +1,2 @@
+//! Media benchmarks (filled in below).
+fn main() {}

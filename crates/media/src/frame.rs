@@ -1,0 +1,165 @@
+//! Raw media frames: I420 video and 48 kHz 20 ms audio, each stamped with its capture time.
+//!
+//! Capture times are microseconds of the wall clock ([`now_us`]), so two processes on one
+//! machine can compare them (glass-to-glass latency) without sharing anything else.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Audio sample rate everywhere in the pipeline (Opus's native rate).
+pub const SAMPLE_RATE: u32 = 48_000;
+/// Samples per channel in one 20 ms audio frame.
+pub const FRAME_SAMPLES: usize = (SAMPLE_RATE / 50) as usize;
+
+/// The wall clock in microseconds since the Unix epoch: the time base of capture times.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// One picture in I420 (planar Y, then U and V at half width and height), tightly packed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VideoFrame {
+    width: u32,
+    height: u32,
+    data: Vec<u8>,
+    /// When the picture was captured, in [`now_us`] microseconds.
+    pub capture_us: u64,
+}
+
+impl std::fmt::Debug for VideoFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoFrame")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("capture_us", &self.capture_us)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VideoFrame {
+    /// A black frame (Y 16, U/V 128) of `width` x `height`.
+    pub fn black(width: u32, height: u32) -> Self {
+        let (y, c) = Self::plane_sizes(width, height);
+        let mut data = vec![128u8; y + 2 * c];
+        data[..y].fill(16);
+        Self {
+            width,
+            height,
+            data,
+            capture_us: 0,
+        }
+    }
+
+    /// Wraps tightly packed I420 `data`; `None` if its length does not fit the size.
+    pub fn from_i420(width: u32, height: u32, data: Vec<u8>, capture_us: u64) -> Option<Self> {
+        let (y, c) = Self::plane_sizes(width, height);
+        (data.len() == y + 2 * c && width > 0 && height > 0).then_some(Self {
+            width,
+            height,
+            data,
+            capture_us,
+        })
+    }
+
+    /// Bytes of the Y plane and of each chroma plane for a size.
+    pub fn plane_sizes(width: u32, height: u32) -> (usize, usize) {
+        let (w, h) = (width as usize, height as usize);
+        (w * h, w.div_ceil(2) * h.div_ceil(2))
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Width of the chroma planes.
+    pub fn chroma_width(&self) -> u32 {
+        self.width.div_ceil(2)
+    }
+
+    /// The Y, U and V planes.
+    pub fn planes(&self) -> (&[u8], &[u8], &[u8]) {
+        let (y, c) = Self::plane_sizes(self.width, self.height);
+        let (luma, chroma) = self.data.split_at(y);
+        let (u, v) = chroma.split_at(c);
+        (luma, u, v)
+    }
+
+    /// The Y, U and V planes, writable.
+    pub fn planes_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
+        let (y, c) = Self::plane_sizes(self.width, self.height);
+        let (luma, chroma) = self.data.split_at_mut(y);
+        let (u, v) = chroma.split_at_mut(c);
+        (luma, u, v)
+    }
+
+    /// The whole I420 buffer.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+impl openh264::formats::YUVSource for VideoFrame {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.width as usize, self.height as usize)
+    }
+
+    fn strides(&self) -> (usize, usize, usize) {
+        let c = self.chroma_width() as usize;
+        (self.width as usize, c, c)
+    }
+
+    fn y(&self) -> &[u8] {
+        self.planes().0
+    }
+
+    fn u(&self) -> &[u8] {
+        self.planes().1
+    }
+
+    fn v(&self) -> &[u8] {
+        self.planes().2
+    }
+}
+
+/// 20 ms of 48 kHz audio, interleaved signed 16-bit samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioFrame {
+    /// Interleaved samples: [`FRAME_SAMPLES`] per channel.
+    pub samples: Vec<i16>,
+    /// 1 (mono) or 2 (stereo).
+    pub channels: u16,
+    /// When the first sample was captured, in [`now_us`] microseconds.
+    pub capture_us: u64,
+}
+
+impl AudioFrame {
+    /// 20 ms of silence.
+    pub fn silence(channels: u16) -> Self {
+        Self {
+            samples: vec![0; FRAME_SAMPLES * usize::from(channels)],
+            channels,
+            capture_us: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i420_planes_have_half_size_chroma_rounded_up() {
+        let mut f = VideoFrame::black(5, 3);
+        let (y, u, v) = f.planes_mut();
+        assert_eq!((y.len(), u.len(), v.len()), (15, 6, 6));
+        assert!(VideoFrame::from_i420(4, 4, vec![0; 24], 0).is_some());
+        assert!(VideoFrame::from_i420(4, 4, vec![0; 23], 0).is_none());
+    }
+}

@@ -1,0 +1,385 @@
+//! H.264 through openh264: a real-time constrained-baseline encoder that fits
+//! `profile-level-id=42e01f`, and a decoder whose errors become keyframe requests.
+//!
+//! Invariants: the encoder's bitrate and frame rate change in place (no new encoder);
+//! a new picture size rebuilds it with the current settings and starts with an IDR;
+//! every IDR carries SPS and PPS; frames the rate control drops come back as
+//! [`Encoded::Skipped`], never silently.
+
+use std::ops::Range;
+
+use openh264::OpenH264API;
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, Level, Profile, RateControlMode,
+    UsageType,
+};
+use openh264::formats::YUVSource;
+
+use crate::MediaError;
+use crate::frame::VideoFrame;
+
+/// Settings of the encoder that may change during a call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EncoderSettings {
+    /// Target bitrate, bits per second.
+    pub bitrate_bps: u32,
+    /// Frame rate the rate control plans for.
+    pub fps: f32,
+}
+
+impl EncoderSettings {
+    /// `bitrate_bps` at `fps`.
+    pub fn new(bitrate_bps: u32, fps: f32) -> Self {
+        Self { bitrate_bps, fps }
+    }
+}
+
+/// One encoded picture: Annex-B bytes plus where each NAL unit lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessUnit {
+    /// The NAL units, each behind a 4-byte start code (what WebRTC samples expect).
+    pub data: Vec<u8>,
+    /// Byte range of each NAL unit in `data`, without its start code.
+    pub nal_ranges: Vec<Range<usize>>,
+    /// Whether this is an IDR picture (with SPS and PPS in front).
+    pub keyframe: bool,
+    /// Capture time of the source picture.
+    pub capture_us: u64,
+}
+
+impl AccessUnit {
+    /// The NAL units, without start codes.
+    pub fn nals(&self) -> impl Iterator<Item = &[u8]> {
+        self.nal_ranges.iter().map(|r| &self.data[r.clone()])
+    }
+
+    /// The NAL unit types (5 IDR, 7 SPS, 8 PPS, 1 non-IDR slice...).
+    pub fn nal_types(&self) -> Vec<u8> {
+        self.nals().map(|n| n[0] & 0x1f).collect()
+    }
+}
+
+/// What the encoder made of one picture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encoded {
+    /// An encoded picture.
+    Frame(AccessUnit),
+    /// The rate control skipped this picture to hold the bitrate.
+    Skipped {
+        /// Capture time of the skipped picture.
+        capture_us: u64,
+    },
+}
+
+/// A real-time H.264 encoder (openh264, single thread).
+///
+/// Frame skipping is off by default: the rate control holds the bitrate by quantizer
+/// (a keyframe's overshoot is paid back over the next second), so every picture is
+/// encoded. [`H264Encoder::set_frame_skip`] turns skipping on, e.g. under congestion.
+pub struct H264Encoder {
+    encoder: Encoder,
+    settings: EncoderSettings,
+    size: (u32, u32),
+    frame_skip: bool,
+    /// openh264 initializes on the first picture; options can be set only after it.
+    started: bool,
+}
+
+impl std::fmt::Debug for H264Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H264Encoder")
+            .field("settings", &self.settings)
+            .field("size", &self.size)
+            .finish()
+    }
+}
+
+fn codec_err(reason: impl std::fmt::Display) -> MediaError {
+    MediaError::Codec {
+        codec: "H.264",
+        reason: reason.to_string(),
+    }
+}
+
+impl H264Encoder {
+    /// An encoder for `width` x `height` pictures with `settings`.
+    pub fn new(width: u32, height: u32, settings: EncoderSettings) -> Result<Self, MediaError> {
+        Self::with_frame_skip(width, height, settings, false)
+    }
+
+    fn with_frame_skip(
+        width: u32,
+        height: u32,
+        settings: EncoderSettings,
+        frame_skip: bool,
+    ) -> Result<Self, MediaError> {
+        if width % 2 != 0 || height % 2 != 0 || width == 0 || height == 0 {
+            return Err(MediaError::Unsupported(format!(
+                "H.264 needs an even picture size, not {width}x{height}"
+            )));
+        }
+        let config = EncoderConfig::new()
+            .bitrate(BitRate::from_bps(settings.bitrate_bps))
+            .max_frame_rate(FrameRate::from_hz(settings.fps))
+            .usage_type(UsageType::CameraVideoRealTime)
+            .rate_control_mode(RateControlMode::Bitrate)
+            .skip_frames(frame_skip)
+            .profile(Profile::Baseline)
+            .level(Level::Level_3_1)
+            .num_threads(1);
+        let encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), config).map_err(codec_err)?;
+        Ok(Self {
+            encoder,
+            settings,
+            size: (width, height),
+            frame_skip,
+            started: false,
+        })
+    }
+
+    /// A fresh encoder for `size` with the current settings (also before the first
+    /// picture, when openh264 takes no options yet).
+    fn rebuild(&mut self, size: (u32, u32)) -> Result<(), MediaError> {
+        *self = Self::with_frame_skip(size.0, size.1, self.settings, self.frame_skip)?;
+        Ok(())
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> EncoderSettings {
+        self.settings
+    }
+
+    /// Encodes one picture. A picture of a new size re-initializes the encoder (with
+    /// the current settings) and comes out as an IDR.
+    pub fn encode(&mut self, picture: &VideoFrame) -> Result<Encoded, MediaError> {
+        let size = (picture.width(), picture.height());
+        if size != self.size {
+            tracing::debug!(from = ?self.size, to = ?size, "H.264 encoder: new picture size");
+            self.rebuild(size)?;
+        }
+        let stream = self.encoder.encode(picture).map_err(codec_err)?;
+        self.started = true;
+        let frame_type = stream.frame_type();
+        if matches!(frame_type, FrameType::Skip | FrameType::Invalid) || stream.num_layers() == 0 {
+            return Ok(Encoded::Skipped {
+                capture_us: picture.capture_us,
+            });
+        }
+        let mut au = AccessUnit {
+            data: Vec::new(),
+            nal_ranges: Vec::new(),
+            keyframe: frame_type == FrameType::IDR,
+            capture_us: picture.capture_us,
+        };
+        for layer in (0..stream.num_layers()).filter_map(|i| stream.layer(i)) {
+            for nal in (0..layer.nal_count()).filter_map(|i| layer.nal_unit(i)) {
+                let body = strip_start_code(nal);
+                au.data.extend_from_slice(&[0, 0, 0, 1]);
+                let start = au.data.len();
+                au.data.extend_from_slice(body);
+                au.nal_ranges.push(start..au.data.len());
+            }
+        }
+        Ok(Encoded::Frame(au))
+    }
+
+    /// Makes the next picture an IDR.
+    pub fn request_keyframe(&mut self) {
+        self.encoder.force_intra_frame();
+    }
+
+    /// Lets the rate control skip pictures to hold the bitrate (reported as
+    /// [`Encoded::Skipped`]), or not.
+    pub fn set_frame_skip(&mut self, on: bool) -> Result<(), MediaError> {
+        self.frame_skip = on;
+        if !self.started {
+            return self.rebuild(self.size);
+        }
+        let mut value = on;
+        self.set_option(
+            openh264_sys2::ENCODER_OPTION_RC_FRAME_SKIP,
+            std::ptr::addr_of_mut!(value).cast(),
+        )
+    }
+
+    /// Changes the target bitrate in place.
+    pub fn set_bitrate(&mut self, bps: u32) -> Result<(), MediaError> {
+        if !self.started {
+            self.settings.bitrate_bps = bps;
+            return self.rebuild(self.size);
+        }
+        use openh264_sys2::{
+            ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SBitrateInfo, SPATIAL_LAYER_ALL,
+        };
+        let raising = bps > self.settings.bitrate_bps;
+        // The maximum must never sit below the target: raise it first, lower it last.
+        let order = if raising {
+            [ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_BITRATE]
+        } else {
+            [ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE]
+        };
+        for option in order {
+            let mut info = SBitrateInfo {
+                iLayer: SPATIAL_LAYER_ALL,
+                iBitrate: i32::try_from(bps).map_err(codec_err)?,
+            };
+            self.set_option(option, std::ptr::addr_of_mut!(info).cast())?;
+        }
+        self.settings.bitrate_bps = bps;
+        Ok(())
+    }
+
+    /// Changes the frame rate the rate control plans for, in place.
+    pub fn set_frame_rate(&mut self, fps: f32) -> Result<(), MediaError> {
+        if !self.started {
+            self.settings.fps = fps;
+            return self.rebuild(self.size);
+        }
+        let mut value = fps;
+        self.set_option(
+            openh264_sys2::ENCODER_OPTION_FRAME_RATE,
+            std::ptr::addr_of_mut!(value).cast(),
+        )?;
+        self.settings.fps = fps;
+        Ok(())
+    }
+
+    #[allow(unsafe_code)]
+    fn set_option(
+        &mut self,
+        option: openh264_sys2::ENCODER_OPTION,
+        value: *mut std::ffi::c_void,
+    ) -> Result<(), MediaError> {
+        // SAFETY: the encoder is initialized (it has encoded a picture), and `value`
+        // points to the type openh264 documents for `option` (SBitrateInfo for the
+        // bitrates, a float for the frame rate, a bool for frame skip), alive for the
+        // duration of the call.
+        let rc = unsafe { self.encoder.raw_api().set_option(option, value) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(codec_err(format!("SetOption({option}) failed with {rc}")))
+        }
+    }
+}
+
+fn strip_start_code(nal: &[u8]) -> &[u8] {
+    nal.strip_prefix(&[0, 0, 0, 1])
+        .or_else(|| nal.strip_prefix(&[0, 0, 1]))
+        .unwrap_or(nal)
+}
+
+/// An H.264 decoder (openh264). Errors mean the stream is damaged or a reference is
+/// missing: ask the sender for a keyframe and keep feeding; decoding recovers at the IDR.
+pub struct H264Decoder {
+    decoder: openh264::decoder::Decoder,
+}
+
+impl std::fmt::Debug for H264Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("H264Decoder")
+    }
+}
+
+impl H264Decoder {
+    /// A fresh decoder.
+    pub fn new() -> Result<Self, MediaError> {
+        let decoder = openh264::decoder::Decoder::with_api_config(
+            OpenH264API::from_source(),
+            openh264::decoder::DecoderConfig::new(),
+        )
+        .map_err(codec_err)?;
+        Ok(Self { decoder })
+    }
+
+    /// Decodes one access unit (Annex-B); `Ok(None)` when it completes no picture.
+    /// The picture gets `capture_us` (carried alongside, e.g. from RTP timing).
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        capture_us: u64,
+    ) -> Result<Option<VideoFrame>, MediaError> {
+        let Some(yuv) = self.decoder.decode(data).map_err(codec_err)? else {
+            return Ok(None);
+        };
+        let (w, h) = yuv.dimensions();
+        let (ys, us, vs) = yuv.strides();
+        let mut frame = VideoFrame::black(w as u32, h as u32);
+        frame.capture_us = capture_us;
+        let cw = frame.chroma_width() as usize;
+        let (y, u, v) = frame.planes_mut();
+        copy_plane(y, w, yuv.y(), ys);
+        copy_plane(u, cw, yuv.u(), us);
+        copy_plane(v, cw, yuv.v(), vs);
+        Ok(Some(frame))
+    }
+}
+
+/// Copies rows of `width` bytes from a strided plane into a tight one.
+fn copy_plane(dst: &mut [u8], width: usize, src: &[u8], stride: usize) {
+    for (d, s) in dst.chunks_exact_mut(width).zip(src.chunks(stride)) {
+        d.copy_from_slice(&s[..width]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::{PatternGenerator, read_code};
+
+    fn settings(bitrate_bps: u32) -> EncoderSettings {
+        EncoderSettings {
+            bitrate_bps,
+            fps: 30.0,
+        }
+    }
+
+    #[test]
+    fn the_first_frame_is_an_idr_with_sps_and_pps() {
+        let mut enc = H264Encoder::new(320, 240, settings(300_000)).unwrap();
+        let Encoded::Frame(au) = enc
+            .encode(&PatternGenerator::new(320, 240).frame(0, 1))
+            .unwrap()
+        else {
+            panic!("first frame skipped")
+        };
+        assert!(au.keyframe);
+        let types = au.nal_types();
+        assert!(types.starts_with(&[7, 8]), "{types:?}");
+        assert!(types.contains(&5));
+        // profile_idc 66 (baseline), constraint_set1 (constrained), level 31.
+        let sps = au.nals().next().unwrap();
+        assert_eq!(sps[1], 66);
+        assert!(sps[2] & 0x40 != 0, "constraint_set1_flag: {:#x}", sps[2]);
+        assert_eq!(sps[3], 31);
+    }
+
+    #[test]
+    fn odd_sizes_are_refused_with_a_reason() {
+        let err = H264Encoder::new(321, 240, settings(300_000)).unwrap_err();
+        assert!(err.to_string().contains("even"));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut dec = H264Decoder::new().unwrap();
+        let mut any_err = false;
+        for seed in 0..50u8 {
+            let junk: Vec<u8> = [0, 0, 0, 1, 0x65]
+                .into_iter()
+                .chain((0..500).map(|i: u32| (i as u8).wrapping_mul(seed).wrapping_add(seed)))
+                .collect();
+            any_err |= dec.decode(&junk, 0).is_err();
+        }
+        assert!(any_err);
+        // And the decoder still decodes a clean stream afterwards.
+        let mut enc = H264Encoder::new(160, 120, settings(200_000)).unwrap();
+        let g = PatternGenerator::new(160, 120);
+        let mut dec = H264Decoder::new().unwrap();
+        let Encoded::Frame(au) = enc.encode(&g.frame(3, 9)).unwrap() else {
+            panic!()
+        };
+        let _ = read_code(&dec.decode(&au.data, 9).unwrap().unwrap());
+    }
+}

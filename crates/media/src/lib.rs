@@ -1,0 +1,67 @@
+//! peercall's media pipeline: everything between a device and an encoded frame, and back.
+//!
+//! - [`frame`]: I420 [`VideoFrame`]s and 48 kHz 20 ms [`AudioFrame`]s with capture times;
+//! - [`source`]: the [`VideoSource`] / [`AudioSource`] / [`AudioSink`] traits that make
+//!   devices and synthetic sources interchangeable;
+//! - [`pattern`] and [`tone`]: the synthetic test sources and their readers;
+//! - [`h264`] and [`opus_codec`]: the codecs;
+//! - [`convert`]: colour conversion and MJPEG decoding (SIMD, through yuvutils-rs and
+//!   zune-jpeg).
+//!
+//! No WebRTC and no UI here. Codec calls are blocking: run them on their own threads.
+
+pub mod convert;
+pub mod frame;
+pub mod h264;
+pub mod opus_codec;
+pub mod pattern;
+pub mod source;
+pub mod tone;
+
+pub use frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE, VideoFrame, now_us};
+pub use source::{AudioSink, AudioSource, VideoFormat, VideoSource};
+
+/// What went wrong in the media pipeline.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MediaError {
+    /// No device of this kind matches what was asked for.
+    #[error("no {kind} named {wanted:?}; available: {}", list(available))]
+    DeviceNotFound {
+        /// "camera", "microphone" or "speaker".
+        kind: &'static str,
+        /// What was asked for.
+        wanted: String,
+        /// The devices there are.
+        available: Vec<String>,
+    },
+    /// The device exists but cannot be opened (in use, permission, unplugged).
+    #[error("cannot open {kind} {name:?}: {reason}")]
+    DeviceUnavailable {
+        /// "camera", "microphone" or "speaker".
+        kind: &'static str,
+        /// The device.
+        name: String,
+        /// Why, as the system said it.
+        reason: String,
+    },
+    /// The device or input uses a format we cannot handle.
+    #[error("unsupported format: {0}")]
+    Unsupported(String),
+    /// An encoder or decoder failed; for a decoder, ask the sender for a keyframe.
+    #[error("{codec} error: {reason}")]
+    Codec {
+        /// "H.264" or "Opus".
+        codec: &'static str,
+        /// What the codec said.
+        reason: String,
+    },
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "none found".into()
+    } else {
+        names.join(", ")
+    }
+}
