@@ -72,8 +72,8 @@ pub fn yuyv_to_i420(
             .zip(u)
             .zip(v)
         {
-            *u = ((u16::from(t[1]) + u16::from(b[1]) + 1) / 2) as u8;
-            *v = ((u16::from(t[3]) + u16::from(b[3]) + 1) / 2) as u8;
+            *u = (u16::from(t[1]) + u16::from(b[1])).div_ceil(2) as u8;
+            *v = (u16::from(t[3]) + u16::from(b[3])).div_ceil(2) as u8;
         }
     }
     Ok(frame)
