@@ -48,10 +48,7 @@ fn yuyv_to_i420_keeps_luma_and_averages_chroma_rows() {
     let (mut want_u, mut want_v) = (Vec::new(), Vec::new());
     for r in (0..H as usize).step_by(2) {
         for c in (0..row).step_by(4) {
-            let avg = |o: usize| {
-                ((u16::from(yuyv[r * row + c + o]) + u16::from(yuyv[(r + 1) * row + c + o]) + 1)
-                    / 2) as u8
-            };
+            let avg = |o: usize| mean2(yuyv[r * row + c + o], yuyv[(r + 1) * row + c + o]);
             want_u.push(avg(1));
             want_v.push(avg(3));
         }
