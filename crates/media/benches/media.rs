@@ -1,2 +1,117 @@
-//! Media benchmarks (filled in below).
-fn main() {}
+//! Media benchmarks (criterion, single thread): H.264 encode and decode of the moving test
+//! pattern at 640x480 and 1280x720, colour conversion and MJPEG decoding per 720p frame,
+//! Opus encode and decode per 20 ms frame. `cargo bench -p media --bench media`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use media::convert::{i420_to_rgba, mjpeg_to_i420, yuyv_to_i420};
+use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
+use media::opus_codec::{OpusDecoder, OpusEncoder};
+use media::pattern::PatternGenerator;
+use media::tone::ToneGenerator;
+
+const SIZES: [(u32, u32, u32); 2] = [(640, 480, 1_000_000), (1280, 720, 2_500_000)];
+
+fn h264(c: &mut Criterion) {
+    let mut group = c.benchmark_group("h264");
+    group.throughput(Throughput::Elements(1));
+    for (w, h, bitrate) in SIZES {
+        let g = PatternGenerator::new(w, h);
+        let pictures: Vec<_> = (0..60).map(|n| g.frame(n, u64::from(n))).collect();
+        let mut enc = H264Encoder::new(w, h, EncoderSettings::new(bitrate, 30.0)).unwrap();
+        let mut n = 0;
+        group.bench_function(format!("encode {w}x{h}"), |b| {
+            b.iter(|| {
+                n += 1;
+                black_box(enc.encode(&pictures[n % pictures.len()]).unwrap())
+            })
+        });
+        let mut enc = H264Encoder::new(w, h, EncoderSettings::new(bitrate, 30.0)).unwrap();
+        let units: Vec<Vec<u8>> = pictures
+            .iter()
+            .filter_map(|p| match enc.encode(p).unwrap() {
+                Encoded::Frame(au) => Some(au.data),
+                Encoded::Skipped { .. } => None,
+            })
+            .collect();
+        let mut dec = H264Decoder::new().unwrap();
+        let mut n = 0;
+        group.bench_function(format!("decode {w}x{h}"), |b| {
+            b.iter(|| {
+                // The sequence starts with an IDR, so cycling through it stays decodable.
+                let unit = &units[n % units.len()];
+                n += 1;
+                black_box(dec.decode(unit, 0).unwrap())
+            })
+        });
+    }
+    group.finish();
+}
+
+fn conversion(c: &mut Criterion) {
+    let (w, h) = (1280u32, 720u32);
+    let mut group = c.benchmark_group("convert 720p");
+    let picture = PatternGenerator::new(w, h).frame(1, 0);
+    let (y, u, v) = picture.planes();
+    // A YUYV frame made from the pattern, as a camera would send it.
+    let yuyv: Vec<u8> = (0..h as usize)
+        .flat_map(|r| {
+            (0..w as usize / 2).flat_map(move |c| {
+                let ci = (r / 2) * (w as usize / 2) + c;
+                [
+                    y[r * w as usize + 2 * c],
+                    u[ci],
+                    y[r * w as usize + 2 * c + 1],
+                    v[ci],
+                ]
+            })
+        })
+        .collect();
+    group.bench_function("yuyv to i420", |b| {
+        b.iter(|| black_box(yuyv_to_i420(&yuyv, w, h, w * 2, 0).unwrap()))
+    });
+    let mut rgba = vec![0u8; (w * h * 4) as usize];
+    group.bench_function("i420 to rgba", |b| {
+        b.iter(|| i420_to_rgba(black_box(&picture), &mut rgba).unwrap())
+    });
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    for (px, out) in rgba.chunks_exact(4).zip(rgb.chunks_exact_mut(3)) {
+        out.copy_from_slice(&px[..3]);
+    }
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 85)
+        .encode(&rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    group.bench_function("mjpeg to i420", |b| {
+        b.iter(|| black_box(mjpeg_to_i420(&jpeg, 0).unwrap()))
+    });
+    group.finish();
+}
+
+fn opus(c: &mut Criterion) {
+    let mut group = c.benchmark_group("opus 20 ms");
+    let mut tone = ToneGenerator::new();
+    let frames: Vec<_> = (0..50).map(|_| tone.next_frame(0)).collect();
+    let mut enc = OpusEncoder::new(1, 32_000).unwrap();
+    let mut n = 0;
+    group.bench_function("encode", |b| {
+        b.iter(|| {
+            n += 1;
+            black_box(enc.encode(&frames[n % frames.len()]).unwrap())
+        })
+    });
+    let mut enc = OpusEncoder::new(1, 32_000).unwrap();
+    let packets: Vec<_> = frames.iter().map(|f| enc.encode(f).unwrap()).collect();
+    let mut dec = OpusDecoder::new(1).unwrap();
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            n += 1;
+            black_box(dec.decode(&packets[n % packets.len()]).unwrap())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, h264, conversion, opus);
+criterion_main!(benches);
