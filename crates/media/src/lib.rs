@@ -5,6 +5,7 @@
 //!   devices and synthetic sources interchangeable;
 //! - [`pattern`] and [`tone`]: the synthetic test sources and their readers;
 //! - [`h264`] and [`opus_codec`]: the codecs;
+//! - [`worker`]: codec threads fed through bounded queues that never block the caller;
 //! - [`convert`]: colour conversion and MJPEG decoding (SIMD, through yuvutils-rs and
 //!   zune-jpeg).
 //!
@@ -17,6 +18,7 @@ pub mod opus_codec;
 pub mod pattern;
 pub mod source;
 pub mod tone;
+pub mod worker;
 
 pub use frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE, VideoFrame, now_us};
 pub use source::{AudioSink, AudioSource, VideoFormat, VideoSource};

@@ -1,0 +1,179 @@
+//! Codec threads: encoding and decoding run on threads of their own, fed through a
+//! bounded queue that never blocks the caller (an async runtime included).
+//!
+//! A [`Worker`] owns one thread and one job handler. [`Worker::submit`] returns at once;
+//! when the queue is full the job is refused (the caller counts a dropped frame) rather
+//! than waited for. Results leave through the handler, e.g. into a channel the caller
+//! reads. Dropping the worker finishes the queued jobs and joins the thread.
+
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+
+use crate::MediaError;
+use crate::frame::VideoFrame;
+use crate::h264::{Encoded, H264Decoder, H264Encoder};
+
+/// A thread that runs jobs of type `J` in order.
+#[derive(Debug)]
+pub struct Worker<J: Send + 'static> {
+    jobs: Option<SyncSender<J>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<J: Send + 'static> Worker<J> {
+    /// Starts a thread named `name` that runs `handle` on each job; at most `capacity`
+    /// jobs wait.
+    pub fn spawn(
+        name: &str,
+        capacity: usize,
+        mut handle: impl FnMut(J) + Send + 'static,
+    ) -> Result<Self, MediaError> {
+        let (jobs, queue) = sync_channel::<J>(capacity.max(1));
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                for job in queue {
+                    handle(job);
+                }
+            })
+            .map_err(|e| MediaError::Unsupported(format!("cannot start thread {name}: {e}")))?;
+        Ok(Self {
+            jobs: Some(jobs),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a job without waiting; `false` when the queue is full (or the thread is gone)
+    /// and the job was dropped.
+    pub fn submit(&self, job: J) -> bool {
+        match self.jobs.as_ref().map(|jobs| jobs.try_send(job)) {
+            Some(Ok(())) => true,
+            Some(Err(TrySendError::Full(_) | TrySendError::Disconnected(_))) | None => false,
+        }
+    }
+}
+
+impl<J: Send + 'static> Drop for Worker<J> {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A job for an encoder thread.
+#[derive(Debug)]
+pub enum EncoderJob {
+    /// Encode this picture.
+    Encode(VideoFrame),
+    /// Make the next picture an IDR.
+    Keyframe,
+    /// Change the target bitrate (bits per second).
+    Bitrate(u32),
+    /// Change the frame rate the rate control plans for.
+    FrameRate(f32),
+}
+
+/// Runs `encoder` on its own thread; every picture's result goes to `output`.
+/// Setting errors are reported through `output` too.
+pub fn encoder_thread(
+    mut encoder: H264Encoder,
+    capacity: usize,
+    mut output: impl FnMut(Result<Encoded, MediaError>) + Send + 'static,
+) -> Result<Worker<EncoderJob>, MediaError> {
+    Worker::spawn("h264-encoder", capacity, move |job| match job {
+        EncoderJob::Encode(picture) => output(encoder.encode(&picture)),
+        EncoderJob::Keyframe => encoder.request_keyframe(),
+        EncoderJob::Bitrate(bps) => {
+            if let Err(e) = encoder.set_bitrate(bps) {
+                output(Err(e));
+            }
+        }
+        EncoderJob::FrameRate(fps) => {
+            if let Err(e) = encoder.set_frame_rate(fps) {
+                output(Err(e));
+            }
+        }
+    })
+}
+
+/// One access unit to decode, with the capture time carried alongside.
+#[derive(Debug)]
+pub struct DecodeJob {
+    /// Annex-B access unit.
+    pub data: Vec<u8>,
+    /// Capture time to stamp on the picture.
+    pub capture_us: u64,
+}
+
+/// Runs `decoder` on its own thread; each access unit's result goes to `output`
+/// (`Ok(None)` when it completed no picture, `Err` when a keyframe is needed).
+pub fn decoder_thread(
+    mut decoder: H264Decoder,
+    capacity: usize,
+    mut output: impl FnMut(Result<Option<VideoFrame>, MediaError>) + Send + 'static,
+) -> Result<Worker<DecodeJob>, MediaError> {
+    Worker::spawn("h264-decoder", capacity, move |job: DecodeJob| {
+        output(decoder.decode(&job.data, job.capture_us));
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h264::EncoderSettings;
+    use crate::pattern::{PatternGenerator, read_code};
+    use std::sync::mpsc::channel;
+    use std::time::Duration;
+
+    #[test]
+    fn pictures_go_through_encoder_and_decoder_threads_in_order() {
+        let (units_tx, units) = channel();
+        let encoder = H264Encoder::new(320, 240, EncoderSettings::new(500_000, 30.0)).unwrap();
+        let enc = encoder_thread(encoder, 8, move |r| units_tx.send(r).unwrap()).unwrap();
+        let (pictures_tx, pictures) = channel();
+        let dec = decoder_thread(H264Decoder::new().unwrap(), 8, move |r| {
+            pictures_tx.send(r).unwrap()
+        })
+        .unwrap();
+        let g = PatternGenerator::new(320, 240);
+        for n in 0..20 {
+            if n == 10 {
+                assert!(enc.submit(EncoderJob::Keyframe));
+                assert!(enc.submit(EncoderJob::Bitrate(300_000)));
+            }
+            assert!(enc.submit(EncoderJob::Encode(g.frame(n, u64::from(n)))));
+            let Encoded::Frame(au) = units.recv_timeout(Duration::from_secs(5)).unwrap().unwrap()
+            else {
+                panic!("picture {n} skipped")
+            };
+            assert_eq!(au.keyframe, n == 0 || n == 10, "picture {n}");
+            assert!(dec.submit(DecodeJob {
+                data: au.data,
+                capture_us: au.capture_us
+            }));
+            let picture = pictures
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert_eq!(read_code(&picture).unwrap().frame, n);
+            assert_eq!(picture.capture_us, u64::from(n));
+        }
+    }
+
+    #[test]
+    fn a_full_queue_refuses_instead_of_blocking() {
+        let (release_tx, release) = channel::<()>();
+        let release = std::sync::Mutex::new(release);
+        let worker = Worker::spawn("test", 2, move |_: u32| {
+            let _ = release.lock().unwrap().recv();
+        })
+        .unwrap();
+        // One job runs (blocked), two wait, the next is refused at once.
+        let accepted = (0..10).filter(|&j| worker.submit(j)).count();
+        assert!((2..=3).contains(&accepted), "accepted {accepted}");
+        drop(release_tx);
+    }
+}
