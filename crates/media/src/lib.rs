@@ -16,6 +16,7 @@ pub mod frame;
 pub mod h264;
 pub mod opus_codec;
 pub mod pattern;
+pub mod playout;
 pub mod source;
 pub mod tone;
 pub mod worker;
