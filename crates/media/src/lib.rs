@@ -11,12 +11,14 @@
 //!
 //! No WebRTC and no UI here. Codec calls are blocking: run them on their own threads.
 
+pub mod audio;
 pub mod convert;
 pub mod frame;
 pub mod h264;
 pub mod opus_codec;
 pub mod pattern;
 pub mod playout;
+pub mod resample;
 pub mod source;
 pub mod tone;
 pub mod worker;
