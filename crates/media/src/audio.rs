@@ -231,7 +231,7 @@ where
 {
     device
         .build_input_stream::<T, _, _>(
-            config.clone(),
+            *config,
             move |data: &[T], _| {
                 let chunk = data.iter().map(|&s| f32::from_sample_(s)).collect();
                 if tx.try_send(chunk).is_err() {
@@ -378,7 +378,7 @@ where
     let mut scratch: Vec<i16> = Vec::new();
     device
         .build_output_stream::<T, _, _>(
-            config.clone(),
+            *config,
             move |out: &mut [T], _| {
                 scratch.resize(out.len(), 0);
                 // Never wait in the device callback: if the buffer is busy, play silence.
