@@ -2,8 +2,9 @@
 # shellcheck shell=bash
 
 # Packages every build needs: C/C++ compilers (ring, openh264), pkg-config for -sys
-# crates, cmake (libopus), nasm (openh264's SIMD assembly), ALSA headers (cpal).
-BUILD_PACKAGES=(build-essential pkg-config ca-certificates cmake nasm libasound2-dev)
+# crates, cmake (libopus), nasm (openh264's SIMD assembly), ALSA headers (cpal), libclang
+# (bindgen, for the V4L2 camera bindings).
+BUILD_PACKAGES=(build-essential pkg-config ca-certificates cmake nasm libasound2-dev libclang-dev)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

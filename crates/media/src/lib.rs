@@ -12,6 +12,7 @@
 //! No WebRTC and no UI here. Codec calls are blocking: run them on their own threads.
 
 pub mod audio;
+pub mod camera;
 pub mod convert;
 pub mod frame;
 pub mod h264;
