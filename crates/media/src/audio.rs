@@ -96,14 +96,6 @@ fn pick(
     Ok((device, info))
 }
 
-fn unavailable(kind: &'static str, name: &str, reason: impl std::fmt::Display) -> MediaError {
-    MediaError::DeviceUnavailable {
-        kind,
-        name: name.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
 /// Keeps a cpal stream alive on its own thread until dropped.
 #[derive(Debug)]
 struct StreamThread {
@@ -135,14 +127,14 @@ impl StreamThread {
                 let _ = stopped.recv();
                 drop(stream);
             })
-            .map_err(|e| unavailable(kind, name, e))?;
+            .map_err(|e| MediaError::unavailable(kind, name, e))?;
         match ready.recv() {
             Ok(Ok(())) => Ok(Self {
                 stop: Some(stop),
                 thread: Some(thread),
             }),
-            Ok(Err(e)) => Err(unavailable(kind, name, e)),
-            Err(_) => Err(unavailable(kind, name, "stream thread ended")),
+            Ok(Err(e)) => Err(MediaError::unavailable(kind, name, e)),
+            Err(_) => Err(MediaError::unavailable(kind, name, "stream thread ended")),
         }
     }
 }
@@ -179,7 +171,7 @@ impl Microphone {
         let name = info.to_string();
         let config = device
             .default_input_config()
-            .map_err(|e| unavailable("microphone", &name, e))?;
+            .map_err(|e| MediaError::unavailable("microphone", &name, e))?;
         let device_channels = usize::from(config.channels().max(1));
         let channels = if device_channels >= 2 { 2 } else { 1 };
         let rate = config.sample_rate();
@@ -267,10 +259,18 @@ impl AudioSource for Microphone {
             let chunk = match self.chunks.recv_timeout(Duration::from_secs(2)) {
                 Ok(chunk) => chunk,
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(unavailable("microphone", &self.name, "no audio for 2 s"));
+                    return Err(MediaError::unavailable(
+                        "microphone",
+                        &self.name,
+                        "no audio for 2 s",
+                    ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(unavailable("microphone", &self.name, "the stream stopped"));
+                    return Err(MediaError::unavailable(
+                        "microphone",
+                        &self.name,
+                        "the stream stopped",
+                    ));
                 }
             };
             let mixed = downmix(&chunk, self.device_channels, usize::from(self.channels));
@@ -313,7 +313,7 @@ impl Speaker {
         let name = info.to_string();
         let configs: Vec<_> = device
             .supported_output_configs()
-            .map_err(|e| unavailable("speaker", &name, e))?
+            .map_err(|e| MediaError::unavailable("speaker", &name, e))?
             .collect();
         let config = configs
             .iter()

@@ -105,12 +105,18 @@ impl Camera {
         let name = info.name.clone();
         let thread = std::thread::Builder::new()
             .name("camera".into())
-            .spawn(move || capture(info.index, want, &ready_tx, &frames_tx, &stopped))
-            .map_err(|e| unavailable(&name, e))?;
+            .spawn(move || capture(&info, want, &ready_tx, &frames_tx, &stopped))
+            .map_err(|e| MediaError::unavailable("camera", &name, e))?;
         let format = match ready.recv() {
             Ok(Ok(format)) => format,
-            Ok(Err(reason)) => return Err(unavailable(&name, reason)),
-            Err(_) => return Err(unavailable(&name, "capture thread ended")),
+            Ok(Err(reason)) => return Err(MediaError::unavailable("camera", &name, reason)),
+            Err(_) => {
+                return Err(MediaError::unavailable(
+                    "camera",
+                    &name,
+                    "capture thread ended",
+                ));
+            }
         };
         if format != want {
             tracing::info!(camera = %name, asked = %want, got = %format, "camera opened at the nearest supported format");
@@ -125,18 +131,10 @@ impl Camera {
     }
 }
 
-fn unavailable(name: &str, reason: impl std::fmt::Display) -> MediaError {
-    MediaError::DeviceUnavailable {
-        kind: "camera",
-        name: name.to_string(),
-        reason: reason.to_string(),
-    }
-}
-
 /// The capture thread: opens the camera, reports its format, then converts frames
 /// until stopped (a full queue drops the oldest-to-be frame, never blocks the camera).
 fn capture(
-    index: u32,
+    camera_info: &CameraInfo,
     want: VideoFormat,
     ready: &SyncSender<Result<VideoFormat, String>>,
     frames: &SyncSender<Result<VideoFrame, MediaError>>,
@@ -148,7 +146,7 @@ fn capture(
         want.fps.round() as u32,
     ));
     let opened = nokhwa::Camera::new(
-        CameraIndex::Index(index),
+        CameraIndex::Index(camera_info.index),
         RequestedFormat::with_formats(request, &USABLE),
     )
     .and_then(|mut camera| camera.open_stream().map(|()| camera));
@@ -171,7 +169,7 @@ fn capture(
     ) {
         let result = camera
             .frame_raw()
-            .map_err(|e| unavailable("camera", e))
+            .map_err(|e| MediaError::unavailable("camera", &camera_info.name, e))
             .and_then(|raw| {
                 let at = now_us();
                 let (w, h) = (format.width(), format.height());
@@ -203,10 +201,16 @@ impl VideoSource for Camera {
     fn next_frame(&mut self) -> Result<VideoFrame, MediaError> {
         match self.frames.recv_timeout(Duration::from_secs(2)) {
             Ok(frame) => frame,
-            Err(RecvTimeoutError::Timeout) => Err(unavailable(&self.name, "no picture for 2 s")),
-            Err(RecvTimeoutError::Disconnected) => {
-                Err(unavailable(&self.name, "the capture thread stopped"))
-            }
+            Err(RecvTimeoutError::Timeout) => Err(MediaError::unavailable(
+                "camera",
+                &self.name,
+                "no picture for 2 s",
+            )),
+            Err(RecvTimeoutError::Disconnected) => Err(MediaError::unavailable(
+                "camera",
+                &self.name,
+                "the capture thread stopped",
+            )),
         }
     }
 }

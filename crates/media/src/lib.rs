@@ -64,6 +64,17 @@ pub enum MediaError {
     },
 }
 
+impl MediaError {
+    /// A device that exists but cannot be used, and why.
+    pub fn unavailable(kind: &'static str, name: &str, reason: impl std::fmt::Display) -> Self {
+        MediaError::DeviceUnavailable {
+            kind,
+            name: name.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 fn list(names: &[String]) -> String {
     if names.is_empty() {
         "none found".into()
