@@ -380,6 +380,7 @@ mod tests {
         let Encoded::Frame(au) = enc.encode(&g.frame(3, 9)).unwrap() else {
             panic!()
         };
-        let _ = read_code(&dec.decode(&au.data, 9).unwrap().unwrap());
+        let picture = dec.decode(&au.data, 9).unwrap().unwrap();
+        assert_eq!(read_code(&picture).map(|c| c.frame), Some(3));
     }
 }
