@@ -1,17 +1,20 @@
 //! Two native peers meet through the real signaling server on 127.0.0.1, negotiate by
-//! the "Who offers" rules with trickle ICE, and send each other the H.264 test pattern:
-//! both directions, frame numbers in order, whichever peer joins first.
+//! the "Who offers" rules with trickle ICE, and send each other the H.264 test pattern
+//! and the Opus test tone: both directions, frame numbers in order, timing marks in
+//! order, whichever peer joins first.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use call::peer::{PeerSetup, build_peer, h264_codec};
+use call::peer::{PeerEvent, PeerSetup, build_peer, h264_codec, opus_codec};
 use call::session::negotiate;
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
 use clap::Parser;
 use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
+use media::opus_codec::{OpusDecoder, OpusEncoder};
 use media::pattern::{PatternGenerator, read_code};
+use media::tone::{MarkDetector, ToneGenerator};
 use rtc::media::Sample;
 use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::media_stream::MediaStreamTrack;
@@ -23,6 +26,40 @@ use signaling_proto::RoomId;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+fn local_track(stream: &str, kind: RtpCodecKind, ssrc: u32) -> Arc<TrackLocalStaticSample> {
+    let codec = match kind {
+        RtpCodecKind::Audio => opus_codec(),
+        _ => h264_codec(),
+    };
+    Arc::new(
+        TrackLocalStaticSample::new(
+            Instant::now(),
+            MediaStreamTrack::new(
+                stream.into(),
+                format!("{kind}"),
+                format!("{kind}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec,
+                    ..Default::default()
+                }],
+            ),
+        )
+        .unwrap(),
+    )
+}
+
+/// What one peer received: video frame numbers and audio mark counters.
+#[derive(Debug, Default)]
+struct Received {
+    frames: Vec<u32>,
+    marks: Vec<u8>,
+}
 
 async fn signaling_server() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -36,9 +73,9 @@ async fn signaling_server() -> SocketAddr {
     addr
 }
 
-/// Joins `room`, negotiates, sends 45 pattern frames and returns the frame numbers
-/// decoded from the other peer.
-async fn peer(server: SocketAddr, room: String, label: u32) -> Vec<u32> {
+/// Joins `room`, negotiates, sends 1.5 s of pattern and tone, and returns what it
+/// received from the other peer.
+async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
     let config = SignalingConfig::new(
         format!("ws://{server}/ws"),
         RoomId::new(room.as_str()).unwrap(),
@@ -52,29 +89,16 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Vec<u32> {
         ..Default::default()
     };
     let (pc, mut events) = build_peer(&setup).await.unwrap();
-    let ssrc = 0x1000 + label;
-    let track = Arc::new(
-        TrackLocalStaticSample::new(
-            Instant::now(),
-            MediaStreamTrack::new(
-                format!("peer{label}"),
-                "video".into(),
-                "video".into(),
-                RtpCodecKind::Video,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: h264_codec(),
-                    ..Default::default()
-                }],
-            ),
-        )
-        .unwrap(),
-    );
-    let sender = pc
-        .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+    let stream = format!("peer{label}");
+    let (video_ssrc, audio_ssrc) = (0x1000 + label, 0x2000 + label);
+    let video = local_track(&stream, RtpCodecKind::Video, video_ssrc);
+    let audio = local_track(&stream, RtpCodecKind::Audio, audio_ssrc);
+    let video_sender = pc
+        .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
+        .await
+        .unwrap();
+    let audio_sender = pc
+        .add_track(Arc::clone(&audio) as Arc<dyn TrackLocal>)
         .await
         .unwrap();
     let connected = negotiate(
@@ -86,9 +110,22 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Vec<u32> {
     )
     .await
     .unwrap();
-    let payload_type = sender.get_parameters().await.unwrap().rtp_parameters.codecs[0].payload_type;
+    let video_pt = video_sender
+        .get_parameters()
+        .await
+        .unwrap()
+        .rtp_parameters
+        .codecs[0]
+        .payload_type;
+    let audio_pt = audio_sender
+        .get_parameters()
+        .await
+        .unwrap()
+        .rtp_parameters
+        .codecs[0]
+        .payload_type;
 
-    let send = tokio::spawn(async move {
+    let send_video = tokio::spawn(async move {
         let g = PatternGenerator::new(320, 240);
         let mut encoder = H264Encoder::new(320, 240, EncoderSettings::new(400_000, 30.0)).unwrap();
         let mut tick = tokio::time::interval(Duration::from_millis(33));
@@ -97,54 +134,93 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Vec<u32> {
             if let Encoded::Frame(au) = encoder.encode(&g.frame(n, u64::from(n))).unwrap() {
                 let sample = Sample {
                     data: bytes::Bytes::from(au.data),
+                    // Exactly 3000 ticks of the 90 kHz clock per frame, so no drift.
                     duration: Duration::from_nanos(33_333_334),
                     ..Sample::new(Instant::now())
                 };
-                track
-                    .sample_writer(ssrc, payload_type)
+                video
+                    .sample_writer(video_ssrc, video_pt)
                     .write_sample(&sample)
                     .await
                     .unwrap();
             }
         }
     });
+    let send_audio = tokio::spawn(async move {
+        let mut tone = ToneGenerator::new();
+        let mut encoder = OpusEncoder::new(1, 32_000).unwrap();
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for _ in 0..75 {
+            tick.tick().await;
+            let packet = encoder.encode(&tone.next_frame(0)).unwrap();
+            let sample = Sample {
+                data: bytes::Bytes::from(packet),
+                duration: Duration::from_millis(20),
+                ..Sample::new(Instant::now())
+            };
+            audio
+                .sample_writer(audio_ssrc, audio_pt)
+                .write_sample(&sample)
+                .await
+                .unwrap();
+        }
+    });
 
-    let remote: Arc<dyn TrackRemote> = match connected.tracks.into_iter().next() {
-        Some(track) => track,
-        None => loop {
-            match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
-                Ok(Some(call::peer::PeerEvent::Track(track))) => break track,
-                Ok(Some(_)) => continue,
-                other => panic!("no remote track: {other:?}"),
-            }
-        },
-    };
-    let mut builder = SampleBuilder::new(64, H264Packet::default(), 90_000);
-    let mut decoder = H264Decoder::new().unwrap();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.last() != Some(&44) && Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_secs(2), remote.poll()).await {
-            Ok(Some(TrackRemoteEvent::OnRtpPacket(packet))) => {
-                builder.push(Instant::now(), packet);
-                while let Some(sample) = builder.pop(Instant::now()) {
-                    if let Ok(Some(picture)) = decoder.decode(&sample.data, 0)
-                        && let Some(code) = read_code(&picture)
-                    {
-                        seen.push(code.frame);
-                    }
-                }
-            }
-            Ok(Some(_)) => {}
-            _ => break,
+    // Both remote tracks: some may have arrived during negotiation, the rest come now.
+    let mut tracks = connected.tracks;
+    while tracks.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Some(PeerEvent::Track(track))) => tracks.push(track),
+            Ok(Some(_)) => continue,
+            other => panic!("remote tracks missing: {other:?}"),
         }
     }
-    send.await.unwrap();
-    // Let the other side finish reading before this connection goes away.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut received = Received::default();
+    let readers: Vec<_> = tracks
+        .into_iter()
+        .map(|track| tokio::spawn(read_track(track)))
+        .collect();
+    for reader in readers {
+        let got = reader.await.unwrap();
+        received.frames.extend(got.frames);
+        received.marks.extend(got.marks);
+    }
+    send_video.await.unwrap();
+    send_audio.await.unwrap();
     pc.close().await.unwrap();
     signaling.close().await;
-    seen
+    received
+}
+
+/// Reads one remote track until it goes quiet: decodes video to frame numbers, audio to
+/// timing-mark counters.
+async fn read_track(track: Arc<dyn TrackRemote>) -> Received {
+    let is_video = track.kind().await == RtpCodecKind::Video;
+    let mut builder = SampleBuilder::new(64, H264Packet::default(), 90_000);
+    let mut video = H264Decoder::new().unwrap();
+    let mut audio = OpusDecoder::new(1).unwrap();
+    let mut marks = MarkDetector::new();
+    let mut received = Received::default();
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(1), track.poll()).await {
+        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+            continue;
+        };
+        if is_video {
+            builder.push(Instant::now(), packet);
+            while let Some(sample) = builder.pop(Instant::now()) {
+                if let Ok(Some(picture)) = video.decode(&sample.data, 0)
+                    && let Some(code) = read_code(&picture)
+                {
+                    received.frames.push(code.frame);
+                }
+            }
+        } else if let Ok(frame) = audio.decode(&packet.payload) {
+            received
+                .marks
+                .extend(marks.push(&frame.samples).iter().map(|m| m.counter));
+        }
+    }
+    received
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,15 +233,26 @@ async fn two_native_peers_call_each_other_through_the_signaling_server() {
         tokio::time::sleep(Duration::from_millis(100 + delay)).await;
         let second = tokio::spawn(peer(server, room, round * 10 + 2));
         let (a, b) = (first.await.unwrap(), second.await.unwrap());
-        for (who, seen) in [("first", &a), ("second", &b)] {
+        for (who, got) in [("first", &a), ("second", &b)] {
+            let frames = &got.frames;
             assert!(
-                seen.len() >= 40,
-                "round {round}: {who} decoded {} of 45: {seen:?}",
-                seen.len()
+                frames.len() >= 40,
+                "round {round}: {who} decoded {} of 45: {frames:?}",
+                frames.len()
             );
             assert!(
-                seen.windows(2).all(|w| w[0] < w[1]),
-                "round {round}: {who} out of order: {seen:?}"
+                frames.windows(2).all(|w| w[0] < w[1]),
+                "round {round}: {who} frames out of order: {frames:?}"
+            );
+            // 1.5 s of tone carries 8 marks (0..=7); the first may be cut by the stream's start.
+            let marks = &got.marks;
+            assert!(
+                marks.len() >= 6,
+                "round {round}: {who} heard marks {marks:?}"
+            );
+            assert!(
+                marks.windows(2).all(|w| w[1] == w[0] + 1),
+                "round {round}: {who} marks out of order: {marks:?}"
             );
         }
     }
