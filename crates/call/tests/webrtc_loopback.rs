@@ -1,111 +1,54 @@
-//! A first proof of the media path on webrtc 0.21: two peer connections on 127.0.0.1
+//! The media path on webrtc 0.21 without signaling: two peer connections on 127.0.0.1
 //! (real ICE, DTLS and SRTP), an H.264 track fed by the media crate's encoder, and a
-//! receiver that depacketizes, assembles, decodes and reads the test pattern back.
+//! receiver that depacketizes, assembles, decodes and reads the test pattern back. The
+//! descriptions are exchanged whole, after gathering (no trickle).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
 use media::pattern::{PatternGenerator, read_code};
-use rtc::interceptor::Registry;
 use rtc::media::Sample;
 use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MediaEngine};
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionState,
-};
+use webrtc::media_stream::track_remote::TrackRemoteEvent;
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
-fn h264_codec() -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: MIME_TYPE_H264.to_owned(),
-        clock_rate: 90_000,
-        channels: 0,
-        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
-            .to_owned(),
-        rtcp_feedback: vec![],
-    }
-}
-
-struct Handler {
-    gathered: mpsc::Sender<()>,
-    connected: mpsc::Sender<()>,
-    tracks: mpsc::Sender<Arc<dyn TrackRemote>>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            let _ = self.gathered.try_send(());
-        }
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        if state == RTCPeerConnectionState::Connected {
-            let _ = self.connected.try_send(());
-        }
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.tracks.try_send(track);
-    }
-}
+use call::peer::{PeerEvent, PeerSetup, build_peer, h264_codec};
 
 struct Peer {
     pc: Arc<dyn PeerConnection>,
-    gathered: mpsc::Receiver<()>,
-    connected: mpsc::Receiver<()>,
-    tracks: mpsc::Receiver<Arc<dyn TrackRemote>>,
+    events: mpsc::Receiver<PeerEvent>,
 }
 
 async fn peer() -> Peer {
-    let mut engine = MediaEngine::default();
-    engine
-        .register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: h264_codec(),
-                payload_type: 102,
-            },
-            RtpCodecKind::Video,
-        )
-        .unwrap();
-    let registry = register_default_interceptors(Registry::new(), &mut engine).unwrap();
-    let (gathered_tx, gathered) = mpsc::channel(1);
-    let (connected_tx, connected) = mpsc::channel(1);
-    let (tracks_tx, tracks) = mpsc::channel(4);
-    let handler = Arc::new(Handler {
-        gathered: gathered_tx,
-        connected: connected_tx,
-        tracks: tracks_tx,
-    });
-    let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
-        .with_media_engine(engine)
-        .with_interceptor_registry(registry)
-        .with_handler(handler)
-        .with_runtime(webrtc::runtime::default_runtime().unwrap())
-        .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
-        .build()
+    let setup = PeerSetup {
+        bind: vec!["127.0.0.1:0".parse().unwrap()],
+        ..Default::default()
+    };
+    let (pc, events) = build_peer(&setup).await.unwrap();
+    Peer { pc, events }
+}
+
+impl Peer {
+    /// Waits for the first event `pick` accepts (10 s at most).
+    async fn wait_for<T>(&mut self, what: &str, mut pick: impl FnMut(PeerEvent) -> Option<T>) -> T {
+        within(what, async {
+            loop {
+                let event = self.events.recv().await.expect("peer events");
+                if let Some(found) = pick(event) {
+                    return found;
+                }
+            }
+        })
         .await
-        .unwrap();
-    Peer {
-        pc: Arc::new(pc),
-        gathered,
-        connected,
-        tracks,
     }
 }
 
@@ -161,18 +104,39 @@ async fn h264_test_pattern_crosses_a_loopback_peer_connection_in_order() {
     // Non-trickle exchange: each side gathers its 127.0.0.1 candidates first.
     let offer = caller.pc.create_offer(None).await.unwrap();
     caller.pc.set_local_description(offer).await.unwrap();
-    within("caller gathering", caller.gathered.recv()).await;
+    caller
+        .wait_for("caller gathering", |e| {
+            matches!(e, PeerEvent::GatheringComplete).then_some(())
+        })
+        .await;
     let offer = caller.pc.local_description().await.unwrap();
     assert_loopback_only(&offer.sdp);
     callee.pc.set_remote_description(offer).await.unwrap();
     let answer = callee.pc.create_answer(None).await.unwrap();
     callee.pc.set_local_description(answer).await.unwrap();
-    within("callee gathering", callee.gathered.recv()).await;
+    callee
+        .wait_for("callee gathering", |e| {
+            matches!(e, PeerEvent::GatheringComplete).then_some(())
+        })
+        .await;
     let answer = callee.pc.local_description().await.unwrap();
     assert_loopback_only(&answer.sdp);
     caller.pc.set_remote_description(answer).await.unwrap();
-    within("caller connected", caller.connected.recv()).await;
-    within("callee connected", callee.connected.recv()).await;
+    let connected =
+        |e| matches!(e, PeerEvent::State(RTCPeerConnectionState::Connected)).then_some(());
+    caller.wait_for("caller connected", connected).await;
+    // The callee's track may be announced before or after it reports Connected.
+    let mut remote = None;
+    callee
+        .wait_for("callee connected", |e| match e {
+            PeerEvent::Track(track) => {
+                remote = Some(track);
+                None
+            }
+            PeerEvent::State(RTCPeerConnectionState::Connected) => Some(()),
+            _ => None,
+        })
+        .await;
 
     let payload_type = sender.get_parameters().await.unwrap().rtp_parameters.codecs[0].payload_type;
     let (w, h) = (320, 240);
@@ -198,7 +162,17 @@ async fn h264_test_pattern_crosses_a_loopback_peer_connection_in_order() {
         }
     });
 
-    let remote = within("remote track", callee.tracks.recv()).await.unwrap();
+    let remote = match remote {
+        Some(track) => track,
+        None => {
+            callee
+                .wait_for("remote track", |e| match e {
+                    PeerEvent::Track(track) => Some(track),
+                    _ => None,
+                })
+                .await
+        }
+    };
     let mut builder = SampleBuilder::new(64, H264Packet::default(), 90_000);
     let mut decoder = H264Decoder::new().unwrap();
     let mut seen = Vec::new();
