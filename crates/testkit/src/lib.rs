@@ -1,0 +1,104 @@
+//! Test support shared by the crates' end-to-end tests: real services started on
+//! 127.0.0.1 for the duration of a test.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// coturn started from the repository's turnserver.conf, kept to 127.0.0.1.
+pub struct Coturn {
+    child: Child,
+    /// The STUN/TURN port on 127.0.0.1.
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Coturn {
+    /// Starts coturn on fresh ports; tries again on others if it does not come up
+    /// (another process may have taken a port between our probe and its bind).
+    pub fn start(extra: &[&str]) -> Self {
+        let mut log = String::new();
+        for _ in 0..3 {
+            match Self::try_start(extra) {
+                Ok(coturn) => return coturn,
+                Err(why) => log = why,
+            }
+        }
+        panic!("coturn did not start: {log}");
+    }
+
+    fn try_start(extra: &[&str]) -> Result<Self, String> {
+        let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../turnserver.conf");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_udp_port();
+        let relay = free_udp_port();
+        let mut cmd = Command::new("turnserver");
+        cmd.arg("-c")
+            .arg(&conf)
+            .args(["--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
+            .args(["--allow-loopback-peers", "--no-tls", "--no-dtls"])
+            .arg(format!("--listening-port={port}"))
+            .arg(format!("--min-port={relay}"))
+            .arg(format!("--max-port={}", relay.saturating_add(20)))
+            .arg(format!("--pidfile={}", dir.path().join("pid").display()))
+            .arg(format!("--db={}", dir.path().join("turndb").display()))
+            .args(extra)
+            .stdout(std::fs::File::create(dir.path().join("log")).unwrap())
+            .stderr(Stdio::null());
+        let child = cmd
+            .spawn()
+            .expect("turnserver not found: install coturn (scripts/test does)");
+        // Owned at once, so a failed start below still kills it.
+        let coturn = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        // Wait until it answers a STUN binding request.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let binding = [
+            0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+        ];
+        for _ in 0..100 {
+            let _ = probe.send_to(&binding, ("127.0.0.1", port));
+            let mut buf = [0u8; 512];
+            if probe.recv_from(&mut buf).is_ok() {
+                return Ok(coturn);
+            }
+        }
+        let log = std::fs::read_to_string(coturn._dir.path().join("log")).unwrap_or_default();
+        Err(format!("no answer on 127.0.0.1:{port}; its log:\n{log}"))
+    }
+
+    /// Allocates a relay with `username`/`credential` and sends a few packets through
+    /// it; `true` when they all came back.
+    pub fn relay_works(&self, username: &str, credential: &str) -> bool {
+        let out = Command::new("turnutils_uclient")
+            .args(["-y", "-n", "3", "-m", "1", "-u", username, "-w", credential])
+            .args(["-p", &self.port.to_string(), "127.0.0.1"])
+            .output()
+            .expect("turnutils_uclient (from coturn)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        out.status.success() && text.contains("Total lost packets 0")
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
