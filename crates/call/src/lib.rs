@@ -2,10 +2,11 @@
 //!
 //! So far: the signaling client ([`signaling`]) with reconnection ([`backoff`]), peer
 //! connections on webrtc 0.21 ([`peer`]) and negotiation by the protocol's "Who offers"
-//! rules with trickle ICE ([`session`]). Media pipelines, recovery, adaptation and stats
+//! rules with trickle ICE ([`session`]), and keyframe requests both ways ([`keyframe`]). Media pipelines, recovery, adaptation and stats
 //! build on them.
 
 pub mod backoff;
+pub mod keyframe;
 pub mod peer;
 pub mod session;
 pub mod signaling;

@@ -1,4 +1,5 @@
-//! Peer connections on webrtc 0.21: codecs (H.264 42e01f, Opus), default interceptors,
+//! Peer connections on webrtc 0.21: codecs (H.264 42e01f, Opus), default interceptors
+//! plus the keyframe-request forwarder,
 //! explicit bind addresses, ICE servers, and an event handler that only forwards.
 //!
 //! The handler runs on the connection's driver task, so it does nothing but push
@@ -7,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rtc::interceptor::Registry;
+use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
@@ -27,6 +28,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::CallError;
+use crate::keyframe::KeyframeRequestForwarder;
 
 /// Payload type we offer for H.264.
 pub const H264_PAYLOAD_TYPE: u8 = 102;
@@ -134,8 +136,10 @@ pub async fn build_peer(
             )
             .map_err(CallError::webrtc)?;
     }
-    let registry =
-        register_default_interceptors(Registry::new(), &mut engine).map_err(CallError::webrtc)?;
+    // Keyframe requests go last: every interceptor sees the inbound RTCP before it.
+    let registry = register_default_interceptors(Registry::new(), &mut engine)
+        .map_err(CallError::webrtc)?
+        .with(Slot::from(14_000), KeyframeRequestForwarder::default());
     let ice_servers = setup
         .ice_servers
         .iter()
