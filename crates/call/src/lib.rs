@@ -2,7 +2,8 @@
 //!
 //! So far: the signaling client ([`signaling`]) with reconnection ([`backoff`]), peer
 //! connections on webrtc 0.21 ([`peer`]) and negotiation by the protocol's "Who offers"
-//! rules with trickle ICE ([`session`]), and keyframe requests both ways ([`keyframe`]). Media pipelines, recovery, adaptation and stats
+//! rules with trickle ICE ([`session`]), keyframe requests both ways ([`keyframe`]), and
+//! the video send and receive pipelines ([`video`]). Media pipelines, recovery, adaptation and stats
 //! build on them.
 
 pub mod backoff;
@@ -10,6 +11,7 @@ pub mod keyframe;
 pub mod peer;
 pub mod session;
 pub mod signaling;
+pub mod video;
 
 pub use signaling::{SignalingClient, SignalingConfig, SignalingError, SignalingEvent};
 

@@ -9,16 +9,15 @@ use std::time::{Duration, Instant};
 
 use call::peer::{PeerEvent, PeerSetup, build_peer, h264_codec, opus_codec};
 use call::session::negotiate;
+use call::video::{VideoCounters, receive_video, send_video};
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
 use clap::Parser;
-use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
+use media::VideoFormat;
 use media::opus_codec::{OpusDecoder, OpusEncoder};
-use media::pattern::{PatternGenerator, read_code};
+use media::pattern::{TestPattern, read_code};
 use media::tone::{MarkDetector, ToneGenerator};
 use rtc::media::Sample;
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
@@ -125,27 +124,21 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
         .codecs[0]
         .payload_type;
 
-    let send_video = tokio::spawn(async move {
-        let g = PatternGenerator::new(320, 240);
-        let mut encoder = H264Encoder::new(320, 240, EncoderSettings::new(400_000, 30.0)).unwrap();
-        let mut tick = tokio::time::interval(Duration::from_millis(33));
-        for n in 0..45u32 {
-            tick.tick().await;
-            if let Encoded::Frame(au) = encoder.encode(&g.frame(n, u64::from(n))).unwrap() {
-                let sample = Sample {
-                    data: bytes::Bytes::from(au.data),
-                    // Exactly 3000 ticks of the 90 kHz clock per frame, so no drift.
-                    duration: Duration::from_nanos(33_333_334),
-                    ..Sample::new(Instant::now())
-                };
-                video
-                    .sample_writer(video_ssrc, video_pt)
-                    .write_sample(&sample)
-                    .await
-                    .unwrap();
-            }
-        }
-    });
+    // Video goes through the library pipeline: test pattern -> encoder thread -> track.
+    let sent = Arc::new(VideoCounters::default());
+    let send_video = tokio::spawn(send_video(
+        Box::new(TestPattern::new(VideoFormat {
+            width: 320,
+            height: 240,
+            fps: 30.0,
+        })),
+        video,
+        video_ssrc,
+        video_pt,
+        400_000,
+        Some(45),
+        Arc::clone(&sent),
+    ));
     let send_audio = tokio::spawn(async move {
         let mut tone = ToneGenerator::new();
         let mut encoder = OpusEncoder::new(1, 32_000).unwrap();
@@ -185,7 +178,9 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
         received.frames.extend(got.frames);
         received.marks.extend(got.marks);
     }
-    send_video.await.unwrap();
+    send_video.await.unwrap().unwrap();
+    assert_eq!(VideoCounters::get(&sent.frames_sent), 45);
+    assert!(VideoCounters::get(&sent.keyframes_sent) >= 1);
     send_audio.await.unwrap();
     pc.close().await.unwrap();
     signaling.close().await;
@@ -195,26 +190,39 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
 /// Reads one remote track until it goes quiet: decodes video to frame numbers, audio to
 /// timing-mark counters.
 async fn read_track(track: Arc<dyn TrackRemote>) -> Received {
-    let is_video = track.kind().await == RtpCodecKind::Video;
-    let mut builder = SampleBuilder::new(64, H264Packet::default(), 90_000);
-    let mut video = H264Decoder::new().unwrap();
+    let mut received = Received::default();
+    if track.kind().await == RtpCodecKind::Video {
+        // Video through the library pipeline: track -> assembly -> decoder thread -> sink.
+        let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&frames);
+        let counters = Arc::new(VideoCounters::default());
+        receive_video(
+            track,
+            Duration::from_secs(1),
+            Arc::clone(&counters),
+            move |picture| {
+                if let Some(code) = read_code(&picture) {
+                    sink.lock().unwrap().push(code.frame);
+                }
+            },
+        )
+        .await
+        .unwrap();
+        // The decoder thread may still be finishing the last picture.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        received.frames = frames.lock().unwrap().clone();
+        assert_eq!(
+            VideoCounters::get(&counters.frames_decoded) as usize,
+            received.frames.len()
+        );
+        return received;
+    }
     let mut audio = OpusDecoder::new(1).unwrap();
     let mut marks = MarkDetector::new();
-    let mut received = Received::default();
     while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(1), track.poll()).await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            continue;
-        };
-        if is_video {
-            builder.push(Instant::now(), packet);
-            while let Some(sample) = builder.pop(Instant::now()) {
-                if let Ok(Some(picture)) = video.decode(&sample.data, 0)
-                    && let Some(code) = read_code(&picture)
-                {
-                    received.frames.push(code.frame);
-                }
-            }
-        } else if let Ok(frame) = audio.decode(&packet.payload) {
+        if let TrackRemoteEvent::OnRtpPacket(packet) = event
+            && let Ok(frame) = audio.decode(&packet.payload)
+        {
             received
                 .marks
                 .extend(marks.push(&frame.samples).iter().map(|m| m.counter));

@@ -1,0 +1,294 @@
+//! Video send and receive pipelines over a webrtc 0.21 track.
+//!
+//! Sending: a [`VideoSource`] and the H.264 encoder run on their own thread (never on
+//! the async runtime); access units cross to an async task that writes them as
+//! samples, whose RTP timestamps follow the capture times exactly; keyframe requests
+//! (PLI/FIR) from the receiver reach the encoder; the first picture is an IDR.
+//! Receiving: RTP from the remote track is assembled into access units, decoded on a
+//! decoder thread and handed to a frame sink; a picture that cannot be decoded
+//! triggers a rate-limited PLI. Both sides count what they do in [`VideoCounters`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use media::VideoFrame;
+use media::h264::{AccessUnit, Encoded, EncoderSettings, H264Decoder, H264Encoder};
+use media::source::VideoSource;
+use media::worker::{DecodeJob, EncoderJob, decoder_thread, encoder_thread};
+use rtc::media::Sample;
+use rtc::media::io::sample_builder::SampleBuilder;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp::codec::h264::H264Packet;
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use crate::keyframe::{PliLimiter, is_keyframe_request};
+
+/// RTP clock rate of video.
+pub const VIDEO_CLOCK: u64 = 90_000;
+
+/// A sample duration that the track turns into exactly `ticks` of `clock`: webrtc 0.21
+/// truncates `duration * clock`, so round the duration up by less than one tick.
+pub fn duration_for_ticks(ticks: u64, clock: u64) -> Duration {
+    Duration::from_nanos((ticks * 1_000_000_000).div_ceil(clock))
+}
+
+/// Sample durations that keep RTP timestamps on the capture clock.
+///
+/// webrtc 0.21 stamps a sample with the sum of the durations written before it, so a
+/// sample's duration sets the *next* sample's timestamp. The clock predicts the next
+/// capture time one nominal interval ahead and corrects every step against the true
+/// capture times, so timestamps never drift and are off by at most one interval's
+/// deviation from nominal.
+#[derive(Debug, Clone, Copy)]
+pub struct TickClock {
+    nominal: u64,
+    first_us: Option<u64>,
+    /// The timestamp (ticks since the first sample) the next sample will get.
+    assigned: u64,
+}
+
+impl TickClock {
+    /// A clock for a source running at about `fps`.
+    pub fn new(fps: f32) -> Self {
+        Self {
+            nominal: (VIDEO_CLOCK as f64 / f64::from(fps.max(1.0))).round() as u64,
+            first_us: None,
+            assigned: 0,
+        }
+    }
+
+    /// The duration, in ticks, to write with the sample captured at `capture_us`.
+    pub fn ticks_for(&mut self, capture_us: u64) -> u64 {
+        let first = *self.first_us.get_or_insert(capture_us);
+        let target = capture_us.saturating_sub(first) * VIDEO_CLOCK / 1_000_000;
+        let ticks = (target + self.nominal).saturating_sub(self.assigned).max(1);
+        self.assigned += ticks;
+        ticks
+    }
+}
+
+/// What a video pipeline has done so far.
+#[derive(Debug, Default)]
+pub struct VideoCounters {
+    /// Pictures encoded and written to the track.
+    pub frames_sent: AtomicU64,
+    /// Of those, keyframes.
+    pub keyframes_sent: AtomicU64,
+    /// Pictures the encoder skipped or the queue dropped.
+    pub frames_dropped: AtomicU64,
+    /// PLI/FIR received (sender) or sent (receiver).
+    pub keyframe_requests: AtomicU64,
+    /// Pictures decoded.
+    pub frames_decoded: AtomicU64,
+    /// Access units that failed to decode.
+    pub decode_errors: AtomicU64,
+}
+
+impl VideoCounters {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A counter's current value.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Sends `source` on `track` until the source fails, the track closes, or `frames`
+/// pictures (if given) are sent. Returns when done.
+pub async fn send_video(
+    mut source: Box<dyn VideoSource>,
+    track: Arc<TrackLocalStaticSample>,
+    ssrc: u32,
+    payload_type: u8,
+    bitrate_bps: u32,
+    frames: Option<u64>,
+    counters: Arc<VideoCounters>,
+) -> Result<(), crate::CallError> {
+    let format = source.format();
+    let settings = EncoderSettings::new(bitrate_bps, format.fps);
+    let encoder = H264Encoder::new(format.width, format.height, settings)
+        .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
+    let (units_tx, mut units) = mpsc::channel::<AccessUnit>(8);
+    let skipped = Arc::clone(&counters);
+    let encoder = Arc::new(
+        encoder_thread(encoder, 2, move |result| match result {
+            Ok(Encoded::Frame(au)) => {
+                if units_tx.blocking_send(au).is_err() {
+                    tracing::debug!("video send task gone");
+                }
+            }
+            Ok(Encoded::Skipped { .. }) => VideoCounters::bump(&skipped.frames_dropped),
+            Err(err) => tracing::warn!(%err, "encoding failed"),
+        })
+        .map_err(|e| crate::CallError::WebRtc(e.to_string()))?,
+    );
+    // The capture thread holds the only strong handle on the encoder: when the source
+    // ends, the encoder thread finishes, and `units` closes behind the last picture.
+    let keyframes = Arc::downgrade(&encoder);
+    let feeder = encoder;
+    let dropped = Arc::clone(&counters);
+    let capture = std::thread::Builder::new()
+        .name("video-capture".into())
+        .spawn(move || {
+            let mut n = 0u64;
+            while frames.is_none_or(|max| n < max) {
+                match source.next_frame() {
+                    Ok(picture) => {
+                        if !feeder.submit(EncoderJob::Encode(picture)) {
+                            VideoCounters::bump(&dropped.frames_dropped);
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "video source stopped");
+                        break;
+                    }
+                }
+                n += 1;
+            }
+        })
+        .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
+
+    let mut clock = TickClock::new(format.fps);
+    loop {
+        tokio::select! {
+            unit = units.recv() => {
+                let Some(au) = unit else { break };
+                let ticks = clock.ticks_for(au.capture_us);
+                let sample = Sample {
+                    data: au.data.into(),
+                    duration: duration_for_ticks(ticks, VIDEO_CLOCK),
+                    ..Sample::new(Instant::now())
+                };
+                track
+                    .sample_writer(ssrc, payload_type)
+                    .write_sample(&sample)
+                    .await
+                    .map_err(crate::CallError::webrtc)?;
+                VideoCounters::bump(&counters.frames_sent);
+                if au.keyframe {
+                    VideoCounters::bump(&counters.keyframes_sent);
+                }
+            }
+            event = track.poll() => {
+                if let Some(TrackLocalEvent::OnRtcpPacket(packets)) = event
+                    && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
+                {
+                    VideoCounters::bump(&counters.keyframe_requests);
+                    if let Some(encoder) = keyframes.upgrade() {
+                        encoder.submit(EncoderJob::Keyframe);
+                    }
+                }
+            }
+        }
+    }
+    let _ = capture.join();
+    Ok(())
+}
+
+/// Receives video from `track` until it goes quiet for `idle`, handing every decoded
+/// picture to `sink` (on the decoder thread).
+pub async fn receive_video(
+    track: Arc<dyn TrackRemote>,
+    idle: Duration,
+    counters: Arc<VideoCounters>,
+    mut sink: impl FnMut(VideoFrame) + Send + 'static,
+) -> Result<(), crate::CallError> {
+    let (errors_tx, mut errors) = mpsc::unbounded_channel::<()>();
+    let decoded = Arc::clone(&counters);
+    let decoder = decoder_thread(
+        H264Decoder::new().map_err(|e| crate::CallError::WebRtc(e.to_string()))?,
+        16,
+        move |result| match result {
+            Ok(Some(picture)) => {
+                VideoCounters::bump(&decoded.frames_decoded);
+                sink(picture);
+            }
+            Ok(None) => {}
+            Err(_) => {
+                VideoCounters::bump(&decoded.decode_errors);
+                let _ = errors_tx.send(());
+            }
+        },
+    )
+    .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
+    let mut builder = SampleBuilder::new(128, H264Packet::default(), VIDEO_CLOCK as u32);
+    let mut pli = PliLimiter::new(Duration::from_millis(250));
+    let mut media_ssrc = 0;
+    loop {
+        tokio::select! {
+            event = tokio::time::timeout(idle, track.poll()) => {
+                let Ok(Some(event)) = event else { break };
+                let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
+                media_ssrc = packet.header.ssrc;
+                builder.push(Instant::now(), packet);
+                while let Some(sample) = builder.pop(Instant::now()) {
+                    let job = DecodeJob { data: sample.data.to_vec(), capture_us: 0 };
+                    if !decoder.submit(job) {
+                        VideoCounters::bump(&counters.frames_dropped);
+                    }
+                }
+            }
+            Some(()) = errors.recv() => {
+                if pli.allow(Instant::now()) {
+                    VideoCounters::bump(&counters.keyframe_requests);
+                    let request = PictureLossIndication { sender_ssrc: 0, media_ssrc };
+                    track
+                        .write_rtcp(vec![Box::new(request)])
+                        .await
+                        .map_err(crate::CallError::webrtc)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_for_ticks_truncates_back_to_exactly_those_ticks() {
+        for ticks in [1u64, 2999, 3000, 3001, 1500, 90_000, 123_456] {
+            let d = duration_for_ticks(ticks, VIDEO_CLOCK);
+            assert_eq!(
+                (d.as_secs_f64() * VIDEO_CLOCK as f64) as u64,
+                ticks,
+                "{ticks}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_follow_capture_times_without_drift() {
+        // Ten minutes at 30 fps and at 29.97 fps (a camera's NTSC rate), with ±2 ms jitter.
+        for fps in [30.0f64, 29.97] {
+            check_clock(fps);
+        }
+    }
+
+    fn check_clock(fps: f64) {
+        let mut clock = TickClock::new(30.0);
+        let mut stamp = 0u64; // what webrtc gives each sample: the sum of earlier durations
+        let start = 1_000_000u64;
+        for n in 0..18_000u64 {
+            let jitter = [0i64, 2_000, -1_500, 1_000][(n % 4) as usize];
+            let capture = (start as i64 + (n as f64 * 1e6 / fps) as i64 + jitter) as u64;
+            let target = capture.saturating_sub(start) * VIDEO_CLOCK / 1_000_000;
+            if n > 0 {
+                // Off by at most one step's deviation from 1/30 s (here 3.5 ms = 315 ticks).
+                assert!(
+                    stamp.abs_diff(target) <= 320,
+                    "frame {n}: {stamp} vs {target}"
+                );
+            }
+            stamp += clock.ticks_for(capture);
+        }
+    }
+}
