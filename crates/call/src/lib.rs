@@ -3,9 +3,10 @@
 //! So far: the signaling client ([`signaling`]) with reconnection ([`backoff`]), peer
 //! connections on webrtc 0.21 ([`peer`]) and negotiation by the protocol's "Who offers"
 //! rules with trickle ICE ([`session`]), keyframe requests both ways ([`keyframe`]), and
-//! the video send and receive pipelines ([`video`]). Media pipelines, recovery, adaptation and stats
+//! the video and audio send and receive pipelines ([`video`], [`audio`]). Media pipelines, recovery, adaptation and stats
 //! build on them.
 
+pub mod audio;
 pub mod backoff;
 pub mod keyframe;
 pub mod peer;

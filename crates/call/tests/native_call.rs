@@ -7,16 +7,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use call::audio::{AudioCounters, receive_audio, send_audio};
 use call::peer::{PeerEvent, PeerSetup, build_peer, h264_codec, opus_codec};
 use call::session::negotiate;
 use call::video::{VideoCounters, receive_video, send_video};
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
 use clap::Parser;
-use media::VideoFormat;
-use media::opus_codec::{OpusDecoder, OpusEncoder};
 use media::pattern::{TestPattern, read_code};
-use media::tone::{MarkDetector, ToneGenerator};
-use rtc::media::Sample;
+use media::tone::{MarkDetector, TestTone};
+use media::{AudioSink, VideoFormat};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -24,7 +23,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use signaling_proto::RoomId;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::media_stream::track_remote::TrackRemote;
 
 fn local_track(stream: &str, kind: RtpCodecKind, ssrc: u32) -> Arc<TrackLocalStaticSample> {
     let codec = match kind {
@@ -51,6 +50,23 @@ fn local_track(stream: &str, kind: RtpCodecKind, ssrc: u32) -> Arc<TrackLocalSta
         )
         .unwrap(),
     )
+}
+
+/// An audio sink that listens for the test tone's timing marks.
+struct MarkSink {
+    detector: MarkDetector,
+    marks: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl AudioSink for MarkSink {
+    fn play(&mut self, frame: &media::AudioFrame) -> Result<(), media::MediaError> {
+        let found = self.detector.push(&frame.samples);
+        self.marks
+            .lock()
+            .unwrap()
+            .extend(found.iter().map(|m| m.counter));
+        Ok(())
+    }
 }
 
 /// What one peer received: video frame numbers and audio mark counters.
@@ -139,25 +155,16 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
         Some(45),
         Arc::clone(&sent),
     ));
-    let send_audio = tokio::spawn(async move {
-        let mut tone = ToneGenerator::new();
-        let mut encoder = OpusEncoder::new(1, 32_000).unwrap();
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for _ in 0..75 {
-            tick.tick().await;
-            let packet = encoder.encode(&tone.next_frame(0)).unwrap();
-            let sample = Sample {
-                data: bytes::Bytes::from(packet),
-                duration: Duration::from_millis(20),
-                ..Sample::new(Instant::now())
-            };
-            audio
-                .sample_writer(audio_ssrc, audio_pt)
-                .write_sample(&sample)
-                .await
-                .unwrap();
-        }
-    });
+    let audio_sent = Arc::new(AudioCounters::default());
+    let send_audio = tokio::spawn(send_audio(
+        Box::new(TestTone::new()),
+        audio,
+        audio_ssrc,
+        audio_pt,
+        32_000,
+        Some(75),
+        Arc::clone(&audio_sent),
+    ));
 
     // Both remote tracks: some may have arrived during negotiation, the rest come now.
     let mut tracks = connected.tracks;
@@ -181,7 +188,8 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
     send_video.await.unwrap().unwrap();
     assert_eq!(VideoCounters::get(&sent.frames_sent), 45);
     assert!(VideoCounters::get(&sent.keyframes_sent) >= 1);
-    send_audio.await.unwrap();
+    send_audio.await.unwrap().unwrap();
+    assert_eq!(AudioCounters::get(&audio_sent.packets_sent), 75);
     pc.close().await.unwrap();
     signaling.close().await;
     received
@@ -217,17 +225,25 @@ async fn read_track(track: Arc<dyn TrackRemote>) -> Received {
         );
         return received;
     }
-    let mut audio = OpusDecoder::new(1).unwrap();
-    let mut marks = MarkDetector::new();
-    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(1), track.poll()).await {
-        if let TrackRemoteEvent::OnRtpPacket(packet) = event
-            && let Ok(frame) = audio.decode(&packet.payload)
-        {
-            received
-                .marks
-                .extend(marks.push(&frame.samples).iter().map(|m| m.counter));
-        }
-    }
+    // Audio through the library pipeline: track -> decoder thread (FEC/PLC) -> sink.
+    let marks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let counters = Arc::new(AudioCounters::default());
+    let sink = MarkSink {
+        detector: MarkDetector::new(),
+        marks: Arc::clone(&marks),
+    };
+    receive_audio(
+        track,
+        1,
+        Duration::from_secs(1),
+        Arc::clone(&counters),
+        Box::new(sink),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    received.marks = marks.lock().unwrap().clone();
+    assert!(AudioCounters::get(&counters.packets_received) >= 70);
     received
 }
 

@@ -1,0 +1,203 @@
+//! Audio send and receive pipelines over a webrtc 0.21 track (Opus, 20 ms packets).
+//!
+//! Sending: the [`AudioSource`] and the Opus encoder run on their own thread; packets
+//! cross to an async task that writes them as 20 ms samples (exactly 960 ticks of the
+//! 48 kHz clock). Receiving: packets go to a decoder thread that follows the RTP
+//! sequence numbers: a single lost packet is recovered from the FEC data in the next
+//! one, longer gaps are concealed (PLC), so the sink always gets 20 ms per packet time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use media::opus_codec::{OpusDecoder, OpusEncoder};
+use media::source::{AudioSink, AudioSource};
+use media::worker::Worker;
+use rtc::media::Sample;
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+use crate::CallError;
+
+/// What an audio pipeline has done so far.
+#[derive(Debug, Default)]
+pub struct AudioCounters {
+    /// Packets encoded and written.
+    pub packets_sent: AtomicU64,
+    /// Packets received.
+    pub packets_received: AtomicU64,
+    /// Packets that never arrived.
+    pub packets_lost: AtomicU64,
+    /// Lost packets rebuilt from the next packet's FEC data.
+    pub recovered_fec: AtomicU64,
+    /// Lost packets concealed (PLC).
+    pub concealed: AtomicU64,
+}
+
+impl AudioCounters {
+    /// A counter's current value.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Follows RTP sequence numbers (which wrap at 65536) to count the packets lost before
+/// each one that arrives; late and duplicate packets are reported as such.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SequenceTracker {
+    last: Option<u16>,
+}
+
+/// Where a packet falls in the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// The next one, after `lost` missing packets.
+    InOrder {
+        /// Packets missing just before this one.
+        lost: u16,
+    },
+    /// Older than one already played (late or duplicate): drop it.
+    Late,
+}
+
+impl SequenceTracker {
+    /// Places packet `seq`.
+    pub fn arrive(&mut self, seq: u16) -> Arrival {
+        let Some(last) = self.last else {
+            self.last = Some(seq);
+            return Arrival::InOrder { lost: 0 };
+        };
+        let ahead = seq.wrapping_sub(last);
+        if ahead == 0 || ahead > u16::MAX / 2 {
+            return Arrival::Late;
+        }
+        self.last = Some(seq);
+        Arrival::InOrder { lost: ahead - 1 }
+    }
+}
+
+/// Sends `source` on `track` as Opus until the source fails or `frames` (if given)
+/// 20 ms frames are sent.
+pub async fn send_audio(
+    mut source: Box<dyn AudioSource>,
+    track: Arc<TrackLocalStaticSample>,
+    ssrc: u32,
+    payload_type: u8,
+    bitrate_bps: u32,
+    frames: Option<u64>,
+    counters: Arc<AudioCounters>,
+) -> Result<(), CallError> {
+    let mut encoder = OpusEncoder::new(source.channels(), bitrate_bps)
+        .map_err(|e| CallError::WebRtc(e.to_string()))?;
+    let (packets_tx, mut packets) = mpsc::channel::<Vec<u8>>(16);
+    let capture = std::thread::Builder::new()
+        .name("audio-capture".into())
+        .spawn(move || {
+            let mut n = 0u64;
+            while frames.is_none_or(|max| n < max) {
+                let packet = source.next_frame().and_then(|frame| encoder.encode(&frame));
+                match packet {
+                    Ok(packet) => {
+                        if packets_tx.blocking_send(packet).is_err() {
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "audio source stopped");
+                        break;
+                    }
+                }
+                n += 1;
+            }
+        })
+        .map_err(CallError::webrtc)?;
+    while let Some(packet) = packets.recv().await {
+        let sample = Sample {
+            data: packet.into(),
+            duration: Duration::from_millis(20),
+            ..Sample::new(Instant::now())
+        };
+        track
+            .sample_writer(ssrc, payload_type)
+            .write_sample(&sample)
+            .await
+            .map_err(CallError::webrtc)?;
+        AudioCounters::add(&counters.packets_sent, 1);
+    }
+    let _ = capture.join();
+    Ok(())
+}
+
+/// Longest gap concealed packet by packet; beyond it the sink just hears the next packet.
+const MAX_CONCEALED: u16 = 10;
+
+/// Receives Opus from `track` until it goes quiet for `idle`, decoding on its own
+/// thread into `sink`.
+pub async fn receive_audio(
+    track: Arc<dyn TrackRemote>,
+    channels: u16,
+    idle: Duration,
+    counters: Arc<AudioCounters>,
+    mut sink: Box<dyn AudioSink>,
+) -> Result<(), CallError> {
+    let mut decoder = OpusDecoder::new(channels).map_err(|e| CallError::WebRtc(e.to_string()))?;
+    let stats = Arc::clone(&counters);
+    let mut sequence = SequenceTracker::default();
+    let worker = Worker::spawn("opus-decoder", 64, move |(seq, payload): (u16, Vec<u8>)| {
+        let Arrival::InOrder { lost } = sequence.arrive(seq) else {
+            return;
+        };
+        AudioCounters::add(&stats.packets_received, 1);
+        AudioCounters::add(&stats.packets_lost, u64::from(lost));
+        for gap in 0..lost.min(MAX_CONCEALED) {
+            // The packet just before this one can come back from this one's FEC data.
+            let rebuilt = if gap + 1 == lost.min(MAX_CONCEALED) {
+                AudioCounters::add(&stats.recovered_fec, 1);
+                decoder.recover(&payload)
+            } else {
+                AudioCounters::add(&stats.concealed, 1);
+                decoder.conceal()
+            };
+            if let Ok(frame) = rebuilt {
+                let _ = sink.play(&frame);
+            }
+        }
+        match decoder.decode(&payload) {
+            Ok(frame) => {
+                let _ = sink.play(&frame);
+            }
+            Err(err) => tracing::debug!(%err, "undecodable Opus packet"),
+        }
+    })
+    .map_err(|e| CallError::WebRtc(e.to_string()))?;
+    while let Ok(Some(event)) = tokio::time::timeout(idle, track.poll()).await {
+        if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+            let job = (packet.header.sequence_number, packet.payload.to_vec());
+            if !worker.submit(job) {
+                AudioCounters::add(&counters.packets_lost, 1);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_are_counted_across_the_wrap() {
+        let mut t = SequenceTracker::default();
+        assert_eq!(t.arrive(65_533), Arrival::InOrder { lost: 0 });
+        assert_eq!(t.arrive(65_534), Arrival::InOrder { lost: 0 });
+        assert_eq!(t.arrive(1), Arrival::InOrder { lost: 2 }); // 65535 and 0 lost
+        assert_eq!(t.arrive(0), Arrival::Late);
+        assert_eq!(t.arrive(1), Arrival::Late);
+        assert_eq!(t.arrive(2), Arrival::InOrder { lost: 0 });
+    }
+}
