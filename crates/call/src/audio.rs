@@ -129,7 +129,8 @@ pub async fn send_audio(
             .map_err(CallError::webrtc)?;
         AudioCounters::add(&counters.packets_sent, 1);
     }
-    let _ = capture.join();
+    // Joining is blocking: do it off the runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || capture.join()).await;
     Ok(())
 }
 
@@ -183,6 +184,8 @@ pub async fn receive_audio(
             }
         }
     }
+    // Dropping the worker joins its thread (after the queued packets): off the runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(worker)).await;
     Ok(())
 }
 

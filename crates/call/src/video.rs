@@ -9,7 +9,7 @@
 //! triggers a rate-limited PLI. Both sides count what they do in [`VideoCounters`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use media::VideoFrame;
@@ -116,22 +116,21 @@ pub async fn send_video(
         .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
     let (units_tx, mut units) = mpsc::channel::<AccessUnit>(8);
     let skipped = Arc::clone(&counters);
-    let encoder = Arc::new(
-        encoder_thread(encoder, 2, move |result| match result {
-            Ok(Encoded::Frame(au)) => {
-                if units_tx.blocking_send(au).is_err() {
-                    tracing::debug!("video send task gone");
-                }
+    let encoder = encoder_thread(encoder, 2, move |result| match result {
+        Ok(Encoded::Frame(au)) => {
+            if units_tx.blocking_send(au).is_err() {
+                tracing::debug!("video send task gone");
             }
-            Ok(Encoded::Skipped { .. }) => VideoCounters::bump(&skipped.frames_dropped),
-            Err(err) => tracing::warn!(%err, "encoding failed"),
-        })
-        .map_err(|e| crate::CallError::WebRtc(e.to_string()))?,
-    );
-    // The capture thread holds the only strong handle on the encoder: when the source
-    // ends, the encoder thread finishes, and `units` closes behind the last picture.
-    let keyframes = Arc::downgrade(&encoder);
-    let feeder = encoder;
+        }
+        Ok(Encoded::Skipped { .. }) => VideoCounters::bump(&skipped.frames_dropped),
+        Err(err) => tracing::warn!(%err, "encoding failed"),
+    })
+    .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
+    // The capture thread owns the encoder: when the source ends, the encoder thread
+    // finishes and `units` closes behind the last picture. Keyframe requests reach it
+    // through a flag, so the async side never holds (or joins) a codec thread.
+    let keyframe_wanted = Arc::new(AtomicBool::new(false));
+    let wanted = Arc::clone(&keyframe_wanted);
     let dropped = Arc::clone(&counters);
     let capture = std::thread::Builder::new()
         .name("video-capture".into())
@@ -140,7 +139,10 @@ pub async fn send_video(
             while frames.is_none_or(|max| n < max) {
                 match source.next_frame() {
                     Ok(picture) => {
-                        if !feeder.submit(EncoderJob::Encode(picture)) {
+                        if wanted.swap(false, Ordering::Relaxed) {
+                            encoder.submit(EncoderJob::Keyframe);
+                        }
+                        if !encoder.submit(EncoderJob::Encode(picture)) {
                             VideoCounters::bump(&dropped.frames_dropped);
                         }
                     }
@@ -180,14 +182,13 @@ pub async fn send_video(
                     && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
                 {
                     VideoCounters::bump(&counters.keyframe_requests);
-                    if let Some(encoder) = keyframes.upgrade() {
-                        encoder.submit(EncoderJob::Keyframe);
-                    }
+                    keyframe_wanted.store(true, Ordering::Relaxed);
                 }
             }
         }
     }
-    let _ = capture.join();
+    // Joining is blocking: do it off the runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || capture.join()).await;
     Ok(())
 }
 
@@ -246,6 +247,8 @@ pub async fn receive_video(
             }
         }
     }
+    // Dropping the worker joins its thread (after the queued pictures): off the runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(decoder)).await;
     Ok(())
 }
 

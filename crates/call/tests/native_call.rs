@@ -216,8 +216,6 @@ async fn read_track(track: Arc<dyn TrackRemote>) -> Received {
         )
         .await
         .unwrap();
-        // The decoder thread may still be finishing the last picture.
-        tokio::time::sleep(Duration::from_millis(100)).await;
         received.frames = frames.lock().unwrap().clone();
         assert_eq!(
             VideoCounters::get(&counters.frames_decoded) as usize,
@@ -241,7 +239,6 @@ async fn read_track(track: Arc<dyn TrackRemote>) -> Received {
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
     received.marks = marks.lock().unwrap().clone();
     assert!(AudioCounters::get(&counters.packets_received) >= 70);
     received
