@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod backoff;
+pub mod engine;
 pub mod keyframe;
 pub mod peer;
 pub mod session;
