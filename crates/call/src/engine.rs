@@ -12,17 +12,13 @@ use media::VideoFormat;
 use media::frame::now_us;
 use media::pattern::{TestPattern, read_code};
 use media::tone::{MarkDetector, TestTone};
-use rtc::media_stream::MediaStreamTrack;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde::Serialize;
 use signaling_proto::RoomId;
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 
 use crate::audio::{AudioCounters, receive_audio, send_audio};
-use crate::peer::{PeerEvent, PeerSetup, build_peer, h264_codec, opus_codec};
+use crate::peer::{PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type};
 use crate::session::negotiate;
 use crate::video::{VideoCounters, receive_video, send_video};
 use crate::{CallError, SignalingClient, SignalingConfig, SignalingEvent};
@@ -82,37 +78,6 @@ pub struct Summary {
     pub video_out_of_order: u64,
 }
 
-fn track(
-    stream: &str,
-    kind: RtpCodecKind,
-    ssrc: u32,
-) -> Result<Arc<TrackLocalStaticSample>, CallError> {
-    let codec = if kind == RtpCodecKind::Audio {
-        opus_codec()
-    } else {
-        h264_codec()
-    };
-    let track = TrackLocalStaticSample::new(
-        Instant::now(),
-        MediaStreamTrack::new(
-            stream.into(),
-            kind.to_string(),
-            kind.to_string(),
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec,
-                ..Default::default()
-            }],
-        ),
-    )
-    .map_err(CallError::webrtc)?;
-    Ok(Arc::new(track))
-}
-
 fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     let i = ((sorted.len().checked_sub(1)?) as f64 * q).round() as usize;
     Some((sorted[i] * 10.0).round() / 10.0)
@@ -144,8 +109,8 @@ pub async fn run_call(
     let ssrc = rand_ssrc();
     let stream = format!("peercall-{ssrc:x}");
     let (video, audio) = (
-        track(&stream, RtpCodecKind::Video, ssrc)?,
-        track(&stream, RtpCodecKind::Audio, ssrc.wrapping_add(1))?,
+        local_track(&stream, RtpCodecKind::Video, ssrc)?,
+        local_track(&stream, RtpCodecKind::Audio, ssrc.wrapping_add(1))?,
     );
     let video_sender = pc
         .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
@@ -164,26 +129,8 @@ pub async fn run_call(
     )
     .await?;
     let connect_ms = started.elapsed().as_millis() as u64;
-    let payload_type = |params: rtc::rtp_transceiver::rtp_sender::RTCRtpSendParameters| {
-        params
-            .rtp_parameters
-            .codecs
-            .first()
-            .map(|c| c.payload_type)
-            .ok_or(CallError::Closed)
-    };
-    let video_pt = payload_type(
-        video_sender
-            .get_parameters()
-            .await
-            .map_err(CallError::webrtc)?,
-    )?;
-    let audio_pt = payload_type(
-        audio_sender
-            .get_parameters()
-            .await
-            .map_err(CallError::webrtc)?,
-    )?;
+    let video_pt = negotiated_payload_type(&video_sender).await?;
+    let audio_pt = negotiated_payload_type(&audio_sender).await?;
 
     let frames = |seconds: f64, rate: f64| Some((seconds * rate) as u64);
     let secs = options.duration.as_secs_f64();

@@ -7,8 +7,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rtc::interceptor::{Registry, Slot};
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
@@ -18,14 +20,19 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::transport::RTCIceServer;
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
 use signaling_proto::{IceCandidateInit, IceServer};
 use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
     RTCPeerConnectionState,
 };
+use webrtc::rtp_transceiver::RtpSender;
 
 use crate::CallError;
 use crate::keyframe::KeyframeRequestForwarder;
@@ -56,6 +63,52 @@ pub fn opus_codec() -> RTCRtpCodec {
         sdp_fmtp_line: "minptime=10;useinbandfec=1".to_owned(),
         rtcp_feedback: vec![],
     }
+}
+
+/// A local track of `kind` (H.264 for video, Opus for audio) sending on `ssrc`, in
+/// media stream `stream`.
+pub fn local_track(
+    stream: &str,
+    kind: RtpCodecKind,
+    ssrc: u32,
+) -> Result<Arc<TrackLocalStaticSample>, CallError> {
+    let codec = if kind == RtpCodecKind::Audio {
+        opus_codec()
+    } else {
+        h264_codec()
+    };
+    let track = TrackLocalStaticSample::new(
+        Instant::now(),
+        MediaStreamTrack::new(
+            stream.into(),
+            kind.to_string(),
+            kind.to_string(),
+            kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        ),
+    )
+    .map_err(CallError::webrtc)?;
+    Ok(Arc::new(track))
+}
+
+/// The payload type negotiated for `sender`'s codec (what samples must be written with).
+pub async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>) -> Result<u8, CallError> {
+    sender
+        .get_parameters()
+        .await
+        .map_err(CallError::webrtc)?
+        .rtp_parameters
+        .codecs
+        .first()
+        .map(|c| c.payload_type)
+        .ok_or_else(|| CallError::webrtc("the sender has no negotiated codec"))
 }
 
 /// What a peer connection reports.

@@ -5,10 +5,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use call::audio::{AudioCounters, receive_audio, send_audio};
-use call::peer::{PeerEvent, PeerSetup, build_peer, h264_codec, opus_codec};
+use call::peer::{PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type};
 use call::session::negotiate;
 use call::video::{VideoCounters, receive_video, send_video};
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
@@ -16,41 +16,10 @@ use clap::Parser;
 use media::pattern::{TestPattern, read_code};
 use media::tone::{MarkDetector, TestTone};
 use media::{AudioSink, VideoFormat};
-use rtc::media_stream::MediaStreamTrack;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use signaling_proto::RoomId;
 use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
-
-fn local_track(stream: &str, kind: RtpCodecKind, ssrc: u32) -> Arc<TrackLocalStaticSample> {
-    let codec = match kind {
-        RtpCodecKind::Audio => opus_codec(),
-        _ => h264_codec(),
-    };
-    Arc::new(
-        TrackLocalStaticSample::new(
-            Instant::now(),
-            MediaStreamTrack::new(
-                stream.into(),
-                format!("{kind}"),
-                format!("{kind}"),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec,
-                    ..Default::default()
-                }],
-            ),
-        )
-        .unwrap(),
-    )
-}
 
 /// An audio sink that listens for the test tone's timing marks.
 struct MarkSink {
@@ -106,8 +75,8 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
     let (pc, mut events) = build_peer(&setup).await.unwrap();
     let stream = format!("peer{label}");
     let (video_ssrc, audio_ssrc) = (0x1000 + label, 0x2000 + label);
-    let video = local_track(&stream, RtpCodecKind::Video, video_ssrc);
-    let audio = local_track(&stream, RtpCodecKind::Audio, audio_ssrc);
+    let video = local_track(&stream, RtpCodecKind::Video, video_ssrc).unwrap();
+    let audio = local_track(&stream, RtpCodecKind::Audio, audio_ssrc).unwrap();
     let video_sender = pc
         .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
         .await
@@ -125,20 +94,8 @@ async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
     )
     .await
     .unwrap();
-    let video_pt = video_sender
-        .get_parameters()
-        .await
-        .unwrap()
-        .rtp_parameters
-        .codecs[0]
-        .payload_type;
-    let audio_pt = audio_sender
-        .get_parameters()
-        .await
-        .unwrap()
-        .rtp_parameters
-        .codecs[0]
-        .payload_type;
+    let video_pt = negotiated_payload_type(&video_sender).await.unwrap();
+    let audio_pt = negotiated_payload_type(&audio_sender).await.unwrap();
 
     // Video goes through the library pipeline: test pattern -> encoder thread -> track.
     let sent = Arc::new(VideoCounters::default());

@@ -12,19 +12,15 @@ use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
 use media::pattern::{PatternGenerator, read_code};
 use rtc::media::Sample;
 use rtc::media::io::sample_builder::SampleBuilder;
-use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp::codec::h264::H264Packet;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
-use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemoteEvent;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use call::keyframe::{PliLimiter, is_keyframe_request};
-use call::peer::{PeerEvent, PeerSetup, build_peer, h264_codec};
+use call::peer::{PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use signaling_proto::IceServer;
 
@@ -109,26 +105,7 @@ async fn call_and_read_back(setup: &PeerSetup) {
     let mut caller = peer(setup).await;
     let mut callee = peer(setup).await;
     let ssrc = 0x5eed_u32;
-    let track = Arc::new(
-        TrackLocalStaticSample::new(
-            Instant::now(),
-            MediaStreamTrack::new(
-                "peercall".into(),
-                "video".into(),
-                "video".into(),
-                RtpCodecKind::Video,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: h264_codec(),
-                    ..Default::default()
-                }],
-            ),
-        )
-        .unwrap(),
-    );
+    let track = local_track("peercall", RtpCodecKind::Video, ssrc).unwrap();
     let sender = caller
         .pc
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
@@ -172,7 +149,7 @@ async fn call_and_read_back(setup: &PeerSetup) {
         })
         .await;
 
-    let payload_type = sender.get_parameters().await.unwrap().rtp_parameters.codecs[0].payload_type;
+    let payload_type = negotiated_payload_type(&sender).await.unwrap();
     let (w, h) = (320, 240);
     let send = tokio::spawn(async move {
         let g = PatternGenerator::new(w, h);
