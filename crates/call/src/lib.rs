@@ -9,6 +9,7 @@
 pub mod audio;
 pub mod backoff;
 pub mod engine;
+pub mod jitter;
 pub mod keyframe;
 pub mod peer;
 pub mod session;

@@ -17,14 +17,13 @@ use media::h264::{AccessUnit, Encoded, EncoderSettings, H264Decoder, H264Encoder
 use media::source::VideoSource;
 use media::worker::{DecodeJob, EncoderJob, decoder_thread, encoder_thread};
 use rtc::media::Sample;
-use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp::codec::h264::H264Packet;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use crate::jitter::{Assembled, AssemblerConfig, FrameAssembler, RtpIn};
 use crate::keyframe::{PliLimiter, is_keyframe_request};
 
 /// RTP clock rate of video.
@@ -86,6 +85,14 @@ pub struct VideoCounters {
     pub frames_decoded: AtomicU64,
     /// Access units that failed to decode.
     pub decode_errors: AtomicU64,
+    /// Frames given up because packets never arrived.
+    pub frames_lost: AtomicU64,
+    /// Gaps between decoded pictures longer than [`FREEZE_GAP`].
+    pub freezes: AtomicU64,
+    /// The longest gap between decoded pictures, ms.
+    pub longest_gap_ms: AtomicU64,
+    /// The delay the receive jitter buffer adds now, µs.
+    pub jitter_buffer_us: AtomicU64,
 }
 
 impl VideoCounters {
@@ -96,6 +103,14 @@ impl VideoCounters {
     /// A counter's current value.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    fn record_gap(&self, gap: Duration) {
+        if gap > FREEZE_GAP {
+            Self::bump(&self.freezes);
+        }
+        self.longest_gap_ms
+            .fetch_max(gap.as_millis() as u64, Ordering::Relaxed);
     }
 }
 
@@ -192,8 +207,15 @@ pub async fn send_video(
     Ok(())
 }
 
+/// A gap between decoded pictures longer than this is a freeze.
+pub const FREEZE_GAP: Duration = Duration::from_millis(200);
+
 /// Receives video from `track` until it goes quiet for `idle`, handing every decoded
 /// picture to `sink` (on the decoder thread).
+///
+/// Frames are assembled on the marker bit by a [`FrameAssembler`]; after a loss, or a
+/// picture that fails to decode, pictures are skipped until the next keyframe and a
+/// keyframe request goes out (rate-limited, repeated until one arrives).
 pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
     idle: Duration,
@@ -202,11 +224,17 @@ pub async fn receive_video(
 ) -> Result<(), crate::CallError> {
     let (errors_tx, mut errors) = mpsc::unbounded_channel::<()>();
     let decoded = Arc::clone(&counters);
+    let mut last_picture: Option<Instant> = None;
     let decoder = decoder_thread(
         H264Decoder::new().map_err(|e| crate::CallError::WebRtc(e.to_string()))?,
         16,
         move |result| match result {
             Ok(Some(picture)) => {
+                let now = Instant::now();
+                if let Some(gap) = last_picture.map(|last| now - last) {
+                    decoded.record_gap(gap);
+                }
+                last_picture = Some(now);
                 VideoCounters::bump(&decoded.frames_decoded);
                 sink(picture);
             }
@@ -218,33 +246,78 @@ pub async fn receive_video(
         },
     )
     .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
-    let mut builder = SampleBuilder::new(128, H264Packet::default(), VIDEO_CLOCK as u32);
+    let epoch = Instant::now();
+    let micros = |at: Instant| at.saturating_duration_since(epoch).as_micros() as u64;
+    let mut assembler = FrameAssembler::new(AssemblerConfig::default());
     let mut pli = PliLimiter::new(Duration::from_millis(250));
     let mut media_ssrc = 0;
+    let mut need_keyframe = false;
+    let mut idle_since = Instant::now();
     loop {
+        let wake = assembler
+            .next_event_us()
+            .map_or(idle_since + idle, |us| epoch + Duration::from_micros(us));
+        let mut request_keyframe = false;
         tokio::select! {
-            event = tokio::time::timeout(idle, track.poll()) => {
-                let Ok(Some(event)) = event else { break };
+            event = track.poll() => {
+                let Some(event) = event else { break };
                 let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
+                idle_since = Instant::now();
                 media_ssrc = packet.header.ssrc;
-                builder.push(Instant::now(), packet);
-                while let Some(sample) = builder.pop(Instant::now()) {
-                    let job = DecodeJob { data: sample.data.to_vec(), capture_us: 0 };
-                    if !decoder.submit(job) {
-                        VideoCounters::bump(&counters.frames_dropped);
-                    }
+                assembler.push(micros(idle_since), RtpIn {
+                    seq: packet.header.sequence_number,
+                    timestamp: packet.header.timestamp,
+                    marker: packet.header.marker,
+                    payload: packet.payload,
+                });
+            }
+            () = tokio::time::sleep_until(wake.into()) => {
+                if idle_since.elapsed() >= idle {
+                    break;
                 }
             }
             Some(()) = errors.recv() => {
-                if pli.allow(Instant::now()) {
-                    VideoCounters::bump(&counters.keyframe_requests);
-                    let request = PictureLossIndication { sender_ssrc: 0, media_ssrc };
-                    track
-                        .write_rtcp(vec![Box::new(request)])
-                        .await
-                        .map_err(crate::CallError::webrtc)?;
+                need_keyframe = true;
+                request_keyframe = true;
+            }
+        }
+        while let Some(out) = assembler.pop(micros(Instant::now())) {
+            match out {
+                Assembled::Frame { data, keyframe, .. } => {
+                    if need_keyframe && !keyframe {
+                        VideoCounters::bump(&counters.frames_dropped);
+                        request_keyframe = true;
+                        continue;
+                    }
+                    need_keyframe = false;
+                    if !decoder.submit(DecodeJob {
+                        data,
+                        capture_us: 0,
+                    }) {
+                        VideoCounters::bump(&counters.frames_dropped);
+                        need_keyframe = true;
+                    }
+                }
+                Assembled::Lost => {
+                    VideoCounters::bump(&counters.frames_lost);
+                    need_keyframe = true;
+                    request_keyframe = true;
                 }
             }
+        }
+        counters
+            .jitter_buffer_us
+            .store(assembler.delay_us(), Ordering::Relaxed);
+        if request_keyframe && media_ssrc != 0 && pli.allow(Instant::now()) {
+            VideoCounters::bump(&counters.keyframe_requests);
+            let request = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc,
+            };
+            track
+                .write_rtcp(vec![Box::new(request)])
+                .await
+                .map_err(crate::CallError::webrtc)?;
         }
     }
     // Dropping the worker joins its thread (after the queued pictures): off the runtime.
