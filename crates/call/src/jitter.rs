@@ -213,9 +213,7 @@ impl FrameAssembler {
 
     /// The next frame or loss that is due at `now_us`, if any.
     pub fn pop(&mut self, now_us: u64) -> Option<Assembled> {
-        let Some(next) = self.next.or_else(|| self.find_start()) else {
-            return None;
-        };
+        let next = self.next.or_else(|| self.find_start())?;
         self.next = Some(next);
         if let Some((end, timestamp)) = self.complete_frame(next) {
             if now_us < self.release_us(timestamp) {
