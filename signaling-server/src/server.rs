@@ -86,6 +86,7 @@ pub async fn serve(
         hub: Mutex::new(Hub {
             relay: Relay::new(config.relay_limits(), config.ice()),
             conns: HashMap::new(),
+            stopping: false,
         }),
         config,
         ws_config,
@@ -144,8 +145,12 @@ pub async fn serve(
     }
 
     info!("shutting down: closing every connection");
-    for conn in shared.lock().conns.values() {
-        conn.close(CloseCode::Away, "server shutting down");
+    {
+        let mut hub = shared.lock();
+        hub.stopping = true;
+        for conn in hub.conns.values() {
+            conn.close(CloseCode::Away, "server shutting down");
+        }
     }
     shared.shutdown.cancel();
     shared.tasks.close();
@@ -184,11 +189,17 @@ impl Shared {
 struct Hub {
     relay: Relay,
     conns: HashMap<PeerId, Arc<Conn>>,
+    /// Shutting down: nobody is told that the others leave (they did not; the server
+    /// did), so calls in progress are not ended by the server going away.
+    stopping: bool,
 }
 
 impl Hub {
     /// Pushes `outbound` into outboxes; a peer whose outbox is full is dropped.
     fn dispatch(&mut self, outbound: Vec<Outbound>) {
+        if self.stopping {
+            return;
+        }
         let mut slow = Vec::new();
         for Outbound { to, message } in outbound {
             if let ServerMessage::Error { code, message } = &message {

@@ -576,14 +576,16 @@ async fn the_default_web_root_serves_the_repository_client() {
 }
 
 #[tokio::test]
-async fn shutdown_sends_every_peer_a_close_frame_and_returns() {
+async fn shutdown_sends_every_peer_a_close_frame_and_no_peer_left_and_returns() {
     let server = TestServer::start(&[]).await;
     let (mut a, _, mut b, _) = call(&server, "room").await;
     let mut lobby = server.client().await;
     let shutdown = tokio::spawn(server.shutdown());
     for client in [&mut a, &mut b, &mut lobby] {
-        let (close, _) = client.expect_close().await;
+        let (close, texts) = client.expect_close().await;
         assert_eq!(close, Some((1001, "server shutting down".to_string())));
+        // The peers did not leave each other: the server went away.
+        assert_eq!(texts, Vec::<serde_json::Value>::new());
     }
     tokio::time::timeout(WAIT, shutdown).await.unwrap().unwrap();
 }

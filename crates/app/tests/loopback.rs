@@ -33,18 +33,52 @@ fn loopback_calls_itself_and_reports_media_both_ways() {
         assert_eq!(mine.len(), 3, "one line a second for {peer}: {text}");
         let last = &summary["summary"][peer]["last"];
         let (sent, decoded) = (
-            last["video_frames_sent"].as_u64().unwrap(),
-            last["video_frames_decoded"].as_u64().unwrap(),
+            last["video_out"]["frames"].as_u64().unwrap(),
+            last["video_in"]["decoded"].as_u64().unwrap(),
         );
         assert!(
             sent >= 80 && decoded + 5 >= sent,
             "{peer}: sent {sent}, decoded {decoded}"
         );
         assert!(
-            last["audio_marks"].as_u64().unwrap() >= 12,
+            last["audio_in"]["marks"].as_u64().unwrap() >= 12,
             "{peer}: {last}"
         );
-        assert_eq!(summary["summary"][peer]["video_out_of_order"], 0);
-        assert!(last["latency_ms_p50"].as_f64().unwrap() > 0.0);
+        assert_eq!(last["video_in"]["out_of_order"], 0);
+        assert!(last["video_in"]["latency_ms"]["p50"].as_f64().unwrap() > 0.0);
+        assert_eq!(last["ice"]["local"], "host");
+        assert_eq!(last["state"], "connected");
+    }
+}
+
+#[test]
+fn bad_flags_are_refused_with_what_is_expected() {
+    for (args, expected) in [
+        (
+            &["loopback", "--video", "webcam"][..],
+            "expected test, camera",
+        ),
+        (&["loopback", "--width", "33"][..], "must be even"),
+        (&["call", "--room", "r"][..], "--server"),
+        (
+            &[
+                "call",
+                "--server",
+                "ws://127.0.0.1:1/ws",
+                "--room",
+                "r",
+                "--turn",
+                "turn:x",
+            ][..],
+            "--turn-username",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_peercall"))
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }

@@ -7,7 +7,7 @@
 //! one, longer gaps are concealed (PLC), so the sink always gets 20 ms per packet time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use media::opus_codec::{OpusDecoder, OpusEncoder};
@@ -33,6 +33,8 @@ pub struct AudioCounters {
     pub recovered_fec: AtomicU64,
     /// Lost packets concealed (PLC).
     pub concealed: AtomicU64,
+    /// Opus payload bytes sent or received.
+    pub bytes: AtomicU64,
 }
 
 impl AudioCounters {
@@ -81,15 +83,35 @@ impl SequenceTracker {
     }
 }
 
-/// Sends `source` on `track` as Opus until the source fails or `frames` (if given)
-/// 20 ms frames are sent.
+/// Live controls of an audio sender, shared by the call engine and the capture thread.
+#[derive(Debug, Default)]
+pub struct AudioControl {
+    stop: AtomicBool,
+    expected_loss: AtomicU8,
+}
+
+impl AudioControl {
+    /// Stops the sender after the current frame.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Tells Opus FEC how much loss to expect, percent (0–100).
+    pub fn set_expected_loss(&self, percent: u8) {
+        self.expected_loss
+            .store(percent.min(100), Ordering::Relaxed);
+    }
+}
+
+/// Sends `source` on `track` as Opus until the source fails, `control` says stop, or
+/// `frames` (if given) 20 ms frames are sent.
 pub async fn send_audio(
     mut source: Box<dyn AudioSource>,
     track: Arc<TrackLocalStaticSample>,
-    ssrc: u32,
-    payload_type: u8,
+    (ssrc, payload_type): (u32, u8),
     bitrate_bps: u32,
     frames: Option<u64>,
+    control: Arc<AudioControl>,
     counters: Arc<AudioCounters>,
 ) -> Result<(), CallError> {
     let mut encoder = OpusEncoder::new(source.channels(), bitrate_bps)
@@ -99,7 +121,12 @@ pub async fn send_audio(
         .name("audio-capture".into())
         .spawn(move || {
             let mut n = 0u64;
-            while frames.is_none_or(|max| n < max) {
+            let mut expected_loss = 0;
+            while frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
+                let wanted = control.expected_loss.load(Ordering::Relaxed);
+                if wanted != expected_loss && encoder.set_expected_loss(wanted).is_ok() {
+                    expected_loss = wanted;
+                }
                 let packet = source.next_frame().and_then(|frame| encoder.encode(&frame));
                 match packet {
                     Ok(packet) => {
@@ -117,6 +144,7 @@ pub async fn send_audio(
         })
         .map_err(CallError::webrtc)?;
     while let Some(packet) = packets.recv().await {
+        let bytes = packet.len() as u64;
         let sample = Sample {
             data: packet.into(),
             duration: Duration::from_millis(20),
@@ -128,6 +156,7 @@ pub async fn send_audio(
             .await
             .map_err(CallError::webrtc)?;
         AudioCounters::add(&counters.packets_sent, 1);
+        AudioCounters::add(&counters.bytes, bytes);
     }
     // Joining is blocking: do it off the runtime's threads.
     let _ = tokio::task::spawn_blocking(move || capture.join()).await;
@@ -178,6 +207,7 @@ pub async fn receive_audio(
     .map_err(|e| CallError::WebRtc(e.to_string()))?;
     while let Ok(Some(event)) = tokio::time::timeout(idle, track.poll()).await {
         if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+            AudioCounters::add(&counters.bytes, packet.payload.len() as u64);
             let job = (packet.header.sequence_number, packet.payload.to_vec());
             if !worker.submit(job) {
                 AudioCounters::add(&counters.packets_lost, 1);

@@ -1,276 +1,815 @@
-//! One headless call from join to hang-up: signaling, negotiation, the test sources
-//! sent, the other peer's media received and measured, stats once a second.
+//! One call from join to hang-up: the engine that `peercall call`, `peercall loopback`
+//! and the desktop app drive.
 //!
-//! This is the engine entry point that `peercall loopback` drives; the desktop app and
-//! `peercall call` will drive the same one.
+//! [`run_call`] joins the room, negotiates by the protocol's rules, sends the chosen
+//! sources and receives the other peer's media, adapts the video to the congestion
+//! estimate, and reports [`CallEvent`]s: state changes the user can see, and a
+//! [`StatsLine`] every second. It ends on hang-up, after the set duration, when the
+//! other peer leaves (or, with [`CallOptions::stay`], goes back to waiting for the next
+//! one), or with a failure whose reason a person understands.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use media::VideoFormat;
 use media::frame::now_us;
 use media::pattern::{TestPattern, read_code};
 use media::tone::{MarkDetector, TestTone};
+use media::{AudioSink, AudioSource, VideoFormat, VideoSource};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde::Serialize;
-use signaling_proto::RoomId;
+use signaling_proto::{IceServer, PeerId, PeerName, RoomId, Signal};
 use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, StatsSelector};
 
-use crate::audio::{AudioCounters, receive_audio, send_audio};
-use crate::peer::{PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type};
-use crate::session::negotiate;
-use crate::video::{VideoCounters, receive_video, send_video};
-use crate::{CallError, SignalingClient, SignalingConfig, SignalingEvent};
+use crate::adapt::Adaptation;
+use crate::audio::{AudioControl, AudioCounters, receive_audio, send_audio};
+use crate::feedback::Feedback;
+use crate::peer::{
+    BitrateRange, Peer, PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type,
+    selected_pair,
+};
+use crate::session::{Connected, NegotiateOptions, Negotiated, Progress, negotiate};
+use crate::stats::{AudioIn, AudioOut, IceStats, Latency, Rates, StatsLine, VideoIn, VideoOut};
+use crate::video::{VideoControl, VideoCounters, VideoSend, receive_video, send_video};
+use crate::{CallError, SignalingClient, SignalingConfig, SignalingEvent, signaling::Joined};
 
-/// What a headless call needs.
+/// Where the video we send comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoInput {
+    /// The moving test pattern (carries frame numbers and capture times).
+    Test,
+    /// A camera (its index; `None`: the first).
+    Camera(Option<u32>),
+    /// Send no video.
+    None,
+}
+
+/// Where the audio we send comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioInput {
+    /// The test tone (440 Hz with timing marks).
+    Test,
+    /// A microphone (its id; `None`: the default).
+    Microphone(Option<String>),
+    /// Send no audio.
+    None,
+}
+
+/// Where received audio goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioOutput {
+    /// Nowhere (headless).
+    Null,
+    /// A speaker (its id; `None`: the default).
+    Speaker(Option<String>),
+}
+
+/// A TURN server given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// `turn:HOST:PORT`.
+    pub url: String,
+    /// Username.
+    pub username: String,
+    /// Credential.
+    pub credential: String,
+}
+
+/// ICE settings that override what the server's `welcome` hands out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceOptions {
+    /// STUN URLs.
+    pub stun: Vec<String>,
+    /// A TURN server.
+    pub turn: Option<TurnServer>,
+    /// Use relayed candidates only.
+    pub relay_only: bool,
+}
+
+impl IceOptions {
+    /// The servers to use: ours if any were given, else the `welcome`'s.
+    pub fn servers(&self, welcome: &[IceServer]) -> Vec<IceServer> {
+        if self.stun.is_empty() && self.turn.is_none() {
+            return welcome.to_vec();
+        }
+        let mut servers: Vec<IceServer> = self
+            .stun
+            .iter()
+            .map(|url| IceServer {
+                urls: vec![url.clone()],
+                username: None,
+                credential: None,
+            })
+            .collect();
+        if let Some(turn) = &self.turn {
+            servers.push(IceServer {
+                urls: vec![turn.url.clone()],
+                username: Some(turn.username.clone()),
+                credential: Some(turn.credential.clone()),
+            });
+        }
+        servers
+    }
+}
+
+/// What a call needs.
 #[derive(Debug, Clone)]
 pub struct CallOptions {
-    /// Signaling server URL (`ws://…/ws`).
+    /// Signaling server URL (`ws://…/ws` or `wss://…/ws`).
     pub server: String,
     /// Room to join.
     pub room: RoomId,
+    /// Name shown to the other peer.
+    pub name: Option<PeerName>,
     /// UDP addresses to gather on.
     pub bind: Vec<SocketAddr>,
-    /// Size and rate of the test pattern sent.
-    pub video: VideoFormat,
-    /// Video bitrate, bits per second.
-    pub video_bitrate: u32,
-    /// How long to stay connected.
-    pub duration: Duration,
+    /// Video to send.
+    pub video: VideoInput,
+    /// Audio to send.
+    pub audio: AudioInput,
+    /// Where received audio plays.
+    pub speaker: AudioOutput,
+    /// Size and rate of the video sent.
+    pub format: VideoFormat,
+    /// Video bitrate bounds (and start), bits per second.
+    pub bitrate: BitrateRange,
+    /// STUN/TURN overrides.
+    pub ice: IceOptions,
+    /// How long to stay connected (`None`: until hang-up).
+    pub duration: Option<Duration>,
+    /// How long connecting may take once a peer is there.
+    pub connect_timeout: Duration,
+    /// After the other peer leaves, wait for the next one instead of ending.
+    pub stay: bool,
 }
 
-/// Once-a-second statistics of one peer.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct StatsLine {
-    /// Seconds since connecting.
-    pub t: u64,
-    /// Video pictures sent so far.
-    pub video_frames_sent: u64,
-    /// Video pictures decoded so far.
-    pub video_frames_decoded: u64,
-    /// Pictures decoded in the last second.
-    pub video_fps: u64,
-    /// Keyframe requests received (as sender) plus sent (as receiver).
-    pub keyframe_requests: u64,
-    /// Audio packets received so far.
-    pub audio_packets_received: u64,
-    /// Audio packets lost so far.
-    pub audio_packets_lost: u64,
-    /// Test-tone timing marks heard so far.
-    pub audio_marks: u64,
-    /// Glass-to-glass latency of the pictures decoded in the last second (ms): p50.
-    pub latency_ms_p50: Option<f64>,
-    /// … p95.
-    pub latency_ms_p95: Option<f64>,
-    /// … max.
-    pub latency_ms_max: Option<f64>,
+impl CallOptions {
+    /// Test sources, 640x480@30, default bitrates and ICE, no time limit.
+    pub fn new(server: impl Into<String>, room: RoomId) -> Self {
+        Self {
+            server: server.into(),
+            room,
+            name: None,
+            bind: Vec::new(),
+            video: VideoInput::Test,
+            audio: AudioInput::Test,
+            speaker: AudioOutput::Null,
+            format: VideoFormat {
+                width: 640,
+                height: 480,
+                fps: 30.0,
+            },
+            bitrate: BitrateRange::default(),
+            ice: IceOptions::default(),
+            duration: None,
+            connect_timeout: Duration::from_secs(30),
+            stay: false,
+        }
+    }
+}
+
+/// Where a call is, as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "reason", rename_all = "kebab-case")]
+pub enum CallState {
+    /// Connecting to the signaling server and joining the room.
+    Joining,
+    /// In the room, alone: waiting for someone to call.
+    Waiting,
+    /// Someone is there: negotiating and connecting.
+    Connecting,
+    /// Media flows.
+    Connected,
+    /// The connection dropped; ICE is trying to get it back.
+    Reconnecting,
+    /// The call ended normally (why).
+    Ended(String),
+    /// The call failed (why, and what to do).
+    Failed(String),
+}
+
+impl CallState {
+    /// The state's name (`joining`, `connected`...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CallState::Joining => "joining",
+            CallState::Waiting => "waiting",
+            CallState::Connecting => "connecting",
+            CallState::Connected => "connected",
+            CallState::Reconnecting => "reconnecting",
+            CallState::Ended(_) => "ended",
+            CallState::Failed(_) => "failed",
+        }
+    }
+}
+
+/// What the engine reports while a call runs.
+#[derive(Debug, Clone)]
+pub enum CallEvent {
+    /// The state changed.
+    State(CallState),
+    /// One second's statistics.
+    Stats(Box<StatsLine>),
 }
 
 /// How a call went.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Summary {
-    /// Milliseconds from joining to connected.
-    pub connect_ms: u64,
+    /// Whether a call connected at all.
+    pub connected: bool,
+    /// Milliseconds from joining (or from the peer's arrival, for later calls) to
+    /// connected, for the last call.
+    pub connect_ms: Option<u64>,
+    /// Calls that connected (more than one with `stay`).
+    pub calls: u32,
+    /// The final state.
+    pub outcome: CallState,
     /// The last statistics line.
-    pub last: StatsLine,
-    /// Video frame numbers that arrived out of order (should be 0).
-    pub video_out_of_order: u64,
+    pub last: Option<StatsLine>,
 }
 
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    let i = ((sorted.len().checked_sub(1)?) as f64 * q).round() as usize;
-    Some((sorted[i] * 10.0).round() / 10.0)
+impl Summary {
+    /// Whether video and audio flowed both ways (as far as this side can tell) and
+    /// the call ended normally.
+    pub fn media_flowed_both_ways(&self) -> bool {
+        let Some(last) = &self.last else {
+            return false;
+        };
+        matches!(self.outcome, CallState::Ended(_))
+            && last.video_out.frames > 0
+            && last.video_in.decoded > 0
+            && last.audio_out.packets > 0
+            && last.audio_in.packets > 0
+            && last.video_in.out_of_order == 0
+    }
 }
 
-/// Runs one call with the test sources; `on_stats` gets a line every second.
+/// Runs a call until `hangup` resolves, the duration passes, the other peer leaves or
+/// the call fails; every state change and statistics line goes to `on_event`.
 pub async fn run_call(
     options: CallOptions,
-    mut on_stats: impl FnMut(&StatsLine),
-) -> Result<Summary, CallError> {
-    let started = Instant::now();
-    let mut signaling = SignalingClient::connect(SignalingConfig::new(
-        options.server.clone(),
-        options.room.clone(),
-    ))
-    .await?;
-    let joined = loop {
-        match signaling.next_event().await.ok_or(CallError::Closed)? {
-            SignalingEvent::Joined(joined) => break joined,
-            _ => continue,
+    mut on_event: impl FnMut(CallEvent) + Send,
+    hangup: impl Future<Output = ()>,
+) -> Summary {
+    let mut summary = Summary {
+        connected: false,
+        connect_ms: None,
+        calls: 0,
+        outcome: CallState::Joining,
+        last: None,
+    };
+    on_event(CallEvent::State(CallState::Joining));
+    tokio::pin!(hangup);
+    let outcome = tokio::select! {
+        result = calls(&options, &mut on_event, &mut summary) => match result {
+            Ok(reason) => CallState::Ended(reason),
+            Err(err) => CallState::Failed(err.to_string()),
+        },
+        () = &mut hangup => CallState::Ended("hung up".into()),
+    };
+    on_event(CallEvent::State(outcome.clone()));
+    summary.outcome = outcome;
+    summary
+}
+
+/// What ended one call.
+enum CallEnd {
+    /// The call is over for good (why).
+    Done(String),
+    /// The other peer left; with `stay`, wait for the next.
+    PeerLeft,
+    /// The other peer started over with a fresh offer: answer it.
+    Restarted(PeerId, Signal),
+}
+
+/// Joins and runs calls until one ends the session. Returns the reason it ended.
+async fn calls(
+    options: &CallOptions,
+    on_event: &mut (impl FnMut(CallEvent) + Send),
+    summary: &mut Summary,
+) -> Result<String, CallError> {
+    let mut config = SignalingConfig::new(options.server.clone(), options.room.clone());
+    config.name = options.name.clone();
+    let mut signaling = SignalingClient::connect(config).await?;
+    let mut joined = loop {
+        match signaling.next_event().await {
+            Some(SignalingEvent::Joined(joined)) => break joined,
+            Some(_) => continue,
+            None => return Err(CallError::Closed),
         }
     };
-    let setup = PeerSetup {
-        bind: options.bind.clone(),
-        ice_servers: joined.ice_servers.clone(),
-        relay_only: false,
-    };
-    let (pc, mut events) = build_peer(&setup).await?;
-    let ssrc = rand_ssrc();
-    let stream = format!("peercall-{ssrc:x}");
-    let (video, audio) = (
-        local_track(&stream, RtpCodecKind::Video, ssrc)?,
-        local_track(&stream, RtpCodecKind::Audio, ssrc.wrapping_add(1))?,
-    );
-    let video_sender = pc
-        .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
-        .await
-        .map_err(CallError::webrtc)?;
-    let audio_sender = pc
-        .add_track(Arc::clone(&audio) as Arc<dyn TrackLocal>)
-        .await
-        .map_err(CallError::webrtc)?;
-    let connected = negotiate(
-        &pc,
-        &mut events,
-        &mut signaling,
-        &joined,
-        Duration::from_secs(30),
-    )
-    .await?;
-    let connect_ms = started.elapsed().as_millis() as u64;
-    let video_pt = negotiated_payload_type(&video_sender).await?;
-    let audio_pt = negotiated_payload_type(&audio_sender).await?;
-
-    let frames = |seconds: f64, rate: f64| Some((seconds * rate) as u64);
-    let secs = options.duration.as_secs_f64();
-    let (video_out, audio_out) = (
-        Arc::new(VideoCounters::default()),
-        Arc::new(AudioCounters::default()),
-    );
-    let (video_in, audio_in) = (
-        Arc::new(VideoCounters::default()),
-        Arc::new(AudioCounters::default()),
-    );
-    let sending = tokio::spawn(send_video(
-        Box::new(TestPattern::new(options.video)),
-        video,
-        ssrc,
-        video_pt,
-        options.video_bitrate,
-        frames(secs, f64::from(options.video.fps)),
-        Arc::clone(&video_out),
-    ));
-    let sending_audio = tokio::spawn(send_audio(
-        Box::new(TestTone::new()),
-        audio,
-        ssrc.wrapping_add(1),
-        audio_pt,
-        32_000,
-        frames(secs, 50.0),
-        Arc::clone(&audio_out),
-    ));
-
-    // What arrives: frame numbers and latencies from the pattern, marks from the tone.
-    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
-    let order = Arc::new(Mutex::new((None::<u32>, 0u64)));
-    let marks = Arc::new(Mutex::new(0u64));
-    let mut receivers = Vec::new();
-    let mut pending = connected.tracks;
-    let deadline = Instant::now() + options.duration + Duration::from_secs(5);
-    let mut next_tick = Instant::now() + Duration::from_secs(1);
-    let mut last_decoded = 0;
-    let mut t = 0;
-    let last = loop {
-        for remote in pending.drain(..) {
-            if remote.kind().await == RtpCodecKind::Video {
-                let (latencies, order) = (Arc::clone(&latencies), Arc::clone(&order));
-                receivers.push(tokio::spawn(receive_video(
-                    remote,
-                    Duration::from_secs(2),
-                    Arc::clone(&video_in),
-                    move |picture| {
-                        if let Some(code) = read_code(&picture) {
-                            let ms = now_us().saturating_sub(code.capture_us) as f64 / 1000.0;
-                            latencies.lock().map(|mut l| l.push(ms)).ok();
-                            if let Ok(mut o) = order.lock() {
-                                if o.0.is_some_and(|prev| code.frame <= prev) {
-                                    o.1 += 1;
-                                }
-                                o.0 = Some(code.frame);
-                            }
-                        }
-                    },
-                )));
-            } else {
-                let sink = MarkCounter {
-                    detector: MarkDetector::new(),
-                    marks: Arc::clone(&marks),
-                };
-                receivers.push(tokio::spawn(receive_audio(
-                    remote,
-                    1,
-                    Duration::from_secs(2),
-                    Arc::clone(&audio_in),
-                    Box::new(sink),
-                )));
+    let mut backlog = Vec::new();
+    let result = loop {
+        let started = Instant::now();
+        let peer = build_peer(&PeerSetup {
+            bind: options.bind.clone(),
+            ice_servers: options.ice.servers(&joined.ice_servers),
+            relay_only: options.ice.relay_only,
+            bitrate: options.bitrate,
+        })
+        .await?;
+        let Peer {
+            pc,
+            mut events,
+            feedback,
+        } = peer;
+        let tracks = match LocalTracks::add(&pc, options).await {
+            Ok(tracks) => tracks,
+            Err(err) => {
+                let _ = pc.close().await;
+                break Err(err);
             }
-        }
-        let wait = tokio::time::sleep_until(next_tick.into());
-        tokio::select! {
-            () = wait => {
-                t += 1;
-                next_tick += Duration::from_secs(1);
-                let mut window = std::mem::take(&mut *latencies.lock().map_err(|_| CallError::Closed)?);
-                window.sort_by(f64::total_cmp);
-                let decoded = VideoCounters::get(&video_in.frames_decoded);
-                let line = StatsLine {
-                    t,
-                    video_frames_sent: VideoCounters::get(&video_out.frames_sent),
-                    video_frames_decoded: decoded,
-                    video_fps: decoded - last_decoded,
-                    keyframe_requests: VideoCounters::get(&video_out.keyframe_requests) + VideoCounters::get(&video_in.keyframe_requests),
-                    audio_packets_received: AudioCounters::get(&audio_in.packets_received),
-                    audio_packets_lost: AudioCounters::get(&audio_in.packets_lost),
-                    audio_marks: *marks.lock().map_err(|_| CallError::Closed)?,
-                    latency_ms_p50: percentile(&window, 0.5),
-                    latency_ms_p95: percentile(&window, 0.95),
-                    latency_ms_max: window.last().copied(),
-                };
-                last_decoded = decoded;
-                on_stats(&line);
-                if t >= options.duration.as_secs() || Instant::now() > deadline {
-                    break line;
-                }
-            }
-            event = events.recv() => match event {
-                Some(PeerEvent::Track(remote)) => pending.push(remote),
-                Some(PeerEvent::State(webrtc::peer_connection::RTCPeerConnectionState::Failed)) => {
-                    return Err(CallError::IceFailed);
-                }
-                Some(_) => {}
-                None => return Err(CallError::Closed),
+        };
+        let negotiated = negotiate(
+            &pc,
+            &mut events,
+            &mut signaling,
+            &joined,
+            NegotiateOptions {
+                limit: options.connect_timeout,
+                relay_only: options.ice.relay_only,
+                backlog: std::mem::take(&mut backlog),
             },
+            |progress| {
+                on_event(CallEvent::State(match progress {
+                    Progress::Waiting => CallState::Waiting,
+                    Progress::Connecting => CallState::Connecting,
+                }))
+            },
+        )
+        .await;
+        let connected = match negotiated {
+            Ok(Negotiated::Connected(connected)) => connected,
+            Ok(Negotiated::Restart(rejoined)) => {
+                let _ = pc.close().await;
+                if let Some(rejoined) = rejoined {
+                    joined = rejoined;
+                } else {
+                    joined.peers.clear();
+                }
+                continue;
+            }
+            Err(err) => {
+                let _ = pc.close().await;
+                break Err(err);
+            }
+        };
+        summary.connected = true;
+        summary.calls += 1;
+        summary.connect_ms = Some(started.elapsed().as_millis() as u64);
+        on_event(CallEvent::State(CallState::Connected));
+        let media = MediaCall {
+            options,
+            pc: &pc,
+            feedback,
+            tracks,
+        };
+        let end = media
+            .run(connected, &mut events, &mut signaling, on_event, summary)
+            .await;
+        let _ = pc.close().await;
+        match end {
+            Ok(CallEnd::PeerLeft) if options.stay => {
+                on_event(CallEvent::State(CallState::Ended(
+                    "the other peer left".into(),
+                )));
+                joined.peers.clear();
+            }
+            Ok(CallEnd::PeerLeft) => break Ok("the other peer left".into()),
+            Ok(CallEnd::Restarted(from, offer)) => {
+                on_event(CallEvent::State(CallState::Ended(
+                    "the other peer started a new call".into(),
+                )));
+                joined.peers.clear();
+                backlog.push((from, offer));
+            }
+            Ok(CallEnd::Done(reason)) => break Ok(reason),
+            Err(err) => break Err(err),
         }
     };
-    let _ = sending.await;
-    let _ = sending_audio.await;
-    pc.close().await.map_err(CallError::webrtc)?;
-    for receiver in receivers {
-        let _ = receiver.await;
-    }
     signaling.close().await;
-    let video_out_of_order = order.lock().map(|o| o.1).unwrap_or(0);
-    Ok(Summary {
-        connect_ms,
-        last,
-        video_out_of_order,
+    result
+}
+
+/// Our local tracks, added to a peer connection.
+struct LocalTracks {
+    video: Option<(
+        Arc<webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample>,
+        Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+        u32,
+    )>,
+    audio: Option<(
+        Arc<webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample>,
+        Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+        u32,
+    )>,
+}
+
+impl LocalTracks {
+    async fn add(pc: &Arc<dyn PeerConnection>, options: &CallOptions) -> Result<Self, CallError> {
+        let ssrc = rand_ssrc();
+        let stream = format!("peercall-{ssrc:x}");
+        let mut tracks = LocalTracks {
+            video: None,
+            audio: None,
+        };
+        for (kind, wanted, ssrc) in [
+            (RtpCodecKind::Video, options.video != VideoInput::None, ssrc),
+            (
+                RtpCodecKind::Audio,
+                options.audio != AudioInput::None,
+                ssrc.wrapping_add(1),
+            ),
+        ] {
+            if !wanted {
+                // Still receive what the other side sends.
+                pc.add_transceiver_from_kind(kind, None)
+                    .await
+                    .map_err(CallError::webrtc)?;
+                continue;
+            }
+            let track = local_track(&stream, kind, ssrc)?;
+            let sender = pc
+                .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+                .await
+                .map_err(CallError::webrtc)?;
+            let slot = Some((track, sender, ssrc));
+            if kind == RtpCodecKind::Video {
+                tracks.video = slot;
+            } else {
+                tracks.audio = slot;
+            }
+        }
+        Ok(tracks)
+    }
+}
+
+fn open_video(options: &CallOptions) -> Result<Box<dyn VideoSource>, CallError> {
+    Ok(match options.video {
+        VideoInput::Camera(index) => Box::new(media::camera::Camera::open(index, options.format)?),
+        _ => Box::new(TestPattern::new(options.format)),
     })
 }
 
-/// Counts the test tone's timing marks in what it plays.
-struct MarkCounter {
-    detector: MarkDetector,
-    marks: Arc<Mutex<u64>>,
+fn open_audio(options: &CallOptions) -> Result<Box<dyn AudioSource>, CallError> {
+    Ok(match &options.audio {
+        AudioInput::Microphone(id) => Box::new(media::audio::Microphone::open(id.as_deref())?),
+        _ => Box::new(TestTone::new()),
+    })
 }
 
-impl media::AudioSink for MarkCounter {
+fn open_speaker(options: &CallOptions) -> Result<Box<dyn AudioSink>, CallError> {
+    Ok(match &options.speaker {
+        AudioOutput::Speaker(id) => Box::new(media::audio::Speaker::open(id.as_deref())?),
+        AudioOutput::Null => Box::new(media::audio::NullSink::default()),
+    })
+}
+
+/// What the receive side has measured from the test sources.
+#[derive(Debug, Default)]
+struct Measured {
+    latencies: Vec<f64>,
+    last_frame: Option<u32>,
+    out_of_order: u64,
+    marks: u64,
+}
+
+/// One connected call's media.
+struct MediaCall<'a> {
+    options: &'a CallOptions,
+    pc: &'a Arc<dyn PeerConnection>,
+    feedback: Arc<Feedback>,
+    tracks: LocalTracks,
+}
+
+impl MediaCall<'_> {
+    async fn run(
+        self,
+        connected: Connected,
+        events: &mut tokio::sync::mpsc::Receiver<PeerEvent>,
+        signaling: &mut SignalingClient,
+        on_event: &mut (impl FnMut(CallEvent) + Send),
+        summary: &mut Summary,
+    ) -> Result<CallEnd, CallError> {
+        let options = self.options;
+        let video_control = Arc::new(VideoControl::default());
+        let audio_control = Arc::new(AudioControl::default());
+        let (video_out, audio_out) = (
+            Arc::new(VideoCounters::default()),
+            Arc::new(AudioCounters::default()),
+        );
+        let (video_in, audio_in) = (
+            Arc::new(VideoCounters::default()),
+            Arc::new(AudioCounters::default()),
+        );
+        let mut senders = Vec::new();
+        if let Some((track, sender, ssrc)) = &self.tracks.video {
+            let payload_type = negotiated_payload_type(sender).await?;
+            senders.push(tokio::spawn(send_video(
+                open_video(options)?,
+                Arc::clone(track),
+                VideoSend {
+                    ssrc: *ssrc,
+                    payload_type,
+                    bitrate_bps: options.bitrate.start.min(options.bitrate.max),
+                    frames: None,
+                },
+                Arc::clone(&video_control),
+                Arc::clone(&video_out),
+            )));
+        }
+        if let Some((track, sender, ssrc)) = &self.tracks.audio {
+            let payload_type = negotiated_payload_type(sender).await?;
+            senders.push(tokio::spawn(send_audio(
+                open_audio(options)?,
+                Arc::clone(track),
+                (*ssrc, payload_type),
+                32_000,
+                None,
+                Arc::clone(&audio_control),
+                Arc::clone(&audio_out),
+            )));
+        }
+
+        let measured = Arc::new(Mutex::new(Measured::default()));
+        let mut receivers = Vec::new();
+        let mut pending = connected.tracks;
+        let mut remote = Some(connected.remote);
+        let mut adaptation = Adaptation::new(
+            options.format,
+            options.bitrate.min,
+            options.bitrate.max,
+            32_000,
+        );
+        let mut rates = Rates::default();
+        let call_start = Instant::now();
+        let deadline = options.duration.map(|d| call_start + d);
+        let mut next_tick = call_start + Duration::from_secs(1);
+        let mut t = 0;
+        let mut state = CallState::Connected;
+        let mut signaling_up = true;
+        let end = loop {
+            for track in pending.drain(..) {
+                receivers.push(self.receive(track, &video_in, &audio_in, &measured).await?);
+            }
+            let until = deadline.map_or(next_tick, |d| d.min(next_tick));
+            tokio::select! {
+                () = tokio::time::sleep_until(until.into()) => {
+                    if Instant::now() < next_tick {
+                        break CallEnd::Done("the set duration passed".into());
+                    }
+                    t += 1;
+                    next_tick += Duration::from_secs(1);
+                    let now_ms = call_start.elapsed().as_millis() as u64;
+                    let estimate = self.feedback.estimate_bps();
+                    let decision = adaptation.update(now_ms, estimate);
+                    video_control.set_bitrate(decision.video_bps);
+                    video_control.set_step(decision.step);
+                    let audio_loss = self.tracks.audio.as_ref()
+                        .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
+                        .map_or(0.0, |r| r.fraction_lost);
+                    // Opus FEC protects a lost packet with the next: say a bit more
+                    // than what was seen, so a lossy link gets the redundancy.
+                    let expected_loss = ((audio_loss * 100.0).ceil() as u8).saturating_mul(2).min(30);
+                    audio_control.set_expected_loss(expected_loss);
+                    let mut line = self.stats_line(&StatsInputs {
+                        video_out: &video_out,
+                        video_in: &video_in,
+                        audio_out: &audio_out,
+                        audio_in: &audio_in,
+                        measured: &measured,
+                        target_bps: decision.video_bps,
+                        expected_loss,
+                    }, &mut rates).await;
+                    line.t = t;
+                    line.state = state.name().into();
+                    line.signaling = signaling_up;
+                    summary.last = Some(line.clone());
+                    on_event(CallEvent::Stats(Box::new(line)));
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        break CallEnd::Done("the set duration passed".into());
+                    }
+                }
+                event = events.recv() => match event {
+                    Some(PeerEvent::Track(track)) => pending.push(track),
+                    Some(PeerEvent::State(RTCPeerConnectionState::Failed)) => {
+                        return Err(CallError::ConnectionLost);
+                    }
+                    Some(PeerEvent::State(RTCPeerConnectionState::Disconnected)) => {
+                        state = CallState::Reconnecting;
+                        on_event(CallEvent::State(state.clone()));
+                    }
+                    Some(PeerEvent::State(RTCPeerConnectionState::Connected)) if state != CallState::Connected => {
+                        state = CallState::Connected;
+                        on_event(CallEvent::State(state.clone()));
+                    }
+                    Some(_) => {}
+                    None => return Err(CallError::Closed),
+                },
+                event = signaling.next_event() => match event {
+                    Some(SignalingEvent::PeerLeft { id }) if remote.as_ref().is_none_or(|r| *r == id) => {
+                        break CallEnd::PeerLeft;
+                    }
+                    Some(SignalingEvent::Joined(Joined { peers, .. })) => {
+                        // Back after an outage, with new ids: whoever is there is the
+                        // other peer.
+                        signaling_up = true;
+                        remote = (peers.len() == 1).then(|| peers[0].id.clone());
+                    }
+                    Some(SignalingEvent::PeerJoined { id, .. }) if remote.is_none() => remote = Some(id),
+                    Some(SignalingEvent::Disconnected { .. }) => {
+                        signaling_up = false;
+                        tracing::warn!("signaling connection lost; the call goes on");
+                    }
+                    Some(SignalingEvent::Signal { from, signal: Signal::Offer(sdp) }) => {
+                        break CallEnd::Restarted(from, Signal::Offer(sdp));
+                    }
+                    Some(SignalingEvent::Signal { signal: Signal::Candidate(Some(c)), .. }) => {
+                        let _ = self.pc.add_ice_candidate(crate::peer::to_rtc(c)).await;
+                    }
+                    Some(other) => tracing::debug!(?other, "signaling event during the call"),
+                    None => return Err(CallError::Closed),
+                },
+            }
+        };
+        video_control.stop();
+        audio_control.stop();
+        for sender in senders {
+            let _ = sender.await;
+        }
+        let _ = self.pc.close().await;
+        for receiver in receivers {
+            let _ = receiver.await;
+        }
+        Ok(end)
+    }
+
+    /// Starts receiving one remote track.
+    async fn receive(
+        &self,
+        track: Arc<dyn TrackRemote>,
+        video_in: &Arc<VideoCounters>,
+        audio_in: &Arc<AudioCounters>,
+        measured: &Arc<Mutex<Measured>>,
+    ) -> Result<tokio::task::JoinHandle<Result<(), CallError>>, CallError> {
+        let measured = Arc::clone(measured);
+        if track.kind().await == RtpCodecKind::Video {
+            return Ok(tokio::spawn(receive_video(
+                track,
+                Duration::from_secs(3600),
+                Arc::clone(video_in),
+                move |picture| {
+                    let Some(code) = read_code(&picture) else {
+                        return;
+                    };
+                    let ms = now_us().saturating_sub(code.capture_us) as f64 / 1000.0;
+                    if let Ok(mut m) = measured.lock() {
+                        m.latencies.push(ms);
+                        if m.last_frame.is_some_and(|prev| code.frame <= prev) {
+                            m.out_of_order += 1;
+                        }
+                        m.last_frame = Some(code.frame);
+                    }
+                },
+            )));
+        }
+        let sink = MarkCounter {
+            detector: MarkDetector::new(),
+            measured,
+            inner: open_speaker(self.options)?,
+        };
+        Ok(tokio::spawn(receive_audio(
+            track,
+            1,
+            Duration::from_secs(3600),
+            Arc::clone(audio_in),
+            Box::new(sink),
+        )))
+    }
+
+    async fn stats_line(&self, inputs: &StatsInputs<'_>, rates: &mut Rates) -> StatsLine {
+        let get = VideoCounters::get;
+        let aget = AudioCounters::get;
+        let (vo, vi, ao, ai) = (
+            inputs.video_out,
+            inputs.video_in,
+            inputs.audio_out,
+            inputs.audio_in,
+        );
+        let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let mut ice = IceStats::default();
+        if let Some(transport) = report.transport() {
+            ice.state = transport.ice_state.to_string();
+            if let Some(webrtc::peer_connection::RTCStatsReportEntry::IceCandidatePair(pair)) =
+                report.get(&transport.selected_candidate_pair_id)
+            {
+                ice.rtt_ms = Some((pair.current_round_trip_time * 10_000.0).round() / 10.0);
+            }
+        }
+        if let Some(pair) = selected_pair(self.pc).await {
+            ice.local = Some(pair.local().typ.to_string());
+            ice.remote = Some(pair.remote().typ.to_string());
+        }
+        let (mut packets_lost, mut nacks) = (0, 0);
+        for inbound in report.inbound_rtp_streams() {
+            if inbound.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Video {
+                packets_lost += inbound.received_rtp_stream_stats.packets_lost;
+                nacks += u64::from(inbound.nack_count);
+            }
+        }
+        let loss = |slot: &Option<(_, _, u32)>| {
+            slot.as_ref()
+                .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
+                .map_or(0.0, |r| (r.fraction_lost * 1000.0).round() / 10.0)
+        };
+        let (latency, out_of_order, marks) = match inputs.measured.lock() {
+            Ok(mut m) => (
+                Latency::of(std::mem::take(&mut m.latencies)),
+                m.out_of_order,
+                m.marks,
+            ),
+            Err(_) => (None, 0, 0),
+        };
+        StatsLine {
+            ice,
+            video_out: VideoOut {
+                fps: rates.delta("vo.frames", get(&vo.frames_sent)),
+                width: get(&vo.width),
+                height: get(&vo.height),
+                kbps: rates.kbps("vo.bytes", get(&vo.bytes)),
+                frames: get(&vo.frames_sent),
+                keyframes: get(&vo.keyframes_sent),
+                dropped: get(&vo.frames_dropped),
+                keyframe_requests: get(&vo.keyframe_requests),
+                nacked: self.feedback.nacked_packets(),
+                loss_pct: loss(&self.tracks.video),
+                target_kbps: u64::from(inputs.target_bps) / 1000,
+                estimate_kbps: (self.feedback.estimate_bps() / 1000.0) as u64,
+            },
+            video_in: VideoIn {
+                fps: rates.delta("vi.frames", get(&vi.frames_decoded)),
+                width: get(&vi.width),
+                height: get(&vi.height),
+                kbps: rates.kbps("vi.bytes", get(&vi.bytes)),
+                decoded: get(&vi.frames_decoded),
+                dropped: get(&vi.frames_dropped),
+                lost_frames: get(&vi.frames_lost),
+                packets_lost,
+                nacks,
+                keyframe_requests: get(&vi.keyframe_requests),
+                freezes: get(&vi.freezes),
+                longest_gap_ms: get(&vi.longest_gap_ms),
+                jitter_buffer_ms: get(&vi.jitter_buffer_us) as f64 / 1000.0,
+                latency_ms: latency,
+                out_of_order,
+            },
+            audio_out: AudioOut {
+                kbps: rates.kbps("ao.bytes", aget(&ao.bytes)),
+                packets: aget(&ao.packets_sent),
+                loss_pct: loss(&self.tracks.audio),
+                expected_loss_pct: inputs.expected_loss,
+            },
+            audio_in: AudioIn {
+                kbps: rates.kbps("ai.bytes", aget(&ai.bytes)),
+                packets: aget(&ai.packets_received),
+                lost: aget(&ai.packets_lost),
+                fec_recovered: aget(&ai.recovered_fec),
+                concealed: aget(&ai.concealed),
+                marks,
+            },
+            ..StatsLine::default()
+        }
+    }
+}
+
+/// The counters one statistics line is made from.
+struct StatsInputs<'a> {
+    video_out: &'a VideoCounters,
+    video_in: &'a VideoCounters,
+    audio_out: &'a AudioCounters,
+    audio_in: &'a AudioCounters,
+    measured: &'a Mutex<Measured>,
+    target_bps: u32,
+    expected_loss: u8,
+}
+
+/// Counts the test tone's timing marks in what it plays, then plays it on.
+struct MarkCounter {
+    detector: MarkDetector,
+    measured: Arc<Mutex<Measured>>,
+    inner: Box<dyn AudioSink>,
+}
+
+impl AudioSink for MarkCounter {
     fn play(&mut self, frame: &media::AudioFrame) -> Result<(), media::MediaError> {
         let found = self.detector.push(&frame.samples).len() as u64;
-        if let Ok(mut marks) = self.marks.lock() {
-            *marks += found;
+        if let Ok(mut m) = self.measured.lock() {
+            m.marks += found;
         }
-        Ok(())
+        self.inner.play(frame)
     }
 }
 
@@ -282,4 +821,43 @@ fn rand_ssrc() -> u32 {
         .map_or(0, |d| d.subsec_nanos());
     let n = NEXT.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
     (nanos ^ std::process::id().rotate_left(16)).wrapping_add(n << 20) & !1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_servers_from_flags_replace_the_welcome_ones() {
+        let welcome = vec![IceServer {
+            urls: vec!["stun:welcome:3478".into()],
+            username: None,
+            credential: None,
+        }];
+        assert_eq!(IceOptions::default().servers(&welcome), welcome);
+        let ours = IceOptions {
+            stun: vec!["stun:a:3478".into()],
+            turn: Some(TurnServer {
+                url: "turn:b:3478".into(),
+                username: "u".into(),
+                credential: "c".into(),
+            }),
+            relay_only: true,
+        };
+        let servers = ours.servers(&welcome);
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[0].urls, ["stun:a:3478"]);
+        assert_eq!(servers[1].username.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn states_serialize_with_their_reason() {
+        let failed = serde_json::to_value(CallState::Failed("room full".into())).expect("json");
+        assert_eq!(
+            failed,
+            serde_json::json!({"state": "failed", "reason": "room full"})
+        );
+        let waiting = serde_json::to_value(CallState::Waiting).expect("json");
+        assert_eq!(waiting, serde_json::json!({"state": "waiting"}));
+    }
 }

@@ -6,14 +6,18 @@
 //! the video and audio send and receive pipelines ([`video`], [`audio`]). Media pipelines, recovery, adaptation and stats
 //! build on them.
 
+pub mod adapt;
 pub mod audio;
 pub mod backoff;
 pub mod engine;
+pub mod feedback;
 pub mod jitter;
 pub mod keyframe;
 pub mod peer;
+pub mod sdp;
 pub mod session;
 pub mod signaling;
+pub mod stats;
 pub mod video;
 
 pub use signaling::{SignalingClient, SignalingConfig, SignalingError, SignalingEvent};
@@ -33,9 +37,21 @@ pub enum CallError {
         "ICE failed: no network path to the other peer (check the TURN server and credentials)"
     )]
     IceFailed,
+    /// Relay-only, but no relayed candidate could be gathered.
+    #[error("ICE failed: no relay candidate — check the TURN server and credentials")]
+    NoRelayCandidate,
+    /// The remote offered nothing we can decode.
+    #[error("{0}")]
+    NoCommonCodec(String),
+    /// A camera, microphone or speaker could not be used.
+    #[error(transparent)]
+    Media(#[from] media::MediaError),
     /// The call did not come up in time.
-    #[error("the call did not connect within {0:?}")]
+    #[error("the call did not connect within {0:?} of the other peer arriving")]
     Timeout(std::time::Duration),
+    /// The connection broke during the call and did not come back.
+    #[error("the connection to the other peer was lost and did not come back")]
+    ConnectionLost,
     /// The other peer left.
     #[error("the other peer ({0}) left")]
     PeerLeft(signaling_proto::PeerId),

@@ -1,6 +1,7 @@
-//! Peer connections on webrtc 0.21: codecs (H.264 42e01f, Opus), default interceptors
-//! plus the keyframe-request forwarder,
-//! explicit bind addresses, ICE servers, and an event handler that only forwards.
+//! Peer connections on webrtc 0.21: codecs (H.264 42e01f with RTX, Opus), the default
+//! interceptors (NACK, RTCP reports, TWCC) plus congestion control (GCC with a pacer)
+//! and the [`RtcpTap`], explicit bind addresses, ICE servers, and an event handler
+//! that only forwards.
 //!
 //! The handler runs on the connection's driver task, so it does nothing but push
 //! [`PeerEvent`]s into a channel; the call engine does the work.
@@ -9,17 +10,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use rtc::interceptor::{Registry, Slot};
+use rtc::interceptor::{Gcc, NackGeneratorBuilder, PacerBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    CongestionFeedback, configure_congestion_control, register_default_interceptors,
+};
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MediaEngine,
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MediaEngine,
 };
 use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::peer_connection::transport::RTCIceServer;
+use rtc::peer_connection::transport::{RTCIceCandidatePair, RTCIceServer};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
@@ -29,16 +32,18 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
+    RTCIceGatheringState, RTCPeerConnectionState,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::CallError;
-use crate::keyframe::KeyframeRequestForwarder;
+use crate::feedback::{Feedback, ReportingEstimator, RtcpTap};
 
 /// Payload type we offer for H.264.
 pub const H264_PAYLOAD_TYPE: u8 = 102;
+/// Payload type we offer for H.264 retransmissions (RTX).
+pub const RTX_PAYLOAD_TYPE: u8 = 103;
 /// Payload type we offer for Opus.
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 
@@ -113,6 +118,8 @@ pub async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>) -> Result<u8, 
 
 /// What a peer connection reports.
 pub enum PeerEvent {
+    /// The ICE connection's state changed.
+    Ice(RTCIceConnectionState),
     /// A local candidate to trickle to the other peer.
     Candidate(IceCandidateInit),
     /// Local gathering finished (send end-of-candidates).
@@ -132,11 +139,47 @@ pub struct PeerSetup {
     pub ice_servers: Vec<IceServer>,
     /// Use relayed candidates only.
     pub relay_only: bool,
+    /// Congestion control: where the estimate starts and its bounds, bits per second.
+    pub bitrate: BitrateRange,
+}
+
+/// Bounds of the congestion controller's estimate, bits per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BitrateRange {
+    /// Never estimate below this.
+    pub min: u32,
+    /// Where to start.
+    pub start: u32,
+    /// Never estimate above this.
+    pub max: u32,
+}
+
+impl Default for BitrateRange {
+    /// 150 kbit/s to 2.5 Mbit/s, starting at 1 Mbit/s.
+    fn default() -> Self {
+        Self {
+            min: 150_000,
+            start: 1_000_000,
+            max: 2_500_000,
+        }
+    }
+}
+
+/// A peer connection, the channel its events arrive on, and the feedback its
+/// interceptors collect.
+pub struct Peer {
+    /// The connection.
+    pub pc: Arc<dyn PeerConnection>,
+    /// Its events.
+    pub events: mpsc::Receiver<PeerEvent>,
+    /// Congestion estimate and receiver reports.
+    pub feedback: Arc<Feedback>,
 }
 
 impl std::fmt::Debug for PeerEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            PeerEvent::Ice(s) => f.debug_tuple("Ice").field(s).finish(),
             PeerEvent::Candidate(c) => f.debug_tuple("Candidate").field(c).finish(),
             PeerEvent::GatheringComplete => f.write_str("GatheringComplete"),
             PeerEvent::State(s) => f.debug_tuple("State").field(s).finish(),
@@ -161,6 +204,10 @@ impl PeerConnectionEventHandler for Forward {
         }
     }
 
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        let _ = self.0.try_send(PeerEvent::Ice(state));
+    }
+
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let _ = self.0.try_send(PeerEvent::State(state));
     }
@@ -170,13 +217,19 @@ impl PeerConnectionEventHandler for Forward {
     }
 }
 
-/// A peer connection with our codecs, and the channel its events arrive on.
-pub async fn build_peer(
-    setup: &PeerSetup,
-) -> Result<(Arc<dyn PeerConnection>, mpsc::Receiver<PeerEvent>), CallError> {
+/// A peer connection with our codecs and interceptors.
+pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
     let mut engine = MediaEngine::default();
+    let rtx = RTCRtpCodec {
+        mime_type: MIME_TYPE_RTX.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: format!("apt={H264_PAYLOAD_TYPE}"),
+        rtcp_feedback: vec![],
+    };
     for (codec, payload_type, kind) in [
         (h264_codec(), H264_PAYLOAD_TYPE, RtpCodecKind::Video),
+        (rtx, RTX_PAYLOAD_TYPE, RtpCodecKind::Video),
         (opus_codec(), OPUS_PAYLOAD_TYPE, RtpCodecKind::Audio),
     ] {
         engine
@@ -189,10 +242,38 @@ pub async fn build_peer(
             )
             .map_err(CallError::webrtc)?;
     }
-    // Keyframe requests go last: every interceptor sees the inbound RTCP before it.
-    let registry = register_default_interceptors(Registry::new(), &mut engine)
+    let feedback = Arc::new(Feedback::default());
+    let range = setup.bitrate;
+    let gcc = Gcc::new(
+        f64::from(range.start),
+        f64::from(range.min),
+        f64::from(range.max),
+    );
+    let registry = configure_congestion_control(
+        Registry::new(),
+        ReportingEstimator::new(gcc, Arc::clone(&feedback)),
+        CongestionFeedback::Twcc,
+        &mut engine,
+    )
+    .map_err(CallError::webrtc)?;
+    // The defaults' NACK generator asks again every 100 ms without limit, and never
+    // sees repairs that come as RTX: ask sooner, at most three times a packet.
+    let nack = NackGeneratorBuilder::new()
+        .with_interval(std::time::Duration::from_millis(40))
+        .with_max_nacks_per_packet(3)
+        .build();
+    // The pacer starts at its own 1 Mbit/s until the first estimate: start where the
+    // estimator does. The tap goes last: every interceptor sees inbound RTCP first.
+    let registry = register_default_interceptors(registry, &mut engine)
         .map_err(CallError::webrtc)?
-        .with(Slot::from(14_000), KeyframeRequestForwarder::default());
+        .with(Slot::NackGenerator, nack)
+        .with(
+            Slot::Pacer,
+            PacerBuilder::new()
+                .with_target_bitrate(f64::from(range.start))
+                .build(),
+        )
+        .with(Slot::from(14_000), RtcpTap::new(Arc::clone(&feedback)));
     let ice_servers = setup
         .ice_servers
         .iter()
@@ -219,7 +300,26 @@ pub async fn build_peer(
         .build()
         .await
         .map_err(CallError::webrtc)?;
-    Ok((Arc::new(pc), events))
+    Ok(Peer {
+        pc: Arc::new(pc),
+        events,
+        feedback,
+    })
+}
+
+/// The candidate pair ICE selected, once connected.
+pub async fn selected_pair(pc: &Arc<dyn PeerConnection>) -> Option<RTCIceCandidatePair> {
+    for sender in pc.get_senders().await {
+        if let Ok(Some(dtls)) = sender.transport().await {
+            return dtls
+                .ice_transport()
+                .get_selected_candidate_pair()
+                .await
+                .ok()
+                .flatten();
+        }
+    }
+    None
 }
 
 /// A candidate in the protocol's form, from webrtc's.

@@ -9,7 +9,7 @@
 //! triggers a rate-limited PLI. Both sides count what they do in [`VideoCounters`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use media::VideoFrame;
@@ -23,6 +23,7 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use crate::adapt::Step;
 use crate::jitter::{Assembled, AssemblerConfig, FrameAssembler, RtpIn};
 use crate::keyframe::{PliLimiter, is_keyframe_request};
 
@@ -93,6 +94,12 @@ pub struct VideoCounters {
     pub longest_gap_ms: AtomicU64,
     /// The delay the receive jitter buffer adds now, µs.
     pub jitter_buffer_us: AtomicU64,
+    /// Encoded bytes sent or received.
+    pub bytes: AtomicU64,
+    /// Size of the last picture encoded or decoded.
+    pub width: AtomicU64,
+    /// … its height.
+    pub height: AtomicU64,
 }
 
 impl VideoCounters {
@@ -114,19 +121,71 @@ impl VideoCounters {
     }
 }
 
-/// Sends `source` on `track` until the source fails, the track closes, or `frames`
-/// pictures (if given) are sent. Returns when done.
+/// Live controls of a video sender, shared by the call engine and the capture thread.
+#[derive(Debug, Default)]
+pub struct VideoControl {
+    keyframe: AtomicBool,
+    stop: AtomicBool,
+    bitrate_bps: AtomicU32,
+    /// `scale << 8 | fps_divisor`, 0 for full size and rate.
+    step: AtomicU32,
+}
+
+impl VideoControl {
+    /// Makes the next picture a keyframe.
+    pub fn request_keyframe(&self) {
+        self.keyframe.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops the sender after the current picture.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Changes the encoder's target bitrate.
+    pub fn set_bitrate(&self, bps: u32) {
+        self.bitrate_bps.store(bps, Ordering::Relaxed);
+    }
+
+    /// Moves to a step of the adaptation ladder (size and rate divisors).
+    pub fn set_step(&self, step: Step) {
+        self.step
+            .store(step.scale << 8 | step.fps_divisor, Ordering::Relaxed);
+    }
+
+    fn step(&self) -> Step {
+        let packed = self.step.load(Ordering::Relaxed);
+        Step {
+            scale: (packed >> 8).max(1),
+            fps_divisor: (packed & 0xff).max(1),
+        }
+    }
+}
+
+/// What a video sender sends with.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoSend {
+    /// Our SSRC.
+    pub ssrc: u32,
+    /// The negotiated payload type.
+    pub payload_type: u8,
+    /// Starting target bitrate, bits per second.
+    pub bitrate_bps: u32,
+    /// Stop after this many source pictures (`None`: until stopped).
+    pub frames: Option<u64>,
+}
+
+/// Sends `source` on `track` until the source fails, the track closes, `control`
+/// says stop, or `send.frames` pictures are taken. Returns when done.
 pub async fn send_video(
     mut source: Box<dyn VideoSource>,
     track: Arc<TrackLocalStaticSample>,
-    ssrc: u32,
-    payload_type: u8,
-    bitrate_bps: u32,
-    frames: Option<u64>,
+    send: VideoSend,
+    control: Arc<VideoControl>,
     counters: Arc<VideoCounters>,
 ) -> Result<(), crate::CallError> {
     let format = source.format();
-    let settings = EncoderSettings::new(bitrate_bps, format.fps);
+    let settings = EncoderSettings::new(send.bitrate_bps, format.fps);
     let encoder = H264Encoder::new(format.width, format.height, settings)
         .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
     let (units_tx, mut units) = mpsc::channel::<AccessUnit>(8);
@@ -142,31 +201,60 @@ pub async fn send_video(
     })
     .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
     // The capture thread owns the encoder: when the source ends, the encoder thread
-    // finishes and `units` closes behind the last picture. Keyframe requests reach it
-    // through a flag, so the async side never holds (or joins) a codec thread.
-    let keyframe_wanted = Arc::new(AtomicBool::new(false));
-    let wanted = Arc::clone(&keyframe_wanted);
-    let dropped = Arc::clone(&counters);
+    // finishes and `units` closes behind the last picture. Controls reach it through
+    // atomics, so the async side never holds (or joins) a codec thread.
+    let capture_control = Arc::clone(&control);
+    let capture_counters = Arc::clone(&counters);
     let capture = std::thread::Builder::new()
         .name("video-capture".into())
         .spawn(move || {
+            let (control, counters) = (capture_control, capture_counters);
+            let mut bitrate = send.bitrate_bps;
+            let mut step = Step {
+                scale: 1,
+                fps_divisor: 1,
+            };
             let mut n = 0u64;
-            while frames.is_none_or(|max| n < max) {
-                match source.next_frame() {
-                    Ok(picture) => {
-                        if wanted.swap(false, Ordering::Relaxed) {
-                            encoder.submit(EncoderJob::Keyframe);
-                        }
-                        if !encoder.submit(EncoderJob::Encode(picture)) {
-                            VideoCounters::bump(&dropped.frames_dropped);
-                        }
-                    }
+            while send.frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
+                let picture = match source.next_frame() {
+                    Ok(picture) => picture,
                     Err(err) => {
                         tracing::warn!(%err, "video source stopped");
                         break;
                     }
-                }
+                };
                 n += 1;
+                let wanted = control.step();
+                if wanted != step {
+                    tracing::info!(?wanted, "video steps to a new size/rate");
+                    step = wanted;
+                    encoder.submit(EncoderJob::FrameRate(format.fps / step.fps_divisor as f32));
+                }
+                if n % u64::from(step.fps_divisor) != 0 {
+                    continue;
+                }
+                let wanted = control.bitrate_bps.load(Ordering::Relaxed);
+                if wanted != 0 && wanted != bitrate {
+                    bitrate = wanted;
+                    encoder.submit(EncoderJob::Bitrate(bitrate));
+                }
+                let picture = match step.scale {
+                    1 => picture,
+                    2 => picture.halved(),
+                    _ => picture.halved().halved(),
+                };
+                counters
+                    .width
+                    .store(u64::from(picture.width()), Ordering::Relaxed);
+                counters
+                    .height
+                    .store(u64::from(picture.height()), Ordering::Relaxed);
+                if control.keyframe.swap(false, Ordering::Relaxed) {
+                    encoder.submit(EncoderJob::Keyframe);
+                }
+                if !encoder.submit(EncoderJob::Encode(picture)) {
+                    VideoCounters::bump(&counters.frames_dropped);
+                }
             }
         })
         .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
@@ -177,17 +265,19 @@ pub async fn send_video(
             unit = units.recv() => {
                 let Some(au) = unit else { break };
                 let ticks = clock.ticks_for(au.capture_us);
+                let bytes = au.data.len() as u64;
                 let sample = Sample {
                     data: au.data.into(),
                     duration: duration_for_ticks(ticks, VIDEO_CLOCK),
                     ..Sample::new(Instant::now())
                 };
                 track
-                    .sample_writer(ssrc, payload_type)
+                    .sample_writer(send.ssrc, send.payload_type)
                     .write_sample(&sample)
                     .await
                     .map_err(crate::CallError::webrtc)?;
                 VideoCounters::bump(&counters.frames_sent);
+                counters.bytes.fetch_add(bytes, Ordering::Relaxed);
                 if au.keyframe {
                     VideoCounters::bump(&counters.keyframes_sent);
                 }
@@ -197,7 +287,7 @@ pub async fn send_video(
                     && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
                 {
                     VideoCounters::bump(&counters.keyframe_requests);
-                    keyframe_wanted.store(true, Ordering::Relaxed);
+                    control.request_keyframe();
                 }
             }
         }
@@ -236,6 +326,12 @@ pub async fn receive_video(
                 }
                 last_picture = Some(now);
                 VideoCounters::bump(&decoded.frames_decoded);
+                decoded
+                    .width
+                    .store(u64::from(picture.width()), Ordering::Relaxed);
+                decoded
+                    .height
+                    .store(u64::from(picture.height()), Ordering::Relaxed);
                 sink(picture);
             }
             Ok(None) => {}
@@ -264,6 +360,7 @@ pub async fn receive_video(
                 let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
                 idle_since = Instant::now();
                 media_ssrc = packet.header.ssrc;
+                counters.bytes.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
                 assembler.push(micros(idle_since), RtpIn {
                     seq: packet.header.sequence_number,
                     timestamp: packet.header.timestamp,

@@ -1,237 +1,264 @@
-//! Two native peers meet through the real signaling server on 127.0.0.1, negotiate by
-//! the "Who offers" rules with trickle ICE, and send each other the H.264 test pattern
-//! and the Opus test tone: both directions, frame numbers in order, timing marks in
-//! order, whichever peer joins first.
+//! Native peers call each other through the real signaling server on 127.0.0.1 with
+//! the call engine: media both ways whichever peer joins first; the one that stays
+//! takes the next call when the other leaves; media outlives the signaling server;
+//! failures (server unreachable, room full, no common codec) end with their reason.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use call::audio::{AudioCounters, receive_audio, send_audio};
-use call::peer::{PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type};
-use call::session::negotiate;
-use call::video::{VideoCounters, receive_video, send_video};
+use call::engine::{CallEvent, CallOptions, CallState, Summary, run_call};
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
 use clap::Parser;
-use media::pattern::{TestPattern, read_code};
-use media::tone::{MarkDetector, TestTone};
-use media::{AudioSink, VideoFormat};
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-use signaling_proto::RoomId;
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_remote::TrackRemote;
+use signaling_proto::{ClientMessage, RoomId};
+use tokio::sync::{mpsc, oneshot};
 
-/// An audio sink that listens for the test tone's timing marks.
-struct MarkSink {
-    detector: MarkDetector,
-    marks: Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl AudioSink for MarkSink {
-    fn play(&mut self, frame: &media::AudioFrame) -> Result<(), media::MediaError> {
-        let found = self.detector.push(&frame.samples);
-        self.marks
-            .lock()
-            .unwrap()
-            .extend(found.iter().map(|m| m.counter));
-        Ok(())
-    }
-}
-
-/// What one peer received: video frame numbers and audio mark counters.
-#[derive(Debug, Default)]
-struct Received {
-    frames: Vec<u32>,
-    marks: Vec<u8>,
-}
-
-async fn signaling_server() -> SocketAddr {
+/// A signaling server on 127.0.0.1 that stops when the returned sender fires (or drops).
+async fn signaling_server() -> (SocketAddr, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = signaling_server::Config::parse_from(["signaling-server"]);
-    tokio::spawn(signaling_server::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    addr
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(signaling_server::serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
 }
 
-/// Joins `room`, negotiates, sends 1.5 s of pattern and tone, and returns what it
-/// received from the other peer.
-async fn peer(server: SocketAddr, room: String, label: u32) -> Received {
-    let config = SignalingConfig::new(
-        format!("ws://{server}/ws"),
-        RoomId::new(room.as_str()).unwrap(),
-    );
-    let mut signaling = SignalingClient::connect(config).await.unwrap();
-    let Some(SignalingEvent::Joined(joined)) = signaling.next_event().await else {
-        panic!("no welcome")
+fn options(server: SocketAddr, room: &str, seconds: Option<u64>) -> CallOptions {
+    let mut options = CallOptions::new(format!("ws://{server}/ws"), RoomId::new(room).unwrap());
+    options.bind = vec!["127.0.0.1:0".parse().unwrap()];
+    options.format = media::VideoFormat {
+        width: 320,
+        height: 240,
+        fps: 30.0,
     };
-    let setup = PeerSetup {
-        bind: vec!["127.0.0.1:0".parse().unwrap()],
-        ..Default::default()
-    };
-    let (pc, mut events) = build_peer(&setup).await.unwrap();
-    let stream = format!("peer{label}");
-    let (video_ssrc, audio_ssrc) = (0x1000 + label, 0x2000 + label);
-    let video = local_track(&stream, RtpCodecKind::Video, video_ssrc).unwrap();
-    let audio = local_track(&stream, RtpCodecKind::Audio, audio_ssrc).unwrap();
-    let video_sender = pc
-        .add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
-        .await
-        .unwrap();
-    let audio_sender = pc
-        .add_track(Arc::clone(&audio) as Arc<dyn TrackLocal>)
-        .await
-        .unwrap();
-    let connected = negotiate(
-        &pc,
-        &mut events,
-        &mut signaling,
-        &joined,
-        Duration::from_secs(15),
-    )
-    .await
-    .unwrap();
-    let video_pt = negotiated_payload_type(&video_sender).await.unwrap();
-    let audio_pt = negotiated_payload_type(&audio_sender).await.unwrap();
+    options.duration = seconds.map(Duration::from_secs);
+    options
+}
 
-    // Video goes through the library pipeline: test pattern -> encoder thread -> track.
-    let sent = Arc::new(VideoCounters::default());
-    let send_video = tokio::spawn(send_video(
-        Box::new(TestPattern::new(VideoFormat {
-            width: 320,
-            height: 240,
-            fps: 30.0,
-        })),
-        video,
-        video_ssrc,
-        video_pt,
-        400_000,
-        Some(45),
-        Arc::clone(&sent),
-    ));
-    let audio_sent = Arc::new(AudioCounters::default());
-    let send_audio = tokio::spawn(send_audio(
-        Box::new(TestTone::new()),
-        audio,
-        audio_ssrc,
-        audio_pt,
-        32_000,
-        Some(75),
-        Arc::clone(&audio_sent),
-    ));
+/// Runs a call, sending its state changes to `states`; hangs up when `hangup` fires.
+fn spawn_call(
+    options: CallOptions,
+    states: mpsc::UnboundedSender<CallState>,
+    hangup: oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<Summary> {
+    tokio::spawn(run_call(
+        options,
+        move |event| {
+            if let CallEvent::State(state) = event {
+                let _ = states.send(state);
+            }
+        },
+        async move {
+            if hangup.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        },
+    ))
+}
 
-    // Both remote tracks: some may have arrived during negotiation, the rest come now.
-    let mut tracks = connected.tracks;
-    while tracks.len() < 2 {
-        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
-            Ok(Some(PeerEvent::Track(track))) => tracks.push(track),
-            Ok(Some(_)) => continue,
-            other => panic!("remote tracks missing: {other:?}"),
+/// Waits (up to 30 s) for `states` to report `wanted`, returning what came before.
+async fn wait_for(
+    states: &mut mpsc::UnboundedReceiver<CallState>,
+    wanted: impl Fn(&CallState) -> bool,
+) -> Vec<CallState> {
+    let mut seen = Vec::new();
+    loop {
+        let state = tokio::time::timeout(Duration::from_secs(30), states.recv())
+            .await
+            .unwrap_or_else(|_| panic!("state never came; saw {seen:?}"))
+            .unwrap_or_else(|| panic!("call ended; saw {seen:?}"));
+        if wanted(&state) {
+            return seen;
         }
+        seen.push(state);
     }
-    let mut received = Received::default();
-    let readers: Vec<_> = tracks
-        .into_iter()
-        .map(|track| tokio::spawn(read_track(track)))
-        .collect();
-    for reader in readers {
-        let got = reader.await.unwrap();
-        received.frames.extend(got.frames);
-        received.marks.extend(got.marks);
-    }
-    send_video.await.unwrap().unwrap();
-    assert_eq!(VideoCounters::get(&sent.frames_sent), 45);
-    assert!(VideoCounters::get(&sent.keyframes_sent) >= 1);
-    send_audio.await.unwrap().unwrap();
-    assert_eq!(AudioCounters::get(&audio_sent.packets_sent), 75);
-    pc.close().await.unwrap();
-    signaling.close().await;
-    received
 }
 
-/// Reads one remote track until it goes quiet: decodes video to frame numbers, audio to
-/// timing-mark counters.
-async fn read_track(track: Arc<dyn TrackRemote>) -> Received {
-    let mut received = Received::default();
-    if track.kind().await == RtpCodecKind::Video {
-        // Video through the library pipeline: track -> assembly -> decoder thread -> sink.
-        let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = Arc::clone(&frames);
-        let counters = Arc::new(VideoCounters::default());
-        receive_video(
-            track,
-            Duration::from_secs(1),
-            Arc::clone(&counters),
-            move |picture| {
-                if let Some(code) = read_code(&picture) {
-                    sink.lock().unwrap().push(code.frame);
-                }
-            },
-        )
-        .await
-        .unwrap();
-        received.frames = frames.lock().unwrap().clone();
-        assert_eq!(
-            VideoCounters::get(&counters.frames_decoded) as usize,
-            received.frames.len()
-        );
-        return received;
-    }
-    // Audio through the library pipeline: track -> decoder thread (FEC/PLC) -> sink.
-    let marks = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let counters = Arc::new(AudioCounters::default());
-    let sink = MarkSink {
-        detector: MarkDetector::new(),
-        marks: Arc::clone(&marks),
-    };
-    receive_audio(
-        track,
-        1,
-        Duration::from_secs(1),
-        Arc::clone(&counters),
-        Box::new(sink),
-    )
-    .await
-    .unwrap();
-    received.marks = marks.lock().unwrap().clone();
-    assert!(AudioCounters::get(&counters.packets_received) >= 70);
-    received
+fn assert_media_both_ways(who: &str, summary: &Summary) {
+    let last = summary.last.as_ref().expect("stats lines");
+    assert!(summary.media_flowed_both_ways(), "{who}: {summary:?}");
+    assert!(last.video_in.decoded >= 45, "{who}: {:?}", last.video_in);
+    assert_eq!(
+        last.video_in.out_of_order, 0,
+        "{who}: frame numbers in order"
+    );
+    assert!(last.audio_in.marks >= 8, "{who}: {:?}", last.audio_in);
+    assert!(
+        last.video_in.latency_ms.is_some(),
+        "{who}: latency measured"
+    );
+    assert_eq!(last.ice.local.as_deref(), Some("host"), "{who}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_native_peers_call_each_other_through_the_signaling_server() {
-    let server = signaling_server().await;
-    for (round, delay) in [(1u32, 0u64), (2, 300)] {
+async fn two_peers_call_each_other_whichever_joins_first() {
+    let (server, _stop) = signaling_server().await;
+    for (round, delay_ms) in [(1, 100u64), (2, 1_500)] {
         let room = format!("native-{round}");
-        // The first peer joins alone and offers; the second, `delay` ms later, answers.
-        let first = tokio::spawn(peer(server, room.clone(), round * 10 + 1));
-        tokio::time::sleep(Duration::from_millis(100 + delay)).await;
-        let second = tokio::spawn(peer(server, room, round * 10 + 2));
+        let (tx, mut first_states) = mpsc::unbounded_channel();
+        let first = spawn_call(options(server, &room, Some(3)), tx, oneshot::channel().1);
+        // The first peer waits alone (its offer held); the second answers it.
+        let before = wait_for(&mut first_states, |s| *s == CallState::Waiting).await;
+        assert_eq!(before, [CallState::Joining]);
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let second = spawn_call(options(server, &room, Some(3)), tx, oneshot::channel().1);
         let (a, b) = (first.await.unwrap(), second.await.unwrap());
-        for (who, got) in [("first", &a), ("second", &b)] {
-            let frames = &got.frames;
-            assert!(
-                frames.len() >= 40,
-                "round {round}: {who} decoded {} of 45: {frames:?}",
-                frames.len()
-            );
-            assert!(
-                frames.windows(2).all(|w| w[0] < w[1]),
-                "round {round}: {who} frames out of order: {frames:?}"
-            );
-            // 1.5 s of tone carries 8 marks (0..=7); the first may be cut by the stream's start.
-            let marks = &got.marks;
-            assert!(
-                marks.len() >= 6,
-                "round {round}: {who} heard marks {marks:?}"
-            );
-            assert!(
-                marks.windows(2).all(|w| w[1] == w[0] + 1),
-                "round {round}: {who} marks out of order: {marks:?}"
-            );
-        }
+        assert_media_both_ways(&format!("round {round}, first"), &a);
+        assert_media_both_ways(&format!("round {round}, second"), &b);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_other_peer_leaves_the_one_that_stays_takes_the_next_call() {
+    let (server, _stop) = signaling_server().await;
+    let mut stay = options(server, "stay", None);
+    stay.stay = true;
+    let (tx, mut states) = mpsc::unbounded_channel();
+    let (hangup, hung_up) = oneshot::channel();
+    let host = spawn_call(stay, tx, hung_up);
+    wait_for(&mut states, |s| *s == CallState::Waiting).await;
+
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let guest = spawn_call(options(server, "stay", Some(2)), tx, oneshot::channel().1);
+    wait_for(&mut states, |s| *s == CallState::Connected).await;
+    let guest = guest.await.unwrap();
+    assert!(guest.connected, "{guest:?}");
+    // The guest hung up: the host says why, and waits again with a fresh offer.
+    wait_for(&mut states, |s| {
+        *s == CallState::Ended("the other peer left".into())
+    })
+    .await;
+    wait_for(&mut states, |s| *s == CallState::Waiting).await;
+
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let third = spawn_call(options(server, "stay", Some(3)), tx, oneshot::channel().1);
+    wait_for(&mut states, |s| *s == CallState::Connected).await;
+    let third = third.await.unwrap();
+    assert_media_both_ways("third peer", &third);
+    hangup.send(()).unwrap();
+    let host = host.await.unwrap();
+    assert_eq!(host.calls, 2, "{host:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_keeps_flowing_when_the_signaling_server_dies_mid_call() {
+    let (server, stop) = signaling_server().await;
+    let (tx, mut states) = mpsc::unbounded_channel();
+    let first = spawn_call(options(server, "outage", Some(5)), tx, oneshot::channel().1);
+    wait_for(&mut states, |s| *s == CallState::Waiting).await;
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let second = tokio::spawn(run_call(
+        options(server, "outage", Some(5)),
+        move |event| {
+            if let CallEvent::Stats(line) = event {
+                sink.lock().unwrap().push(*line);
+            }
+        },
+        std::future::pending(),
+    ));
+    wait_for(&mut states, |s| *s == CallState::Connected).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    stop.send(()).unwrap();
+    let (a, b) = (first.await.unwrap(), second.await.unwrap());
+    for (who, summary) in [("first", &a), ("second", &b)] {
+        assert_eq!(
+            summary.outcome,
+            CallState::Ended("the set duration passed".into()),
+            "{who}"
+        );
+        let last = summary.last.as_ref().unwrap();
+        assert!(!last.signaling, "{who}: signaling is down at the end");
+        assert!(last.video_in.fps >= 25, "{who}: {:?}", last.video_in);
+    }
+    // Every second after the outage still brought video and audio.
+    let lines = lines.lock().unwrap();
+    let after: Vec<_> = lines.iter().filter(|l| !l.signaling).collect();
+    assert!(after.len() >= 2, "{lines:?}");
+    for line in after {
+        assert!(line.video_in.fps >= 25, "t={}: {:?}", line.t, line.video_in);
+        assert!(line.audio_in.kbps > 0, "t={}: {:?}", line.t, line.audio_in);
+        assert_eq!(line.state, "connected");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_with_no_codec_we_decode_fails_the_call_with_that_reason() {
+    let (server, _stop) = signaling_server().await;
+    let config = SignalingConfig::new(format!("ws://{server}/ws"), RoomId::new("vp8").unwrap());
+    let mut browser = SignalingClient::connect(config).await.unwrap();
+    let Some(SignalingEvent::Joined(_)) = browser.next_event().await else {
+        panic!("no welcome")
+    };
+    let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n\
+a=rtpmap:96 VP8/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+a=setup:actpass\r\na=rtcp-mux\r\n";
+    browser
+        .send(ClientMessage::Offer {
+            sdp: sdp.into(),
+            to: None,
+        })
+        .unwrap();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let summary = tokio::time::timeout(
+        Duration::from_secs(30),
+        spawn_call(options(server, "vp8", Some(3)), tx, oneshot::channel().1),
+    )
+    .await
+    .expect("the failure comes within 30 s")
+    .unwrap();
+    let CallState::Failed(reason) = &summary.outcome else {
+        panic!("{summary:?}")
+    };
+    assert!(
+        reason.contains("no video codec we can decode") && reason.contains("VP8"),
+        "{reason}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_or_a_full_room_fails_with_a_reason() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let mut unreachable = options(format!("127.0.0.1:{port}").parse().unwrap(), "x", Some(1));
+    unreachable.server = format!("ws://127.0.0.1:{port}/ws");
+    let summary = spawn_call(unreachable, tx, oneshot::channel().1)
+        .await
+        .unwrap();
+    let CallState::Failed(reason) = &summary.outcome else {
+        panic!("{summary:?}")
+    };
+    assert!(
+        reason.contains("cannot reach the signaling server"),
+        "{reason}"
+    );
+
+    let (server, _stop) = signaling_server().await;
+    let (tx, mut states) = mpsc::unbounded_channel();
+    let (hangup_a, a_hung) = oneshot::channel();
+    let a = spawn_call(options(server, "full", None), tx, a_hung);
+    wait_for(&mut states, |s| *s == CallState::Waiting).await;
+    let (tx, mut states) = mpsc::unbounded_channel();
+    let (hangup_b, b_hung) = oneshot::channel();
+    let b = spawn_call(options(server, "full", None), tx, b_hung);
+    wait_for(&mut states, |s| *s == CallState::Connected).await;
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let third = spawn_call(options(server, "full", Some(1)), tx, oneshot::channel().1)
+        .await
+        .unwrap();
+    let CallState::Failed(reason) = &third.outcome else {
+        panic!("{third:?}")
+    };
+    assert!(reason.contains("full"), "{reason}");
+    hangup_a.send(()).unwrap();
+    hangup_b.send(()).unwrap();
+    assert!(a.await.unwrap().connected);
+    assert!(b.await.unwrap().connected);
 }

@@ -30,8 +30,11 @@ struct Peer {
 }
 
 async fn peer(setup: &PeerSetup) -> Peer {
-    let (pc, events) = build_peer(setup).await.unwrap();
-    Peer { pc, events }
+    let peer = build_peer(setup).await.unwrap();
+    Peer {
+        pc: peer.pc,
+        events: peer.events,
+    }
 }
 
 fn loopback() -> PeerSetup {

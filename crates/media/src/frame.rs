@@ -103,6 +103,49 @@ impl VideoFrame {
     pub fn as_bytes(&self) -> &[u8] {
         &self.data
     }
+
+    /// This picture at half the width and height (2x2 averages; sizes rounded down to
+    /// even, at least 2x2), with the same capture time.
+    pub fn halved(&self) -> VideoFrame {
+        let (w, h) = (
+            ((self.width / 2) & !1).max(2),
+            ((self.height / 2) & !1).max(2),
+        );
+        let mut out = VideoFrame::black(w, h);
+        out.capture_us = self.capture_us;
+        let (sy, su, sv) = self.planes();
+        let src_cw = self.chroma_width() as usize;
+        let src_ch = self.height.div_ceil(2) as usize;
+        let (dy, du, dv) = out.planes_mut();
+        halve_plane(
+            sy,
+            self.width as usize,
+            self.height as usize,
+            dy,
+            w as usize,
+            h as usize,
+        );
+        let (cw, ch) = (w.div_ceil(2) as usize, h.div_ceil(2) as usize);
+        halve_plane(su, src_cw, src_ch, du, cw, ch);
+        halve_plane(sv, src_cw, src_ch, dv, cw, ch);
+        out
+    }
+}
+
+/// Averages 2x2 blocks of `src` (`sw` x `sh`) into `dst` (`dw` x `dh`), clamping at
+/// the source's edges.
+fn halve_plane(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize) {
+    for (y, row) in dst.chunks_exact_mut(dw).take(dh).enumerate() {
+        let (r0, r1) = ((2 * y).min(sh - 1) * sw, (2 * y + 1).min(sh - 1) * sw);
+        for (x, out) in row.iter_mut().enumerate() {
+            let (c0, c1) = ((2 * x).min(sw - 1), (2 * x + 1).min(sw - 1));
+            let sum = u16::from(src[r0 + c0])
+                + u16::from(src[r0 + c1])
+                + u16::from(src[r1 + c0])
+                + u16::from(src[r1 + c1]);
+            *out = ((sum + 2) / 4) as u8;
+        }
+    }
 }
 
 impl openh264::formats::YUVSource for VideoFrame {
@@ -161,5 +204,23 @@ mod tests {
         assert_eq!((y.len(), u.len(), v.len()), (15, 6, 6));
         assert!(VideoFrame::from_i420(4, 4, vec![0; 24], 0).is_some());
         assert!(VideoFrame::from_i420(4, 4, vec![0; 23], 0).is_none());
+    }
+
+    #[test]
+    fn halving_averages_blocks_and_keeps_sizes_even() {
+        let mut f = VideoFrame::black(6, 4);
+        f.capture_us = 9;
+        f.planes_mut().0.copy_from_slice(&[
+            0, 4, 8, 8, 100, 100, //
+            0, 4, 8, 8, 100, 100, //
+            10, 10, 20, 20, 30, 30, //
+            10, 10, 20, 20, 30, 30,
+        ]);
+        let h = f.halved();
+        assert_eq!((h.width(), h.height(), h.capture_us), (2, 2, 9));
+        assert_eq!(h.planes().0, &[2, 8, 10, 20]);
+        assert!(h.planes().1.iter().all(|&c| c == 128));
+        let tiny = VideoFrame::black(3, 3).halved();
+        assert_eq!((tiny.width(), tiny.height()), (2, 2));
     }
 }

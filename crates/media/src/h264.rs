@@ -210,10 +210,12 @@ impl H264Encoder {
             return self.rebuild(self.size);
         }
         use openh264_sys2::{
-            ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SBitrateInfo, SPATIAL_LAYER_ALL,
+            ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SBitrateInfo, SPATIAL_LAYER_0,
         };
         let raising = bps > self.settings.bitrate_bps;
         // The maximum must never sit below the target: raise it first, lower it last.
+        // Both on the one spatial layer: "all layers" sets only the stream's maximum
+        // and then checks the layer's own (stale) maximum against the new target.
         let order = if raising {
             [ENCODER_OPTION_MAX_BITRATE, ENCODER_OPTION_BITRATE]
         } else {
@@ -221,7 +223,7 @@ impl H264Encoder {
         };
         for option in order {
             let mut info = SBitrateInfo {
-                iLayer: SPATIAL_LAYER_ALL,
+                iLayer: SPATIAL_LAYER_0,
                 iBitrate: i32::try_from(bps).map_err(codec_err)?,
             };
             self.set_option(option, std::ptr::addr_of_mut!(info).cast())?;

@@ -259,6 +259,24 @@ mod tests {
     }
 
     #[test]
+    fn the_code_survives_halving_twice() {
+        let f = PatternGenerator::new(1280, 720).frame(77, 5_000_000);
+        let half = f.halved();
+        assert_eq!((half.width(), half.height()), (640, 360));
+        let quarter = half.halved();
+        assert_eq!((quarter.width(), quarter.height()), (320, 180));
+        for picture in [&half, &quarter] {
+            assert_eq!(
+                read_code(picture),
+                Some(PatternCode {
+                    frame: 77,
+                    capture_us: 5_000_000
+                })
+            );
+        }
+    }
+
+    #[test]
     fn a_picture_without_the_code_or_too_small_reads_as_none() {
         assert_eq!(read_code(&VideoFrame::black(640, 480)), None);
         let tiny = PatternGenerator::new(32, 32).frame(1, 1);

@@ -90,6 +90,12 @@ fn changing_the_bitrate_at_run_time_moves_the_output_rate() {
     assert!(high > 3 * low, "high {high} B, low {low} B");
     assert!(low < 150_000, "low {low} B");
     assert_eq!(enc.settings().bitrate_bps, 300_000);
+    // Up again, past where it started, and down and up in small steps.
+    for bps in [1_195_000, 2_000_000, 1_900_000, 2_100_000, 250_000] {
+        enc.set_bitrate(bps).unwrap();
+        let _ = encode_run(&mut enc, &g, 180..183);
+    }
+    enc.set_bitrate(300_000).unwrap();
     enc.set_frame_rate(15.0).unwrap();
     assert_eq!(enc.settings().fps, 15.0);
 }

@@ -1,0 +1,295 @@
+//! The headless calls: flags shared by `call` and `loopback`, and the two commands.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use call::engine::{
+    AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, Summary, TurnServer,
+    VideoInput, run_call,
+};
+use call::peer::BitrateRange;
+use clap::Args;
+use signaling_proto::{PeerName, RoomId};
+
+/// What to send and how much of it.
+#[derive(Debug, Clone, Args)]
+pub struct MediaArgs {
+    /// Video to send: `test` (moving pattern), `camera`, `camera:N`, or `none`.
+    #[arg(long, default_value = "test", value_parser = parse_video)]
+    pub video: VideoInput,
+    /// Audio to send: `test` (tone with timing marks), `mic`, `mic:ID`, or `none`.
+    #[arg(long, default_value = "test", value_parser = parse_audio)]
+    pub audio: AudioInput,
+    /// Where received audio plays: `none`, `default`, or a speaker id.
+    #[arg(long, default_value = "none", value_parser = parse_speaker)]
+    pub speaker: AudioOutput,
+    /// Video width.
+    #[arg(long, default_value_t = 640)]
+    pub width: u32,
+    /// Video height.
+    #[arg(long, default_value_t = 480)]
+    pub height: u32,
+    /// Video frame rate.
+    #[arg(long, default_value_t = 30.0)]
+    pub fps: f32,
+    /// Lowest video bitrate, kbit/s.
+    #[arg(long, default_value_t = 150)]
+    pub min_bitrate: u32,
+    /// Highest video bitrate, kbit/s.
+    #[arg(long, default_value_t = 2_500)]
+    pub max_bitrate: u32,
+    /// Seconds to stay connected (none: until Ctrl-C, or the other peer hangs up).
+    #[arg(long)]
+    pub duration: Option<f64>,
+}
+
+/// STUN/TURN settings (they replace the ones the server hands out).
+#[derive(Debug, Clone, Args)]
+pub struct IceArgs {
+    /// A STUN server, `stun:HOST:PORT` (repeatable).
+    #[arg(long = "stun", value_name = "URL")]
+    pub stun: Vec<String>,
+    /// A TURN server, `turn:HOST:PORT` (UDP).
+    #[arg(long, value_name = "URL", requires_all = ["turn_username", "turn_credential"])]
+    pub turn: Option<String>,
+    /// TURN username.
+    #[arg(long, requires = "turn")]
+    pub turn_username: Option<String>,
+    /// TURN credential.
+    #[arg(long, requires = "turn")]
+    pub turn_credential: Option<String>,
+    /// Use relayed (TURN) candidates only.
+    #[arg(long)]
+    pub relay_only: bool,
+}
+
+/// `peercall call`.
+#[derive(Debug, Clone, Args)]
+pub struct CallArgs {
+    /// Signaling server, `ws://HOST:PORT/ws` or `wss://HOST:PORT/ws`.
+    #[arg(long)]
+    pub server: String,
+    /// Room to join.
+    #[arg(long)]
+    pub room: String,
+    /// Name shown to the other peer.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// UDP address to gather candidates on (repeatable; default: all interfaces
+    /// except loopback).
+    #[arg(long, default_value = "0.0.0.0:0")]
+    pub bind: Vec<SocketAddr>,
+    /// After the other peer leaves, wait for the next one instead of ending.
+    #[arg(long)]
+    pub stay: bool,
+    #[command(flatten)]
+    pub media: MediaArgs,
+    #[command(flatten)]
+    pub ice: IceArgs,
+}
+
+/// `peercall loopback`.
+#[derive(Debug, Clone, Args)]
+pub struct LoopbackArgs {
+    #[command(flatten)]
+    pub media: MediaArgs,
+    #[command(flatten)]
+    pub ice: IceArgs,
+}
+
+fn parse_video(s: &str) -> Result<VideoInput, String> {
+    match s.split_once(':') {
+        _ if s == "test" => Ok(VideoInput::Test),
+        _ if s == "none" => Ok(VideoInput::None),
+        _ if s == "camera" => Ok(VideoInput::Camera(None)),
+        Some(("camera", n)) => n
+            .parse()
+            .map(|n| VideoInput::Camera(Some(n)))
+            .map_err(|_| format!("`{n}` is not a camera number (see `peercall devices`)")),
+        _ => Err("expected test, camera, camera:N or none".into()),
+    }
+}
+
+fn parse_audio(s: &str) -> Result<AudioInput, String> {
+    match s.split_once(':') {
+        _ if s == "test" => Ok(AudioInput::Test),
+        _ if s == "none" => Ok(AudioInput::None),
+        _ if s == "mic" => Ok(AudioInput::Microphone(None)),
+        Some(("mic", id)) => Ok(AudioInput::Microphone(Some(id.to_owned()))),
+        _ => Err("expected test, mic, mic:ID or none".into()),
+    }
+}
+
+fn parse_speaker(s: &str) -> Result<AudioOutput, String> {
+    Ok(match s {
+        "none" => AudioOutput::Null,
+        "default" => AudioOutput::Speaker(None),
+        id => AudioOutput::Speaker(Some(id.to_owned())),
+    })
+}
+
+impl MediaArgs {
+    fn apply(&self, options: &mut CallOptions) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.width >= 16 && self.height >= 16 && self.width % 2 == 0 && self.height % 2 == 0,
+            "--width and --height must be even and at least 16"
+        );
+        anyhow::ensure!(
+            self.fps > 0.0 && self.fps <= 60.0,
+            "--fps must be above 0 and at most 60"
+        );
+        anyhow::ensure!(
+            self.min_bitrate >= 30 && self.min_bitrate <= self.max_bitrate,
+            "--min-bitrate must be at least 30 and at most --max-bitrate"
+        );
+        options.video = self.video.clone();
+        options.audio = self.audio.clone();
+        options.speaker = self.speaker.clone();
+        options.format = media::VideoFormat {
+            width: self.width,
+            height: self.height,
+            fps: self.fps,
+        };
+        let (min, max) = (self.min_bitrate * 1000, self.max_bitrate * 1000);
+        options.bitrate = BitrateRange {
+            min,
+            max,
+            start: 1_000_000u32.clamp(min, max),
+        };
+        if let Some(seconds) = self.duration {
+            anyhow::ensure!(seconds > 0.0, "--duration must be above 0");
+            options.duration = Some(Duration::from_secs_f64(seconds));
+        }
+        Ok(())
+    }
+}
+
+impl IceArgs {
+    fn options(&self) -> IceOptions {
+        IceOptions {
+            stun: self.stun.clone(),
+            turn: self.turn.clone().map(|url| TurnServer {
+                url,
+                username: self.turn_username.clone().unwrap_or_default(),
+                credential: self.turn_credential.clone().unwrap_or_default(),
+            }),
+            relay_only: self.relay_only,
+        }
+    }
+}
+
+/// Prints a statistics line (with `peer` when given) as JSON; logs state changes.
+fn reporter(peer: Option<&'static str>) -> impl FnMut(CallEvent) + Send {
+    move |event| match event {
+        CallEvent::Stats(line) => {
+            let mut value = serde_json::to_value(&*line).unwrap_or_default();
+            if let Some(peer) = peer {
+                value["peer"] = serde_json::json!(peer);
+            }
+            println!("{value}");
+        }
+        CallEvent::State(state) => match &state {
+            CallState::Failed(reason) => tracing::error!(peer, "call failed: {reason}"),
+            CallState::Ended(reason) => tracing::info!(peer, "call ended: {reason}"),
+            other => tracing::info!(peer, "call {}", other.name()),
+        },
+    }
+}
+
+/// `ok` and `reason` of a finished call.
+fn verdict(summary: &Summary) -> (bool, String) {
+    match &summary.outcome {
+        CallState::Failed(reason) => (false, reason.clone()),
+        _ if !summary.connected => (false, "the call never connected".into()),
+        CallState::Ended(reason) if summary.media_flowed_both_ways() => (true, reason.clone()),
+        _ => (
+            false,
+            "connected, but video and audio did not flow both ways".into(),
+        ),
+    }
+}
+
+/// Runs `peercall call`; `Ok(false)` when the call did not go well.
+pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
+    let room = RoomId::new(&args.room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
+    let mut options = CallOptions::new(args.server.clone(), room);
+    options.name = args
+        .name
+        .as_deref()
+        .map(PeerName::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    options.bind = args.bind.clone();
+    options.stay = args.stay;
+    options.ice = args.ice.options();
+    args.media.apply(&mut options)?;
+    let hangup = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let summary = run_call(options, reporter(None), hangup).await;
+    let (ok, reason) = verdict(&summary);
+    println!(
+        "{}",
+        serde_json::json!({"summary": summary, "ok": ok, "reason": reason})
+    );
+    Ok(ok)
+}
+
+/// Runs `peercall loopback`; `Ok(false)` when media did not flow both ways.
+pub async fn loopback(args: LoopbackArgs) -> anyhow::Result<bool> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot open a local port for the embedded signaling server")?;
+    let server = format!("ws://{}/ws", listener.local_addr()?);
+    tokio::spawn(signaling_server::serve(
+        listener,
+        signaling_server::Config::default(),
+        std::future::pending(),
+    ));
+    let mut options = CallOptions::new(server, RoomId::new("loopback")?);
+    options.bind = vec!["127.0.0.1:0".parse()?];
+    options.ice = args.ice.options();
+    args.media.apply(&mut options)?;
+    let hangup = || async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let first = tokio::spawn(run_call(options.clone(), reporter(Some("a")), hangup()));
+    // The second peer joins a moment later, as the callee, and answers the held offer.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = tokio::spawn(run_call(options, reporter(Some("b")), hangup()));
+    let (a, b) = (first.await?, second.await?);
+    let ((a_ok, a_reason), (b_ok, b_reason)) = (verdict(&a), verdict(&b));
+    let (ok, reason) = match (a_ok, b_ok) {
+        (true, true) => (true, "media flowed both ways".to_string()),
+        (false, _) => (false, format!("a: {a_reason}")),
+        (_, false) => (false, format!("b: {b_reason}")),
+    };
+    println!(
+        "{}",
+        serde_json::json!({"summary": {"a": a, "b": b}, "ok": ok, "reason": reason})
+    );
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_flags_parse_and_bad_ones_say_what_is_expected() {
+        assert_eq!(parse_video("camera:2"), Ok(VideoInput::Camera(Some(2))));
+        assert_eq!(parse_video("none"), Ok(VideoInput::None));
+        assert!(
+            parse_video("camera:x")
+                .unwrap_err()
+                .contains("camera number")
+        );
+        assert!(parse_video("webcam").unwrap_err().contains("expected"));
+        assert_eq!(
+            parse_audio("mic:hw:1"),
+            Ok(AudioInput::Microphone(Some("hw:1".into())))
+        );
+        assert_eq!(parse_speaker("none"), Ok(AudioOutput::Null));
+    }
+}
