@@ -757,6 +757,7 @@ impl MediaCall<'_> {
                 decoded: get(&vi.frames_decoded),
                 dropped: get(&vi.frames_dropped),
                 lost_frames: get(&vi.frames_lost),
+                decode_errors: get(&vi.decode_errors),
                 packets_lost,
                 nacks,
                 keyframe_requests: get(&vi.keyframe_requests),

@@ -20,6 +20,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MediaEngine,
 };
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::transport::{RTCIceCandidatePair, RTCIceServer};
@@ -84,9 +85,12 @@ pub fn local_track(
     };
     let track = TrackLocalStaticSample::new(
         Instant::now(),
+        // Track ids must differ from the remote's: webrtc 0.21 routes RTCP by track id,
+        // looking at received tracks first, so a shared id ("video") sends the remote's
+        // keyframe requests for our track to our receiver instead.
         MediaStreamTrack::new(
             stream.into(),
-            kind.to_string(),
+            format!("{kind}-{ssrc:08x}"),
             kind.to_string(),
             kind,
             vec![RTCRtpEncodingParameters {
@@ -219,6 +223,14 @@ impl PeerConnectionEventHandler for Forward {
 
 /// A peer connection with our codecs and interceptors.
 pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
+    let has_turn = setup
+        .ice_servers
+        .iter()
+        .flat_map(|s| &s.urls)
+        .any(|url| url.starts_with("turn:") || url.starts_with("turns:"));
+    if setup.relay_only && !has_turn {
+        return Err(CallError::NoRelayCandidate);
+    }
     let mut engine = MediaEngine::default();
     let rtx = RTCRtpCodec {
         mime_type: MIME_TYPE_RTX.to_owned(),
@@ -290,8 +302,14 @@ pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
     let (tx, events) = mpsc::channel(1024);
     let runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| CallError::webrtc("no async runtime for webrtc"))?;
+    // rtc-ice checks a pair every 200 ms by default, so even loopback peers take
+    // ~200 ms to connect: check every 25 ms, trying as long in total (1.4 s a pair).
+    let settings = SettingEngineBuilder::default()
+        .with_ice_connection_attempts(Some(std::time::Duration::from_millis(25)), Some(56))
+        .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config.build())
+        .with_setting_engine(settings)
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
         .with_handler(Arc::new(Forward(tx)))

@@ -92,6 +92,8 @@ pub struct VideoIn {
     pub dropped: u64,
     /// Frames given up because packets never arrived.
     pub lost_frames: u64,
+    /// Frames the decoder could not decode.
+    pub decode_errors: u64,
     /// RTP packets lost (from the stack's receiver reports).
     pub packets_lost: i64,
     /// NACKs sent.

@@ -347,7 +347,8 @@ pub async fn receive_video(
     let mut assembler = FrameAssembler::new(AssemblerConfig::default());
     let mut pli = PliLimiter::new(Duration::from_millis(250));
     let mut media_ssrc = 0;
-    let mut need_keyframe = false;
+    // Decoding starts at a keyframe; a stream joined later asks for one at once.
+    let mut need_keyframe = true;
     let mut idle_since = Instant::now();
     loop {
         let wake = assembler

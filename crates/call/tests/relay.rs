@@ -1,0 +1,94 @@
+//! Calls through TURN: relay-only through a real coturn started from the repository's
+//! config (both sides on relay/relay), and relay-only without a usable TURN server,
+//! which fails with the TURN hint within the 30 s bound.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use call::engine::{CallOptions, CallState, IceOptions, Summary, TurnServer, run_call};
+use clap::Parser;
+use signaling_proto::RoomId;
+
+async fn signaling_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = signaling_server::Config::parse_from(["signaling-server"]);
+    tokio::spawn(signaling_server::serve(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    addr
+}
+
+fn relay_only(server: SocketAddr, room: &str, turn: Option<TurnServer>) -> CallOptions {
+    let mut options = CallOptions::new(format!("ws://{server}/ws"), RoomId::new(room).unwrap());
+    options.bind = vec!["127.0.0.1:0".parse().unwrap()];
+    options.format = media::VideoFormat {
+        width: 320,
+        height: 240,
+        fps: 30.0,
+    };
+    options.duration = Some(Duration::from_secs(3));
+    options.ice = IceOptions {
+        stun: Vec::new(),
+        turn,
+        relay_only: true,
+    };
+    options
+}
+
+fn turn(port: u16, credential: &str) -> Option<TurnServer> {
+    Some(TurnServer {
+        url: format!("turn:127.0.0.1:{port}?transport=udp"),
+        username: "user1".into(),
+        credential: credential.into(),
+    })
+}
+
+async fn within_the_bound(call: impl std::future::Future<Output = Summary>) -> Summary {
+    tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call ends within 30 s")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_only_calls_connect_through_coturn_on_relay_pairs_both_sides() {
+    let coturn = testkit::Coturn::start(&[]);
+    let server = signaling_server().await;
+    let options = relay_only(server, "relay", turn(coturn.port, "pass1"));
+    let first = tokio::spawn(run_call(options.clone(), |_| {}, std::future::pending()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = tokio::spawn(run_call(options, |_| {}, std::future::pending()));
+    for summary in [first.await.unwrap(), second.await.unwrap()] {
+        assert!(summary.media_flowed_both_ways(), "{summary:?}");
+        let ice = &summary.last.as_ref().unwrap().ice;
+        assert_eq!(ice.local.as_deref(), Some("relay"), "{ice:?}");
+        assert_eq!(ice.remote.as_deref(), Some("relay"), "{ice:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_only_without_turn_or_with_wrong_credentials_fails_with_the_turn_hint() {
+    let coturn = testkit::Coturn::start(&[]);
+    let server = signaling_server().await;
+    for (case, turn) in [
+        ("no TURN server", None),
+        ("wrong credentials", turn(coturn.port, "not-the-password")),
+    ] {
+        let summary = within_the_bound(run_call(
+            relay_only(server, "no-relay", turn),
+            |_| {},
+            std::future::pending(),
+        ))
+        .await;
+        let CallState::Failed(reason) = &summary.outcome else {
+            panic!("{case}: {summary:?}")
+        };
+        assert!(
+            reason.contains("no relay candidate")
+                && reason.contains("check the TURN server and credentials"),
+            "{case}: {reason}"
+        );
+    }
+}
