@@ -155,7 +155,7 @@ impl MediaArgs {
         options.bitrate = BitrateRange {
             min,
             max,
-            start: 1_000_000u32.clamp(min, max),
+            start: call::peer::DEFAULT_START_BITRATE.clamp(min, max),
         };
         if let Some(seconds) = self.duration {
             anyhow::ensure!(seconds > 0.0, "--duration must be above 0");

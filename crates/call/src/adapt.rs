@@ -1,11 +1,32 @@
 //! Adaptation: the congestion estimate becomes the encoder's target bitrate, and when
 //! the target is far below what the picture needs, the resolution and then the frame
 //! rate step down (and back up once there is room). A plain type: time is an argument.
+//!
+//! The target falls as fast as the estimate, but rises at most [`MAX_RISE`] a second:
+//! the GCC of webrtc 0.21 was seen ramping to its maximum through a 500 kbit/s
+//! bottleneck without its delay detector noticing. So the receiver's loss reports
+//! steer too, as in GCC's loss-based part: above 10% the target backs off, between 2
+//! and 10% it holds, and near the rate where the link last gave out it only creeps up;
+//! and so does the round-trip time, as a coarse delay signal: 80 ms above the smallest
+//! seen means a queue is building, and the target backs off by 15%.
 
 use media::VideoFormat;
 
 /// Bits per pixel a picture needs to look fine at a given size and rate.
 const COMFORTABLE_BITS_PER_PIXEL: f64 = 0.05;
+
+/// Share of the estimate the encoders may fill; the rest is for RTP/UDP/IP headers
+/// and retransmissions.
+const HEADROOM: f64 = 0.85;
+
+/// Most the target may grow in one second (×1.08 plus 10 kbit/s).
+pub const MAX_RISE: f64 = 1.08;
+/// Reported loss above which the target backs off (by half the loss).
+const HIGH_LOSS: f64 = 0.10;
+/// Reported loss above which the target holds.
+const LOW_LOSS: f64 = 0.02;
+/// Round-trip time above the smallest seen (ms) that means a queue is building.
+const QUEUE_RTT_MS: f64 = 80.0;
 
 /// One step of the ladder: divide the size by `scale` and the frame rate by `fps_divisor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +74,12 @@ pub struct Adaptation {
     max_bps: u32,
     audio_bps: u32,
     level: usize,
+    /// The last target (bits per second) and when it was set (ms).
+    last: Option<(f64, u64)>,
+    /// The target when loss last forced a back-off: about what the link carries.
+    capacity: Option<f64>,
+    /// The smallest round-trip time seen, ms.
+    min_rtt_ms: f64,
     /// Since when (ms) the target has been far below the current step's need.
     starved_since: Option<u64>,
     /// Since when (ms) the target has had room for the step above.
@@ -61,7 +88,7 @@ pub struct Adaptation {
 
 impl Adaptation {
     /// Stay this long starved before stepping down, ms.
-    pub const DOWN_AFTER_MS: u64 = 2_000;
+    pub const DOWN_AFTER_MS: u64 = 1_000;
     /// Stay this long with room before stepping up, ms.
     pub const UP_AFTER_MS: u64 = 6_000;
 
@@ -74,6 +101,9 @@ impl Adaptation {
             max_bps: max_bps.max(min_bps),
             audio_bps,
             level: 0,
+            last: None,
+            capacity: None,
+            min_rtt_ms: f64::INFINITY,
             starved_since: None,
             roomy_since: None,
         }
@@ -88,13 +118,47 @@ impl Adaptation {
             * COMFORTABLE_BITS_PER_PIXEL
     }
 
-    /// The decision for a congestion estimate of `estimate_bps` at `now_ms`.
-    pub fn update(&mut self, now_ms: u64, estimate_bps: f64) -> Decision {
-        // Leave headroom: the pacer sends at the estimate, and audio shares it.
-        let available = estimate_bps * 0.9 - f64::from(self.audio_bps);
-        let video_bps = available.clamp(f64::from(self.min_bps), f64::from(self.max_bps));
-        let starved = video_bps < self.need(self.level) / 2.0;
-        let roomy = self.level > 0 && video_bps > self.need(self.level - 1) * 0.75;
+    /// The decision at `now_ms` for a congestion estimate of `estimate_bps`, the loss
+    /// the receiver last reported for video (`loss`, 0..=1) and the round-trip time.
+    pub fn update(&mut self, now_ms: u64, estimate_bps: f64, loss: f64, rtt_ms: f64) -> Decision {
+        if rtt_ms > 0.0 {
+            self.min_rtt_ms = self.min_rtt_ms.min(rtt_ms);
+        }
+        // A round trip well above the smallest seen means a queue is building.
+        let queued = rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS;
+        // Leave headroom for packet headers and retransmissions; audio shares it.
+        let available = estimate_bps * HEADROOM - f64::from(self.audio_bps);
+        let (min, max) = (f64::from(self.min_bps), f64::from(self.max_bps));
+        let allowed = available.clamp(min, max);
+        let mut video_bps = allowed;
+        if let Some((last, at)) = self.last {
+            let seconds = (now_ms.saturating_sub(at) as f64 / 1000.0).min(10.0);
+            if self.capacity.is_some_and(|c| last > 1.5 * c) {
+                self.capacity = None; // got well past it without loss: the link changed
+            }
+            let next = if queued {
+                self.capacity = Some(0.9 * last);
+                0.85 * last
+            } else if loss > HIGH_LOSS {
+                // Back off below what got through, and remember it as the capacity.
+                let carried = last * (1.0 - loss);
+                self.capacity = Some(carried);
+                (last * (1.0 - 0.5 * loss)).min(0.9 * carried)
+            } else if loss > LOW_LOSS {
+                last
+            } else if self.capacity.is_some_and(|c| last >= 0.9 * c) {
+                // Near where the link gave out before: creep, do not leap.
+                last + 5_000.0 * seconds
+            } else {
+                last * MAX_RISE.powf(seconds) + 10_000.0 * seconds
+            };
+            video_bps = video_bps.min(next).clamp(min, max);
+        }
+        self.last = Some((video_bps, now_ms));
+        // Down as soon as the estimate is far too low; up only once the climb itself
+        // has reached a rate the bigger picture can use.
+        let starved = allowed < self.need(self.level) / 2.0;
+        let roomy = self.level > 0 && video_bps > self.need(self.level - 1);
         self.starved_since = if starved {
             self.starved_since.or(Some(now_ms))
         } else {
@@ -141,32 +205,87 @@ mod tests {
     #[test]
     fn the_target_follows_the_estimate_within_the_bounds() {
         let mut a = Adaptation::new(vga(), 200_000, 1_500_000, 32_000);
-        assert_eq!(a.update(0, 1_000_000.0).video_bps, 868_000);
-        assert_eq!(a.update(1, 10_000_000.0).video_bps, 1_500_000);
-        assert_eq!(a.update(2, 50_000.0).video_bps, 200_000);
+        assert_eq!(a.update(0, 10_000_000.0, 0.0, 10.0).video_bps, 1_500_000);
+        assert_eq!(a.update(1_000, 1_000_000.0, 0.0, 10.0).video_bps, 818_000);
+        assert_eq!(a.update(2_000, 50_000.0, 0.0, 10.0).video_bps, 200_000);
     }
 
     #[test]
     fn a_starved_picture_steps_down_after_a_while_and_back_up_with_room() {
         let mut a = Adaptation::new(vga(), 50_000, 2_000_000, 32_000);
         // 640x480x30 needs ~460 kbit/s; 150 kbit/s is far below.
-        assert_eq!(a.update(0, 150_000.0).step, LADDER[0]);
-        assert_eq!(a.update(1_999, 150_000.0).step, LADDER[0]);
-        assert_eq!(a.update(2_000, 150_000.0).step, LADDER[1]);
+        assert_eq!(a.update(0, 150_000.0, 0.0, 10.0).step, LADDER[0]);
+        assert_eq!(a.update(999, 150_000.0, 0.0, 10.0).step, LADDER[0]);
+        assert_eq!(a.update(1_000, 150_000.0, 0.0, 10.0).step, LADDER[1]);
         // Half size needs ~115 kbit/s: 150k is enough to stay there.
-        assert_eq!(a.update(10_000, 150_000.0).step, LADDER[1]);
-        // Room for full size again: back up only after UP_AFTER_MS.
-        assert_eq!(a.update(11_000, 1_000_000.0).step, LADDER[1]);
-        assert_eq!(a.update(16_999, 1_000_000.0).step, LADDER[1]);
-        assert_eq!(a.update(17_000, 1_000_000.0).step, LADDER[0]);
+        assert_eq!(a.update(10_000, 150_000.0, 0.0, 10.0).step, LADDER[1]);
+        // Room for full size again: back up once the climb reaches the ~460 kbit/s it
+        // needs and has stayed there UP_AFTER_MS.
+        let mut up_at = None;
+        for t in (11..40).map(|s| s * 1_000) {
+            if a.update(t, 1_000_000.0, 0.0, 10.0).step == LADDER[0] {
+                up_at = Some(t);
+                break;
+            }
+        }
+        // 150k -> 460k at 8%/s + 10k/s takes 12 s, then 6 s of room.
+        assert_eq!(up_at, Some(29_000));
+    }
+
+    #[test]
+    fn the_target_falls_at_once_but_rises_by_at_most_8_percent_a_second() {
+        let mut a = Adaptation::new(vga(), 100_000, 5_000_000, 0);
+        assert_eq!(a.update(0, 1_000_000.0, 0.0, 10.0).video_bps, 850_000);
+        assert_eq!(a.update(1_000, 200_000.0, 0.0, 10.0).video_bps, 170_000);
+        // The estimate jumps back up: the target climbs.
+        assert_eq!(a.update(2_000, 1_000_000.0, 0.0, 10.0).video_bps, 193_600);
+        assert_eq!(a.update(3_000, 1_000_000.0, 0.0, 10.0).video_bps, 219_088);
+    }
+
+    #[test]
+    fn loss_backs_off_then_the_target_creeps_near_where_the_link_gave_out() {
+        let mut a = Adaptation::new(vga(), 100_000, 5_000_000, 0);
+        assert_eq!(a.update(0, 2_000_000.0, 0.0, 10.0).video_bps, 1_700_000);
+        // 40% of 1.7 Mbit/s lost: about 1.02 Mbit/s got through; back off below that.
+        assert_eq!(a.update(1_000, 2_000_000.0, 0.4, 10.0).video_bps, 918_000);
+        assert_eq!(
+            a.update(2_000, 2_000_000.0, 0.05, 10.0).video_bps,
+            918_000,
+            "holds"
+        );
+        assert_eq!(
+            a.update(3_000, 2_000_000.0, 0.0, 10.0).video_bps,
+            923_000,
+            "creeps"
+        );
+    }
+
+    #[test]
+    fn a_growing_round_trip_backs_off_like_loss() {
+        let mut a = Adaptation::new(vga(), 100_000, 5_000_000, 0);
+        assert_eq!(a.update(0, 2_000_000.0, 0.0, 20.0).video_bps, 1_700_000);
+        assert_eq!(
+            a.update(1_000, 2_000_000.0, 0.0, 90.0).video_bps,
+            1_700_000,
+            "70 ms more: fine"
+        );
+        assert_eq!(
+            a.update(2_000, 2_000_000.0, 0.0, 400.0).video_bps,
+            1_445_000
+        );
+        assert_eq!(
+            a.update(3_000, 2_000_000.0, 0.0, 20.0).video_bps,
+            1_450_000,
+            "creeps"
+        );
     }
 
     #[test]
     fn a_brief_dip_does_not_step_down() {
         let mut a = Adaptation::new(vga(), 50_000, 2_000_000, 32_000);
-        a.update(0, 100_000.0);
-        a.update(1_500, 800_000.0);
-        assert_eq!(a.update(3_000, 100_000.0).step, LADDER[0]);
+        a.update(0, 100_000.0, 0.0, 10.0);
+        a.update(1_500, 800_000.0, 0.0, 10.0);
+        assert_eq!(a.update(3_000, 100_000.0, 0.0, 10.0).step, LADDER[0]);
     }
 
     #[test]
@@ -174,7 +293,7 @@ mod tests {
         let mut a = Adaptation::new(vga(), 10_000, 2_000_000, 0);
         let mut last = LADDER[0];
         for t in 0..20 {
-            last = a.update(t * 2_000, 10_000.0).step;
+            last = a.update(t * 2_000, 10_000.0, 0.0, 10.0).step;
         }
         assert_eq!(last, LADDER[3]);
     }
@@ -183,7 +302,7 @@ mod tests {
     fn a_500_kbit_link_keeps_vga_at_full_size() {
         let mut a = Adaptation::new(vga(), 100_000, 2_000_000, 32_000);
         for t in 0..30 {
-            assert_eq!(a.update(t * 1_000, 450_000.0).step, LADDER[0]);
+            assert_eq!(a.update(t * 1_000, 450_000.0, 0.0, 10.0).step, LADDER[0]);
         }
     }
 }

@@ -33,8 +33,14 @@ use crate::peer::{
 };
 use crate::session::{Connected, NegotiateOptions, Negotiated, Progress, negotiate};
 use crate::stats::{AudioIn, AudioOut, IceStats, Latency, Rates, StatsLine, VideoIn, VideoOut};
-use crate::video::{VideoControl, VideoCounters, VideoSend, receive_video, send_video};
+use crate::video::{PathRtt, VideoControl, VideoCounters, VideoSend, receive_video, send_video};
 use crate::{CallError, SignalingClient, SignalingConfig, SignalingEvent, signaling::Joined};
+
+/// Opus bitrate, bits per second.
+const AUDIO_BITRATE: u32 = 32_000;
+/// What audio costs on the wire: Opus plus 50 packets a second of RTP, SRTP, UDP and
+/// IP headers (about 70 bytes each).
+const AUDIO_WIRE_BITRATE: u32 = AUDIO_BITRATE + 50 * 70 * 8;
 
 /// Where the video we send comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -366,6 +372,7 @@ async fn calls(
             pc: &pc,
             feedback,
             tracks,
+            rtt: Arc::new(PathRtt::default()),
         };
         let end = media
             .run(connected, &mut events, &mut signaling, on_event, summary)
@@ -483,6 +490,7 @@ struct MediaCall<'a> {
     pc: &'a Arc<dyn PeerConnection>,
     feedback: Arc<Feedback>,
     tracks: LocalTracks,
+    rtt: Arc<PathRtt>,
 }
 
 impl MediaCall<'_> {
@@ -527,7 +535,7 @@ impl MediaCall<'_> {
                 open_audio(options)?,
                 Arc::clone(track),
                 (*ssrc, payload_type),
-                32_000,
+                AUDIO_BITRATE,
                 None,
                 Arc::clone(&audio_control),
                 Arc::clone(&audio_out),
@@ -542,7 +550,7 @@ impl MediaCall<'_> {
             options.format,
             options.bitrate.min,
             options.bitrate.max,
-            32_000,
+            AUDIO_WIRE_BITRATE,
         );
         let mut rates = Rates::default();
         let call_start = Instant::now();
@@ -563,27 +571,15 @@ impl MediaCall<'_> {
                     }
                     t += 1;
                     next_tick += Duration::from_secs(1);
-                    let now_ms = call_start.elapsed().as_millis() as u64;
-                    let estimate = self.feedback.estimate_bps();
-                    let decision = adaptation.update(now_ms, estimate);
-                    video_control.set_bitrate(decision.video_bps);
-                    video_control.set_step(decision.step);
-                    let audio_loss = self.tracks.audio.as_ref()
-                        .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
-                        .map_or(0.0, |r| r.fraction_lost);
-                    // Opus FEC protects a lost packet with the next: say a bit more
-                    // than what was seen, so a lossy link gets the redundancy.
-                    let expected_loss = ((audio_loss * 100.0).ceil() as u8).saturating_mul(2).min(30);
-                    audio_control.set_expected_loss(expected_loss);
                     let mut line = self.stats_line(&StatsInputs {
                         video_out: &video_out,
                         video_in: &video_in,
                         audio_out: &audio_out,
                         audio_in: &audio_in,
                         measured: &measured,
-                        target_bps: decision.video_bps,
-                        expected_loss,
                     }, &mut rates).await;
+                    let now_ms = call_start.elapsed().as_millis() as u64;
+                    self.adapt(&mut adaptation, now_ms, &mut line, &video_control, &audio_control);
                     line.t = t;
                     line.state = state.name().into();
                     line.signaling = signaling_up;
@@ -647,6 +643,41 @@ impl MediaCall<'_> {
         Ok(end)
     }
 
+    /// Turns the congestion estimate, the receiver's loss reports and the round-trip
+    /// time into the encoders' settings, and notes them in `line`.
+    fn adapt(
+        &self,
+        adaptation: &mut Adaptation,
+        now_ms: u64,
+        line: &mut StatsLine,
+        video: &VideoControl,
+        audio: &AudioControl,
+    ) {
+        let loss = |slot: &Option<(_, _, u32)>| {
+            slot.as_ref()
+                .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
+                .map_or(0.0, |r| r.fraction_lost)
+        };
+        let rtt_ms = line.ice.rtt_ms.unwrap_or(0.0);
+        self.rtt.set(Duration::from_secs_f64(rtt_ms / 1000.0));
+        let decision = adaptation.update(
+            now_ms,
+            self.feedback.estimate_bps(),
+            loss(&self.tracks.video),
+            rtt_ms,
+        );
+        video.set_bitrate(decision.video_bps);
+        video.set_step(decision.step);
+        // Opus FEC protects a lost packet with the next: say a bit more than what was
+        // seen, so a lossy link gets the redundancy.
+        let expected_loss = ((loss(&self.tracks.audio) * 100.0).ceil() as u8)
+            .saturating_mul(2)
+            .min(30);
+        audio.set_expected_loss(expected_loss);
+        line.video_out.target_kbps = u64::from(decision.video_bps) / 1000;
+        line.audio_out.expected_loss_pct = expected_loss;
+    }
+
     /// Starts receiving one remote track.
     async fn receive(
         &self,
@@ -661,6 +692,7 @@ impl MediaCall<'_> {
                 track,
                 Duration::from_secs(3600),
                 Arc::clone(video_in),
+                Arc::clone(&self.rtt),
                 move |picture| {
                     let Some(code) = read_code(&picture) else {
                         return;
@@ -746,8 +778,8 @@ impl MediaCall<'_> {
                 keyframe_requests: get(&vo.keyframe_requests),
                 nacked: self.feedback.nacked_packets(),
                 loss_pct: loss(&self.tracks.video),
-                target_kbps: u64::from(inputs.target_bps) / 1000,
                 estimate_kbps: (self.feedback.estimate_bps() / 1000.0) as u64,
+                ..VideoOut::default()
             },
             video_in: VideoIn {
                 fps: rates.delta("vi.frames", get(&vi.frames_decoded)),
@@ -760,6 +792,7 @@ impl MediaCall<'_> {
                 decode_errors: get(&vi.decode_errors),
                 packets_lost,
                 nacks,
+                renacked: get(&vi.nacks_again),
                 keyframe_requests: get(&vi.keyframe_requests),
                 freezes: get(&vi.freezes),
                 longest_gap_ms: get(&vi.longest_gap_ms),
@@ -771,7 +804,7 @@ impl MediaCall<'_> {
                 kbps: rates.kbps("ao.bytes", aget(&ao.bytes)),
                 packets: aget(&ao.packets_sent),
                 loss_pct: loss(&self.tracks.audio),
-                expected_loss_pct: inputs.expected_loss,
+                ..AudioOut::default()
             },
             audio_in: AudioIn {
                 kbps: rates.kbps("ai.bytes", aget(&ai.bytes)),
@@ -793,8 +826,6 @@ struct StatsInputs<'a> {
     audio_out: &'a AudioCounters,
     audio_in: &'a AudioCounters,
     measured: &'a Mutex<Measured>,
-    target_bps: u32,
-    expected_loss: u8,
 }
 
 /// Counts the test tone's timing marks in what it plays, then plays it on.

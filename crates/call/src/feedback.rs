@@ -151,7 +151,17 @@ impl Interceptor for RtcpTap {
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
-/// A bandwidth estimator that publishes its target bitrate to a [`Feedback`].
+/// How much faster than the estimate the pacer may send (Chrome's pacing factor):
+/// pacing at exactly the estimate builds a standing queue out of every keyframe and
+/// retransmission, and the queue delays the repairs that would have cleared it.
+pub const PACING_FACTOR: f64 = 2.5;
+
+/// The pacer never goes slower than this (bits per second): after the estimate
+/// collapses, a slow pacer spends seconds sending what it queued before, all stale.
+pub const PACING_FLOOR: f64 = 1_000_000.0;
+
+/// A bandwidth estimator that publishes its target bitrate to a [`Feedback`], and
+/// gives the pacer (which follows `target_bitrate`) [`PACING_FACTOR`] times that.
 pub struct ReportingEstimator<E> {
     inner: E,
     feedback: Arc<Feedback>,
@@ -179,7 +189,7 @@ impl<E: BandwidthEstimator> BandwidthEstimator for ReportingEstimator<E> {
     }
 
     fn target_bitrate(&self) -> f64 {
-        self.inner.target_bitrate()
+        (self.inner.target_bitrate() * PACING_FACTOR).max(PACING_FLOOR)
     }
 
     fn handle_timeout(&mut self, now: Instant) {
@@ -254,10 +264,13 @@ mod tests {
     #[test]
     fn the_estimator_target_is_published() {
         let feedback = Arc::new(Feedback::default());
-        let _estimator = ReportingEstimator::new(
+        let estimator = ReportingEstimator::new(
             Gcc::new(700_000.0, 100_000.0, 2_000_000.0),
             Arc::clone(&feedback),
         );
         assert_eq!(feedback.estimate_bps(), 700_000.0);
+        assert_eq!(estimator.target_bitrate(), 700_000.0 * PACING_FACTOR);
+        let slow = ReportingEstimator::new(Gcc::new(150_000.0, 100_000.0, 2_000_000.0), feedback);
+        assert_eq!(slow.target_bitrate(), PACING_FLOOR);
     }
 }

@@ -5,9 +5,10 @@
 //! packets go in, whole access units come out as soon as their last packet (the one
 //! with the marker bit) and every packet before it back to the previous frame's end
 //! are there — no waiting for the next frame to start. Packets may arrive out of
-//! order or late (NACK retransmissions): a frame with a hole waits up to
-//! [`AssemblerConfig::max_wait`] for the hole to fill, then is given up and reported
-//! as [`Assembled::Lost`] so the receiver can ask for a keyframe.
+//! order or late (NACK retransmissions): once a hole is known (a later packet came),
+//! the frame waits up to [`AssemblerConfig::max_wait_us`] for it to fill, then is given
+//! up and reported as [`Assembled::Lost`] so the receiver can ask for a keyframe. A
+//! frame still arriving without a hole (a big keyframe on a slow link) is not lost.
 //!
 //! A complete frame is held back only as long as the network's jitter needs: its
 //! release time is its RTP time mapped through the smallest transit time seen lately
@@ -26,7 +27,9 @@ const CLOCK_HZ: u64 = 90_000;
 /// Tuning of a [`FrameAssembler`].
 #[derive(Debug, Clone, Copy)]
 pub struct AssemblerConfig {
-    /// Longest wait for a missing packet (e.g. its NACK retransmission), µs.
+    /// Longest wait for a missing packet (e.g. its NACK retransmission), µs: the NACK
+    /// goes out within 20 ms and a second one 60 ms after the hole shows, so this
+    /// allows two tries on a round trip of up to about 50 ms, one up to 100 ms.
     pub max_wait_us: u64,
     /// Most jitter-buffer delay ever added, µs.
     pub max_delay_us: u64,
@@ -37,7 +40,7 @@ pub struct AssemblerConfig {
 impl Default for AssemblerConfig {
     fn default() -> Self {
         Self {
-            max_wait_us: 200_000,
+            max_wait_us: 120_000,
             max_delay_us: 200_000,
             max_packets: 4_096,
         }
@@ -151,6 +154,8 @@ pub struct FrameAssembler {
     jitter: JitterEstimate,
     /// Timestamps whose completion was already measured.
     measured: Option<u64>,
+    /// Missing packets already reported by [`overdue`](Self::overdue).
+    reported: std::collections::BTreeSet<u64>,
 }
 
 impl FrameAssembler {
@@ -164,7 +169,27 @@ impl FrameAssembler {
             next: None,
             jitter: JitterEstimate::default(),
             measured: None,
+            reported: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// How much longer than its least the path takes now, µs: a queue building up
+    /// somewhere (it delays repairs as much as the media, so waits stretch by it).
+    pub fn queue_delay_us(&self) -> u64 {
+        match (self.jitter.last_transit, self.jitter.base_transit()) {
+            (Some(last), Some(base)) => (last - base).max(0) as u64,
+            _ => 0,
+        }
+    }
+
+    /// How long a frame with a hole waits now: the set wait plus twice the queue.
+    fn wait_us(&self) -> u64 {
+        (self.config.max_wait_us + 2 * self.queue_delay_us()).min(2_000_000)
+    }
+
+    /// Changes how long a frame with a hole waits for repairs, µs.
+    pub fn set_max_wait_us(&mut self, us: u64) {
+        self.config.max_wait_us = us;
     }
 
     /// The delay the jitter buffer adds now, µs: twice the measured jitter, capped.
@@ -198,17 +223,52 @@ impl FrameAssembler {
         }
     }
 
+    /// Packets missing for at least `age_us` (plus twice the queue delay) at `now_us`
+    /// since a later packet came, each reported once: what to ask for again when the
+    /// first retransmission did not come.
+    pub fn overdue(&mut self, now_us: u64, age_us: u64) -> Vec<u16> {
+        let Some(next) = self.next else {
+            return Vec::new();
+        };
+        self.reported.retain(|&s| s >= next);
+        let queue = self.queue_delay_us();
+        let mut out = Vec::new();
+        let mut expected = next;
+        for (&seq, p) in self.packets.range(next..) {
+            // A jump of hundreds is not a hole to repair packet by packet.
+            if seq - expected <= 64 && now_us >= p.arrival_us + age_us + 2 * queue {
+                for missing in expected..seq {
+                    if self.reported.insert(missing) {
+                        out.push(missing as u16);
+                    }
+                }
+            }
+            expected = seq + 1;
+        }
+        out
+    }
+
     /// When [`pop`](Self::pop) may next give something out (µs), if anything waits.
     pub fn next_event_us(&self) -> Option<u64> {
         let next = self.next?;
         match self.complete_frame(next) {
             Some((_, timestamp)) => Some(self.release_us(timestamp)),
-            None => self
-                .packets
-                .values()
-                .next()
-                .map(|p| p.arrival_us + self.config.max_wait_us),
+            None => self.hole_seen_us(next).map(|t| t + self.wait_us()),
         }
+    }
+
+    /// When a hole was first known to exist at or after `next`: the arrival of the
+    /// first packet past the first missing one. `None` while the frame is merely still
+    /// arriving (a large keyframe on a slow link takes a while, and is not lost).
+    fn hole_seen_us(&self, next: u64) -> Option<u64> {
+        let mut expected = next;
+        for (&seq, p) in self.packets.range(next..) {
+            if seq != expected {
+                return Some(p.arrival_us);
+            }
+            expected += 1;
+        }
+        None
     }
 
     /// The next frame or loss that is due at `now_us`, if any.
@@ -225,9 +285,11 @@ impl FrameAssembler {
             self.next = Some(end + 1);
             return Some(depacketize(&packets, timestamp as u32));
         }
-        let oldest = self.packets.first_key_value().map(|(_, p)| p.arrival_us)?;
         let overflow = self.packets.len() > self.config.max_packets;
-        if overflow || now_us >= oldest + self.config.max_wait_us {
+        let hole_expired = self
+            .hole_seen_us(next)
+            .is_some_and(|seen| now_us >= seen + self.wait_us());
+        if overflow || hole_expired {
             self.give_up(next);
             return Some(Assembled::Lost);
         }
@@ -438,6 +500,7 @@ mod tests {
         for p in &next {
             a.push(66_000, p.clone());
         }
+        // The hole (packet 12) is known since packet 13 came at 33 ms.
         assert_eq!(a.pop(100_000), None);
         assert_eq!(a.next_event_us(), Some(133_000));
         assert_eq!(a.pop(133_000), Some(Assembled::Lost));
@@ -449,6 +512,70 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_frame_still_arriving_without_a_hole_is_not_given_up() {
+        let config = AssemblerConfig {
+            max_wait_us: 100_000,
+            ..AssemblerConfig::default()
+        };
+        let mut a = FrameAssembler::new(config);
+        // A 40-packet keyframe trickling in over 800 ms (a slow link).
+        let key = frame(0, 0, 40, true);
+        for (i, p) in key.iter().enumerate() {
+            let now = i as u64 * 20_000;
+            a.push(now, p.clone());
+            if i + 1 < key.len() {
+                assert_eq!(a.pop(now), None, "packet {i}");
+                assert_eq!(a.next_event_us(), None);
+            }
+        }
+        assert!(matches!(
+            a.pop(800_000),
+            Some(Assembled::Frame { keyframe: true, .. })
+        ));
+    }
+
+    #[test]
+    fn missing_packets_are_reported_once_when_overdue() {
+        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        a.push(0, frame(10, 0, 1, true)[0].clone());
+        a.pop(0);
+        let second = frame(11, 3000, 5, false); // 11..=15; 12 and 13 go missing
+        for i in [0, 3, 4] {
+            a.push(40_000, second[i].clone());
+        }
+        // The frame came 7 ms later than the first: the waits stretch by twice that.
+        assert_eq!(a.overdue(110_000, 60_000), Vec::<u16>::new(), "not yet");
+        assert_eq!(a.overdue(114_000, 60_000), [12, 13]);
+        assert_eq!(a.overdue(130_000, 60_000), Vec::<u16>::new(), "once");
+        a.push(130_000, second[1].clone());
+        a.push(130_000, second[2].clone());
+        assert!(matches!(a.pop(200_000), Some(Assembled::Frame { .. })));
+    }
+
+    #[test]
+    fn a_building_queue_stretches_the_waits_for_repairs() {
+        let config = AssemblerConfig {
+            max_wait_us: 100_000,
+            ..AssemblerConfig::default()
+        };
+        let mut a = FrameAssembler::new(config);
+        // Frames on time, then one 300 ms late (a queue), with a hole.
+        for n in 0..5u32 {
+            let t = u64::from(n) * 33_333;
+            a.push(t, frame(n as u16, n * 3000, 1, n == 0)[0].clone());
+            a.pop(t);
+        }
+        let late = 5 * 33_333 + 300_000;
+        let broken = frame(5, 15_000, 3, false);
+        a.push(late, broken[0].clone());
+        a.push(late, broken[2].clone());
+        assert!(a.queue_delay_us() >= 299_000, "{}", a.queue_delay_us());
+        assert_eq!(a.overdue(late + 100_000, 60_000), Vec::<u16>::new());
+        assert_eq!(a.pop(late + 100_000), None, "the plain wait is not enough");
+        assert_eq!(a.pop(late + 700_001), Some(Assembled::Lost));
     }
 
     #[test]

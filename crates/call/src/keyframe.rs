@@ -26,6 +26,11 @@ impl PliLimiter {
         }
     }
 
+    /// Changes the interval.
+    pub fn set_interval(&mut self, interval: Duration) {
+        self.interval = interval;
+    }
+
     /// Whether a request may go out at `now` (and, if so, counts it as sent).
     pub fn allow(&mut self, now: Instant) -> bool {
         match self.last {

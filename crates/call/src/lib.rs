@@ -14,6 +14,7 @@ pub mod feedback;
 pub mod jitter;
 pub mod keyframe;
 pub mod peer;
+pub mod rtx;
 pub mod sdp;
 pub mod session;
 pub mod signaling;

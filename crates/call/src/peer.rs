@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Gcc, NackGeneratorBuilder, PacerBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -39,7 +40,8 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::CallError;
-use crate::feedback::{Feedback, ReportingEstimator, RtcpTap};
+use crate::feedback::{Feedback, PACING_FACTOR, PACING_FLOOR, ReportingEstimator, RtcpTap};
+use crate::rtx::RtxUnwrap;
 
 /// Payload type we offer for H.264.
 pub const H264_PAYLOAD_TYPE: u8 = 102;
@@ -147,6 +149,14 @@ pub struct PeerSetup {
     pub bitrate: BitrateRange,
 }
 
+/// Most packets the pacer holds (its default is 4096): stale video queued for seconds
+/// behind a bottleneck only delays what comes after it; beyond this, drop and let the
+/// receiver ask for a keyframe.
+const PACER_QUEUE_LIMIT: usize = 128;
+
+/// Where the congestion controller starts, bits per second.
+pub const DEFAULT_START_BITRATE: u32 = 600_000;
+
 /// Bounds of the congestion controller's estimate, bits per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BitrateRange {
@@ -159,11 +169,12 @@ pub struct BitrateRange {
 }
 
 impl Default for BitrateRange {
-    /// 150 kbit/s to 2.5 Mbit/s, starting at 1 Mbit/s.
+    /// 150 kbit/s to 2.5 Mbit/s, starting at 600 kbit/s (a start above the path's
+    /// capacity costs seconds of loss; below it, a few seconds of climbing).
     fn default() -> Self {
         Self {
             min: 150_000,
-            start: 1_000_000,
+            start: DEFAULT_START_BITRATE,
             max: 2_500_000,
         }
     }
@@ -222,7 +233,21 @@ impl PeerConnectionEventHandler for Forward {
 }
 
 /// A peer connection with our codecs and interceptors.
+///
+/// Remote mDNS (`.local`) candidates are resolved when the machine can join the mDNS
+/// multicast group; where it cannot (no multicast route, e.g. a loopback-only network
+/// namespace), the connection is built without mDNS rather than not at all.
 pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
+    match build(setup, true).await {
+        Err(CallError::WebRtc(err)) => {
+            tracing::warn!(%err, "cannot use mDNS here; remote .local candidates are ignored");
+            build(setup, false).await
+        }
+        other => other,
+    }
+}
+
+async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
     let has_turn = setup
         .ice_servers
         .iter()
@@ -268,24 +293,28 @@ pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
         &mut engine,
     )
     .map_err(CallError::webrtc)?;
-    // The defaults' NACK generator asks again every 100 ms without limit, and never
-    // sees repairs that come as RTX: ask sooner, at most three times a packet.
+    // The defaults' NACK generator asks every 100 ms, again and again, whatever the
+    // round trip: behind a queue each lost packet then comes back many times over and
+    // the repairs crowd out the video. Ask once, soon (20 ms after the gap shows).
+    // It sees RTX repairs thanks to `RtxUnwrap`, which goes nearest the wire.
     let nack = NackGeneratorBuilder::new()
-        .with_interval(std::time::Duration::from_millis(40))
-        .with_max_nacks_per_packet(3)
+        .with_interval(std::time::Duration::from_millis(20))
+        .with_max_nacks_per_packet(1)
         .build();
     // The pacer starts at its own 1 Mbit/s until the first estimate: start where the
-    // estimator does. The tap goes last: every interceptor sees inbound RTCP first.
+    // estimator does (times the pacing factor, as after). The tap goes last: every interceptor sees inbound RTCP first.
     let registry = register_default_interceptors(registry, &mut engine)
         .map_err(CallError::webrtc)?
         .with(Slot::NackGenerator, nack)
         .with(
             Slot::Pacer,
             PacerBuilder::new()
-                .with_target_bitrate(f64::from(range.start))
+                .with_target_bitrate((f64::from(range.start) * PACING_FACTOR).max(PACING_FLOOR))
+                .with_queue_limit(PACER_QUEUE_LIMIT)
                 .build(),
         )
-        .with(Slot::from(14_000), RtcpTap::new(Arc::clone(&feedback)));
+        .with(Slot::from(14_000), RtcpTap::new(Arc::clone(&feedback)))
+        .with(Slot::from(500), RtxUnwrap::default());
     let ice_servers = setup
         .ice_servers
         .iter()
@@ -304,9 +333,12 @@ pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
         .ok_or_else(|| CallError::webrtc("no async runtime for webrtc"))?;
     // rtc-ice checks a pair every 200 ms by default, so even loopback peers take
     // ~200 ms to connect: check every 25 ms, trying as long in total (1.4 s a pair).
-    let settings = SettingEngineBuilder::default()
-        .with_ice_connection_attempts(Some(std::time::Duration::from_millis(25)), Some(56))
-        .build();
+    let mut settings = SettingEngineBuilder::default()
+        .with_ice_connection_attempts(Some(std::time::Duration::from_millis(25)), Some(56));
+    if !mdns {
+        settings = settings.with_multicast_dns_mode(MulticastDnsMode::Disabled);
+    }
+    let settings = settings.build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config.build())
         .with_setting_engine(settings)

@@ -98,6 +98,8 @@ pub struct VideoIn {
     pub packets_lost: i64,
     /// NACKs sent.
     pub nacks: u64,
+    /// Packets asked for a second time (the first retransmission was lost too).
+    pub renacked: u64,
     /// Keyframe requests sent.
     pub keyframe_requests: u64,
     /// Gaps between pictures over 200 ms.

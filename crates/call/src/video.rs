@@ -18,6 +18,9 @@ use media::source::VideoSource;
 use media::worker::{DecodeJob, EncoderJob, decoder_thread, encoder_thread};
 use rtc::media::Sample;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+    TransportLayerNack, nack_pairs_from_sequence_numbers,
+};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -94,6 +97,8 @@ pub struct VideoCounters {
     pub longest_gap_ms: AtomicU64,
     /// The delay the receive jitter buffer adds now, µs.
     pub jitter_buffer_us: AtomicU64,
+    /// Packets asked for a second time (their first retransmission did not come).
+    pub nacks_again: AtomicU64,
     /// Encoded bytes sent or received.
     pub bytes: AtomicU64,
     /// Size of the last picture encoded or decoded.
@@ -186,6 +191,9 @@ pub async fn send_video(
 ) -> Result<(), crate::CallError> {
     let format = source.format();
     let settings = EncoderSettings::new(send.bitrate_bps, format.fps);
+    // Frame skipping stays off: with it, openh264 drops pictures whenever the target
+    // tightens (after every keyframe, under random loss), and the adaptation ladder
+    // already lowers size and rate when the target is far below what they need.
     let encoder = H264Encoder::new(format.width, format.height, settings)
         .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
     let (units_tx, mut units) = mpsc::channel::<AccessUnit>(8);
@@ -260,7 +268,15 @@ pub async fn send_video(
         .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
 
     let mut clock = TickClock::new(format.fps);
+    // Keyframes are big: answer requests at most every 300 ms (a request in between
+    // is answered when that time is up), so a lossy link is not flooded with them.
+    let mut keyframes = PliLimiter::new(Duration::from_millis(300));
+    let mut keyframe_pending = false;
     loop {
+        if keyframe_pending && keyframes.allow(Instant::now()) {
+            keyframe_pending = false;
+            control.request_keyframe();
+        }
         tokio::select! {
             unit = units.recv() => {
                 let Some(au) = unit else { break };
@@ -280,6 +296,8 @@ pub async fn send_video(
                 counters.bytes.fetch_add(bytes, Ordering::Relaxed);
                 if au.keyframe {
                     VideoCounters::bump(&counters.keyframes_sent);
+                    // An IDR answers every request made before it.
+                    let _ = keyframes.allow(Instant::now());
                 }
             }
             event = track.poll() => {
@@ -287,7 +305,7 @@ pub async fn send_video(
                     && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
                 {
                     VideoCounters::bump(&counters.keyframe_requests);
-                    control.request_keyframe();
+                    keyframe_pending = true;
                 }
             }
         }
@@ -295,6 +313,35 @@ pub async fn send_video(
     // Joining is blocking: do it off the runtime's threads.
     let _ = tokio::task::spawn_blocking(move || capture.join()).await;
     Ok(())
+}
+
+/// The round-trip time of the path, as the call engine last measured it: the
+/// receiver waits for repairs in proportion to it.
+#[derive(Debug, Default)]
+pub struct PathRtt(AtomicU64);
+
+impl PathRtt {
+    /// Records a measurement.
+    pub fn set(&self, rtt: Duration) {
+        self.0.store(rtt.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// How long after a hole shows a still-missing packet is asked for again: the
+    /// stack's NACK goes out within 20 ms, its answer takes a round trip (and some).
+    pub fn renack_after(&self) -> Duration {
+        Duration::from_millis(20) + self.rtt().mul_f64(1.5).max(Duration::from_millis(40))
+    }
+
+    /// How long a frame with a hole waits for repairs (two tries) before it is given
+    /// up and a keyframe asked for; at least 120 ms, at most a second.
+    pub fn max_wait(&self) -> Duration {
+        (self.renack_after() + self.rtt().mul_f64(1.5))
+            .clamp(Duration::from_millis(120), Duration::from_secs(1))
+    }
+
+    fn rtt(&self) -> Duration {
+        Duration::from_micros(self.0.load(Ordering::Relaxed))
+    }
 }
 
 /// A gap between decoded pictures longer than this is a freeze.
@@ -310,6 +357,7 @@ pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
     idle: Duration,
     counters: Arc<VideoCounters>,
+    rtt: Arc<PathRtt>,
     mut sink: impl FnMut(VideoFrame) + Send + 'static,
 ) -> Result<(), crate::CallError> {
     let (errors_tx, mut errors) = mpsc::unbounded_channel::<()>();
@@ -403,9 +451,32 @@ pub async fn receive_video(
                 }
             }
         }
+        // The stack asks for a lost packet once; ask again for what is still missing a
+        // while later (its retransmission was lost too), before the frame is given up.
+        assembler.set_max_wait_us(rtt.max_wait().as_micros() as u64);
+        let again = assembler.overdue(
+            micros(Instant::now()),
+            rtt.renack_after().as_micros() as u64,
+        );
+        if !again.is_empty() && media_ssrc != 0 {
+            counters.nacks_again.fetch_add(again.len() as u64, Ordering::Relaxed);
+            let nack = TransportLayerNack {
+                sender_ssrc: 0,
+                media_ssrc,
+                nacks: nack_pairs_from_sequence_numbers(&again),
+            };
+            track
+                .write_rtcp(vec![Box::new(nack)])
+                .await
+                .map_err(crate::CallError::webrtc)?;
+        }
         counters
             .jitter_buffer_us
             .store(assembler.delay_us(), Ordering::Relaxed);
+        // Behind a queue a keyframe takes longer to come: ask less often.
+        pli.set_interval(
+            Duration::from_millis(250) + Duration::from_micros(2 * assembler.queue_delay_us()),
+        );
         if request_keyframe && media_ssrc != 0 && pli.allow(Instant::now()) {
             VideoCounters::bump(&counters.keyframe_requests);
             let request = PictureLossIndication {
@@ -426,6 +497,19 @@ pub async fn receive_video(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repair_waits_follow_the_round_trip() {
+        let rtt = PathRtt::default();
+        assert_eq!(rtt.renack_after(), Duration::from_millis(60));
+        assert_eq!(rtt.max_wait(), Duration::from_millis(120));
+        rtt.set(Duration::from_millis(40));
+        assert_eq!(rtt.renack_after(), Duration::from_millis(80));
+        assert_eq!(rtt.max_wait(), Duration::from_millis(140));
+        rtt.set(Duration::from_millis(500));
+        assert_eq!(rtt.renack_after(), Duration::from_millis(770));
+        assert_eq!(rtt.max_wait(), Duration::from_secs(1));
+    }
 
     #[test]
     fn a_duration_for_ticks_truncates_back_to_exactly_those_ticks() {

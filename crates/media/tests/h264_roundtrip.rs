@@ -101,6 +101,23 @@ fn changing_the_bitrate_at_run_time_moves_the_output_rate() {
 }
 
 #[test]
+fn no_keyframe_comes_unasked_even_when_the_picture_changes_a_lot() {
+    // A scaled-down pattern once tripped openh264's scene-change IDRs every 17 pictures.
+    let g = PatternGenerator::new(640, 480);
+    let mut enc = H264Encoder::new(320, 240, settings(150_000)).unwrap();
+    let mut keyframes = Vec::new();
+    for n in 0..120 {
+        let picture = g.frame(n, u64::from(n) * 33_333).halved();
+        if let Encoded::Frame(au) = enc.encode(&picture).unwrap()
+            && au.keyframe
+        {
+            keyframes.push(n);
+        }
+    }
+    assert_eq!(keyframes, [0]);
+}
+
+#[test]
 fn with_frame_skip_on_a_starved_encoder_reports_skipped_pictures() {
     let g = PatternGenerator::new(640, 480);
     let mut enc = H264Encoder::new(640, 480, settings(1_000_000)).unwrap();

@@ -1,5 +1,7 @@
 //! Test support shared by the crates' end-to-end tests: real services started on
-//! 127.0.0.1 for the duration of a test.
+//! 127.0.0.1 for the duration of a test, and network impairment ([`netem`]).
+
+pub mod netem;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,184 @@
+//! Network impairment for tests, in user space: packets leaving a device in a network
+//! namespace go to an NFQUEUE (an iptables rule), where a thread holds each one for
+//! the delay plus jitter, or drops it with the loss probability, before letting it
+//! go. It does what `tc netem` does, for kernels built without netem (like the one
+//! these tests run on); a bottleneck still uses the kernel's `tbf`.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What happens to the packets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Impairment {
+    /// Mean one-way delay.
+    pub delay: Duration,
+    /// Each packet's delay is uniform in `delay ± jitter` (so packets reorder).
+    pub jitter: Duration,
+    /// Probability that a packet is dropped (1.0: a blackout).
+    pub loss: f64,
+}
+
+impl Impairment {
+    /// No delay, no loss.
+    pub const NONE: Impairment = Impairment {
+        delay: Duration::ZERO,
+        jitter: Duration::ZERO,
+        loss: 0.0,
+    };
+}
+
+/// Impairs the packets leaving `dev` in namespace `netns` until dropped.
+pub struct Impairer {
+    settings: Arc<Mutex<Impairment>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    netns: String,
+    dev: String,
+    queue: u16,
+}
+
+/// The OUTPUT rule that sends what leaves `dev` to the queue (the kernel has the
+/// xtables NFQUEUE target, not nftables' `queue`).
+fn rule<'a>(dev: &'a str, queue: &'a str) -> [&'a str; 7] {
+    ["OUTPUT", "-o", dev, "-j", "NFQUEUE", "--queue-num", queue]
+}
+
+/// A small xorshift generator: reproducible, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Runs `iptables ARGS` in `netns`.
+fn iptables(netns: &str, args: &[&str]) -> std::io::Result<()> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "iptables"])
+        .args(args)
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "iptables {args:?} in {netns}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+impl Impairer {
+    /// Starts impairing what leaves `dev` in `netns` (queue number `queue`).
+    pub fn start(netns: &str, dev: &str, queue: u16, initial: Impairment) -> std::io::Result<Self> {
+        let settings = Arc::new(Mutex::new(initial));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        let namespace = File::open(format!("/var/run/netns/{netns}"))?;
+        let thread = {
+            let (settings, stop) = (Arc::clone(&settings), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name("impairer".into())
+                .spawn(move || {
+                    let setup = (|| {
+                        nix::sched::setns(namespace, nix::sched::CloneFlags::CLONE_NEWNET)
+                            .map_err(std::io::Error::other)?;
+                        let mut q = nfq::Queue::open()?;
+                        q.bind(queue)?;
+                        q.set_copy_range(queue, 64)?;
+                        q.set_queue_max_len(queue, 8192)?;
+                        q.set_fail_open(queue, true)?;
+                        q.set_nonblocking(true);
+                        Ok::<_, std::io::Error>(q)
+                    })();
+                    match setup {
+                        Ok(q) => {
+                            let _ = ready_tx.send(Ok(()));
+                            run(q, &settings, &stop);
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                })?
+        };
+        ready
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(std::io::Error::other)??;
+        let queue_num = queue.to_string();
+        let rule = rule(dev, &queue_num);
+        iptables(netns, &[&["-A"][..], &rule].concat())?;
+        Ok(Self {
+            settings,
+            stop,
+            thread: Some(thread),
+            netns: netns.to_owned(),
+            dev: dev.to_owned(),
+            queue,
+        })
+    }
+
+    /// Changes the impairment from now on.
+    pub fn set(&self, impairment: Impairment) {
+        *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = impairment;
+    }
+}
+
+impl Drop for Impairer {
+    fn drop(&mut self) {
+        let queue_num = self.queue.to_string();
+        let rule = rule(&self.dev, &queue_num);
+        let _ = iptables(&self.netns, &[&["-D"][..], &rule].concat());
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Holds packets until their time, in release order.
+fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut held: VecDeque<(Instant, nfq::Message)> = VecDeque::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut idle = true;
+        while let Ok(mut msg) = q.recv() {
+            idle = false;
+            let now = Instant::now();
+            let s = *settings.lock().unwrap_or_else(|e| e.into_inner());
+            if rng.next_f64() < s.loss {
+                msg.set_verdict(nfq::Verdict::Drop);
+                let _ = q.verdict(msg);
+                continue;
+            }
+            let spread = s.jitter.as_secs_f64() * (2.0 * rng.next_f64() - 1.0);
+            let delay = (s.delay.as_secs_f64() + spread).max(0.0);
+            let at = now + Duration::from_secs_f64(delay);
+            let i = held.partition_point(|(t, _)| *t <= at);
+            held.insert(i, (at, msg));
+        }
+        let now = Instant::now();
+        while held.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, mut msg)) = held.pop_front() {
+                msg.set_verdict(nfq::Verdict::Accept);
+                let _ = q.verdict(msg);
+            }
+        }
+        if idle {
+            std::thread::sleep(Duration::from_micros(300));
+        }
+    }
+    // Let what is held go, so nothing waits on a queue nobody reads.
+    for (_, mut msg) in held {
+        msg.set_verdict(nfq::Verdict::Accept);
+        let _ = q.verdict(msg);
+    }
+}
