@@ -57,6 +57,19 @@ pub const LADDER: [Step; 4] = [
     },
 ];
 
+/// What the adaptation is told once a second.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Signals {
+    /// The congestion controller's estimate, bits per second.
+    pub estimate_bps: f64,
+    /// Loss the receiver last reported for video, 0..=1.
+    pub loss: f64,
+    /// Round-trip time, ms (0 when unknown).
+    pub rtt_ms: f64,
+    /// What the video encoder actually put out over the last second, bits per second.
+    pub sent_bps: f64,
+}
+
 /// What the encoder should do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -118,9 +131,14 @@ impl Adaptation {
             * COMFORTABLE_BITS_PER_PIXEL
     }
 
-    /// The decision at `now_ms` for a congestion estimate of `estimate_bps`, the loss
-    /// the receiver last reported for video (`loss`, 0..=1) and the round-trip time.
-    pub fn update(&mut self, now_ms: u64, estimate_bps: f64, loss: f64, rtt_ms: f64) -> Decision {
+    /// The decision at `now_ms` for what the `signals` say.
+    pub fn update(&mut self, now_ms: u64, signals: Signals) -> Decision {
+        let Signals {
+            estimate_bps,
+            loss,
+            rtt_ms,
+            sent_bps,
+        } = signals;
         if rtt_ms > 0.0 {
             self.min_rtt_ms = self.min_rtt_ms.min(rtt_ms);
         }
@@ -155,9 +173,11 @@ impl Adaptation {
             video_bps = video_bps.min(next).clamp(min, max);
         }
         self.last = Some((video_bps, now_ms));
-        // Down as soon as the estimate is far too low; up only once the climb itself
-        // has reached a rate the bigger picture can use.
-        let starved = allowed < self.need(self.level) / 2.0;
+        // Down as soon as the estimate is far too low, or the encoder cannot get down
+        // to the target at this size (it overshoots by half); up only once the climb
+        // itself has reached a rate the bigger picture can use.
+        let overshooting = sent_bps > 1.5 * video_bps;
+        let starved = allowed < self.need(self.level) / 2.0 || overshooting;
         let roomy = self.level > 0 && video_bps > self.need(self.level - 1);
         self.starved_since = if starved {
             self.starved_since.or(Some(now_ms))
@@ -194,6 +214,15 @@ impl Adaptation {
 mod tests {
     use super::*;
 
+    fn sig(estimate_bps: f64, loss: f64, rtt_ms: f64) -> Signals {
+        Signals {
+            estimate_bps,
+            loss,
+            rtt_ms,
+            sent_bps: 0.0,
+        }
+    }
+
     fn vga() -> VideoFormat {
         VideoFormat {
             width: 640,
@@ -205,25 +234,31 @@ mod tests {
     #[test]
     fn the_target_follows_the_estimate_within_the_bounds() {
         let mut a = Adaptation::new(vga(), 200_000, 1_500_000, 32_000);
-        assert_eq!(a.update(0, 10_000_000.0, 0.0, 10.0).video_bps, 1_500_000);
-        assert_eq!(a.update(1_000, 1_000_000.0, 0.0, 10.0).video_bps, 818_000);
-        assert_eq!(a.update(2_000, 50_000.0, 0.0, 10.0).video_bps, 200_000);
+        assert_eq!(
+            a.update(0, sig(10_000_000.0, 0.0, 10.0)).video_bps,
+            1_500_000
+        );
+        assert_eq!(
+            a.update(1_000, sig(1_000_000.0, 0.0, 10.0)).video_bps,
+            818_000
+        );
+        assert_eq!(a.update(2_000, sig(50_000.0, 0.0, 10.0)).video_bps, 200_000);
     }
 
     #[test]
     fn a_starved_picture_steps_down_after_a_while_and_back_up_with_room() {
         let mut a = Adaptation::new(vga(), 50_000, 2_000_000, 32_000);
         // 640x480x30 needs ~460 kbit/s; 150 kbit/s is far below.
-        assert_eq!(a.update(0, 150_000.0, 0.0, 10.0).step, LADDER[0]);
-        assert_eq!(a.update(999, 150_000.0, 0.0, 10.0).step, LADDER[0]);
-        assert_eq!(a.update(1_000, 150_000.0, 0.0, 10.0).step, LADDER[1]);
+        assert_eq!(a.update(0, sig(150_000.0, 0.0, 10.0)).step, LADDER[0]);
+        assert_eq!(a.update(999, sig(150_000.0, 0.0, 10.0)).step, LADDER[0]);
+        assert_eq!(a.update(1_000, sig(150_000.0, 0.0, 10.0)).step, LADDER[1]);
         // Half size needs ~115 kbit/s: 150k is enough to stay there.
-        assert_eq!(a.update(10_000, 150_000.0, 0.0, 10.0).step, LADDER[1]);
+        assert_eq!(a.update(10_000, sig(150_000.0, 0.0, 10.0)).step, LADDER[1]);
         // Room for full size again: back up once the climb reaches the ~460 kbit/s it
         // needs and has stayed there UP_AFTER_MS.
         let mut up_at = None;
         for t in (11..40).map(|s| s * 1_000) {
-            if a.update(t, 1_000_000.0, 0.0, 10.0).step == LADDER[0] {
+            if a.update(t, sig(1_000_000.0, 0.0, 10.0)).step == LADDER[0] {
                 up_at = Some(t);
                 break;
             }
@@ -235,26 +270,41 @@ mod tests {
     #[test]
     fn the_target_falls_at_once_but_rises_by_at_most_8_percent_a_second() {
         let mut a = Adaptation::new(vga(), 100_000, 5_000_000, 0);
-        assert_eq!(a.update(0, 1_000_000.0, 0.0, 10.0).video_bps, 850_000);
-        assert_eq!(a.update(1_000, 200_000.0, 0.0, 10.0).video_bps, 170_000);
+        assert_eq!(a.update(0, sig(1_000_000.0, 0.0, 10.0)).video_bps, 850_000);
+        assert_eq!(
+            a.update(1_000, sig(200_000.0, 0.0, 10.0)).video_bps,
+            170_000
+        );
         // The estimate jumps back up: the target climbs.
-        assert_eq!(a.update(2_000, 1_000_000.0, 0.0, 10.0).video_bps, 193_600);
-        assert_eq!(a.update(3_000, 1_000_000.0, 0.0, 10.0).video_bps, 219_088);
+        assert_eq!(
+            a.update(2_000, sig(1_000_000.0, 0.0, 10.0)).video_bps,
+            193_600
+        );
+        assert_eq!(
+            a.update(3_000, sig(1_000_000.0, 0.0, 10.0)).video_bps,
+            219_088
+        );
     }
 
     #[test]
     fn loss_backs_off_then_the_target_creeps_near_where_the_link_gave_out() {
         let mut a = Adaptation::new(vga(), 100_000, 5_000_000, 0);
-        assert_eq!(a.update(0, 2_000_000.0, 0.0, 10.0).video_bps, 1_700_000);
-        // 40% of 1.7 Mbit/s lost: about 1.02 Mbit/s got through; back off below that.
-        assert_eq!(a.update(1_000, 2_000_000.0, 0.4, 10.0).video_bps, 918_000);
         assert_eq!(
-            a.update(2_000, 2_000_000.0, 0.05, 10.0).video_bps,
+            a.update(0, sig(2_000_000.0, 0.0, 10.0)).video_bps,
+            1_700_000
+        );
+        // 40% of 1.7 Mbit/s lost: about 1.02 Mbit/s got through; back off below that.
+        assert_eq!(
+            a.update(1_000, sig(2_000_000.0, 0.4, 10.0)).video_bps,
+            918_000
+        );
+        assert_eq!(
+            a.update(2_000, sig(2_000_000.0, 0.05, 10.0)).video_bps,
             918_000,
             "holds"
         );
         assert_eq!(
-            a.update(3_000, 2_000_000.0, 0.0, 10.0).video_bps,
+            a.update(3_000, sig(2_000_000.0, 0.0, 10.0)).video_bps,
             923_000,
             "creeps"
         );
@@ -263,29 +313,44 @@ mod tests {
     #[test]
     fn a_growing_round_trip_backs_off_like_loss() {
         let mut a = Adaptation::new(vga(), 100_000, 5_000_000, 0);
-        assert_eq!(a.update(0, 2_000_000.0, 0.0, 20.0).video_bps, 1_700_000);
         assert_eq!(
-            a.update(1_000, 2_000_000.0, 0.0, 90.0).video_bps,
+            a.update(0, sig(2_000_000.0, 0.0, 20.0)).video_bps,
+            1_700_000
+        );
+        assert_eq!(
+            a.update(1_000, sig(2_000_000.0, 0.0, 90.0)).video_bps,
             1_700_000,
             "70 ms more: fine"
         );
         assert_eq!(
-            a.update(2_000, 2_000_000.0, 0.0, 400.0).video_bps,
+            a.update(2_000, sig(2_000_000.0, 0.0, 400.0)).video_bps,
             1_445_000
         );
         assert_eq!(
-            a.update(3_000, 2_000_000.0, 0.0, 20.0).video_bps,
+            a.update(3_000, sig(2_000_000.0, 0.0, 20.0)).video_bps,
             1_450_000,
             "creeps"
         );
     }
 
     #[test]
+    fn an_encoder_that_cannot_get_down_to_the_target_steps_down() {
+        let mut a = Adaptation::new(vga(), 100_000, 5_000_000, 0);
+        let over = Signals {
+            sent_bps: 700_000.0,
+            ..sig(400_000.0, 0.0, 10.0)
+        };
+        assert_eq!(a.update(0, over).step, LADDER[0]);
+        assert_eq!(a.update(1_000, over).step, LADDER[1]);
+        assert_eq!(a.update(2_000, sig(400_000.0, 0.0, 10.0)).step, LADDER[1]);
+    }
+
+    #[test]
     fn a_brief_dip_does_not_step_down() {
         let mut a = Adaptation::new(vga(), 50_000, 2_000_000, 32_000);
-        a.update(0, 100_000.0, 0.0, 10.0);
-        a.update(1_500, 800_000.0, 0.0, 10.0);
-        assert_eq!(a.update(3_000, 100_000.0, 0.0, 10.0).step, LADDER[0]);
+        a.update(0, sig(100_000.0, 0.0, 10.0));
+        a.update(1_500, sig(800_000.0, 0.0, 10.0));
+        assert_eq!(a.update(3_000, sig(100_000.0, 0.0, 10.0)).step, LADDER[0]);
     }
 
     #[test]
@@ -293,7 +358,7 @@ mod tests {
         let mut a = Adaptation::new(vga(), 10_000, 2_000_000, 0);
         let mut last = LADDER[0];
         for t in 0..20 {
-            last = a.update(t * 2_000, 10_000.0, 0.0, 10.0).step;
+            last = a.update(t * 2_000, sig(10_000.0, 0.0, 10.0)).step;
         }
         assert_eq!(last, LADDER[3]);
     }
@@ -302,7 +367,10 @@ mod tests {
     fn a_500_kbit_link_keeps_vga_at_full_size() {
         let mut a = Adaptation::new(vga(), 100_000, 2_000_000, 32_000);
         for t in 0..30 {
-            assert_eq!(a.update(t * 1_000, 450_000.0, 0.0, 10.0).step, LADDER[0]);
+            assert_eq!(
+                a.update(t * 1_000, sig(450_000.0, 0.0, 10.0)).step,
+                LADDER[0]
+            );
         }
     }
 }

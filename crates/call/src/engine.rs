@@ -24,7 +24,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, StatsSelector};
 
-use crate::adapt::Adaptation;
+use crate::adapt::{Adaptation, Signals};
 use crate::audio::{AudioControl, AudioCounters, receive_audio, send_audio};
 use crate::feedback::Feedback;
 use crate::peer::{
@@ -662,9 +662,12 @@ impl MediaCall<'_> {
         self.rtt.set(Duration::from_secs_f64(rtt_ms / 1000.0));
         let decision = adaptation.update(
             now_ms,
-            self.feedback.estimate_bps(),
-            loss(&self.tracks.video),
-            rtt_ms,
+            Signals {
+                estimate_bps: self.feedback.estimate_bps(),
+                loss: loss(&self.tracks.video),
+                rtt_ms,
+                sent_bps: line.video_out.kbps as f64 * 1000.0,
+            },
         );
         video.set_bitrate(decision.video_bps);
         video.set_step(decision.step);

@@ -459,7 +459,9 @@ pub async fn receive_video(
             rtt.renack_after().as_micros() as u64,
         );
         if !again.is_empty() && media_ssrc != 0 {
-            counters.nacks_again.fetch_add(again.len() as u64, Ordering::Relaxed);
+            counters
+                .nacks_again
+                .fetch_add(again.len() as u64, Ordering::Relaxed);
             let nack = TransportLayerNack {
                 sender_ssrc: 0,
                 media_ssrc,
