@@ -261,14 +261,10 @@ impl FrameAssembler {
     /// first packet past the first missing one. `None` while the frame is merely still
     /// arriving (a large keyframe on a slow link takes a while, and is not lost).
     fn hole_seen_us(&self, next: u64) -> Option<u64> {
-        let mut expected = next;
-        for (&seq, p) in self.packets.range(next..) {
-            if seq != expected {
-                return Some(p.arrival_us);
-            }
-            expected += 1;
-        }
-        None
+        (next..)
+            .zip(self.packets.range(next..))
+            .find(|(expected, (seq, _))| *seq != expected)
+            .map(|(_, (_, p))| p.arrival_us)
     }
 
     /// The next frame or loss that is due at `now_us`, if any.
