@@ -25,6 +25,8 @@ pub const MAX_RISE: f64 = 1.08;
 const HIGH_LOSS: f64 = 0.10;
 /// Reported loss above which the target holds.
 const LOW_LOSS: f64 = 0.02;
+/// For this long after the start (ms) a low estimate alone does not step down.
+const GRACE_MS: u64 = 5_000;
 /// Round-trip time above the smallest seen (ms) that means a queue is building.
 const QUEUE_RTT_MS: f64 = 80.0;
 
@@ -93,6 +95,8 @@ pub struct Adaptation {
     capacity: Option<f64>,
     /// The smallest round-trip time seen, ms.
     min_rtt_ms: f64,
+    /// When the first update came, ms.
+    started_ms: Option<u64>,
     /// Since when (ms) the target has been far below the current step's need.
     starved_since: Option<u64>,
     /// Since when (ms) the target has had room for the step above.
@@ -117,6 +121,7 @@ impl Adaptation {
             last: None,
             capacity: None,
             min_rtt_ms: f64::INFINITY,
+            started_ms: None,
             starved_since: None,
             roomy_since: None,
         }
@@ -174,10 +179,15 @@ impl Adaptation {
         }
         self.last = Some((video_bps, now_ms));
         // Down as soon as the estimate is far too low, or the encoder cannot get down
-        // to the target at this size (it overshoots by half); up only once the climb
-        // itself has reached a rate the bigger picture can use.
-        let overshooting = sent_bps > 1.5 * video_bps;
-        let starved = allowed < self.need(self.level) / 2.0 || overshooting;
+        // to the target at this size (it overshoots by half) on a congested path; up
+        // only once the climb itself has reached a rate the bigger picture can use.
+        let congested = queued || loss > LOW_LOSS;
+        let overshooting = congested && sent_bps > 1.5 * video_bps;
+        // The first seconds' estimate is a guess still climbing: no stepping down for
+        // being low then, unless the path shows congestion.
+        let settled =
+            congested || now_ms.saturating_sub(*self.started_ms.get_or_insert(now_ms)) >= GRACE_MS;
+        let starved = (settled && allowed < self.need(self.level) / 2.0) || overshooting;
         let roomy = self.level > 0 && video_bps > self.need(self.level - 1);
         self.starved_since = if starved {
             self.starved_since.or(Some(now_ms))
@@ -248,10 +258,13 @@ mod tests {
     #[test]
     fn a_starved_picture_steps_down_after_a_while_and_back_up_with_room() {
         let mut a = Adaptation::new(vga(), 50_000, 2_000_000, 32_000);
-        // 640x480x30 needs ~460 kbit/s; 150 kbit/s is far below.
+        // 640x480x30 needs ~460 kbit/s; 150 kbit/s is far below, but in the first
+        // seconds the estimate is still climbing.
         assert_eq!(a.update(0, sig(150_000.0, 0.0, 10.0)).step, LADDER[0]);
-        assert_eq!(a.update(999, sig(150_000.0, 0.0, 10.0)).step, LADDER[0]);
-        assert_eq!(a.update(1_000, sig(150_000.0, 0.0, 10.0)).step, LADDER[1]);
+        assert_eq!(a.update(4_999, sig(150_000.0, 0.0, 10.0)).step, LADDER[0]);
+        assert_eq!(a.update(5_000, sig(150_000.0, 0.0, 10.0)).step, LADDER[0]);
+        assert_eq!(a.update(5_999, sig(150_000.0, 0.0, 10.0)).step, LADDER[0]);
+        assert_eq!(a.update(6_000, sig(150_000.0, 0.0, 10.0)).step, LADDER[1]);
         // Half size needs ~115 kbit/s: 150k is enough to stay there.
         assert_eq!(a.update(10_000, sig(150_000.0, 0.0, 10.0)).step, LADDER[1]);
         // Room for full size again: back up once the climb reaches the ~460 kbit/s it
@@ -340,9 +353,13 @@ mod tests {
             sent_bps: 700_000.0,
             ..sig(400_000.0, 0.0, 10.0)
         };
+        // Overshooting on a clean path hurts nobody.
         assert_eq!(a.update(0, over).step, LADDER[0]);
-        assert_eq!(a.update(1_000, over).step, LADDER[1]);
-        assert_eq!(a.update(2_000, sig(400_000.0, 0.0, 10.0)).step, LADDER[1]);
+        assert_eq!(a.update(1_000, over).step, LADDER[0]);
+        // With loss, it does.
+        let lossy = Signals { loss: 0.05, ..over };
+        assert_eq!(a.update(2_000, lossy).step, LADDER[0]);
+        assert_eq!(a.update(3_000, lossy).step, LADDER[1]);
     }
 
     #[test]

@@ -10,13 +10,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use media::frame::now_us;
 use media::pattern::{TestPattern, read_code};
 use media::tone::{MarkDetector, TestTone};
-use media::{AudioSink, AudioSource, VideoFormat, VideoSource};
+use media::{AudioSink, AudioSource, VideoFormat, VideoFrame, VideoSource};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde::Serialize;
 use signaling_proto::{IceServer, PeerId, PeerName, RoomId, Signal};
@@ -150,6 +150,19 @@ pub struct CallOptions {
     pub connect_timeout: Duration,
     /// After the other peer leaves, wait for the next one instead of ending.
     pub stay: bool,
+    /// Gets every decoded remote picture (on the decoder thread; keep it quick): the
+    /// UI's frame slot, or a measurement.
+    pub remote_video: Option<FrameSink>,
+}
+
+/// A receiver of decoded pictures.
+#[derive(Clone)]
+pub struct FrameSink(pub Arc<dyn Fn(&VideoFrame) + Send + Sync>);
+
+impl std::fmt::Debug for FrameSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameSink(..)")
+    }
 }
 
 impl CallOptions {
@@ -173,6 +186,7 @@ impl CallOptions {
             duration: None,
             connect_timeout: Duration::from_secs(30),
             stay: false,
+            remote_video: None,
         }
     }
 }
@@ -229,6 +243,9 @@ pub struct Summary {
     /// Milliseconds from joining (or from the peer's arrival, for later calls) to
     /// connected, for the last call.
     pub connect_ms: Option<u64>,
+    /// Milliseconds from joining (or from the peer's arrival, for later calls) to the
+    /// first decoded remote picture, for the last call.
+    pub first_frame_ms: Option<u64>,
     /// Calls that connected (more than one with `stay`).
     pub calls: u32,
     /// The final state.
@@ -263,6 +280,7 @@ pub async fn run_call(
     let mut summary = Summary {
         connected: false,
         connect_ms: None,
+        first_frame_ms: None,
         calls: 0,
         outcome: CallState::Joining,
         last: None,
@@ -367,16 +385,21 @@ async fn calls(
         summary.calls += 1;
         summary.connect_ms = Some(started.elapsed().as_millis() as u64);
         on_event(CallEvent::State(CallState::Connected));
+        let first_frame = Arc::new(OnceLock::new());
         let media = MediaCall {
             options,
             pc: &pc,
             feedback,
             tracks,
             rtt: Arc::new(PathRtt::default()),
+            first_frame: Arc::clone(&first_frame),
         };
         let end = media
             .run(connected, &mut events, &mut signaling, on_event, summary)
             .await;
+        summary.first_frame_ms = first_frame
+            .get()
+            .map(|at: &Instant| at.saturating_duration_since(started).as_millis() as u64);
         let _ = pc.close().await;
         match end {
             Ok(CallEnd::PeerLeft) if options.stay => {
@@ -491,6 +514,8 @@ struct MediaCall<'a> {
     feedback: Arc<Feedback>,
     tracks: LocalTracks,
     rtt: Arc<PathRtt>,
+    /// When the first remote picture was decoded.
+    first_frame: Arc<OnceLock<Instant>>,
 }
 
 impl MediaCall<'_> {
@@ -691,12 +716,18 @@ impl MediaCall<'_> {
     ) -> Result<tokio::task::JoinHandle<Result<(), CallError>>, CallError> {
         let measured = Arc::clone(measured);
         if track.kind().await == RtpCodecKind::Video {
+            let first_frame = Arc::clone(&self.first_frame);
+            let remote_video = self.options.remote_video.clone();
             return Ok(tokio::spawn(receive_video(
                 track,
                 Duration::from_secs(3600),
                 Arc::clone(video_in),
                 Arc::clone(&self.rtt),
                 move |picture| {
+                    let _ = first_frame.set(Instant::now());
+                    if let Some(sink) = &remote_video {
+                        (sink.0)(&picture);
+                    }
                     let Some(code) = read_code(&picture) else {
                         return;
                     };

