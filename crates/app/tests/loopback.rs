@@ -52,6 +52,22 @@ fn loopback_calls_itself_and_reports_media_both_ways() {
 }
 
 #[test]
+fn a_camera_that_is_not_there_fails_the_call_before_joining() {
+    // Nothing listens on the server address: a device error must come first.
+    let out = Command::new(env!("CARGO_BIN_EXE_peercall"))
+        .args(["call", "--server", "ws://127.0.0.1:9/ws", "--room", "r"])
+        .args(["--video", "camera:7"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let reason = summary["reason"].as_str().unwrap();
+    assert!(reason.contains("camera"), "{reason}");
+    assert!(!reason.contains("signaling"), "{reason}");
+}
+
+#[test]
 fn bad_flags_are_refused_with_what_is_expected() {
     for (args, expected) in [
         (

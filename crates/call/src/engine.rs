@@ -315,6 +315,18 @@ async fn calls(
     on_event: &mut (impl FnMut(CallEvent) + Send),
     summary: &mut Summary,
 ) -> Result<String, CallError> {
+    // A missing camera, microphone or speaker is said before joining, not after the
+    // other peer has answered.
+    for device in [
+        matches!(options.video, VideoInput::Camera(_)).then(|| open_video(options).map(drop)),
+        matches!(options.audio, AudioInput::Microphone(_)).then(|| open_audio(options).map(drop)),
+        matches!(options.speaker, AudioOutput::Speaker(_)).then(|| open_speaker(options).map(drop)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        device?;
+    }
     let mut config = SignalingConfig::new(options.server.clone(), options.room.clone());
     config.name = options.name.clone();
     let mut signaling = SignalingClient::connect(config).await?;
