@@ -20,6 +20,7 @@ use media::{AudioSink, AudioSource, VideoFormat, VideoFrame, VideoSource};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde::Serialize;
 use signaling_proto::{IceServer, PeerId, PeerName, RoomId, Signal};
+use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, StatsSelector};
@@ -286,18 +287,37 @@ pub async fn run_call(
         last: None,
     };
     on_event(CallEvent::State(CallState::Joining));
-    tokio::pin!(hangup);
-    let outcome = tokio::select! {
-        result = calls(&options, &mut on_event, &mut summary) => match result {
-            Ok(reason) => CallState::Ended(reason),
-            Err(err) => CallState::Failed(err.to_string()),
-        },
-        () = &mut hangup => CallState::Ended("hung up".into()),
+    // Hanging up is a signal, not a drop: the call still closes its connection and
+    // joins its media threads.
+    let (stop, stopped) = watch::channel(false);
+    let result = {
+        let calls = calls(&options, &mut on_event, &mut summary, stopped);
+        tokio::pin!(calls, hangup);
+        tokio::select! {
+            result = &mut calls => result,
+            () = &mut hangup => {
+                let _ = stop.send(true);
+                calls.await
+            }
+        }
+    };
+    let outcome = match result {
+        Ok(reason) => CallState::Ended(reason),
+        Err(err) => CallState::Failed(err.to_string()),
     };
     on_event(CallEvent::State(outcome.clone()));
     summary.outcome = outcome;
     summary
 }
+
+/// Resolves once hang-up is signalled (or the signal is gone).
+async fn hung_up(stopped: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await (it is not `Send`).
+    let _ = stopped.wait_for(|stop| *stop).await.is_ok();
+}
+
+/// Why a call ends when the user hangs up.
+const HUNG_UP: &str = "hung up";
 
 /// What ended one call.
 enum CallEnd {
@@ -314,6 +334,7 @@ async fn calls(
     options: &CallOptions,
     on_event: &mut (impl FnMut(CallEvent) + Send),
     summary: &mut Summary,
+    mut stopped: watch::Receiver<bool>,
 ) -> Result<String, CallError> {
     // A missing camera, microphone or speaker is said before joining, not after the
     // other peer has answered.
@@ -329,7 +350,10 @@ async fn calls(
     }
     let mut config = SignalingConfig::new(options.server.clone(), options.room.clone());
     config.name = options.name.clone();
-    let mut signaling = SignalingClient::connect(config).await?;
+    let mut signaling = tokio::select! {
+        connected = SignalingClient::connect(config) => connected?,
+        () = hung_up(&mut stopped) => return Ok(HUNG_UP.into()),
+    };
     let mut joined = loop {
         match signaling.next_event().await {
             Some(SignalingEvent::Joined(joined)) => break joined,
@@ -359,24 +383,29 @@ async fn calls(
                 break Err(err);
             }
         };
-        let negotiated = negotiate(
-            &pc,
-            &mut events,
-            &mut signaling,
-            &joined,
-            NegotiateOptions {
-                limit: options.connect_timeout,
-                relay_only: options.ice.relay_only,
-                backlog: std::mem::take(&mut backlog),
-            },
-            |progress| {
-                on_event(CallEvent::State(match progress {
-                    Progress::Waiting => CallState::Waiting,
-                    Progress::Connecting => CallState::Connecting,
-                }))
-            },
-        )
-        .await;
+        let negotiated = tokio::select! {
+            negotiated = negotiate(
+                &pc,
+                &mut events,
+                &mut signaling,
+                &joined,
+                NegotiateOptions {
+                    limit: options.connect_timeout,
+                    relay_only: options.ice.relay_only,
+                    backlog: std::mem::take(&mut backlog),
+                },
+                |progress| {
+                    on_event(CallEvent::State(match progress {
+                        Progress::Waiting => CallState::Waiting,
+                        Progress::Connecting => CallState::Connecting,
+                    }))
+                },
+            ) => negotiated,
+            () = hung_up(&mut stopped) => {
+                let _ = pc.close().await;
+                break Ok(HUNG_UP.into());
+            }
+        };
         let connected = match negotiated {
             Ok(Negotiated::Connected(connected)) => connected,
             Ok(Negotiated::Restart(rejoined)) => {
@@ -407,7 +436,12 @@ async fn calls(
             first_frame: Arc::clone(&first_frame),
         };
         let end = media
-            .run(connected, &mut events, &mut signaling, on_event, summary)
+            .run(
+                connected,
+                (&mut events, &mut signaling, &mut stopped),
+                on_event,
+                summary,
+            )
             .await;
         summary.first_frame_ms = first_frame
             .get()
@@ -534,14 +568,19 @@ impl MediaCall<'_> {
     async fn run(
         self,
         connected: Connected,
-        events: &mut tokio::sync::mpsc::Receiver<PeerEvent>,
-        signaling: &mut SignalingClient,
+        (events, signaling, stopped): (
+            &mut tokio::sync::mpsc::Receiver<PeerEvent>,
+            &mut SignalingClient,
+            &mut watch::Receiver<bool>,
+        ),
         on_event: &mut (impl FnMut(CallEvent) + Send),
         summary: &mut Summary,
     ) -> Result<CallEnd, CallError> {
         let options = self.options;
         let video_control = Arc::new(VideoControl::default());
         let audio_control = Arc::new(AudioControl::default());
+        // However this ends (an error included), the capture threads stop.
+        let _stop = StopOnDrop(Arc::clone(&video_control), Arc::clone(&audio_control));
         let (video_out, audio_out) = (
             Arc::new(VideoCounters::default()),
             Arc::new(AudioCounters::default()),
@@ -626,6 +665,7 @@ impl MediaCall<'_> {
                         break CallEnd::Done("the set duration passed".into());
                     }
                 }
+                () = hung_up(stopped) => break CallEnd::Done(HUNG_UP.into()),
                 event = events.recv() => match event {
                     Some(PeerEvent::Track(track)) => pending.push(track),
                     Some(PeerEvent::State(RTCPeerConnectionState::Failed)) => {
@@ -862,6 +902,16 @@ impl MediaCall<'_> {
             },
             ..StatsLine::default()
         }
+    }
+}
+
+/// Stops the senders' capture threads when dropped.
+struct StopOnDrop(Arc<VideoControl>, Arc<AudioControl>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+        self.1.stop();
     }
 }
 

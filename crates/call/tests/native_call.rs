@@ -257,8 +257,15 @@ async fn an_unreachable_server_or_a_full_room_fails_with_a_reason() {
         panic!("{third:?}")
     };
     assert!(reason.contains("full"), "{reason}");
+    // Hanging up mid-call ends it as such (and closes everything: the task returns).
     hangup_a.send(()).unwrap();
     hangup_b.send(()).unwrap();
-    assert!(a.await.unwrap().connected);
-    assert!(b.await.unwrap().connected);
+    for call in [a, b] {
+        let summary = tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("hang-up ends the call promptly")
+            .unwrap();
+        assert!(summary.connected);
+        assert_eq!(summary.outcome, CallState::Ended("hung up".into()));
+    }
 }
