@@ -99,13 +99,14 @@ const HD: VideoFormat = VideoFormat {
 };
 
 /// One call; the callee joins once the caller waits. Returns the callee's summary and
-/// the glass-to-glass latencies (ms) of every picture it decoded.
+/// the glass-to-glass latency (ms) of every picture it decoded, with when (s after
+/// joining).
 async fn call(
     server: SocketAddr,
     room: &str,
     format: VideoFormat,
     seconds: u64,
-) -> (call::engine::Summary, Vec<f64>) {
+) -> (call::engine::Summary, Vec<(f64, f64)>) {
     let caller = tokio::spawn(run_call(
         options(server, room, format, seconds),
         |_| {},
@@ -115,10 +116,13 @@ async fn call(
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&latencies);
     let mut callee = options(server, room, format, seconds);
+    let joined = Instant::now();
     callee.remote_video = Some(FrameSink(Arc::new(move |picture| {
         if let Some(code) = read_code(picture) {
             let ms = now_us().saturating_sub(code.capture_us) as f64 / 1000.0;
-            sink.lock().unwrap().push(ms);
+            sink.lock()
+                .unwrap()
+                .push((joined.elapsed().as_secs_f64(), ms));
         }
     })));
     let summary = run_call(callee, |_| {}, std::future::pending()).await;
@@ -218,7 +222,21 @@ async fn main() {
             args.seconds,
         )
         .await;
-        report(&format!("glass-to-glass {label}"), latencies, "ms");
+        let steady = latencies
+            .iter()
+            .filter(|(t, _)| *t >= 3.0)
+            .map(|(_, ms)| *ms)
+            .collect();
+        report(
+            &format!("glass-to-glass {label}, whole call"),
+            latencies.into_iter().map(|(_, ms)| ms).collect(),
+            "ms",
+        );
+        report(
+            &format!("glass-to-glass {label}, after the first 3 s"),
+            steady,
+            "ms",
+        );
         if let Some(last) = summary.last {
             println!(
                 "  received {} fps, {}x{}, {} kbit/s at the end",
@@ -228,8 +246,9 @@ async fn main() {
     }
 
     let samples = processes(server, "cpu", args.seconds, Duration::from_secs(1)).await;
-    // Skip the first seconds (start-up, encoder warm-up).
-    let steady: Vec<_> = samples.iter().filter(|s| s.0 >= 3.0).collect();
+    // Skip the first seconds (start-up, encoder warm-up), as far as the run allows.
+    let warm_up = (args.seconds as f64 / 4.0).min(3.0);
+    let steady: Vec<_> = samples.iter().filter(|s| s.0 >= warm_up).collect();
     if let (Some(first), Some(last)) = (steady.first(), steady.last()) {
         let cpu = (last.1 - first.1) as f64 / 100.0 / (last.0 - first.0);
         println!(
