@@ -22,8 +22,10 @@ use serde::Serialize;
 use signaling_proto::{IceServer, PeerId, PeerName, RoomId, Signal};
 use tokio::sync::watch;
 use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState, StatsSelector};
+use webrtc::rtp_transceiver::RtpSender;
 
 use crate::adapt::{Adaptation, Signals};
 use crate::audio::{AudioControl, AudioCounters, receive_audio, send_audio};
@@ -470,18 +472,13 @@ async fn calls(
     result
 }
 
+/// A local track: the track, its sender, its SSRC.
+type LocalTrack = (Arc<TrackLocalStaticSample>, Arc<dyn RtpSender>, u32);
+
 /// Our local tracks, added to a peer connection.
 struct LocalTracks {
-    video: Option<(
-        Arc<webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample>,
-        Arc<dyn webrtc::rtp_transceiver::RtpSender>,
-        u32,
-    )>,
-    audio: Option<(
-        Arc<webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample>,
-        Arc<dyn webrtc::rtp_transceiver::RtpSender>,
-        u32,
-    )>,
+    video: Option<LocalTrack>,
+    audio: Option<LocalTrack>,
 }
 
 impl LocalTracks {
@@ -720,6 +717,14 @@ impl MediaCall<'_> {
         Ok(end)
     }
 
+    /// The loss the remote last reported for our stream in `slot` (0..=1; 0 before
+    /// any report, or without the stream).
+    fn reported_loss(&self, slot: &Option<LocalTrack>) -> f64 {
+        slot.as_ref()
+            .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
+            .map_or(0.0, |r| r.fraction_lost)
+    }
+
     /// Turns the congestion estimate, the receiver's loss reports and the round-trip
     /// time into the encoders' settings, and notes them in `line`.
     fn adapt(
@@ -730,11 +735,7 @@ impl MediaCall<'_> {
         video: &VideoControl,
         audio: &AudioControl,
     ) {
-        let loss = |slot: &Option<(_, _, u32)>| {
-            slot.as_ref()
-                .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
-                .map_or(0.0, |r| r.fraction_lost)
-        };
+        let loss = |slot| self.reported_loss(slot);
         let rtt_ms = line.ice.rtt_ms.unwrap_or(0.0);
         self.rtt.set(Duration::from_secs_f64(rtt_ms / 1000.0));
         let decision = adaptation.update(
@@ -838,11 +839,7 @@ impl MediaCall<'_> {
                 nacks += u64::from(inbound.nack_count);
             }
         }
-        let loss = |slot: &Option<(_, _, u32)>| {
-            slot.as_ref()
-                .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
-                .map_or(0.0, |r| (r.fraction_lost * 1000.0).round() / 10.0)
-        };
+        let loss = |slot| (self.reported_loss(slot) * 1000.0).round() / 10.0;
         let (latency, out_of_order, marks) = match inputs.measured.lock() {
             Ok(mut m) => (
                 Latency::of(std::mem::take(&mut m.latencies)),
