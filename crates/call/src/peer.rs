@@ -34,8 +34,8 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
-    RTCIceGatheringState, RTCPeerConnectionState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionState,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -124,8 +124,6 @@ pub async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>) -> Result<u8, 
 
 /// What a peer connection reports.
 pub enum PeerEvent {
-    /// The ICE connection's state changed.
-    Ice(RTCIceConnectionState),
     /// A local candidate to trickle to the other peer.
     Candidate(IceCandidateInit),
     /// Local gathering finished (send end-of-candidates).
@@ -194,7 +192,6 @@ pub struct Peer {
 impl std::fmt::Debug for PeerEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PeerEvent::Ice(s) => f.debug_tuple("Ice").field(s).finish(),
             PeerEvent::Candidate(c) => f.debug_tuple("Candidate").field(c).finish(),
             PeerEvent::GatheringComplete => f.write_str("GatheringComplete"),
             PeerEvent::State(s) => f.debug_tuple("State").field(s).finish(),
@@ -217,10 +214,6 @@ impl PeerConnectionEventHandler for Forward {
         if state == RTCIceGatheringState::Complete {
             let _ = self.0.try_send(PeerEvent::GatheringComplete);
         }
-    }
-
-    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        let _ = self.0.try_send(PeerEvent::Ice(state));
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {

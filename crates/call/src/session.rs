@@ -251,7 +251,7 @@ pub async fn negotiate(
                             CallError::IceFailed
                         });
                     }
-                    PeerEvent::State(_) | PeerEvent::Ice(_) => {}
+                    PeerEvent::State(_) => {}
                 }
             }
         }
