@@ -157,8 +157,10 @@ impl Interceptor for RtcpTap {
 pub const PACING_FACTOR: f64 = 2.5;
 
 /// The pacer never goes slower than this (bits per second): after the estimate
-/// collapses, a slow pacer spends seconds sending what it queued before, all stale.
-pub const PACING_FLOOR: f64 = 1_000_000.0;
+/// collapses, a slow pacer spends seconds sending what it queued before, all stale;
+/// and at the start its 100 ms burst then holds a whole 640x480 keyframe (at 1 Mbit/s
+/// the first picture waited ~85 ms in the pacer).
+pub const PACING_FLOOR: f64 = 3_000_000.0;
 
 /// A bandwidth estimator that publishes its target bitrate to a [`Feedback`], and
 /// gives the pacer (which follows `target_bitrate`) [`PACING_FACTOR`] times that.
@@ -269,7 +271,13 @@ mod tests {
             Arc::clone(&feedback),
         );
         assert_eq!(feedback.estimate_bps(), 700_000.0);
-        assert_eq!(estimator.target_bitrate(), 700_000.0 * PACING_FACTOR);
+        // The pacer gets 2.5x the estimate, but never less than the floor.
+        let fast = ReportingEstimator::new(
+            Gcc::new(2_000_000.0, 100_000.0, 4_000_000.0),
+            Arc::clone(&feedback),
+        );
+        assert_eq!(fast.target_bitrate(), 2_000_000.0 * PACING_FACTOR);
+        assert_eq!(estimator.target_bitrate(), PACING_FLOOR);
         let slow = ReportingEstimator::new(Gcc::new(150_000.0, 100_000.0, 2_000_000.0), feedback);
         assert_eq!(slow.target_bitrate(), PACING_FLOOR);
     }

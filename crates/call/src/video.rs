@@ -296,8 +296,10 @@ pub async fn send_video(
                 counters.bytes.fetch_add(bytes, Ordering::Relaxed);
                 if au.keyframe {
                     VideoCounters::bump(&counters.keyframes_sent);
-                    // An IDR answers every request made before it.
-                    let _ = keyframes.allow(Instant::now());
+                    // An IDR answers every request made before it. (It does not count
+                    // against the limit: the first one, sent unasked, is often lost in
+                    // webrtc's start-up, and the receiver's request must get through.)
+                    keyframe_pending = false;
                 }
             }
             event = track.poll() => {

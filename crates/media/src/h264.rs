@@ -131,6 +131,9 @@ impl H264Encoder {
             // Low complexity: a real-time call spends the core on time, not on the last
             // percent of compression (about 12% less encoding time at 640x480).
             .complexity(Complexity::Low)
+            // Background detection costs ~3% of a 720p call's CPU for a saving on
+            // static scenes the rate control gets anyway.
+            .background_detection(false)
             .profile(Profile::Baseline)
             .level(Level::Level_3_1)
             .num_threads(1);
@@ -314,21 +317,22 @@ impl H264Decoder {
         };
         let (w, h) = yuv.dimensions();
         let (ys, us, vs) = yuv.strides();
-        let mut frame = VideoFrame::black(w as u32, h as u32);
-        frame.capture_us = capture_us;
-        let cw = frame.chroma_width() as usize;
-        let (y, u, v) = frame.planes_mut();
-        copy_plane(y, w, yuv.y(), ys);
-        copy_plane(u, cw, yuv.u(), us);
-        copy_plane(v, cw, yuv.v(), vs);
-        Ok(Some(frame))
-    }
-}
-
-/// Copies rows of `width` bytes from a strided plane into a tight one.
-fn copy_plane(dst: &mut [u8], width: usize, src: &[u8], stride: usize) {
-    for (d, s) in dst.chunks_exact_mut(width).zip(src.chunks(stride)) {
-        d.copy_from_slice(&s[..width]);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        // Rows straight into a fresh buffer (no zeroing first: it is all overwritten).
+        let (luma, chroma) = VideoFrame::plane_sizes(w as u32, h as u32);
+        let mut data = Vec::with_capacity(luma + 2 * chroma);
+        for (plane, stride, width, rows) in [
+            (yuv.y(), ys, w, h),
+            (yuv.u(), us, cw, ch),
+            (yuv.v(), vs, cw, ch),
+        ] {
+            for row in plane.chunks(stride).take(rows) {
+                data.extend_from_slice(&row[..width]);
+            }
+        }
+        VideoFrame::from_i420(w as u32, h as u32, data, capture_us)
+            .map(Some)
+            .ok_or_else(|| codec_err("the decoder gave a picture of an unexpected size"))
     }
 }
 

@@ -183,12 +183,20 @@ impl MarkDetector {
 
     /// The mark counter if one mark frequency dominates this window.
     fn classify(&self, window: &[f32]) -> Option<u8> {
-        let powers: Vec<f32> = self
-            .coefficients
+        let (&base_coefficient, mark_coefficients) = self.coefficients.split_last()?;
+        // A tone filling the window has a Goertzel power of N/2 times the window's
+        // energy. A window that is more than ~70% base tone (or silent) cannot hold a
+        // dominant mark: skip the sixteen mark bins (nine windows in ten).
+        let base = goertzel_power(window, base_coefficient);
+        let energy: f32 = window.iter().map(|x| x * x).sum();
+        if base > 0.5 * energy * WINDOW as f32 / 2.0 || energy == 0.0 {
+            return None;
+        }
+        let marks: Vec<f32> = mark_coefficients
             .iter()
             .map(|&c| goertzel_power(window, c))
             .collect();
-        let (base, marks) = powers.split_last()?;
+        let base = &base;
         let (k, best) = marks.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
         let second = marks
             .iter()
