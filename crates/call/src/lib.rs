@@ -1,10 +1,12 @@
 //! peercall's call engine.
 //!
-//! So far: the signaling client ([`signaling`]) with reconnection ([`backoff`]), peer
-//! connections on webrtc 0.21 ([`peer`]) and negotiation by the protocol's "Who offers"
-//! rules with trickle ICE ([`session`]), keyframe requests both ways ([`keyframe`]), and
-//! the video and audio send and receive pipelines ([`video`], [`audio`]). Media pipelines, recovery, adaptation and stats
-//! build on them.
+//! [`engine::run_call`] is a call from join to hang-up. It is built from: the signaling
+//! client ([`signaling`], reconnecting with [`backoff`]); peer connections on webrtc 0.21
+//! ([`peer`], with the [`feedback`] tap and [`rtx`] unwrapping in their interceptor
+//! chain); negotiation by the protocol's "Who offers" rules with trickle ICE
+//! ([`session`], checking codecs with [`sdp`]); the video and audio pipelines ([`video`],
+//! [`audio`]) with frame assembly and the jitter buffer ([`jitter`]) and keyframe
+//! requests ([`keyframe`]); adaptation ([`adapt`]); and the statistics ([`stats`]).
 
 pub mod adapt;
 pub mod audio;
