@@ -268,9 +268,9 @@ pub async fn send_video(
         .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
 
     let mut clock = TickClock::new(format.fps);
-    // Keyframes are big: answer requests at most every 300 ms (a request in between
+    // Keyframes are big: answer requests at most every 200 ms (a request in between
     // is answered when that time is up), so a lossy link is not flooded with them.
-    let mut keyframes = PliLimiter::new(Duration::from_millis(300));
+    let mut keyframes = PliLimiter::new(Duration::from_millis(200));
     let mut keyframe_pending = false;
     loop {
         if keyframe_pending && keyframes.allow(Instant::now()) {
@@ -334,10 +334,10 @@ impl PathRtt {
         Duration::from_millis(20) + self.rtt().mul_f64(1.5).max(Duration::from_millis(40))
     }
 
-    /// How long a frame with a hole waits for repairs (two tries) before it is given
-    /// up and a keyframe asked for; at least 120 ms, at most a second.
+    /// How long a frame with a hole waits for repairs (two tries, the second with time
+    /// to spare) before it is given up and a keyframe asked for; 120 ms to a second.
     pub fn max_wait(&self) -> Duration {
-        (self.renack_after() + self.rtt().mul_f64(1.5))
+        (self.renack_after() + self.rtt().mul_f64(2.5))
             .clamp(Duration::from_millis(120), Duration::from_secs(1))
     }
 
@@ -509,7 +509,7 @@ mod tests {
         assert_eq!(rtt.max_wait(), Duration::from_millis(120));
         rtt.set(Duration::from_millis(40));
         assert_eq!(rtt.renack_after(), Duration::from_millis(80));
-        assert_eq!(rtt.max_wait(), Duration::from_millis(140));
+        assert_eq!(rtt.max_wait(), Duration::from_millis(180));
         rtt.set(Duration::from_millis(500));
         assert_eq!(rtt.renack_after(), Duration::from_millis(770));
         assert_eq!(rtt.max_wait(), Duration::from_secs(1));
