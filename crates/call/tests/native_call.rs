@@ -3,39 +3,16 @@
 //! takes the next call when the other leaves; media outlives the signaling server;
 //! failures (server unreachable, room full, no common codec) end with their reason.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod common;
+
 use call::engine::{CallEvent, CallOptions, CallState, Summary, run_call};
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
-use clap::Parser;
+use common::{options, signaling_server};
 use signaling_proto::{ClientMessage, RoomId};
 use tokio::sync::{mpsc, oneshot};
-
-/// A signaling server on 127.0.0.1 that stops when the returned sender fires (or drops).
-async fn signaling_server() -> (SocketAddr, oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = signaling_server::Config::parse_from(["signaling-server"]);
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(signaling_server::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
-}
-
-fn options(server: SocketAddr, room: &str, seconds: Option<u64>) -> CallOptions {
-    let mut options = CallOptions::new(format!("ws://{server}/ws"), RoomId::new(room).unwrap());
-    options.bind = vec!["127.0.0.1:0".parse().unwrap()];
-    options.format = media::VideoFormat {
-        width: 320,
-        height: 240,
-        fps: 30.0,
-    };
-    options.duration = seconds.map(Duration::from_secs);
-    options
-}
 
 /// Runs a call, sending its state changes to `states`; hangs up when `hangup` fires.
 fn spawn_call(

@@ -5,31 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use call::engine::{CallOptions, CallState, IceOptions, Summary, TurnServer, run_call};
-use clap::Parser;
-use signaling_proto::RoomId;
+mod common;
 
-async fn signaling_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = signaling_server::Config::parse_from(["signaling-server"]);
-    tokio::spawn(signaling_server::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    addr
-}
+use call::engine::{CallOptions, CallState, IceOptions, Summary, TurnServer, run_call};
+use common::{options, signaling_server};
 
 fn relay_only(server: SocketAddr, room: &str, turn: Option<TurnServer>) -> CallOptions {
-    let mut options = CallOptions::new(format!("ws://{server}/ws"), RoomId::new(room).unwrap());
-    options.bind = vec!["127.0.0.1:0".parse().unwrap()];
-    options.format = media::VideoFormat {
-        width: 320,
-        height: 240,
-        fps: 30.0,
-    };
-    options.duration = Some(Duration::from_secs(3));
+    let mut options = options(server, room, Some(3));
     options.ice = IceOptions {
         stun: Vec::new(),
         turn,
@@ -55,7 +37,7 @@ async fn within_the_bound(call: impl std::future::Future<Output = Summary>) -> S
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_only_calls_connect_through_coturn_on_relay_pairs_both_sides() {
     let coturn = testkit::Coturn::start(&[]);
-    let server = signaling_server().await;
+    let (server, _stop) = signaling_server().await;
     let options = relay_only(server, "relay", turn(coturn.port, "pass1"));
     let first = tokio::spawn(run_call(options.clone(), |_| {}, std::future::pending()));
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -71,7 +53,7 @@ async fn relay_only_calls_connect_through_coturn_on_relay_pairs_both_sides() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_only_without_turn_or_with_wrong_credentials_fails_with_the_turn_hint() {
     let coturn = testkit::Coturn::start(&[]);
-    let server = signaling_server().await;
+    let (server, _stop) = signaling_server().await;
     for (case, turn) in [
         ("no TURN server", None),
         ("wrong credentials", turn(coturn.port, "not-the-password")),
