@@ -41,6 +41,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -63,6 +64,19 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Caps glibc's malloc at two arenas. A call runs a dozen threads that allocate (the
+/// runtime's, capture, codecs); with an arena each, freed memory scattered over them was
+/// never reused across threads and a 720p call's resident memory crept up ~180 KiB a
+/// minute. With two it stays flat, at no measurable CPU cost.
+#[allow(unsafe_code)]
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a malloc parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 /// Prints the devices there are, or "none found" for each kind that has none.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use media::AudioFrame;
 use media::opus_codec::{OpusDecoder, OpusEncoder};
 use media::source::{AudioSink, AudioSource};
 use media::worker::Worker;
@@ -35,6 +36,8 @@ pub struct AudioCounters {
     pub concealed: AtomicU64,
     /// Opus payload bytes sent or received.
     pub bytes: AtomicU64,
+    /// Energy of the audio played (`totalAudioEnergy`), in billionths.
+    pub energy_nano: AtomicU64,
 }
 
 impl AudioCounters {
@@ -179,6 +182,10 @@ pub async fn receive_audio(
     let stats = Arc::clone(&counters);
     let mut sequence = SequenceTracker::default();
     let worker = Worker::spawn("opus-decoder", 64, move |(seq, payload): (u16, Vec<u8>)| {
+        let mut play = |frame: &AudioFrame| {
+            AudioCounters::add(&stats.energy_nano, (frame.energy() * 1e9) as u64);
+            let _ = sink.play(frame);
+        };
         let Arrival::InOrder { lost } = sequence.arrive(seq) else {
             return;
         };
@@ -194,13 +201,11 @@ pub async fn receive_audio(
                 decoder.conceal()
             };
             if let Ok(frame) = rebuilt {
-                let _ = sink.play(&frame);
+                play(&frame);
             }
         }
         match decoder.decode(&payload) {
-            Ok(frame) => {
-                let _ = sink.play(&frame);
-            }
+            Ok(frame) => play(&frame),
             Err(err) => tracing::debug!(%err, "undecodable Opus packet"),
         }
     })

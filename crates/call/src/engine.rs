@@ -896,6 +896,7 @@ impl MediaCall<'_> {
                 fec_recovered: aget(&ai.recovered_fec),
                 concealed: aget(&ai.concealed),
                 marks,
+                energy: aget(&ai.energy_nano) as f64 / 1e9,
             },
             ..StatsLine::default()
         }

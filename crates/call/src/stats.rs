@@ -142,6 +142,9 @@ pub struct AudioIn {
     pub concealed: u64,
     /// Test-tone timing marks heard (when the remote sends the test tone).
     pub marks: u64,
+    /// Energy of all audio played so far, as WebRTC's `totalAudioEnergy`: mean square
+    /// of the samples (full scale 1) times seconds. Above 0 means something was heard.
+    pub energy: f64,
 }
 
 /// One peer's statistics for one second of a call.

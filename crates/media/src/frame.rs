@@ -191,11 +191,43 @@ impl AudioFrame {
             capture_us: 0,
         }
     }
+
+    /// Audio energy of this frame as WebRTC stats count it (`totalAudioEnergy`): the
+    /// mean square of the samples (full scale = 1) times the frame's duration in seconds.
+    pub fn energy(&self) -> f64 {
+        if self.samples.is_empty() {
+            return 0.0;
+        }
+        let squares: f64 = self
+            .samples
+            .iter()
+            .map(|&s| (f64::from(s) / 32_768.0).powi(2))
+            .sum();
+        let per_channel = self.samples.len() / usize::from(self.channels.max(1));
+        squares / self.samples.len() as f64 * per_channel as f64 / f64::from(SAMPLE_RATE)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audio_energy_is_mean_square_times_duration() {
+        assert_eq!(AudioFrame::silence(2).energy(), 0.0);
+        let full = AudioFrame {
+            samples: vec![i16::MIN; FRAME_SAMPLES],
+            channels: 1,
+            capture_us: 0,
+        };
+        assert!((full.energy() - 0.02).abs() < 1e-9, "{}", full.energy());
+        let half_stereo = AudioFrame {
+            samples: vec![16_384; FRAME_SAMPLES * 2],
+            channels: 2,
+            capture_us: 0,
+        };
+        assert!((half_stereo.energy() - 0.005).abs() < 1e-9);
+    }
 
     #[test]
     fn i420_planes_have_half_size_chroma_rounded_up() {

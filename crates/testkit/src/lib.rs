@@ -1,6 +1,8 @@
 //! Test support shared by the crates' end-to-end tests: real services started on
-//! 127.0.0.1 for the duration of a test, and network impairment ([`netem`]).
+//! 127.0.0.1 for the duration of a test, headless Chromium ([`browser`]) and network
+//! impairment ([`netem`]).
 
+pub mod browser;
 pub mod netem;
 
 use std::path::Path;
@@ -99,6 +101,15 @@ impl Drop for Coturn {
 /// A UDP port on 127.0.0.1 that was free a moment ago.
 pub fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()

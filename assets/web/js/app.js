@@ -1,0 +1,182 @@
+// The page: wires the form, the videos, the buttons and the stats panel to a `Call`.
+//
+// URL parameters (all optional): `room` (else an unguessable one is made and put in the
+// address bar to share), `name`, `relay=1` (relay-only), `codec=VP8` (offer and accept
+// only that video codec, e.g. to check how a peer without it fails), `server` (a ws:// or
+// wss:// URL; default: the server that served this page) and `autojoin=1` (join at once,
+// for scripts and tests).
+//
+// `window.peercall` exposes the live call, its state and timings for automation.
+
+import { Call } from './call.js';
+import { defaultServerUrl } from './signaling.js';
+import { rows, statsArray, summarize } from './stats.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(window.location.search);
+
+/** An unguessable room name: 128 random bits in the protocol's room alphabet. */
+function newRoom() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+const ui = {
+  room: params.get('room') || newRoom(),
+  local: null,            // the local MediaStream (possibly without tracks)
+  call: null,
+  timings: {},            // joinAt, firstFrameMs: time from Join to the first remote frame
+  summary: null,
+  statsTimer: null,
+};
+window.peercall = ui;
+
+function showBanner(text, kind = 'error') {
+  const banner = $('banner');
+  banner.textContent = text;
+  banner.className = `banner ${kind}`;
+  banner.hidden = !text;
+}
+
+function setState(state, detail = '') {
+  const el = $('state');
+  el.textContent = detail ? `${state} — ${detail}` : state;
+  el.dataset.state = state;
+  const inCall = !['idle', 'ended', 'failed'].includes(state);
+  $('join').disabled = inCall;
+  $('hangup').disabled = !inCall;
+  for (const id of ['name', 'room', 'relay']) $(id).disabled = inCall;
+  if (state === 'failed') showBanner(detail);
+  if (!inCall) stopStats();
+}
+
+function shareLink() {
+  const url = new URL(window.location.href);
+  url.search = '';
+  url.searchParams.set('room', $('room').value);
+  $('share-link').href = url.toString();
+  $('share-link').textContent = url.toString();
+  window.history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(params), room: $('room').value })}`);
+}
+
+/** The local camera and mic, or what of them exists; explains what is missing. */
+async function openMedia() {
+  const why = (err) => (err.name === 'NotAllowedError'
+    ? 'access was denied (allow it in the address bar and reload)'
+    : err.name === 'NotFoundError' ? 'none was found' : err.message);
+  const stream = new MediaStream();
+  const missing = [];
+  for (const kind of ['video', 'audio']) {
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+      s.getTracks().forEach((t) => stream.addTrack(t));
+    } catch (err) {
+      missing.push(`${kind === 'video' ? 'camera' : 'microphone'}: ${why(err)}`);
+    }
+  }
+  if (missing.length) {
+    showBanner(`${missing.join('; ')}. You can still join and ${stream.getTracks().length ? 'send what works' : 'watch and listen'}.`, 'notice');
+  }
+  $('local-video').srcObject = stream;
+  $('mute').disabled = stream.getAudioTracks().length === 0;
+  $('camera').disabled = stream.getVideoTracks().length === 0;
+  return stream;
+}
+
+function join() {
+  showBanner('');
+  const name = $('name').value.trim();
+  localStorage.setItem('peercall.name', name);
+  const room = $('room').value.trim();
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(room)) {
+    showBanner('A room name is 1–64 letters, digits, "_" or "-".');
+    return;
+  }
+  shareLink();
+  ui.timings = { joinAt: performance.now() };
+  const codec = params.get('codec');
+  ui.call = new Call({
+    server: params.get('server') || defaultServerUrl(),
+    room,
+    name,
+    relayOnly: $('relay').checked,
+    stream: ui.local,
+    ...(codec ? { videoCodec: `video/${codec}`, onlyCodec: true } : {}),
+  }, {
+    onstate: setState,
+    onremote: (stream) => {
+      const video = $('remote-video');
+      if (video.srcObject !== stream) video.srcObject = stream;
+    },
+  });
+  ui.call.join();
+  startStats();
+}
+
+function startStats() {
+  stopStats();
+  let previous = {};
+  ui.statsTimer = setInterval(async () => {
+    const pc = ui.call?.pc;
+    if (!pc) return;
+    ui.summary = summarize(await statsArray(pc), previous);
+    previous = ui.summary.bytes;
+    $('stats-body').replaceChildren(...rows(ui.summary).map(([label, value]) => {
+      const tr = document.createElement('tr');
+      const th = document.createElement('th');
+      const td = document.createElement('td');
+      th.textContent = label;
+      td.textContent = value;
+      tr.append(th, td);
+      return tr;
+    }));
+  }, 1000);
+}
+
+function stopStats() {
+  clearInterval(ui.statsTimer);
+  ui.statsTimer = null;
+}
+
+/** Records when the first remote frame is shown (for the time-to-first-frame figure). */
+function watchFirstFrame() {
+  const video = $('remote-video');
+  const seen = () => {
+    if (ui.timings.joinAt != null && ui.timings.firstFrameMs == null) {
+      ui.timings.firstFrameMs = performance.now() - ui.timings.joinAt;
+    }
+  };
+  if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
+    const onFrame = () => { seen(); video.requestVideoFrameCallback(onFrame); };
+    video.requestVideoFrameCallback(onFrame);
+  } else {
+    video.addEventListener('loadeddata', seen);
+  }
+}
+
+function toggleTrack(kind, button, onLabel, offLabel) {
+  const tracks = kind === 'audio' ? ui.local.getAudioTracks() : ui.local.getVideoTracks();
+  const enabled = !tracks[0]?.enabled;
+  tracks.forEach((t) => { t.enabled = enabled; });
+  button.textContent = enabled ? onLabel : offLabel;
+  button.setAttribute('aria-pressed', String(!enabled));
+}
+
+async function main() {
+  $('room').value = ui.room;
+  $('name').value = params.get('name') ?? localStorage.getItem('peercall.name') ?? '';
+  $('relay').checked = params.get('relay') === '1';
+  shareLink();
+  $('room').addEventListener('change', shareLink);
+  $('copy-link').addEventListener('click', () => navigator.clipboard?.writeText($('share-link').href));
+  $('join-form').addEventListener('submit', (e) => { e.preventDefault(); join(); });
+  $('hangup').addEventListener('click', () => ui.call?.hangUp());
+  $('mute').addEventListener('click', (e) => toggleTrack('audio', e.target, 'Mute mic', 'Unmute mic'));
+  $('camera').addEventListener('click', (e) => toggleTrack('video', e.target, 'Camera off', 'Camera on'));
+  watchFirstFrame();
+  setState('idle', 'press Join to enter the room');
+  ui.local = await openMedia();
+  if (params.get('autojoin') === '1') join();
+}
+
+main();

@@ -1,0 +1,272 @@
+// The call: one RTCPeerConnection at a time, negotiated over the signaling client by the
+// protocol's "Who offers" rules, so the browser client can call our native peer, another
+// browser, or itself:
+// - alone in the room: make an offer at once and send it without `to` (the server holds
+//   it for whoever joins next), then trickle candidates the same way;
+// - someone already there: wait for their held offer, answer it with `to` set;
+// - the other peer leaves: drop the connection and, alone again, make a fresh held offer;
+// - an offer arrives while in a call (the other side restarted): answer it on a new
+//   connection.
+// Remote candidates that arrive before the remote description are queued, never lost.
+
+import { Signaling } from './signaling.js';
+
+/** Seconds from the other peer's arrival to a connection before the call fails. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+/** What the user is told for each server error code. */
+const SERVER_ERRORS = {
+  'room-full': 'This room is full: a call has two people. Pick another room.',
+  'server-full': 'The signaling server is full. Try again later.',
+  'rate-limited': 'Too many messages too fast; the server dropped one.',
+  'queue-full': 'The server holds no more messages for this room.',
+};
+
+/**
+ * Orders a transceiver's codecs so `preferred` (a MIME type such as `video/H264`) comes
+ * first, H.264 constrained baseline with packetization-mode=1 first among those; with
+ * `only`, every other media codec is left out. Repair formats (rtx, red, ulpfec) stay.
+ */
+export function orderCodecs(codecs, preferred, only = false) {
+  const repair = (c) => /\/(rtx|red|ulpfec|flexfec-03)$/i.test(c.mimeType);
+  const wanted = (c) => c.mimeType.toLowerCase() === preferred.toLowerCase();
+  const rank = (c) => {
+    if (!wanted(c)) return 2;
+    const fmtp = c.sdpFmtpLine || '';
+    return /profile-level-id=42e01f/i.test(fmtp) && /packetization-mode=1/.test(fmtp) ? 0 : 1;
+  };
+  return codecs
+    .filter((c) => !only || wanted(c) || repair(c))
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+    .map(({ c }) => c);
+}
+
+export class Call {
+  /**
+   * @param {object} options  `server` (WebSocket URL), `room`, `name`, `relayOnly`,
+   *   `videoCodec` (MIME type to prefer, default `video/H264`), `onlyCodec` (offer only it),
+   *   `stream` (local MediaStream, may lack tracks: then receive-only).
+   * @param {object} handlers  `onstate(state, detail)`, `onremote(stream)`.
+   */
+  constructor(options, handlers) {
+    this.options = { videoCodec: 'video/H264', onlyCodec: false, ...options };
+    this.handlers = handlers;
+    this.state = 'idle';
+    this.pc = null;
+    this.remoteId = null;      // the peer we negotiate with, once known
+    this.pending = [];         // remote candidates waiting for the remote description
+    this.iceServers = [];
+    this.relayCandidate = false;
+    this.connectTimer = null;
+    this.signaling = new Signaling(options.server, {
+      onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail(`negotiation failed: ${err.message}`)),
+      onstatus: (status, detail) => this.onSignalingStatus(status, detail),
+    });
+  }
+
+  setState(state, detail = '') {
+    this.state = state;
+    this.handlers.onstate?.(state, detail);
+  }
+
+  /** Joins the room; the call runs from here until `hangUp` or failure. */
+  join() {
+    this.setState('joining');
+    this.signaling.connect(this.options.room, this.options.name);
+  }
+
+  /** Ends the call: leaves the room and closes the connection. */
+  hangUp(detail = 'you hung up') {
+    this.closePeer();
+    this.signaling.close();
+    this.setState('ended', detail);
+  }
+
+  fail(detail) {
+    this.closePeer();
+    this.signaling.close();
+    this.setState('failed', detail);
+  }
+
+  onSignalingStatus(status, detail) {
+    if (status === 'unreachable') {
+      this.fail(`${detail} — is the server running, and is the address right?`);
+    } else if (status === 'reconnecting' && this.state === 'connected') {
+      // Media keeps flowing without signaling; say so rather than alarm.
+      this.handlers.onstate?.(this.state, 'signaling reconnecting; media unaffected');
+    }
+  }
+
+  async onMessage(msg) {
+    switch (msg.type) {
+      case 'welcome':
+        this.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
+        if (this.pc && this.state === 'connected') return; // a signaling reconnect mid-call
+        if (msg.peers.length === 0) {
+          await this.offer();
+        } else {
+          this.setState('connecting', `waiting for ${msg.peers[0].name || 'the other peer'}'s offer`);
+          this.armConnectTimer();
+        }
+        break;
+      case 'peer-joined':
+        if (this.state === 'waiting') this.setState('connecting', `${msg.name || 'a peer'} joined`);
+        this.armConnectTimer();
+        break;
+      case 'offer':
+        await this.answer(msg);
+        break;
+      case 'answer':
+        if (!this.pc || this.pc.signalingState !== 'have-local-offer') return;
+        this.remoteId = msg.from;
+        await this.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
+        await this.flushCandidates();
+        break;
+      case 'candidate':
+        if (this.remoteId && msg.from !== this.remoteId) return;
+        this.pending.push({ from: msg.from, candidate: msg.candidate });
+        if (this.pc?.remoteDescription) await this.flushCandidates();
+        break;
+      case 'peer-left':
+        if (this.remoteId && msg.id !== this.remoteId) return;
+        this.closePeer();
+        this.setState('waiting', 'the other peer left; waiting for the next');
+        await this.offer();
+        break;
+      case 'error':
+        if (msg.code === 'room-full' || msg.code === 'server-full') {
+          this.fail(SERVER_ERRORS[msg.code]);
+        } else {
+          console.warn('signaling error', msg.code, msg.message);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A new peer connection with our tracks (or receive-only transceivers). */
+  newPeer() {
+    this.closePeer();
+    const pc = new RTCPeerConnection({
+      iceServers: this.iceServers,
+      iceTransportPolicy: this.options.relayOnly ? 'relay' : 'all',
+    });
+    this.pc = pc;
+    this.relayCandidate = false;
+    const remote = new MediaStream();
+    pc.ontrack = (event) => {
+      remote.addTrack(event.track);
+      this.handlers.onremote?.(remote);
+    };
+    pc.onicecandidate = (event) => {
+      if (pc !== this.pc) return;
+      if (event.candidate?.type === 'relay') this.relayCandidate = true;
+      const to = this.remoteId ? { to: this.remoteId } : {};
+      this.signaling.send({ type: 'candidate', candidate: event.candidate ? event.candidate.toJSON() : null, ...to });
+      if (!event.candidate && this.options.relayOnly && !this.relayCandidate) {
+        this.fail('ICE failed: no relay candidate — check the TURN server and credentials');
+      }
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      switch (pc.connectionState) {
+        case 'connected':
+          clearTimeout(this.connectTimer);
+          this.setState('connected');
+          break;
+        case 'disconnected':
+          this.setState('reconnecting', 'the connection is interrupted; trying to recover');
+          break;
+        case 'failed':
+          this.fail(this.options.relayOnly
+            ? 'ICE failed: no working relay path — check the TURN server and credentials'
+            : 'ICE failed: no network path to the other peer — a TURN server may be needed');
+          break;
+        default:
+          break;
+      }
+    };
+    return pc;
+  }
+
+  /** Adds our tracks to `pc` (or receive-only transceivers) and sets codec preferences. */
+  attachMedia(pc) {
+    const stream = this.options.stream;
+    for (const kind of ['audio', 'video']) {
+      const track = stream?.getTracks().find((t) => t.kind === kind) || null;
+      let transceiver = pc.getTransceivers().find((t) => t.receiver.track.kind === kind && !t.sender.track);
+      if (transceiver) {
+        if (track) transceiver.sender.replaceTrack(track);
+        transceiver.direction = track ? 'sendrecv' : 'recvonly';
+      } else {
+        transceiver = pc.addTransceiver(track || kind, {
+          direction: track ? 'sendrecv' : 'recvonly',
+          streams: stream && track ? [stream] : [],
+        });
+      }
+      const preferred = kind === 'video' ? this.options.videoCodec : 'audio/opus';
+      const only = kind === 'video' && this.options.onlyCodec;
+      const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs;
+      if (codecs && transceiver.setCodecPreferences) {
+        transceiver.setCodecPreferences(orderCodecs(codecs, preferred, only));
+      }
+    }
+  }
+
+  /** Makes a held offer: alone in the room, for whoever joins next. */
+  async offer() {
+    this.remoteId = null;
+    this.pending = [];
+    const pc = this.newPeer();
+    this.attachMedia(pc);
+    await pc.setLocalDescription(await pc.createOffer());
+    this.signaling.send({ type: 'offer', sdp: pc.localDescription.sdp });
+    if (this.state !== 'waiting') this.setState('waiting', 'waiting for someone to join');
+  }
+
+  /** Answers an offer on a fresh connection (also when it restarts a call). */
+  async answer(msg) {
+    this.remoteId = msg.from;
+    this.pending = this.pending.filter((p) => p.from === msg.from);
+    const pc = this.newPeer();
+    await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+    this.attachMedia(pc);
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.signaling.send({ type: 'answer', sdp: pc.localDescription.sdp, to: msg.from });
+    await this.flushCandidates();
+    if (this.state !== 'connected') this.setState('connecting');
+    this.armConnectTimer();
+  }
+
+  async flushCandidates() {
+    const pc = this.pc;
+    const pending = this.pending;
+    this.pending = [];
+    for (const { candidate } of pending) {
+      try {
+        await pc.addIceCandidate(candidate ?? undefined);
+      } catch (err) {
+        console.warn('a remote candidate was refused', candidate, err);
+      }
+    }
+  }
+
+  armConnectTimer() {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (this.state !== 'connected' && this.state !== 'ended' && this.state !== 'failed') {
+        this.fail('no connection within 30 s of the other peer arriving — a TURN server may be needed');
+      }
+    }, CONNECT_TIMEOUT_MS);
+  }
+
+  closePeer() {
+    clearTimeout(this.connectTimer);
+    if (this.pc) {
+      this.pc.close();
+      this.pc = null;
+    }
+  }
+}

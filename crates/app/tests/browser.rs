@@ -1,0 +1,344 @@
+//! Calls with a real, headless Chromium (fake camera and microphone) running the web
+//! client that the signaling server serves: browser ↔ `peercall call` in both join
+//! orders, the same relay-only through coturn, browser ↔ browser, and a browser that
+//! offers only VP8. Assertions come from the browser's own `getStats` and the native
+//! side's stats. A screenshot of the page mid-call is kept in `target/artifacts`.
+//!
+//! Needs `chromium` and `chromium-driver` (scripts/test installs them). The tests take
+//! turns: each runs Chromium and real-time codecs, and the machine has two cores.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::Value;
+use testkit::browser::{Browser, artifacts_dir, png_region_luma};
+use tokio::sync::{Mutex, oneshot};
+
+/// One browser test at a time.
+static TURN: Mutex<()> = Mutex::const_new(());
+
+/// How long a native peer stays connected.
+const NATIVE_SECONDS: u64 = 10;
+
+/// A signaling server on 127.0.0.1 serving the web client, with `flags`.
+async fn signaling_server(flags: &[String]) -> (SocketAddr, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = signaling_server::Config::parse_from(
+        std::iter::once("signaling-server".to_string()).chain(flags.iter().cloned()),
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(signaling_server::serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Opens the web client in `room` and joins at once.
+async fn browser_in(server: SocketAddr, room: &str, query: &str) -> Browser {
+    let browser = Browser::launch().await.expect("Chromium");
+    browser
+        .open(&format!(
+            "http://{server}/?room={room}&name=chromium&autojoin=1{query}"
+        ))
+        .await
+        .unwrap();
+    browser
+}
+
+/// `peercall call` in `room`, connected for [`NATIVE_SECONDS`].
+fn native_in(server: SocketAddr, room: &str, flags: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_peercall"))
+        .args([
+            "call",
+            "--server",
+            &format!("ws://{server}/ws"),
+            "--room",
+            room,
+        ])
+        .args(["--name", "native", "--bind", "127.0.0.1:0"])
+        .args(["--duration", &NATIVE_SECONDS.to_string()])
+        .args(flags)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The native peer's summary line once it has ended, and its stderr for messages.
+async fn native_summary(child: Child) -> (Value, String) {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let summary = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no summary line; stdout:\n{stdout}\nstderr:\n{stderr}"));
+    (summary, stderr)
+}
+
+async fn wait_connected(browser: &Browser) {
+    if let Err(err) = browser
+        .wait_for(
+            "return window.peercall?.call?.state === 'connected'",
+            Duration::from_secs(20),
+        )
+        .await
+    {
+        let state = browser
+            .eval("return document.getElementById('state').textContent")
+            .await;
+        panic!("the browser did not connect: {err}; the page says {state:?}");
+    }
+}
+
+/// The browser's own `getStats()` reports, as an array.
+async fn browser_stats(browser: &Browser) -> Vec<Value> {
+    let reports = browser
+        .eval_async(
+            "const out = []; (await window.peercall.call.pc.getStats()).forEach((r) => out.push(r)); return out;",
+        )
+        .await
+        .unwrap();
+    reports.as_array().cloned().unwrap_or_default()
+}
+
+/// Reads `getStats` reports: streams by direction and kind, codecs, the selected pair.
+struct Reports(Vec<Value>);
+
+impl Reports {
+    fn rtp(&self, kind: &str, direction: &str) -> &Value {
+        self.0
+            .iter()
+            .find(|r| r["type"] == direction && r["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {direction} {kind} in {:#?}", self.0))
+    }
+
+    fn by_id(&self, id: &Value) -> &Value {
+        self.0
+            .iter()
+            .find(|r| r["id"] == *id)
+            .unwrap_or_else(|| panic!("no report {id}"))
+    }
+
+    fn codec(&self, kind: &str, direction: &str) -> String {
+        let rtp = self.rtp(kind, direction);
+        self.by_id(&rtp["codecId"])["mimeType"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Candidate types of the selected pair: (local, remote).
+    fn pair_types(&self) -> (String, String) {
+        let transport = self
+            .0
+            .iter()
+            .find(|r| r["type"] == "transport")
+            .expect("a transport report");
+        let pair = self.by_id(&transport["selectedCandidatePairId"]);
+        let kind = |id: &Value| {
+            self.by_id(id)["candidateType"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        (
+            kind(&pair["localCandidateId"]),
+            kind(&pair["remoteCandidateId"]),
+        )
+    }
+}
+
+/// What every browser ↔ native call must show, from both sides' stats.
+fn assert_media_both_ways(stats: &Reports, summary: &Value) {
+    // Chromium decodes our H.264 at the size we send, at ≥ 25 fps.
+    let video_in = stats.rtp("video", "inbound-rtp");
+    assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
+    assert_eq!(stats.codec("video", "outbound-rtp"), "video/H264");
+    assert_eq!(stats.codec("audio", "inbound-rtp"), "audio/opus");
+    assert_eq!(
+        (
+            video_in["frameWidth"].as_u64(),
+            video_in["frameHeight"].as_u64()
+        ),
+        (Some(640), Some(480)),
+        "{video_in}"
+    );
+    assert!(
+        video_in["framesPerSecond"].as_f64().unwrap_or(0.0) >= 25.0,
+        "Chromium decodes our video too slowly: {video_in}"
+    );
+    let audio_in = stats.rtp("audio", "inbound-rtp");
+    assert!(
+        audio_in["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
+        "{audio_in}"
+    );
+    // We decode Chromium's video at its camera's 30 fps, and hear its audio.
+    assert_eq!(summary["ok"], true, "{summary}");
+    let last = &summary["summary"]["last"];
+    assert!(
+        last["video_in"]["fps"].as_u64().unwrap() >= 25,
+        "we decode Chromium's video too slowly: {last}"
+    );
+    assert_eq!(last["video_in"]["decode_errors"], 0, "{last}");
+    assert!(last["audio_in"]["energy"].as_f64().unwrap() > 0.0, "{last}");
+}
+
+/// Saves a screenshot of the page and checks that the remote video shows a picture.
+async fn screenshot_shows_remote_video(browser: &Browser, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    let path = artifacts_dir().join(name);
+    std::fs::write(&path, &png).unwrap();
+    let rect = browser
+        .eval(
+            "const r = document.getElementById('remote-video').getBoundingClientRect(); \
+             const s = window.devicePixelRatio; \
+             return [r.x * s, r.y * s, r.width * s, r.height * s].map(Math.round);",
+        )
+        .await
+        .unwrap();
+    let v: Vec<u32> = serde_json::from_value(rect).unwrap();
+    // The middle half of the element, clear of letterboxing and the preview inset.
+    let region = (v[0] + v[2] / 4, v[1] + v[3] / 4, v[2] / 2, v[3] / 2);
+    let (mean, spread) = png_region_luma(&png, region).unwrap();
+    assert!(
+        mean > 20.0 && spread > 5.0,
+        "the remote video area of {} looks black or blank (mean luma {mean:.1}, spread {spread:.1})",
+        path.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_peer_answers_a_browser_that_joined_first() {
+    let _turn = TURN.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    let browser = browser_in(server, "browser-first", "").await;
+    browser
+        .wait_for(
+            "return window.peercall?.call?.state === 'waiting'",
+            Duration::from_secs(15),
+        )
+        .await
+        .unwrap();
+    let native = native_in(server, "browser-first", &[]);
+    wait_connected(&browser).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stats = Reports(browser_stats(&browser).await);
+    screenshot_shows_remote_video(&browser, "browser-call-with-native.png").await;
+    let (summary, _) = native_summary(native).await;
+    assert_media_both_ways(&stats, &summary);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_answers_a_native_peer_that_joined_first() {
+    let _turn = TURN.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    let native = native_in(server, "native-first", &[]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let browser = browser_in(server, "native-first", "").await;
+    wait_connected(&browser).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stats = Reports(browser_stats(&browser).await);
+    let (summary, _) = native_summary(native).await;
+    assert_media_both_ways(&stats, &summary);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_and_native_call_relay_only_through_coturn() {
+    let _turn = TURN.lock().await;
+    let coturn = testkit::Coturn::start(&[]);
+    // Both sides take the TURN server from the server's `welcome`.
+    let (server, _stop) = signaling_server(&[
+        format!("--turn=turn:127.0.0.1:{}?transport=udp", coturn.port),
+        "--turn-username=user1".into(),
+        "--turn-credential=pass1".into(),
+    ])
+    .await;
+    let browser = browser_in(server, "relayed", "&relay=1").await;
+    let native = native_in(server, "relayed", &["--relay-only"]);
+    wait_connected(&browser).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let stats = Reports(browser_stats(&browser).await);
+    let (summary, _) = native_summary(native).await;
+    assert_eq!(
+        stats.pair_types(),
+        ("relay".to_string(), "relay".to_string())
+    );
+    let ice = &summary["summary"]["last"]["ice"];
+    assert_eq!(
+        (&ice["local"], &ice["remote"]),
+        (&"relay".into(), &"relay".into()),
+        "{ice}"
+    );
+    assert_media_both_ways(&stats, &summary);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browsers_call_each_other_through_the_server() {
+    let _turn = TURN.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    let first = browser_in(server, "browsers", "").await;
+    first
+        .wait_for(
+            "return window.peercall?.call?.state === 'waiting'",
+            Duration::from_secs(15),
+        )
+        .await
+        .unwrap();
+    let second = browser_in(server, "browsers", "").await;
+    wait_connected(&first).await;
+    wait_connected(&second).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for browser in [&first, &second] {
+        let stats = Reports(browser_stats(browser).await);
+        let video_in = stats.rtp("video", "inbound-rtp");
+        assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
+        assert!(
+            video_in["framesDecoded"].as_u64().unwrap_or(0) > 30,
+            "{video_in}"
+        );
+        let audio_in = stats.rtp("audio", "inbound-rtp");
+        assert!(
+            audio_in["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
+            "{audio_in}"
+        );
+    }
+    screenshot_shows_remote_video(&second, "browser-call-with-browser.png").await;
+    first.close().await;
+    second.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
+    let _turn = TURN.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    let browser = browser_in(server, "vp8-only", "&codec=VP8").await;
+    browser
+        .wait_for(
+            "return window.peercall?.call?.state === 'waiting'",
+            Duration::from_secs(15),
+        )
+        .await
+        .unwrap();
+    let native = native_in(server, "vp8-only", &[]);
+    let (summary, _) = tokio::time::timeout(Duration::from_secs(30), native_summary(native))
+        .await
+        .expect("the native peer gives up within 30 s");
+    assert_eq!(summary["ok"], false, "{summary}");
+    let reason = summary["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("VP8") && reason.contains("H264"),
+        "the reason names what was offered and what we decode: {reason}"
+    );
+    browser.close().await;
+}
