@@ -25,7 +25,7 @@ const ui = {
   room: params.get('room') || newRoom(),
   local: null,            // the local MediaStream (possibly without tracks)
   call: null,
-  timings: {},            // joinAt, firstFrameMs: time from Join to the first remote frame
+  timings: {},            // joinAt; connectedMs, firstFrameMs: from Join to connected, to the first remote frame
   summary: null,
   statsTimer: null,
 };
@@ -39,6 +39,9 @@ function showBanner(text, kind = 'error') {
 }
 
 function setState(state, detail = '') {
+  if (state === 'connected' && ui.timings.connectedMs == null) {
+    ui.timings.connectedMs = performance.now() - ui.timings.joinAt;
+  }
   const el = $('state');
   el.textContent = detail ? `${state} — ${detail}` : state;
   el.dataset.state = state;

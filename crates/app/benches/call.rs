@@ -21,6 +21,7 @@ use media::VideoFormat;
 use media::frame::now_us;
 use media::pattern::read_code;
 use signaling_proto::RoomId;
+use testkit::report;
 
 struct Args {
     runs: u32,
@@ -45,27 +46,6 @@ fn args() -> Args {
         }
     }
     parsed
-}
-
-/// Nearest-rank percentile of sorted samples.
-fn pct(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
-
-fn report(what: &str, mut samples: Vec<f64>, unit: &str) {
-    if samples.is_empty() {
-        println!("{what}: no samples");
-        return;
-    }
-    samples.sort_by(f64::total_cmp);
-    println!(
-        "{what}: n={} p50 {:.1} {unit}, p95 {:.1}, p99 {:.1}, max {:.1}",
-        samples.len(),
-        pct(&samples, 0.5),
-        pct(&samples, 0.95),
-        pct(&samples, 0.99),
-        samples[samples.len() - 1],
-    );
 }
 
 async fn server() -> SocketAddr {

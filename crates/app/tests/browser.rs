@@ -48,9 +48,21 @@ async fn browser_in(server: SocketAddr, room: &str, query: &str) -> Browser {
     browser
 }
 
+/// A `peercall call` process, killed if the test ends before it does.
+struct Native(Option<Child>);
+
+impl Drop for Native {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `peercall call` in `room`, connected for [`NATIVE_SECONDS`].
-fn native_in(server: SocketAddr, room: &str, flags: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_peercall"))
+fn native_in(server: SocketAddr, room: &str, flags: &[&str]) -> Native {
+    let child = Command::new(env!("CARGO_BIN_EXE_peercall"))
         .args([
             "call",
             "--server",
@@ -64,23 +76,24 @@ fn native_in(server: SocketAddr, room: &str, flags: &[&str]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Native(Some(child))
 }
 
-/// The native peer's summary line once it has ended, and its stderr for messages.
-async fn native_summary(child: Child) -> (Value, String) {
+/// The native peer's summary line once it has ended.
+async fn native_summary(mut native: Native) -> Value {
+    let child = native.0.take().unwrap();
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let summary = stdout
+    stdout
         .lines()
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no summary line; stdout:\n{stdout}\nstderr:\n{stderr}"));
-    (summary, stderr)
+        .unwrap_or_else(|| panic!("no summary line; stdout:\n{stdout}\nstderr:\n{stderr}"))
 }
 
 async fn wait_connected(browser: &Browser) {
@@ -232,7 +245,7 @@ async fn native_peer_answers_a_browser_that_joined_first() {
     tokio::time::sleep(Duration::from_secs(6)).await;
     let stats = Reports(browser_stats(&browser).await);
     screenshot_shows_remote_video(&browser, "browser-call-with-native.png").await;
-    let (summary, _) = native_summary(native).await;
+    let summary = native_summary(native).await;
     assert_media_both_ways(&stats, &summary);
     browser.close().await;
 }
@@ -247,7 +260,7 @@ async fn browser_answers_a_native_peer_that_joined_first() {
     wait_connected(&browser).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let stats = Reports(browser_stats(&browser).await);
-    let (summary, _) = native_summary(native).await;
+    let summary = native_summary(native).await;
     assert_media_both_ways(&stats, &summary);
     browser.close().await;
 }
@@ -268,7 +281,7 @@ async fn browser_and_native_call_relay_only_through_coturn() {
     wait_connected(&browser).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let stats = Reports(browser_stats(&browser).await);
-    let (summary, _) = native_summary(native).await;
+    let summary = native_summary(native).await;
     assert_eq!(
         stats.pair_types(),
         ("relay".to_string(), "relay".to_string())
@@ -331,7 +344,7 @@ async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
         .await
         .unwrap();
     let native = native_in(server, "vp8-only", &[]);
-    let (summary, _) = tokio::time::timeout(Duration::from_secs(30), native_summary(native))
+    let summary = tokio::time::timeout(Duration::from_secs(30), native_summary(native))
         .await
         .expect("the native peer gives up within 30 s");
     assert_eq!(summary["ok"], false, "{summary}");
@@ -339,6 +352,78 @@ async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
     assert!(
         reason.contains("VP8") && reason.contains("H264"),
         "the reason names what was offered and what we decode: {reason}"
+    );
+    browser.close().await;
+}
+
+/// The text of the page's banner, once it shows one.
+async fn banner(browser: &Browser) -> String {
+    browser
+        .wait_for(
+            "const b = document.getElementById('banner'); return !b.hidden && b.textContent",
+            Duration::from_secs(15),
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server() {
+    let _turn = TURN.lock().await;
+    let (server, _stop) = signaling_server(&["--max-peers=1".into()]).await;
+    let browser = Browser::launch_without_media_devices().await.unwrap();
+
+    // No camera, no microphone: it says so and still offers to join receive-only.
+    browser
+        .open(&format!("http://{server}/?room=full"))
+        .await
+        .unwrap();
+    let text = banner(&browser).await;
+    assert!(
+        text.contains("camera: none was found") && text.contains("microphone: none was found"),
+        "{text}"
+    );
+    assert!(text.contains("still join"), "{text}");
+
+    // A room already holding its one peer.
+    let native = native_in(server, "full", &[]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser
+        .eval("document.getElementById('join').click(); return true")
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "return window.peercall.call?.state === 'failed'",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let text = banner(&browser).await;
+    assert!(text.contains("room is full"), "{text}");
+    drop(native); // kills it
+
+    // A server that is not there.
+    browser
+        .open(&format!(
+            "http://{server}/?room=r&autojoin=1&server=ws://127.0.0.1:9/ws"
+        ))
+        .await
+        .unwrap();
+    browser
+        .wait_for(
+            "return window.peercall.call?.state === 'failed'",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    let text = banner(&browser).await;
+    assert!(
+        text.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"),
+        "{text}"
     );
     browser.close().await;
 }

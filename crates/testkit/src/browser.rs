@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
-/// Flags Chromium runs with: headless, quiet, fake media devices at 30 fps.
+/// Flags Chromium always runs with: headless, quiet, loopback candidates allowed.
 const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
@@ -22,7 +22,6 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--use-fake-device-for-media-stream=fps=30",
     "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
     "--autoplay-policy=no-user-gesture-required",
@@ -50,8 +49,19 @@ fn chromium_binary() -> PathBuf {
 }
 
 impl Browser {
-    /// Starts chromedriver on a free port and opens a Chromium session.
+    /// Starts chromedriver on a free port and opens a Chromium session whose camera and
+    /// microphone are Chromium's fakes (a 30 fps picture, a beeping tone).
     pub async fn launch() -> Result<Self, String> {
+        Self::start(&["--use-fake-device-for-media-stream=fps=30"]).await
+    }
+
+    /// A Chromium session with no camera and no microphone at all (access is granted,
+    /// but there is nothing to open), as on a machine without them.
+    pub async fn launch_without_media_devices() -> Result<Self, String> {
+        Self::start(&[]).await
+    }
+
+    async fn start(flags: &[&str]) -> Result<Self, String> {
         let port = crate::free_tcp_port();
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -62,7 +72,11 @@ impl Browser {
                 format!("chromedriver did not start ({e}): install chromium and chromium-driver")
             })?;
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = CHROMIUM_FLAGS
+            .iter()
+            .chain(flags)
+            .map(|s| s.to_string())
+            .collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let caps = json!({
             "goog:chromeOptions": {

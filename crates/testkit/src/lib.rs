@@ -115,3 +115,25 @@ pub fn free_tcp_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Nearest-rank percentile of sorted samples.
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Prints a benchmark figure as a distribution: `what: n=… p50 … unit, p95 …, p99 …, max …`.
+pub fn report(what: &str, mut samples: Vec<f64>, unit: &str) {
+    if samples.is_empty() {
+        println!("{what}: no samples");
+        return;
+    }
+    samples.sort_by(f64::total_cmp);
+    println!(
+        "{what}: n={} p50 {:.1} {unit}, p95 {:.1}, p99 {:.1}, max {:.1}",
+        samples.len(),
+        pct(&samples, 0.5),
+        pct(&samples, 0.95),
+        pct(&samples, 0.99),
+        samples[samples.len() - 1],
+    );
+}
