@@ -98,7 +98,7 @@ pub struct LoopbackArgs {
     pub ice: IceArgs,
 }
 
-fn parse_video(s: &str) -> Result<VideoInput, String> {
+pub(crate) fn parse_video(s: &str) -> Result<VideoInput, String> {
     match s.split_once(':') {
         _ if s == "test" => Ok(VideoInput::Test),
         _ if s == "none" => Ok(VideoInput::None),
@@ -111,7 +111,7 @@ fn parse_video(s: &str) -> Result<VideoInput, String> {
     }
 }
 
-fn parse_audio(s: &str) -> Result<AudioInput, String> {
+pub(crate) fn parse_audio(s: &str) -> Result<AudioInput, String> {
     match s.split_once(':') {
         _ if s == "test" => Ok(AudioInput::Test),
         _ if s == "none" => Ok(AudioInput::None),
@@ -121,7 +121,7 @@ fn parse_audio(s: &str) -> Result<AudioInput, String> {
     }
 }
 
-fn parse_speaker(s: &str) -> Result<AudioOutput, String> {
+pub(crate) fn parse_speaker(s: &str) -> Result<AudioOutput, String> {
     Ok(match s {
         "none" => AudioOutput::Null,
         "default" => AudioOutput::Speaker(None),

@@ -7,18 +7,21 @@
 //! summary at the end; logs go to stderr.
 
 mod cli;
+mod desktop;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use cli::{CallArgs, LoopbackArgs};
 
-/// peercall: native WebRTC video calls.
+/// peercall: native WebRTC video calls. With no subcommand, opens the window.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    app: desktop::AppArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,12 +54,16 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let ok = match cli.command {
-        Command::Devices { json } => {
+        None => {
+            desktop::run(cli.app)?;
+            true
+        }
+        Some(Command::Devices { json }) => {
             devices(json);
             true
         }
-        Command::Call(args) => tokio::runtime::Runtime::new()?.block_on(cli::call(*args))?,
-        Command::Loopback(args) => {
+        Some(Command::Call(args)) => tokio::runtime::Runtime::new()?.block_on(cli::call(*args))?,
+        Some(Command::Loopback(args)) => {
             tokio::runtime::Runtime::new()?.block_on(cli::loopback(*args))?
         }
     };

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use media::frame::now_us;
 use media::pattern::{TestPattern, read_code};
+use media::switch::{AudioSwitch, SpeakerSwitch, VideoSwitch};
 use media::tone::{MarkDetector, TestTone};
 use media::{AudioSink, AudioSource, VideoFormat, VideoFrame, VideoSource};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -156,6 +157,26 @@ pub struct CallOptions {
     /// Gets every decoded remote picture (on the decoder thread; keep it quick): the
     /// UI's frame slot, or a measurement.
     pub remote_video: Option<FrameSink>,
+    /// Handles to change camera, microphone and speaker while the call runs, mute, turn
+    /// the camera off, set the volume, and see the local preview.
+    pub switches: MediaSwitches,
+}
+
+/// The running call's devices, as the UI changes them (shared: clones are the same).
+#[derive(Clone, Default)]
+pub struct MediaSwitches {
+    /// The video sent: replace the camera, blank it, tap it for the preview.
+    pub video: Arc<VideoSwitch>,
+    /// The audio sent: replace the microphone, mute it.
+    pub audio: Arc<AudioSwitch>,
+    /// Playout: replace the speaker, set the volume.
+    pub speaker: Arc<SpeakerSwitch>,
+}
+
+impl std::fmt::Debug for MediaSwitches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MediaSwitches(..)")
+    }
 }
 
 /// A receiver of decoded pictures.
@@ -190,6 +211,7 @@ impl CallOptions {
             connect_timeout: Duration::from_secs(30),
             stay: false,
             remote_video: None,
+            switches: MediaSwitches::default(),
         }
     }
 }
@@ -341,9 +363,12 @@ async fn calls(
     // A missing camera, microphone or speaker is said before joining, not after the
     // other peer has answered.
     for device in [
-        matches!(options.video, VideoInput::Camera(_)).then(|| open_video(options).map(drop)),
-        matches!(options.audio, AudioInput::Microphone(_)).then(|| open_audio(options).map(drop)),
-        matches!(options.speaker, AudioOutput::Speaker(_)).then(|| open_speaker(options).map(drop)),
+        matches!(options.video, VideoInput::Camera(_))
+            .then(|| open_video(&options.video, options.format).map(drop)),
+        matches!(options.audio, AudioInput::Microphone(_))
+            .then(|| open_audio(&options.audio).map(drop)),
+        matches!(options.speaker, AudioOutput::Speaker(_))
+            .then(|| open_speaker(&options.speaker).map(drop)),
     ]
     .into_iter()
     .flatten()
@@ -520,22 +545,29 @@ impl LocalTracks {
     }
 }
 
-fn open_video(options: &CallOptions) -> Result<Box<dyn VideoSource>, CallError> {
-    Ok(match options.video {
-        VideoInput::Camera(index) => Box::new(media::camera::Camera::open(index, options.format)?),
-        _ => Box::new(TestPattern::new(options.format)),
+/// Opens the video source `input` names, in `format` (the nearest the camera has);
+/// the test pattern for [`VideoInput::Test`] (and `None`).
+pub fn open_video(
+    input: &VideoInput,
+    format: VideoFormat,
+) -> Result<Box<dyn VideoSource>, CallError> {
+    Ok(match input {
+        VideoInput::Camera(index) => Box::new(media::camera::Camera::open(*index, format)?),
+        _ => Box::new(TestPattern::new(format)),
     })
 }
 
-fn open_audio(options: &CallOptions) -> Result<Box<dyn AudioSource>, CallError> {
-    Ok(match &options.audio {
+/// Opens the audio source `input` names; the test tone for [`AudioInput::Test`].
+pub fn open_audio(input: &AudioInput) -> Result<Box<dyn AudioSource>, CallError> {
+    Ok(match input {
         AudioInput::Microphone(id) => Box::new(media::audio::Microphone::open(id.as_deref())?),
         _ => Box::new(TestTone::new()),
     })
 }
 
-fn open_speaker(options: &CallOptions) -> Result<Box<dyn AudioSink>, CallError> {
-    Ok(match &options.speaker {
+/// Opens the playout `output` names.
+pub fn open_speaker(output: &AudioOutput) -> Result<Box<dyn AudioSink>, CallError> {
+    Ok(match output {
         AudioOutput::Speaker(id) => Box::new(media::audio::Speaker::open(id.as_deref())?),
         AudioOutput::Null => Box::new(media::audio::NullSink::default()),
     })
@@ -574,6 +606,7 @@ impl MediaCall<'_> {
         summary: &mut Summary,
     ) -> Result<CallEnd, CallError> {
         let options = self.options;
+        let switches = &options.switches;
         let video_control = Arc::new(VideoControl::default());
         let audio_control = Arc::new(AudioControl::default());
         // However this ends (an error included), the capture threads stop.
@@ -590,7 +623,10 @@ impl MediaCall<'_> {
         if let Some((track, sender, ssrc)) = &self.tracks.video {
             let payload_type = negotiated_payload_type(sender).await?;
             senders.push(tokio::spawn(send_video(
-                open_video(options)?,
+                Box::new(switches.video.wrap(match switches.video.take_pending() {
+                    Some(parked) => parked,
+                    None => open_video(&options.video, options.format)?,
+                })),
                 Arc::clone(track),
                 VideoSend {
                     ssrc: *ssrc,
@@ -605,7 +641,10 @@ impl MediaCall<'_> {
         if let Some((track, sender, ssrc)) = &self.tracks.audio {
             let payload_type = negotiated_payload_type(sender).await?;
             senders.push(tokio::spawn(send_audio(
-                open_audio(options)?,
+                Box::new(switches.audio.wrap(match switches.audio.take_pending() {
+                    Some(parked) => parked,
+                    None => open_audio(&options.audio)?,
+                })),
                 Arc::clone(track),
                 (*ssrc, payload_type),
                 AUDIO_BITRATE,
@@ -798,7 +837,12 @@ impl MediaCall<'_> {
         let sink = MarkCounter {
             detector: MarkDetector::new(),
             measured,
-            inner: open_speaker(self.options)?,
+            inner: Box::new(self.options.switches.speaker.wrap(
+                match self.options.switches.speaker.take_pending() {
+                    Some(parked) => parked,
+                    None => open_speaker(&self.options.speaker)?,
+                },
+            )),
         };
         Ok(tokio::spawn(receive_audio(
             track,

@@ -5,6 +5,8 @@
 //!   devices and synthetic sources interchangeable;
 //! - [`pattern`] and [`tone`]: the synthetic test sources and their readers;
 //! - [`h264`] and [`opus_codec`]: the codecs;
+//! - [`switch`]: sources and sinks whose device changes while they run (mute, camera
+//!   off, volume);
 //! - [`worker`]: codec threads fed through bounded queues that never block the caller;
 //! - [`convert`]: colour conversion and MJPEG decoding (SIMD, through yuvutils-rs and
 //!   zune-jpeg).
@@ -21,6 +23,7 @@ pub mod pattern;
 pub mod playout;
 pub mod resample;
 pub mod source;
+pub mod switch;
 pub mod tone;
 pub mod worker;
 

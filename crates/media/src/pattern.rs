@@ -161,12 +161,8 @@ pub fn read_code(picture: &VideoFrame) -> Option<PatternCode> {
     let width = picture.width() as usize;
     let cell = cell_size(picture.width()) as usize;
     let (y, _, _) = picture.planes();
-    let mut bytes = [0u8; 16];
-    for i in 0..BITS {
-        let (cx, cy) = (
-            (i % COLS as usize + 1) * cell,
-            (i / COLS as usize + 1) * cell,
-        );
+    read_code_with(|col, row| {
+        let (cx, cy) = ((col + 1) * cell, (row + 1) * cell);
         // Average the inner half of the cell: edges blur under compression.
         let (from, len) = (cell / 4, (cell / 2).max(1));
         let mut sum = 0u32;
@@ -176,8 +172,21 @@ pub fn read_code(picture: &VideoFrame) -> Option<PatternCode> {
                 .map(|&p| u32::from(p))
                 .sum::<u32>();
         }
-        let mean = sum / (len * len) as u32;
-        if mean > u32::from(QUIET) {
+        sum / (len * len) as u32 > u32::from(QUIET)
+    })
+}
+
+/// The code block's geometry, for readers of a picture shown at another scale: the
+/// block is `COLS` x `ROWS` cells inside a quiet zone one cell wide, in the top left.
+pub const CODE_GRID: (usize, usize) = (COLS as usize, ROWS as usize);
+
+/// Decodes a code block from `bit(col, row)` (whether that cell is white, counting
+/// cells inside the quiet zone from 0); `None` when the checksum disagrees. For reading
+/// the code from a scaled copy of the picture, such as a screenshot of a window.
+pub fn read_code_with(bit: impl Fn(usize, usize) -> bool) -> Option<PatternCode> {
+    let mut bytes = [0u8; 16];
+    for i in 0..BITS {
+        if bit(i % COLS as usize, i / COLS as usize) {
             bytes[i / 8] |= 0x80 >> (i % 8);
         }
     }

@@ -1,9 +1,10 @@
 //! Test support shared by the crates' end-to-end tests: real services started on
-//! 127.0.0.1 for the duration of a test, headless Chromium ([`browser`]) and network
-//! impairment ([`netem`]).
+//! 127.0.0.1 for the duration of a test, headless Chromium ([`browser`]), a virtual display
+//! with screenshots ([`screen`]) and network impairment ([`netem`]).
 
 pub mod browser;
 pub mod netem;
+pub mod screen;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

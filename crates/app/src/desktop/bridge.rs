@@ -1,0 +1,339 @@
+//! The engine side of the desktop app: a task on the app's tokio runtime that takes the
+//! UI's [`Command`]s, runs calls with `run_call`, opens devices off the UI thread, and
+//! sends [`Event`]s back. The UI never waits on it: commands go through an unbounded
+//! channel, events come back through one the UI drains each frame, each event wakes the
+//! UI, and pictures arrive through [`FrameSlot`]s.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration;
+
+use call::engine::{
+    CallEvent, CallOptions, CallState, FrameSink, MediaSwitches, open_audio, open_speaker,
+    open_video, run_call,
+};
+use call::stats::StatsLine;
+use clap::Parser as _;
+use media::VideoFormat;
+use tokio::sync::{mpsc, watch};
+
+use super::frames::{FrameSlot, Wake};
+use super::model::{AudioPick, Command, Device, Devices, JoinRequest, VideoPick};
+
+/// What the engine tells the UI.
+#[derive(Debug)]
+pub enum Event {
+    /// The call moved to a state.
+    State(CallState),
+    /// A second's stats.
+    Stats(Box<StatsLine>),
+    /// The call is over (after its last state).
+    Ended,
+    /// A device could not be switched to; the call keeps the previous one.
+    SwitchFailed(String),
+    /// The devices present (at start and when they change).
+    Devices(Devices),
+    /// The embedded signaling server runs at this WebSocket URL.
+    Server(String),
+    /// The embedded signaling server could not start.
+    ServerFailed(String),
+}
+
+/// How the bridge runs calls.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// UDP addresses to gather ICE candidates on.
+    pub bind: Vec<SocketAddr>,
+    /// Video size and rate sent.
+    pub format: VideoFormat,
+    /// Where the embedded signaling server listens (`None`: no embedded server).
+    pub embedded: Option<SocketAddr>,
+    /// Look for devices (off in tests, where the list is given).
+    pub watch_devices: bool,
+}
+
+/// The UI's end of the bridge.
+pub struct Bridge {
+    commands: mpsc::UnboundedSender<Command>,
+    events: std_mpsc::Receiver<Event>,
+    /// Decoded remote pictures.
+    pub remote: Arc<FrameSlot>,
+    /// Local preview pictures.
+    pub local: Arc<FrameSlot>,
+}
+
+impl Bridge {
+    /// Starts the bridge task on `runtime` (and the device watcher and embedded server
+    /// `config` asks for); `wake` asks the UI to redraw.
+    pub fn start(runtime: &tokio::runtime::Handle, wake: Wake, config: BridgeConfig) -> Self {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let (tx, events) = std_mpsc::channel();
+        let events_out = Events {
+            tx,
+            wake: Arc::clone(&wake),
+        };
+        let remote = FrameSlot::new(Arc::clone(&wake));
+        let local = FrameSlot::new(wake);
+        if let Some(addr) = config.embedded {
+            runtime.spawn(embedded_server(addr, events_out.clone()));
+        }
+        if config.watch_devices {
+            watch_devices(events_out.clone());
+        }
+        runtime.spawn(run(
+            rx,
+            events_out,
+            Arc::clone(&remote),
+            Arc::clone(&local),
+            config,
+        ));
+        Self {
+            commands,
+            events,
+            remote,
+            local,
+        }
+    }
+
+    /// Queues a command (never blocks).
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    /// The next event, if one is waiting (never blocks).
+    pub fn try_event(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+}
+
+/// Sends events to the UI and wakes it.
+#[derive(Clone)]
+struct Events {
+    tx: std_mpsc::Sender<Event>,
+    wake: Wake,
+}
+
+impl Events {
+    fn send(&self, event: Event) {
+        let _ = self.tx.send(event);
+        (self.wake)();
+    }
+}
+
+/// The call running now.
+struct Running {
+    hangup: watch::Sender<bool>,
+    switches: MediaSwitches,
+}
+
+/// What the user set that outlives one call.
+#[derive(Clone, Copy)]
+struct Toggles {
+    muted: bool,
+    camera_off: bool,
+    volume: f32,
+}
+
+async fn run(
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    events: Events,
+    remote: Arc<FrameSlot>,
+    local: Arc<FrameSlot>,
+    config: BridgeConfig,
+) {
+    let mut running: Option<Running> = None;
+    let mut toggles = Toggles {
+        muted: false,
+        camera_off: false,
+        volume: 1.0,
+    };
+    while let Some(command) = commands.recv().await {
+        let switches = running.as_ref().map(|r| r.switches.clone());
+        match command {
+            Command::Join(request) => {
+                if let Some(old) = running.take() {
+                    let _ = old.hangup.send(true);
+                }
+                running = Some(start_call(
+                    request, &config, toggles, &events, &remote, &local,
+                ));
+            }
+            Command::HangUp => {
+                if let Some(call) = running.take() {
+                    let _ = call.hangup.send(true);
+                }
+            }
+            Command::Mute(muted) => {
+                toggles.muted = muted;
+                if let Some(s) = switches {
+                    s.audio.set_muted(muted);
+                }
+            }
+            Command::CameraOff(off) => {
+                toggles.camera_off = off;
+                if let Some(s) = switches {
+                    s.video.set_blank(off);
+                }
+            }
+            Command::Volume(volume) => {
+                toggles.volume = volume;
+                if let Some(s) = switches {
+                    s.speaker.set_volume(volume);
+                }
+            }
+            Command::Video(pick) => {
+                let Some(switches) = switches else { continue };
+                if pick == VideoPick::Off {
+                    // The call keeps its video stream: off mid-call is black pictures.
+                    switches.video.set_blank(true);
+                    continue;
+                }
+                switches.video.set_blank(toggles.camera_off);
+                let (events, format) = (events.clone(), config.format);
+                tokio::task::spawn_blocking(move || match open_video(&pick.input(), format) {
+                    Ok(source) => switches.video.replace(source),
+                    Err(err) => events.send(Event::SwitchFailed(format!(
+                        "Could not switch the camera: {err}"
+                    ))),
+                });
+            }
+            Command::Audio(pick) => {
+                let Some(switches) = switches else { continue };
+                if pick == AudioPick::Off {
+                    switches.audio.set_muted(true);
+                    continue;
+                }
+                switches.audio.set_muted(toggles.muted);
+                let events = events.clone();
+                tokio::task::spawn_blocking(move || match open_audio(&pick.input()) {
+                    Ok(source) => switches.audio.replace(source),
+                    Err(err) => events.send(Event::SwitchFailed(format!(
+                        "Could not switch the microphone: {err}"
+                    ))),
+                });
+            }
+            Command::Speaker(pick) => {
+                let Some(switches) = switches else { continue };
+                let events = events.clone();
+                tokio::task::spawn_blocking(move || match open_speaker(&pick.output()) {
+                    Ok(sink) => switches.speaker.replace(sink),
+                    Err(err) => events.send(Event::SwitchFailed(format!(
+                        "Could not switch the speaker: {err}"
+                    ))),
+                });
+            }
+        }
+    }
+    if let Some(call) = running {
+        let _ = call.hangup.send(true);
+    }
+}
+
+fn start_call(
+    request: JoinRequest,
+    config: &BridgeConfig,
+    toggles: Toggles,
+    events: &Events,
+    remote: &Arc<FrameSlot>,
+    local: &Arc<FrameSlot>,
+) -> Running {
+    let mut options = CallOptions::new(request.server, request.room);
+    options.name = request.name;
+    options.bind = config.bind.clone();
+    options.format = config.format;
+    options.video = request.video.input();
+    options.audio = request.audio.input();
+    options.speaker = request.speaker.output();
+    options.stay = true;
+    let remote = Arc::clone(remote);
+    options.remote_video = Some(FrameSink(Arc::new(move |p| remote.put(p))));
+    let switches = options.switches.clone();
+    let preview = Arc::clone(local);
+    switches
+        .video
+        .set_tap(Some(Arc::new(move |p| preview.put(p))));
+    switches.audio.set_muted(toggles.muted);
+    switches.video.set_blank(toggles.camera_off);
+    switches.speaker.set_volume(toggles.volume);
+    let (hangup, mut hung_up) = watch::channel(false);
+    let events = events.clone();
+    tokio::spawn(async move {
+        let on_event = {
+            let events = events.clone();
+            move |event| match event {
+                CallEvent::State(state) => events.send(Event::State(state)),
+                CallEvent::Stats(line) => events.send(Event::Stats(line)),
+            }
+        };
+        run_call(options, on_event, async move {
+            let _ = hung_up.wait_for(|h| *h).await;
+        })
+        .await;
+        events.send(Event::Ended);
+    });
+    Running { hangup, switches }
+}
+
+async fn embedded_server(addr: SocketAddr, events: Events) {
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let bound = listener.local_addr().map_or(addr, |a| a);
+            events.send(Event::Server(format!("ws://{bound}/ws")));
+            let config = signaling_server::Config::parse_from(["signaling-server"]);
+            if let Err(err) = signaling_server::serve(listener, config, std::future::pending()).await
+            {
+                events.send(Event::ServerFailed(format!(
+                    "The embedded signaling server stopped: {err}"
+                )));
+            }
+        }
+        Err(err) => events.send(Event::ServerFailed(format!(
+            "The embedded signaling server cannot listen on {addr}: {err}. Type a server URL instead."
+        ))),
+    }
+}
+
+/// Lists devices now and every two seconds on a thread of its own (the queries block),
+/// sending the lists whenever they change.
+fn watch_devices(events: Events) {
+    let spawned = std::thread::Builder::new()
+        .name("device-watch".into())
+        .spawn(move || {
+            let mut last = None;
+            loop {
+                let now = Devices {
+                    cameras: media::camera::cameras()
+                        .into_iter()
+                        .map(|c| Device {
+                            id: c.index.to_string(),
+                            name: c.name,
+                        })
+                        .collect(),
+                    microphones: audio_devices(media::audio::microphones()),
+                    speakers: audio_devices(media::audio::speakers()),
+                };
+                if last.as_ref() != Some(&now) {
+                    last = Some(now.clone());
+                    // The UI is gone: stop watching.
+                    if events.tx.send(Event::Devices(now)).is_err() {
+                        return;
+                    }
+                    (events.wake)();
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(%err, "no device watcher: the device lists will not refresh");
+    }
+}
+
+fn audio_devices(list: Vec<media::audio::AudioDevice>) -> Vec<Device> {
+    list.into_iter()
+        .map(|d| Device {
+            id: d.id,
+            name: d.name,
+        })
+        .collect()
+}

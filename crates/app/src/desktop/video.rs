@@ -1,0 +1,89 @@
+//! Pictures to textures: the newest picture of a [`FrameSlot`] converted to RGBA (SIMD,
+//! through `media::convert`) and uploaded into one egui texture that is reused, with the
+//! time each upload took.
+
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+use media::VideoFrame;
+
+use super::frames::FrameSlot;
+
+/// One video's texture.
+pub struct VideoTexture {
+    name: &'static str,
+    texture: Option<egui::TextureHandle>,
+    rgba: Vec<u8>,
+    /// Pictures uploaded.
+    pub shown: u64,
+    /// How long each upload took (conversion and texture update), newest last.
+    pub upload_times: Vec<Duration>,
+}
+
+/// What the view needs to draw a video.
+#[derive(Debug, Clone, Copy)]
+pub struct Picture {
+    /// The texture.
+    pub id: egui::TextureId,
+    /// Its size in pixels.
+    pub size: egui::Vec2,
+}
+
+impl VideoTexture {
+    /// A texture named `name` (nothing uploaded yet).
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            texture: None,
+            rgba: Vec::new(),
+            shown: 0,
+            upload_times: Vec::new(),
+        }
+    }
+
+    /// Uploads the slot's newest picture, if there is one.
+    pub fn update(&mut self, ctx: &egui::Context, slot: &FrameSlot) {
+        if let Some(picture) = slot.take() {
+            let started = Instant::now();
+            if self.upload(ctx, &picture) {
+                self.shown += 1;
+                // Kept bounded: the last 10 minutes at 30 fps.
+                if self.upload_times.len() >= 18_000 {
+                    self.upload_times.drain(..9_000);
+                }
+                self.upload_times.push(started.elapsed());
+            }
+        }
+    }
+
+    fn upload(&mut self, ctx: &egui::Context, picture: &VideoFrame) -> bool {
+        let (w, h) = (picture.width() as usize, picture.height() as usize);
+        self.rgba.resize(w * h * 4, 0);
+        if let Err(err) = media::convert::i420_to_rgba(picture, &mut self.rgba) {
+            tracing::warn!(%err, "a picture could not be converted for display");
+            return false;
+        }
+        let image = egui::ColorImage::from_rgba_unmultiplied([w, h], &self.rgba);
+        match &mut self.texture {
+            Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
+            None => {
+                self.texture =
+                    Some(ctx.load_texture(self.name, image, egui::TextureOptions::LINEAR))
+            }
+        }
+        true
+    }
+
+    /// The picture to draw, once one arrived.
+    pub fn picture(&self) -> Option<Picture> {
+        self.texture.as_ref().map(|t| Picture {
+            id: t.id(),
+            size: t.size_vec2(),
+        })
+    }
+
+    /// Forgets the picture (the call ended).
+    pub fn clear(&mut self) {
+        self.texture = None;
+    }
+}

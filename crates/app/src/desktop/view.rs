@@ -1,0 +1,515 @@
+//! The window, drawn from a [`Model`] each frame: the call bar (name, server, room,
+//! Join / Hang up), a banner when something needs saying, the device panel, and the
+//! videos with the stats overlay. Edits go into the model; nothing here blocks or
+//! talks to the engine.
+//!
+//! Shortcuts (when no text field has focus): `M` mute, `V` camera, `F` full screen
+//! (`Esc` leaves it), `S` stats.
+
+use eframe::egui::{self, Color32, RichText};
+
+use super::model::{AudioPick, Model, Phase, SpeakerPick, VideoPick};
+use super::video::Picture;
+use call::engine::CallState;
+
+/// The pictures to draw this frame.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pictures {
+    /// Remote video.
+    pub remote: Option<Picture>,
+    /// Local preview.
+    pub local: Option<Picture>,
+}
+
+/// Draws the window.
+pub fn show(ctx: &egui::Context, model: &mut Model, pictures: Pictures) {
+    shortcuts(ctx, model);
+    if !model.fullscreen {
+        egui::TopBottomPanel::top("call").show(ctx, |ui| call_bar(ui, model));
+        if model.banner.is_some() {
+            egui::TopBottomPanel::top("banner").show(ctx, |ui| banner(ui, model));
+        }
+        egui::SidePanel::right("devices")
+            .resizable(false)
+            .exact_width(270.0)
+            .show(ctx, |ui| devices(ui, model));
+    }
+    egui::CentralPanel::default()
+        .frame(egui::Frame::NONE.fill(Color32::BLACK))
+        .show(ctx, |ui| videos(ui, model, pictures));
+}
+
+fn shortcuts(ctx: &egui::Context, model: &mut Model) {
+    if ctx.wants_keyboard_input() {
+        return;
+    }
+    let pressed = |key| ctx.input(|i| i.key_pressed(key));
+    if pressed(egui::Key::M) {
+        model.toggle_mute();
+    }
+    if pressed(egui::Key::V) {
+        model.toggle_camera();
+    }
+    if pressed(egui::Key::S) {
+        model.show_stats = !model.show_stats;
+    }
+    if pressed(egui::Key::F) || (model.fullscreen && pressed(egui::Key::Escape)) {
+        set_fullscreen(ctx, model, !model.fullscreen);
+    }
+}
+
+fn set_fullscreen(ctx: &egui::Context, model: &mut Model, on: bool) {
+    model.fullscreen = on;
+    ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(on));
+}
+
+/// The state as the user reads it, and its colour.
+pub fn state_text(phase: &Phase) -> (String, Color32) {
+    let amber = Color32::from_rgb(0xd9, 0x9a, 0x1c);
+    match phase {
+        Phase::Idle => ("not in a call".into(), Color32::GRAY),
+        Phase::InCall(state) => match state {
+            CallState::Joining => ("joining…".into(), amber),
+            CallState::Waiting => ("waiting for the other peer".into(), amber),
+            CallState::Connecting => ("connecting…".into(), amber),
+            CallState::Connected => ("connected".into(), Color32::from_rgb(0x3c, 0xb3, 0x71)),
+            CallState::Reconnecting => ("reconnecting…".into(), amber),
+            CallState::Ended(_) | CallState::Failed(_) => ("ending…".into(), Color32::GRAY),
+        },
+        Phase::Over(CallState::Failed(_)) => ("failed".into(), Color32::from_rgb(0xe0, 0x4f, 0x4f)),
+        Phase::Over(_) => ("call ended".into(), Color32::GRAY),
+    }
+}
+
+fn call_bar(ui: &mut egui::Ui, model: &mut Model) {
+    ui.add_space(4.0);
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("peercall");
+        let (text, colour) = state_text(&model.phase);
+        ui.label(RichText::new(text).color(colour).strong());
+        ui.separator();
+        let editable = !model.in_call();
+        ui.label("Name");
+        ui.add_enabled(
+            editable,
+            egui::TextEdit::singleline(&mut model.settings.name).desired_width(110.0),
+        );
+        ui.label("Server");
+        let hint = model
+            .embedded
+            .as_deref()
+            .map_or("starting the embedded server…".to_string(), |url| {
+                format!("embedded: {url}")
+            });
+        ui.add_enabled(
+            editable,
+            egui::TextEdit::singleline(&mut model.settings.server)
+                .hint_text(hint)
+                .desired_width(220.0),
+        );
+        ui.label("Room");
+        ui.add_enabled(
+            editable,
+            egui::TextEdit::singleline(&mut model.room).desired_width(200.0),
+        );
+        if ui
+            .add_enabled(editable, egui::Button::new("New room"))
+            .clicked()
+        {
+            model.room = super::model::new_room();
+        }
+        if let Some(link) = model.browser_link() {
+            if ui
+                .button("Copy link")
+                .on_hover_text(format!("Open in a browser to call this room: {link}"))
+                .clicked()
+            {
+                ui.ctx().copy_text(link);
+            }
+        }
+        if model.in_call() {
+            if ui
+                .button(RichText::new("Hang up").color(Color32::WHITE))
+                .clicked()
+            {
+                model.hang_up();
+            }
+        } else if ui.button(RichText::new("Join").strong()).clicked() {
+            model.join();
+        }
+    });
+    ui.add_space(4.0);
+}
+
+fn banner(ui: &mut egui::Ui, model: &mut Model) {
+    let Some(banner) = model.banner.clone() else {
+        return;
+    };
+    let fill = if banner.error {
+        Color32::from_rgb(0x7f, 0x1d, 0x1d)
+    } else {
+        Color32::from_rgb(0x37, 0x41, 0x51)
+    };
+    egui::Frame::NONE
+        .fill(fill)
+        .inner_margin(8.0)
+        .show(ui, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(&banner.text).color(Color32::WHITE));
+                if let Some(fix) = banner.fix {
+                    let label = match fix {
+                        super::model::Fix::UseTestPattern => "Use the test pattern",
+                        super::model::Fix::UseTestTone => "Use the test tone",
+                    };
+                    if ui.button(label).clicked() {
+                        model.apply_fix(fix);
+                    }
+                }
+                if ui.button("Dismiss").clicked() {
+                    model.banner = None;
+                }
+            });
+        });
+}
+
+fn devices(ui: &mut egui::Ui, model: &mut Model) {
+    ui.add_space(6.0);
+    ui.heading("Devices");
+    let cameras = model.devices.cameras.clone();
+    let mut video = model.settings.video.clone();
+    let video_name = match &video {
+        VideoPick::TestPattern => "Test pattern".to_string(),
+        VideoPick::Off => "No video".to_string(),
+        VideoPick::Camera(i) => cameras
+            .iter()
+            .find(|c| c.id == i.to_string())
+            .map_or(format!("Camera {i} (not found)"), |c| c.name.clone()),
+    };
+    egui::ComboBox::from_label("Camera")
+        .width(170.0)
+        .selected_text(video_name)
+        .show_ui(ui, |ui| {
+            for camera in &cameras {
+                if let Ok(index) = camera.id.parse() {
+                    ui.selectable_value(&mut video, VideoPick::Camera(index), &camera.name);
+                }
+            }
+            ui.selectable_value(&mut video, VideoPick::TestPattern, "Test pattern");
+            ui.selectable_value(&mut video, VideoPick::Off, "No video");
+        });
+    model.pick_video(video);
+
+    let mics = model.devices.microphones.clone();
+    let mut audio = model.settings.audio.clone();
+    let audio_name = match &audio {
+        AudioPick::TestTone => "Test tone".to_string(),
+        AudioPick::Off => "No audio".to_string(),
+        AudioPick::Microphone(id) => mics
+            .iter()
+            .find(|m| &m.id == id)
+            .map_or(format!("{id} (not found)"), |m| m.name.clone()),
+    };
+    egui::ComboBox::from_label("Microphone")
+        .width(170.0)
+        .selected_text(audio_name)
+        .show_ui(ui, |ui| {
+            for mic in &mics {
+                ui.selectable_value(&mut audio, AudioPick::Microphone(mic.id.clone()), &mic.name);
+            }
+            ui.selectable_value(&mut audio, AudioPick::TestTone, "Test tone");
+            ui.selectable_value(&mut audio, AudioPick::Off, "No audio");
+        });
+    model.pick_audio(audio);
+
+    let speakers = model.devices.speakers.clone();
+    let mut speaker = model.settings.speaker.clone();
+    let speaker_name = match &speaker {
+        SpeakerPick::Off => "No sound".to_string(),
+        SpeakerPick::Speaker(id) => speakers
+            .iter()
+            .find(|s| &s.id == id)
+            .map_or(format!("{id} (not found)"), |s| s.name.clone()),
+    };
+    egui::ComboBox::from_label("Speaker")
+        .width(170.0)
+        .selected_text(speaker_name)
+        .show_ui(ui, |ui| {
+            for s in &speakers {
+                ui.selectable_value(&mut speaker, SpeakerPick::Speaker(s.id.clone()), &s.name);
+            }
+            ui.selectable_value(&mut speaker, SpeakerPick::Off, "No sound");
+        });
+    model.pick_speaker(speaker);
+
+    let mut volume = model.settings.volume;
+    if ui
+        .add(egui::Slider::new(&mut volume, 0.0..=2.0).text("volume"))
+        .changed()
+    {
+        model.set_volume(volume);
+    }
+    ui.add_space(8.0);
+    ui.horizontal_wrapped(|ui| {
+        let mute = if model.muted {
+            "Unmute mic"
+        } else {
+            "Mute mic"
+        };
+        if ui
+            .selectable_label(model.muted, mute)
+            .on_hover_text("M")
+            .clicked()
+        {
+            model.toggle_mute();
+        }
+        let camera = if model.camera_off {
+            "Camera on"
+        } else {
+            "Camera off"
+        };
+        if ui
+            .selectable_label(model.camera_off, camera)
+            .on_hover_text("V")
+            .clicked()
+        {
+            model.toggle_camera();
+        }
+        if ui.button("Full screen").on_hover_text("F").clicked() {
+            let on = !model.fullscreen;
+            set_fullscreen(ui.ctx(), model, on);
+        }
+        if ui
+            .selectable_label(model.show_stats, "Stats")
+            .on_hover_text("S")
+            .clicked()
+        {
+            model.show_stats = !model.show_stats;
+        }
+    });
+}
+
+/// `size` scaled to fit `within`, aspect kept, centred.
+pub fn fit(size: egui::Vec2, within: egui::Rect) -> egui::Rect {
+    let scale = (within.width() / size.x).min(within.height() / size.y);
+    egui::Rect::from_center_size(within.center(), size * scale)
+}
+
+fn videos(ui: &mut egui::Ui, model: &mut Model, pictures: Pictures) {
+    let area = ui.max_rect();
+    let painter = ui.painter_at(area);
+    match pictures.remote {
+        Some(remote) if model.in_call() => {
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            painter.image(remote.id, fit(remote.size, area), uv, Color32::WHITE);
+        }
+        _ => {
+            let text = match &model.phase {
+                Phase::InCall(CallState::Connected) => "waiting for the first picture…",
+                Phase::InCall(_) => "the other peer's video shows here once connected",
+                _ => "press Join to call; share the link so someone can join from a browser",
+            };
+            painter.text(
+                area.center(),
+                egui::Align2::CENTER_CENTER,
+                text,
+                egui::FontId::proportional(18.0),
+                Color32::GRAY,
+            );
+        }
+    }
+    if let Some(local) = pictures.local.filter(|_| model.in_call()) {
+        // Mirrored, as people expect to see themselves, in the bottom right corner.
+        let width = (area.width() / 4.0).max(120.0);
+        let size = egui::vec2(width, width * local.size.y / local.size.x);
+        let rect =
+            egui::Rect::from_min_size(area.right_bottom() - size - egui::vec2(12.0, 12.0), size);
+        let mirrored = egui::Rect::from_min_max(egui::pos2(1.0, 0.0), egui::pos2(0.0, 1.0));
+        painter.image(local.id, rect, mirrored, Color32::WHITE);
+        painter.rect_stroke(rect, 2.0, (1.0, Color32::GRAY), egui::StrokeKind::Outside);
+    }
+    if model.show_stats {
+        stats_overlay(ui, model, area);
+    }
+}
+
+fn stats_overlay(ui: &mut egui::Ui, model: &Model, area: egui::Rect) {
+    let Some(stats) = &model.stats else { return };
+    let v = &stats.video_in;
+    let o = &stats.video_out;
+    let latency = v.latency_ms.as_ref().map_or("–".to_string(), |l| {
+        format!("p50 {:.0} ms, max {:.0} ms", l.p50, l.max)
+    });
+    let lines = [
+        format!(
+            "received H.264 {}x{} {} fps {} kbit/s",
+            v.width, v.height, v.fps, v.kbps
+        ),
+        format!(
+            "sent H.264 {}x{} {} fps {} kbit/s (target {})",
+            o.width, o.height, o.fps, o.kbps, o.target_kbps
+        ),
+        format!(
+            "audio Opus in {} kbit/s, out {} kbit/s",
+            stats.audio_in.kbps, stats.audio_out.kbps
+        ),
+        format!(
+            "path {} ⇄ {}, RTT {}",
+            stats.ice.local.as_deref().unwrap_or("?"),
+            stats.ice.remote.as_deref().unwrap_or("?"),
+            stats
+                .ice
+                .rtt_ms
+                .map_or("–".to_string(), |r| format!("{r:.0} ms"))
+        ),
+        format!(
+            "loss in: video {} packets, audio {}; freezes {}",
+            v.packets_lost, stats.audio_in.lost, v.freezes
+        ),
+        format!("latency (test pattern): {latency}"),
+    ];
+    // Top right: the top left is where a test pattern carries its code.
+    let width = 420.0_f32.min(area.width() - 20.0);
+    let rect = egui::Rect::from_min_size(
+        egui::pos2(area.right() - width - 10.0, area.top() + 10.0),
+        egui::vec2(width, 0.0),
+    );
+    ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+        egui::Frame::NONE
+            .fill(Color32::from_black_alpha(170))
+            .inner_margin(6.0)
+            .corner_radius(4.0)
+            .show(ui, |ui| {
+                for line in lines {
+                    ui.label(
+                        RichText::new(line)
+                            .monospace()
+                            .color(Color32::WHITE)
+                            .size(12.0),
+                    );
+                }
+            });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable as _;
+
+    use super::*;
+    use crate::desktop::model::{Command, Device, Devices, Settings};
+
+    fn harness(setup: impl FnOnce(&mut Model)) -> Harness<'static, Model> {
+        let mut model = Model::new(Settings::default());
+        model.embedded = Some("ws://127.0.0.1:4000/ws".into());
+        model.room = "team".into();
+        setup(&mut model);
+        let mut harness = Harness::builder()
+            .with_size(egui::vec2(1280.0, 800.0))
+            .build_state(
+                |ctx, model: &mut Model| show(ctx, model, Pictures::default()),
+                model,
+            );
+        harness.run();
+        harness
+    }
+
+    fn connected(model: &mut Model) {
+        model.join();
+        model.on_state(CallState::Connected);
+        model.outbox.clear();
+    }
+
+    #[test]
+    fn join_queues_the_call_and_the_state_is_shown() {
+        let mut h = harness(|_| {});
+        h.get_by_label("not in a call");
+        h.get_by_label("Join").click();
+        h.run();
+        assert!(
+            matches!(h.state().outbox.as_slice(), [Command::Join(j)] if j.room.as_str() == "team")
+        );
+        h.get_by_label("joining…");
+        h.get_by_label("Hang up");
+        assert!(h.query_by_label("Join").is_none());
+    }
+
+    #[test]
+    fn failures_show_a_banner_with_what_to_do_and_a_fix() {
+        let mut h = harness(|m| {
+            m.join();
+            m.on_state(CallState::Failed("room full".into()));
+        });
+        h.get_by_label("failed");
+        h.get_by_label_contains("Pick another room");
+        h.state_mut()
+            .on_state(CallState::Failed("camera 0 not found".into()));
+        h.run();
+        h.get_by_label("Use the test pattern").click();
+        h.run();
+        assert_eq!(h.state().settings.video, VideoPick::TestPattern);
+        assert!(h.query_by_label_contains("camera 0 not found").is_none());
+    }
+
+    #[test]
+    fn without_camera_or_microphone_the_test_sources_are_offered_with_a_notice() {
+        let mut h = harness(|m| m.on_devices(Devices::default()));
+        h.get_by_label_contains("No camera found: sending the test pattern");
+        assert_eq!(h.state().settings.video, VideoPick::TestPattern);
+        assert_eq!(h.state().settings.audio, AudioPick::TestTone);
+        assert_eq!(h.state().settings.speaker, SpeakerPick::Off);
+        // The camera picker offers the test pattern (and no camera).
+        h.get_by_role_and_label(Role::ComboBox, "Camera").click();
+        h.run();
+        h.get_by_label("Test pattern");
+        h.get_by_label("No video");
+        assert!(h.query_by_label("Desk camera").is_none());
+    }
+
+    #[test]
+    fn picking_another_camera_mid_call_switches_without_hanging_up() {
+        let mut h = harness(|m| {
+            m.on_devices(Devices {
+                cameras: vec![Device {
+                    id: "0".into(),
+                    name: "Desk camera".into(),
+                }],
+                ..Devices::default()
+            });
+            connected(m);
+        });
+        h.get_by_role_and_label(Role::ComboBox, "Camera").click();
+        h.run();
+        h.get_by_label("Test pattern").click();
+        h.run();
+        assert_eq!(
+            h.state().outbox,
+            vec![Command::Video(VideoPick::TestPattern)]
+        );
+        assert!(h.state().in_call());
+    }
+
+    #[test]
+    fn mute_camera_and_hang_up_by_button_and_key() {
+        let mut h = harness(connected);
+        h.get_by_label("Mute mic").click();
+        h.run();
+        h.get_by_label("Unmute mic");
+        h.key_press(egui::Key::M);
+        h.key_press(egui::Key::V);
+        h.run();
+        h.get_by_label("Camera on");
+        h.get_by_label("Hang up").click();
+        h.run();
+        assert_eq!(
+            h.state().outbox,
+            vec![
+                Command::Mute(true),
+                Command::Mute(false),
+                Command::CameraOff(true),
+                Command::HangUp
+            ]
+        );
+    }
+}

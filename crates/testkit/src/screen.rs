@@ -1,0 +1,165 @@
+//! A virtual X display (Xvfb) for window tests, and screenshots of it.
+//!
+//! [`Xvfb::start`] runs `Xvfb` on a free display number; [`Xvfb::screenshot`] reads
+//! the whole screen over the X protocol (x11rb `GetImage`) as RGB pixels, which a test
+//! can inspect and save as PNG.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use x11rb::connection::Connection as _;
+use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat};
+
+/// A running Xvfb.
+pub struct Xvfb {
+    child: Child,
+    /// `:N`, for `DISPLAY`.
+    pub display: String,
+}
+
+/// An RGB screenshot.
+pub struct Screenshot {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Row-major RGB, 3 bytes a pixel.
+    pub rgb: Vec<u8>,
+}
+
+impl Xvfb {
+    /// Starts Xvfb with one `width` x `height` 24-bit screen and waits until it
+    /// accepts connections.
+    pub fn start(width: u32, height: u32) -> Result<Self, String> {
+        for number in 90..140 {
+            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+                || Path::new(&format!("/tmp/.X{number}-lock")).exists()
+            {
+                continue;
+            }
+            let display = format!(":{number}");
+            let child = Command::new("Xvfb")
+                .arg(&display)
+                .args(["-screen", "0", &format!("{width}x{height}x24")])
+                .args(["-nolisten", "tcp", "+extension", "GLX"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("Xvfb did not start ({e}): install xvfb"))?;
+            let mut xvfb = Self { child, display };
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if x11rb::connect(Some(&xvfb.display)).is_ok() {
+                    return Ok(xvfb);
+                }
+                if let Ok(Some(_)) = xvfb.child.try_wait() {
+                    break; // that display was taken after all: try the next
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = xvfb.child.kill();
+        }
+        Err("no display number free for Xvfb".into())
+    }
+
+    /// The whole screen now.
+    pub fn screenshot(&self) -> Result<Screenshot, String> {
+        let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| e.to_string())?;
+        let root = &conn.setup().roots[screen];
+        let (width, height) = (root.width_in_pixels, root.height_in_pixels);
+        let image = conn
+            .get_image(ImageFormat::Z_PIXMAP, root.root, 0, 0, width, height, !0)
+            .map_err(|e| e.to_string())?
+            .reply()
+            .map_err(|e| e.to_string())?;
+        // 24-bit depth comes as 32 bits a pixel, little-endian BGRX.
+        let pixels = usize::from(width) * usize::from(height);
+        if image.data.len() < pixels * 4 {
+            return Err(format!(
+                "unexpected image: {} bytes for {width}x{height}",
+                image.data.len()
+            ));
+        }
+        let rgb = image.data[..pixels * 4]
+            .chunks_exact(4)
+            .flat_map(|bgrx| [bgrx[2], bgrx[1], bgrx[0]])
+            .collect();
+        Ok(Screenshot {
+            width: u32::from(width),
+            height: u32::from(height),
+            rgb,
+        })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Screenshot {
+    /// The pixel at (`x`, `y`) as RGB.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+
+    /// Saves it as a PNG.
+    pub fn save_png(&self, path: &Path) -> Result<(), String> {
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), self.width, self.height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+        writer
+            .write_image_data(&self.rgb)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Finds a test pattern shown anywhere on `shot` (at any scale) and reads its code:
+/// looks for the top edge of the grey quiet zone around the code block, takes the
+/// cell size from its width, and samples each cell's centre.
+pub fn read_pattern(shot: &Screenshot) -> Option<media::pattern::PatternCode> {
+    let (cols, rows) = media::pattern::CODE_GRID;
+    let quiet = |[r, g, b]: [u8; 3]| {
+        let (lo, hi) = (r.min(g).min(b), r.max(g).max(b));
+        lo >= 115 && hi <= 145 && hi - lo <= 12
+    };
+    let luma =
+        |[r, g, b]: [u8; 3]| 0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b);
+    for y in 0..shot.height {
+        let mut x = 0;
+        while x < shot.width {
+            if !quiet(shot.pixel(x, y)) {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < shot.width && quiet(shot.pixel(x, y)) {
+                x += 1;
+            }
+            let run = x - start;
+            if run < 60 {
+                continue;
+            }
+            let cell = f64::from(run) / (cols + 2) as f64;
+            let bottom = f64::from(y) + (rows + 2) as f64 * cell;
+            if bottom >= f64::from(shot.height) {
+                continue;
+            }
+            let code = media::pattern::read_code_with(|col, row| {
+                let px = f64::from(start) + (col as f64 + 1.5) * cell;
+                let py = f64::from(y) + (row as f64 + 1.5) * cell;
+                luma(shot.pixel(px as u32, py as u32)) > 128.0
+            });
+            if code.is_some() {
+                return code;
+            }
+        }
+    }
+    None
+}
