@@ -249,10 +249,19 @@ fn start_call(
     let remote = Arc::clone(remote);
     options.remote_video = Some(FrameSink(Arc::new(move |p| remote.put(p))));
     let switches = options.switches.clone();
+    // The preview is drawn at a quarter of the window's width: a quarter-size copy is
+    // plenty, and a sixteenth of the upload.
     let preview = Arc::clone(local);
     switches
         .video
-        .set_tap(Some(Arc::new(move |p| preview.put(p))));
+        .set_tap(Some(Arc::new(move |p: &media::VideoFrame| {
+            let small = if p.width() >= 640 {
+                p.halved().halved()
+            } else {
+                p.halved()
+            };
+            preview.put(&small);
+        })));
     switches.audio.set_muted(toggles.muted);
     switches.video.set_blank(toggles.camera_off);
     switches.speaker.set_volume(toggles.volume);

@@ -282,6 +282,7 @@ impl App {
         serde_json::json!({
             "ok": self.connected_at.is_some() && self.remote.shown > 0,
             "state": view::state_text(&self.model.phase).0,
+            "banner": self.model.banner.as_ref().map(|b| b.text.clone()),
             "ui": {
                 "remote_received": counts.put,
                 "remote_shown": self.remote.shown,

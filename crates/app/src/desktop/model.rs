@@ -306,7 +306,10 @@ impl Model {
                 None,
             );
         }
-        self.banner = None;
+        // Errors are answered by joining again; notices (a device fell back) stay.
+        if self.banner.as_ref().is_some_and(|b| b.error) {
+            self.banner = None;
+        }
         self.stats = None;
         self.phase = Phase::InCall(CallState::Joining);
         self.outbox.push(Command::Join(JoinRequest {

@@ -13,7 +13,6 @@ use super::frames::FrameSlot;
 pub struct VideoTexture {
     name: &'static str,
     texture: Option<egui::TextureHandle>,
-    rgba: Vec<u8>,
     /// Pictures uploaded.
     pub shown: u64,
     /// How long each upload took (conversion and texture update), newest last.
@@ -35,7 +34,6 @@ impl VideoTexture {
         Self {
             name,
             texture: None,
-            rgba: Vec::new(),
             shown: 0,
             upload_times: Vec::new(),
         }
@@ -58,12 +56,15 @@ impl VideoTexture {
 
     fn upload(&mut self, ctx: &egui::Context, picture: &VideoFrame) -> bool {
         let (w, h) = (picture.width() as usize, picture.height() as usize);
-        self.rgba.resize(w * h * 4, 0);
-        if let Err(err) = media::convert::i420_to_rgba(picture, &mut self.rgba) {
+        // Converted straight into the texture's pixels: opaque RGBA is already what
+        // egui's premultiplied `Color32` holds, so there is no second pass.
+        let mut pixels = vec![egui::Color32::BLACK; w * h];
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut pixels);
+        if let Err(err) = media::convert::i420_to_rgba(picture, bytes) {
             tracing::warn!(%err, "a picture could not be converted for display");
             return false;
         }
-        let image = egui::ColorImage::from_rgba_unmultiplied([w, h], &self.rgba);
+        let image = egui::ColorImage::new([w, h], pixels);
         match &mut self.texture {
             Some(texture) => texture.set(image, egui::TextureOptions::LINEAR),
             None => {

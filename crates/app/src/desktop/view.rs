@@ -353,7 +353,7 @@ fn stats_overlay(ui: &mut egui::Ui, model: &Model, area: egui::Rect) {
             stats.audio_in.kbps, stats.audio_out.kbps
         ),
         format!(
-            "path {} ⇄ {}, RTT {}",
+            "path {} <-> {}, RTT {}",
             stats.ice.local.as_deref().unwrap_or("?"),
             stats.ice.remote.as_deref().unwrap_or("?"),
             stats

@@ -1,0 +1,196 @@
+//! The desktop app in a real window on a virtual display (Xvfb, Mesa's software GL):
+//! it joins a room where a windowless `peercall call --video test` waits, and
+//! screenshots of the screen show the remote test pattern with a recent, advancing frame
+//! number; started where there is no camera and no microphone, it calls with the test
+//! sources instead of failing. Screenshots go to `target/artifacts/`.
+//!
+//! Needs `Xvfb` and Mesa (scripts/test installs them).
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::Value;
+use testkit::browser::artifacts_dir;
+use testkit::screen::{Xvfb, read_pattern};
+
+/// One window test at a time: they share two cores with real-time codecs.
+static TURN: Mutex<()> = Mutex::new(());
+
+async fn signaling_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = signaling_server::Config::parse_from(["signaling-server"]);
+    tokio::spawn(signaling_server::serve(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// The app on `display`, with a settings directory of its own, and `args`.
+fn app(display: &str, settings: &std::path::Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_peercall"))
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("DISPLAY", display)
+        .env("XDG_DATA_HOME", settings)
+        .env("XDG_CONFIG_HOME", settings)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Kills a child process when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The summary line an app (or `peercall call`) prints last.
+fn last_line(child: &mut Child) -> Value {
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let _ = child.wait();
+    out.lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no summary line in:\n{out}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_shows_the_remote_test_pattern_live() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let server = signaling_server().await;
+    let url = format!("ws://{server}/ws");
+    // The windowless peer, whose stats say how many pictures it has sent.
+    let mut peer = Killed(
+        Command::new(env!("CARGO_BIN_EXE_peercall"))
+            .args(["call", "--server", &url, "--room", "window"])
+            .args([
+                "--bind",
+                "127.0.0.1:0",
+                "--video",
+                "test",
+                "--audio",
+                "test",
+            ])
+            .args(["--duration", "14"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let sent = Arc::new(Mutex::new(None::<(Instant, u64)>));
+    let lines = BufReader::new(peer.0.stdout.take().unwrap());
+    let sent_by_peer = Arc::clone(&sent);
+    let reader = std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            let line: Value = serde_json::from_str(&line).unwrap_or_default();
+            if let Some(frames) = line["video_out"]["frames"].as_u64() {
+                *sent_by_peer.lock().unwrap() = Some((Instant::now(), frames));
+            }
+            if line.get("summary").is_some() {
+                return line;
+            }
+        }
+        Value::Null
+    });
+    let settings = tempfile::tempdir().unwrap();
+    let window = Killed(app(
+        &xvfb.display,
+        settings.path(),
+        &["--server", &url, "--room", "window", "--video", "test"],
+    ));
+    // Connected for a few seconds: then two screenshots a second apart.
+    let started = Instant::now();
+    while sent.lock().unwrap().is_none_or(|(_, frames)| frames < 90) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the windowless peer never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut codes = Vec::new();
+    for n in 1..=2 {
+        let shot = xvfb.screenshot().unwrap();
+        let path = artifacts_dir().join(format!("desktop-call-{n}.png"));
+        shot.save_png(&path).unwrap();
+        let code = read_pattern(&shot)
+            .unwrap_or_else(|| panic!("no test pattern code readable in {}", path.display()));
+        let (at, frames) = sent.lock().unwrap().unwrap();
+        // The peer's count is from its last stats line (up to a second old).
+        let now_sent = frames + (at.elapsed().as_secs_f64() * 30.0) as u64;
+        codes.push((code.frame, now_sent));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    for (shown, sent) in &codes {
+        assert!(
+            u64::from(*shown) + 45 >= *sent && u64::from(*shown) <= sent + 5,
+            "picture {shown} on screen when the peer had sent about {sent}: not recent"
+        );
+    }
+    assert!(
+        codes[1].0 >= codes[0].0 + 15,
+        "the picture on screen did not advance: {codes:?}"
+    );
+    let summary = reader.join().unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    drop(window);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    if !media::camera::cameras().is_empty() {
+        eprintln!("this machine has a camera: the no-camera case cannot be shown here");
+        return;
+    }
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    // Fresh settings: the default picks (camera 0, the default microphone) are missing.
+    let settings = tempfile::tempdir().unwrap();
+    let mut window = Killed(app(
+        &xvfb.display,
+        settings.path(),
+        &[
+            "--self-call",
+            "--duration",
+            "5",
+            "--width",
+            "640",
+            "--height",
+            "480",
+        ],
+    ));
+    let summary = tokio::task::spawn_blocking(move || last_line(&mut window.0))
+        .await
+        .unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    let banner = summary["banner"].as_str().unwrap_or_default();
+    assert!(
+        banner.contains("No camera found: sending the test pattern")
+            && banner.contains("no microphone found: sending the test tone"),
+        "{banner}"
+    );
+    // The self-call's peer sends the pattern, and the app's own pictures reach it:
+    // the app's stats show its sent video, from the test pattern.
+    assert!(
+        summary["stats"]["video_out"]["frames"].as_u64().unwrap() > 60,
+        "{summary}"
+    );
+    assert!(
+        summary["ui"]["preview_shown"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+}
