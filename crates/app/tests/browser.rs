@@ -17,7 +17,7 @@ use testkit::browser::{Browser, artifacts_dir, png_region_luma};
 use tokio::sync::{Mutex, oneshot};
 
 /// One browser test at a time.
-static TURN: Mutex<()> = Mutex::const_new(());
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// How long a native peer stays connected.
 const NATIVE_SECONDS: u64 = 10;
@@ -230,7 +230,7 @@ async fn screenshot_shows_remote_video(browser: &Browser, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_peer_answers_a_browser_that_joined_first() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let browser = browser_in(server, "browser-first", "").await;
     browser
@@ -252,7 +252,7 @@ async fn native_peer_answers_a_browser_that_joined_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_answers_a_native_peer_that_joined_first() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let native = native_in(server, "native-first", &[]);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -267,7 +267,7 @@ async fn browser_answers_a_native_peer_that_joined_first() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_and_native_call_relay_only_through_coturn() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let coturn = testkit::Coturn::start(&[]);
     // Both sides take the TURN server from the server's `welcome`.
     let (server, _stop) = signaling_server(&[
@@ -298,7 +298,7 @@ async fn browser_and_native_call_relay_only_through_coturn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_call_each_other_through_the_server() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let first = browser_in(server, "browsers", "").await;
     first
@@ -333,7 +333,7 @@ async fn two_browsers_call_each_other_through_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let browser = browser_in(server, "vp8-only", "&codec=VP8").await;
     browser
@@ -372,7 +372,7 @@ async fn banner(browser: &Browser) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&["--max-peers=1".into()]).await;
     let browser = Browser::launch_without_media_devices().await.unwrap();
 

@@ -18,7 +18,7 @@ use testkit::browser::artifacts_dir;
 use testkit::screen::{Xvfb, read_pattern};
 
 /// One window test at a time: they share two cores with real-time codecs.
-static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn signaling_server() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -70,7 +70,7 @@ fn last_line(child: &mut Child) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_shows_the_remote_test_pattern_live() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     let server = signaling_server().await;
     let url = format!("ws://{server}/ws");
@@ -152,7 +152,7 @@ async fn the_window_shows_the_remote_test_pattern_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
-    let _turn = TURN.lock().await;
+    let _one = ONE_AT_A_TIME.lock().await;
     if !media::camera::cameras().is_empty() {
         eprintln!("this machine has a camera: the no-camera case cannot be shown here");
         return;
