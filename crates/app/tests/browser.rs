@@ -196,7 +196,12 @@ fn assert_media_both_ways(stats: &Reports, summary: &Value) {
         last["video_in"]["fps"].as_u64().unwrap() >= 25,
         "we decode Chromium's video too slowly: {last}"
     );
-    assert_eq!(last["video_in"]["decode_errors"], 0, "{last}");
+    // At most the first picture: its first packets can beat webrtc 0.21's registration
+    // of the remote track (dropped), and a keyframe request answers that.
+    assert!(
+        last["video_in"]["decode_errors"].as_u64().unwrap() <= 1,
+        "{last}"
+    );
     assert!(last["audio_in"]["energy"].as_f64().unwrap() > 0.0, "{last}");
 }
 
