@@ -172,73 +172,64 @@ fn banner(ui: &mut egui::Ui, model: &mut Model) {
         });
 }
 
+/// A device picker: `choices` are (value, name) pairs; `current` is replaced by the one
+/// picked. A current value not among the choices (a device unplugged) shows as
+/// "(not found)".
+fn picker<T: PartialEq + Clone>(
+    ui: &mut egui::Ui,
+    label: &str,
+    current: &T,
+    choices: &[(T, String)],
+) -> T {
+    let mut picked = current.clone();
+    let shown = choices
+        .iter()
+        .find(|(value, _)| value == current)
+        .map_or_else(|| "(not found)".to_string(), |(_, name)| name.clone());
+    egui::ComboBox::from_label(label)
+        .width(170.0)
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            for (value, name) in choices {
+                ui.selectable_value(&mut picked, value.clone(), name);
+            }
+        });
+    picked
+}
+
 fn devices(ui: &mut egui::Ui, model: &mut Model) {
     ui.add_space(6.0);
     ui.heading("Devices");
-    let cameras = model.devices.cameras.clone();
-    let mut video = model.settings.video.clone();
-    let video_name = match &video {
-        VideoPick::TestPattern => "Test pattern".to_string(),
-        VideoPick::Off => "No video".to_string(),
-        VideoPick::Camera(i) => cameras
-            .iter()
-            .find(|c| c.id == i.to_string())
-            .map_or(format!("Camera {i} (not found)"), |c| c.name.clone()),
-    };
-    egui::ComboBox::from_label("Camera")
-        .width(170.0)
-        .selected_text(video_name)
-        .show_ui(ui, |ui| {
-            for camera in &cameras {
-                if let Ok(index) = camera.id.parse() {
-                    ui.selectable_value(&mut video, VideoPick::Camera(index), &camera.name);
-                }
-            }
-            ui.selectable_value(&mut video, VideoPick::TestPattern, "Test pattern");
-            ui.selectable_value(&mut video, VideoPick::Off, "No video");
-        });
+    let devices = &model.devices;
+    let cameras: Vec<_> = devices
+        .cameras
+        .iter()
+        .filter_map(|c| Some((VideoPick::Camera(c.id.parse().ok()?), c.name.clone())))
+        .chain([
+            (VideoPick::TestPattern, "Test pattern".to_string()),
+            (VideoPick::Off, "No video".to_string()),
+        ])
+        .collect();
+    let mics: Vec<_> = devices
+        .microphones
+        .iter()
+        .map(|m| (AudioPick::Microphone(m.id.clone()), m.name.clone()))
+        .chain([
+            (AudioPick::TestTone, "Test tone".to_string()),
+            (AudioPick::Off, "No audio".to_string()),
+        ])
+        .collect();
+    let speakers: Vec<_> = devices
+        .speakers
+        .iter()
+        .map(|s| (SpeakerPick::Speaker(s.id.clone()), s.name.clone()))
+        .chain([(SpeakerPick::Off, "No sound".to_string())])
+        .collect();
+    let video = picker(ui, "Camera", &model.settings.video, &cameras);
     model.pick_video(video);
-
-    let mics = model.devices.microphones.clone();
-    let mut audio = model.settings.audio.clone();
-    let audio_name = match &audio {
-        AudioPick::TestTone => "Test tone".to_string(),
-        AudioPick::Off => "No audio".to_string(),
-        AudioPick::Microphone(id) => mics
-            .iter()
-            .find(|m| &m.id == id)
-            .map_or(format!("{id} (not found)"), |m| m.name.clone()),
-    };
-    egui::ComboBox::from_label("Microphone")
-        .width(170.0)
-        .selected_text(audio_name)
-        .show_ui(ui, |ui| {
-            for mic in &mics {
-                ui.selectable_value(&mut audio, AudioPick::Microphone(mic.id.clone()), &mic.name);
-            }
-            ui.selectable_value(&mut audio, AudioPick::TestTone, "Test tone");
-            ui.selectable_value(&mut audio, AudioPick::Off, "No audio");
-        });
+    let audio = picker(ui, "Microphone", &model.settings.audio, &mics);
     model.pick_audio(audio);
-
-    let speakers = model.devices.speakers.clone();
-    let mut speaker = model.settings.speaker.clone();
-    let speaker_name = match &speaker {
-        SpeakerPick::Off => "No sound".to_string(),
-        SpeakerPick::Speaker(id) => speakers
-            .iter()
-            .find(|s| &s.id == id)
-            .map_or(format!("{id} (not found)"), |s| s.name.clone()),
-    };
-    egui::ComboBox::from_label("Speaker")
-        .width(170.0)
-        .selected_text(speaker_name)
-        .show_ui(ui, |ui| {
-            for s in &speakers {
-                ui.selectable_value(&mut speaker, SpeakerPick::Speaker(s.id.clone()), &s.name);
-            }
-            ui.selectable_value(&mut speaker, SpeakerPick::Off, "No sound");
-        });
+    let speaker = picker(ui, "Speaker", &model.settings.speaker, &speakers);
     model.pick_speaker(speaker);
 
     let mut volume = model.settings.volume;
