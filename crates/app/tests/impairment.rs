@@ -219,6 +219,7 @@ fn five_percent_loss_40_ms_rtt_and_jitter_keep_25_fps_without_freezes() {
     });
     let (a, b) = lab.call(15, || {});
     for (who, lines) in [("a", &a), ("b", &b)] {
+        println!("{who}:\n{}", brief(lines));
         let (steady, summary) = split(lines, 3);
         assert_eq!(summary["ok"], true, "{who}: {summary}");
         let fps = mean(&steady, |l| l["video_in"]["fps"].as_f64().unwrap());

@@ -9,6 +9,12 @@
 //! and 10% it holds, and near the rate where the link last gave out it only creeps up;
 //! and so does the round-trip time, as a coarse delay signal: 80 ms above the smallest
 //! seen means a queue is building, and the target backs off by 15%.
+//!
+//! The other way round, GCC's delay half reads jitter (packets reordered on a lossy,
+//! jittery path) as a queue and sinks the estimate step by step. So while the path
+//! shows no queue and no more loss than GCC itself tolerates (10%), the target does
+//! not fall below what the receiver demonstrably gets: a path that delivers what we
+//! send is not congested.
 
 use media::VideoFormat;
 
@@ -149,10 +155,16 @@ impl Adaptation {
         }
         // A round trip well above the smallest seen means a queue is building.
         let queued = rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS;
-        // Leave headroom for packet headers and retransmissions; audio shares it.
+        // Leave headroom for packet headers and retransmissions; audio shares it. On a
+        // clean path, what gets through is proof of room whatever the estimate says.
         let available = estimate_bps * HEADROOM - f64::from(self.audio_bps);
+        let delivered = if queued || loss > HIGH_LOSS {
+            0.0
+        } else {
+            sent_bps * (1.0 - loss)
+        };
         let (min, max) = (f64::from(self.min_bps), f64::from(self.max_bps));
-        let allowed = available.clamp(min, max);
+        let allowed = available.max(delivered).clamp(min, max);
         let mut video_bps = allowed;
         if let Some((last, at)) = self.last {
             let seconds = (now_ms.saturating_sub(at) as f64 / 1000.0).min(10.0);
@@ -356,10 +368,46 @@ mod tests {
         // Overshooting on a clean path hurts nobody.
         assert_eq!(a.update(0, over).step, LADDER[0]);
         assert_eq!(a.update(1_000, over).step, LADDER[0]);
-        // With loss, it does.
-        let lossy = Signals { loss: 0.05, ..over };
+        // With heavy loss, it does.
+        let lossy = Signals { loss: 0.12, ..over };
         assert_eq!(a.update(2_000, lossy).step, LADDER[0]);
         assert_eq!(a.update(3_000, lossy).step, LADDER[1]);
+    }
+
+    #[test]
+    fn a_sinking_estimate_on_a_clean_path_keeps_what_gets_through() {
+        let mut a = Adaptation::new(vga(), 100_000, 2_000_000, 32_000);
+        // The encoder puts out 480 kbit/s and all of it arrives, with no queue: the
+        // estimate sinking to 200k is the delay half misreading jitter.
+        let mut last = None;
+        for t in 0..15 {
+            let estimate = 520_000.0 - 20_000.0 * t as f64;
+            let clean = Signals {
+                sent_bps: 480_000.0,
+                ..sig(estimate, 0.01, 40.0)
+            };
+            last = Some(a.update(t * 1_000, clean));
+        }
+        let last = last.unwrap();
+        assert_eq!(last.step, LADDER[0]);
+        assert_eq!(last.video_bps, 475_200);
+        // A few per cent loss is no reason to give that up either.
+        let lossy = Signals {
+            sent_bps: 480_000.0,
+            ..sig(200_000.0, 0.05, 40.0)
+        };
+        assert_eq!(a.update(15_000, lossy).video_bps, 456_000);
+        // A growing queue is congestion: the estimate rules and the picture shrinks.
+        let queued = Signals {
+            sent_bps: 480_000.0,
+            ..sig(200_000.0, 0.0, 200.0)
+        };
+        assert_eq!(a.update(16_000, queued).video_bps, 138_000);
+        let decision = (17..20)
+            .map(|t| a.update(t * 1_000, queued))
+            .last()
+            .unwrap();
+        assert_ne!(decision.step, LADDER[0]);
     }
 
     #[test]
