@@ -7,8 +7,8 @@
 //!   process, as a share of one core;
 //! - time to turn each remote 720p picture into a texture (conversion and upload), as a
 //!   distribution;
-//! - remote pictures received, shown, and dropped by the UI path (replaced in the
-//!   latest-frame slot before the UI took them).
+//! - remote pictures received, shown, and dropped by the UI path (dropped from the
+//!   frame slot's short queue before the UI took them).
 //!
 //! Flags: `--seconds S` (length of the measured call, default 20).
 

@@ -1,19 +1,26 @@
 //! Calls with a real, headless Chromium (fake camera and microphone) running the web
 //! client that the signaling server serves: browser ↔ `peercall call` in both join
 //! orders, the same relay-only through coturn, browser ↔ browser, and a browser that
-//! offers only VP8. Assertions come from the browser's own `getStats` and the native
-//! side's stats. A screenshot of the page mid-call is kept in `target/artifacts`.
+//! offers only VP8; and the desktop app (in a window on a virtual display) calling the
+//! browser and called by it. Assertions come from the browser's own `getStats` and the
+//! native side's stats. Screenshots of the page mid-call are kept in
+//! `target/artifacts`.
 //!
-//! Needs `chromium` and `chromium-driver` (scripts/test installs them). The tests take
+//! Needs `chromium`, `chromium-driver`, `Xvfb` and Mesa (scripts/test installs them). The tests take
 //! turns: each runs Chromium and real-time codecs, and the machine has two cores.
+
+mod common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Parser;
+use common::{Killed, app_window, last_line};
 use serde_json::Value;
 use testkit::browser::{Browser, artifacts_dir, png_region_luma};
+use testkit::screen::Xvfb;
 use tokio::sync::{Mutex, oneshot};
 
 /// One browser test at a time.
@@ -167,7 +174,14 @@ impl Reports {
 
 /// What every browser ↔ native call must show, from both sides' stats.
 fn assert_media_both_ways(stats: &Reports, summary: &Value) {
-    // Chromium decodes our H.264 at the size we send, at ≥ 25 fps.
+    assert_chromium_gets_ours(stats);
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_we_get_chromiums(&summary["summary"]["last"]);
+}
+
+/// Chromium decodes our H.264 at the size we send (640x480), at ≥ 25 fps, and hears
+/// our audio; it sends H.264 and Opus.
+fn assert_chromium_gets_ours(stats: &Reports) {
     let video_in = stats.rtp("video", "inbound-rtp");
     assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
     assert_eq!(stats.codec("video", "outbound-rtp"), "video/H264");
@@ -189,9 +203,11 @@ fn assert_media_both_ways(stats: &Reports, summary: &Value) {
         audio_in["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
         "{audio_in}"
     );
-    // We decode Chromium's video at its camera's 30 fps, and hear its audio.
-    assert_eq!(summary["ok"], true, "{summary}");
-    let last = &summary["summary"]["last"];
+}
+
+/// Our last stats line shows Chromium's video decoded at its camera's 30 fps, and its
+/// audio heard.
+fn assert_we_get_chromiums(last: &Value) {
     assert!(
         last["video_in"]["fps"].as_u64().unwrap() >= 25,
         "we decode Chromium's video too slowly: {last}"
@@ -336,6 +352,105 @@ async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
         reason.contains("VP8") && reason.contains("H264"),
         "the reason names what was offered and what we decode: {reason}"
     );
+    browser.close().await;
+}
+
+/// The desktop app in `room` on a virtual display, sending the test sources at
+/// 640x480 and closing [`NATIVE_SECONDS`] after connecting; and its call states.
+fn desktop_app_in(
+    xvfb: &Xvfb,
+    settings: &std::path::Path,
+    server: SocketAddr,
+    room: &str,
+) -> (Killed, mpsc::Receiver<String>) {
+    let url = format!("ws://{server}/ws");
+    let seconds = NATIVE_SECONDS.to_string();
+    app_window(
+        &xvfb.display,
+        settings,
+        &[
+            "--server",
+            &url,
+            "--room",
+            room,
+            "--name",
+            "desktop",
+            "--video",
+            "test",
+            "--audio",
+            "test",
+            "--width",
+            "640",
+            "--height",
+            "480",
+            "--duration",
+            &seconds,
+        ],
+    )
+}
+
+/// Waits (up to 20 s) until the app's call is in `state`.
+fn wait_app_state(states: &mpsc::Receiver<String>, state: &str) {
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        match states.recv_timeout(left) {
+            Ok(s) if s == state => return,
+            Ok(_) => {}
+            Err(err) => panic!("the app never reached {state}: {err}"),
+        }
+    }
+}
+
+/// The app's summary once it has closed: its stats must show Chromium's media, and
+/// its window must have shown Chromium's pictures.
+async fn assert_desktop_app_got_chromiums(mut app: Killed) {
+    let summary = tokio::task::spawn_blocking(move || last_line(&mut app.0))
+        .await
+        .unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_we_get_chromiums(&summary["stats"]);
+    assert!(
+        summary["ui"]["remote_shown"].as_u64().unwrap() > 5 * 25,
+        "the window showed too few of Chromium's pictures: {summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_app_calls_a_browser_waiting_in_the_room() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let settings = tempfile::tempdir().unwrap();
+    let (server, _stop) = signaling_server(&[]).await;
+    let browser = browser_in(server, "desktop-second", "").await;
+    wait_state(&browser, "waiting").await;
+    let (app, _) = desktop_app_in(&xvfb, settings.path(), server, "desktop-second");
+    wait_state(&browser, "connected").await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stats = Reports(browser_stats(&browser).await);
+    screenshot_shows_remote_video(&browser, "browser-call-with-desktop-app.png").await;
+    assert_chromium_gets_ours(&stats);
+    assert_desktop_app_got_chromiums(app).await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_calls_the_desktop_app_waiting_in_the_room() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let settings = tempfile::tempdir().unwrap();
+    let (server, _stop) = signaling_server(&[]).await;
+    let (app, states) = desktop_app_in(&xvfb, settings.path(), server, "desktop-first");
+    tokio::task::block_in_place(|| wait_app_state(&states, "Waiting"));
+    let browser = browser_in(server, "desktop-first", "").await;
+    wait_state(&browser, "connected").await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stats = Reports(browser_stats(&browser).await);
+    let shot = xvfb.screenshot().unwrap();
+    shot.save_png(&artifacts_dir().join("desktop-app-call-with-browser.png"))
+        .unwrap();
+    assert_chromium_gets_ours(&stats);
+    assert_desktop_app_got_chromiums(app).await;
     browser.close().await;
 }
 

@@ -6,13 +6,16 @@
 //!
 //! Needs `Xvfb` and Mesa (scripts/test installs them).
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use common::{Killed, app_window, last_line};
 use serde_json::Value;
 use testkit::browser::artifacts_dir;
 use testkit::screen::{Xvfb, read_pattern};
@@ -30,42 +33,6 @@ async fn signaling_server() -> SocketAddr {
         std::future::pending(),
     ));
     addr
-}
-
-/// The app on `display`, with a settings directory of its own, and `args`.
-fn app(display: &str, settings: &std::path::Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_peercall"))
-        .args(["--bind", "127.0.0.1:0"])
-        .args(args)
-        .env("DISPLAY", display)
-        .env("XDG_DATA_HOME", settings)
-        .env("XDG_CONFIG_HOME", settings)
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// Kills a child process when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The summary line an app (or `peercall call`) prints last.
-fn last_line(child: &mut Child) -> Value {
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let _ = child.wait();
-    out.lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no summary line in:\n{out}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,11 +75,11 @@ async fn the_window_shows_the_remote_test_pattern_live() {
         Value::Null
     });
     let settings = tempfile::tempdir().unwrap();
-    let window = Killed(app(
+    let (window, _) = app_window(
         &xvfb.display,
         settings.path(),
         &["--server", &url, "--room", "window", "--video", "test"],
-    ));
+    );
     // Connected for a few seconds: then two screenshots a second apart.
     let started = Instant::now();
     while sent.lock().unwrap().is_none_or(|(_, frames)| frames < 90) {
@@ -163,7 +130,7 @@ async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     // Fresh settings: the default picks (camera 0, the default microphone) are missing.
     let settings = tempfile::tempdir().unwrap();
-    let mut window = Killed(app(
+    let (mut window, _) = app_window(
         &xvfb.display,
         settings.path(),
         &[
@@ -175,7 +142,7 @@ async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
             "--height",
             "480",
         ],
-    ));
+    );
     let summary = tokio::task::spawn_blocking(move || last_line(&mut window.0))
         .await
         .unwrap();

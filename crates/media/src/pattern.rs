@@ -75,12 +75,14 @@ impl PatternGenerator {
         let capture_us = out.capture_us;
         let (y, u, v) = out.planes_mut();
 
-        // Diagonal stripes scrolling 3 px per frame.
+        // Diagonal stripes scrolling 3 px per frame: every row is a window on one
+        // striped line, shifted by one pixel a row (so rows are copies, not loops).
+        let stripes: Vec<u8> = (0..w + STRIPE_PERIOD)
+            .map(|i| if (i / 24) % 2 == 0 { 70 } else { 160 })
+            .collect();
         for (row, line) in y.chunks_exact_mut(w).enumerate() {
-            for (col, px) in line.iter_mut().enumerate() {
-                let band = (col + row + 3 * n) / 24;
-                *px = if band % 2 == 0 { 70 } else { 160 };
-            }
+            let shift = (row + 3 * n) % STRIPE_PERIOD;
+            line.copy_from_slice(&stripes[shift..shift + w]);
         }
         // A bouncing square.
         let side = (w.min(h) / 6).max(2);
@@ -88,22 +90,24 @@ impl PatternGenerator {
         for line in y.chunks_exact_mut(w).skip(sy).take(side) {
             line[sx..sx + side].fill(WHITE);
         }
-        // Colours drifting in both directions.
-        for (row, (lu, lv)) in u
-            .chunks_exact_mut(cw)
-            .zip(v.chunks_exact_mut(cw))
-            .enumerate()
-        {
-            for (col, (pu, pv)) in lu.iter_mut().zip(lv.iter_mut()).enumerate() {
-                *pu = 64 + ((col + 2 * n) % 128) as u8;
-                *pv = 64 + ((row + n) % 128) as u8;
-            }
+        // Colours drifting in both directions: U changes along a row, V down the rows.
+        let u_row: Vec<u8> = (0..cw)
+            .map(|col| 64 + ((col + 2 * n) % 128) as u8)
+            .collect();
+        for line in u.chunks_exact_mut(cw) {
+            line.copy_from_slice(&u_row);
+        }
+        for (row, line) in v.chunks_exact_mut(cw).enumerate() {
+            line.fill(64 + ((row + n) % 128) as u8);
         }
         if can_carry_code(self.width, self.height) {
             write_code(out, PatternCode { frame, capture_us });
         }
     }
 }
+
+/// The stripes repeat every this many pixels (two 24-pixel bands).
+const STRIPE_PERIOD: usize = 48;
 
 /// Position bouncing between 0 and `span`.
 fn bounce(t: usize, span: usize) -> usize {
@@ -317,6 +321,28 @@ mod tests {
             .count();
         assert!(differing > 320 * 240 / 10, "only {differing} bytes moved");
         assert_eq!(g.frame(1, 5), a);
+    }
+
+    #[test]
+    fn stripes_are_24_px_diagonal_bands_scrolling_3_px_a_frame() {
+        let (w, h) = (320, 240);
+        let n = 7;
+        let f = PatternGenerator::new(w as u32, h as u32).frame(n as u32, 0);
+        let (y, u, v) = f.planes();
+        // Below the code block; the bouncing square is the only other thing drawn.
+        for row in h / 2..h {
+            for col in 0..w {
+                let px = y[row * w + col];
+                let band = (col + row + 3 * n) / 24;
+                assert!(px == WHITE || px == [70, 160][band % 2], "({col}, {row})");
+            }
+        }
+        for row in h / 4..h / 2 {
+            for col in 0..w / 2 {
+                assert_eq!(u[row * w / 2 + col], 64 + ((col + 2 * n) % 128) as u8);
+                assert_eq!(v[row * w / 2 + col], 64 + ((row + n) % 128) as u8);
+            }
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! Latest-frame slots: how pictures reach the UI without either side waiting.
 //!
 //! The decoder (or the capture thread, for the preview) puts each picture in the slot
-//! and wakes the UI; the UI takes the newest when it draws. A picture replaced before
-//! the UI took it counts as dropped by the UI path.
+//! and wakes the UI; the UI takes one each time it draws. The slot holds up to
+//! [`DEPTH`] pictures so that those decoded in a burst (or arriving while the UI thread
+//! waited for a core) are all shown, one frame apart; beyond that the oldest
+//! is dropped, so the picture is never more than [`DEPTH`] behind. A picture dropped
+//! before the UI took it counts as dropped by the UI path.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -12,9 +16,12 @@ use media::VideoFrame;
 /// Wakes the UI thread (egui's `request_repaint`), without the engine knowing egui.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
 
-/// One picture waiting for the UI, and counts of what went through.
+/// Most pictures waiting for the UI.
+pub const DEPTH: usize = 3;
+
+/// Pictures waiting for the UI (at most [`DEPTH`]), and counts of what went through.
 pub struct FrameSlot {
-    latest: Mutex<Option<VideoFrame>>,
+    waiting: Mutex<VecDeque<VideoFrame>>,
     wake: Wake,
     put: AtomicU64,
     dropped: AtomicU64,
@@ -33,33 +40,43 @@ impl FrameSlot {
     /// An empty slot that calls `wake` after each picture.
     pub fn new(wake: Wake) -> Arc<Self> {
         Arc::new(Self {
-            latest: Mutex::new(None),
+            waiting: Mutex::new(VecDeque::with_capacity(DEPTH + 1)),
             wake,
             put: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         })
     }
 
-    /// Offers a picture (replacing one the UI has not taken yet) and wakes the UI.
+    fn waiting(&self) -> std::sync::MutexGuard<'_, VecDeque<VideoFrame>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Offers a picture (dropping the oldest waiting one if [`DEPTH`] already wait)
+    /// and wakes the UI.
     pub fn put(&self, picture: &VideoFrame) {
-        let replaced = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(picture.clone());
+        let dropped = {
+            let mut waiting = self.waiting();
+            waiting.push_back(picture.clone());
+            waiting.len() > DEPTH && waiting.pop_front().is_some()
+        };
         self.put.fetch_add(1, Ordering::Relaxed);
-        if replaced.is_some() {
+        if dropped {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         (self.wake)();
     }
 
-    /// The newest picture, if one came since the last take.
+    /// The oldest waiting picture, if any; when more wait, the UI is woken again to
+    /// draw the next one.
     pub fn take(&self) -> Option<VideoFrame> {
-        self.latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+        let (picture, more) = {
+            let mut waiting = self.waiting();
+            (waiting.pop_front(), !waiting.is_empty())
+        };
+        if more {
+            (self.wake)();
+        }
+        picture
     }
 
     /// What went through so far.
@@ -76,7 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_ui_gets_the_newest_picture_and_replaced_ones_count_as_dropped() {
+    fn the_ui_gets_every_picture_of_a_burst_and_only_a_backlog_is_dropped() {
         let wakes = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&wakes);
         let slot = FrameSlot::new(Arc::new(move || {
@@ -88,13 +105,21 @@ mod tests {
             p
         };
         assert!(slot.take().is_none());
+        // A burst of two: both shown, in order, the UI woken again for the second.
         slot.put(&picture(1));
         slot.put(&picture(2));
+        assert_eq!(slot.take().unwrap().capture_us, 1);
+        assert_eq!(wakes.load(Ordering::Relaxed), 3);
         assert_eq!(slot.take().unwrap().capture_us, 2);
         assert!(slot.take().is_none());
-        slot.put(&picture(3));
-        assert_eq!(slot.take().unwrap().capture_us, 3);
-        assert_eq!(slot.counts(), SlotCounts { put: 3, dropped: 1 });
-        assert_eq!(wakes.load(Ordering::Relaxed), 3);
+        assert_eq!(slot.counts(), SlotCounts { put: 2, dropped: 0 });
+        // A backlog: the oldest goes, the picture stays at most DEPTH behind.
+        for us in 3..=6 {
+            slot.put(&picture(us));
+        }
+        for us in 4..=6 {
+            assert_eq!(slot.take().unwrap().capture_us, us);
+        }
+        assert_eq!(slot.counts(), SlotCounts { put: 6, dropped: 1 });
     }
 }

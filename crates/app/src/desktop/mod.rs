@@ -7,7 +7,7 @@
 //! - [`frames`] and [`video`]: pictures through latest-frame slots into textures.
 //!
 //! eframe owns the main thread. The UI never blocks on the engine: each frame it drains
-//! events with `try_recv`, uploads the newest pictures and sends commands; the engine
+//! events with `try_recv`, uploads the waiting pictures and sends commands; the engine
 //! wakes it (`request_repaint`) when something arrives, so an idle window does not
 //! repaint at all.
 

@@ -1,4 +1,4 @@
-//! Pictures to textures: the newest picture of a [`FrameSlot`] converted to RGBA (SIMD,
+//! Pictures to textures: the next picture of a [`FrameSlot`] converted to RGBA (SIMD,
 //! through `media::convert`) and uploaded into one egui texture that is reused, with the
 //! time each upload took.
 
@@ -39,7 +39,7 @@ impl VideoTexture {
         }
     }
 
-    /// Uploads the slot's newest picture, if there is one.
+    /// Uploads the slot's next picture, if there is one.
     pub fn update(&mut self, ctx: &egui::Context, slot: &FrameSlot) {
         if let Some(picture) = slot.take() {
             let started = Instant::now();

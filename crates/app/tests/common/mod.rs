@@ -1,0 +1,63 @@
+//! What the window tests share: the desktop app started on a virtual display with
+//! settings of its own, killed when dropped, and the summary line it prints last.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+use serde_json::Value;
+
+/// A child process, killed when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The desktop app on `display`, with a settings directory of its own, and `args`.
+/// Its call states arrive on the returned channel as they change (`Waiting`,
+/// `Connected`...), read from its log.
+pub fn app_window(
+    display: &str,
+    settings: &Path,
+    args: &[&str],
+) -> (Killed, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_peercall"))
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("DISPLAY", display)
+        .env("XDG_DATA_HOME", settings)
+        .env("XDG_CONFIG_HOME", settings)
+        .env("RUST_LOG", "warn,peercall=info")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (states, receiver) = mpsc::channel();
+    let log = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in log.lines().map_while(Result::ok) {
+            if let Some((_, state)) = line.split_once("state=") {
+                let state = state.split_whitespace().next().unwrap_or_default();
+                let _ = states.send(state.to_string());
+            }
+        }
+    });
+    (Killed(child), receiver)
+}
+
+/// The summary line the app (or `peercall call`) prints last, once it has ended.
+pub fn last_line(child: &mut Child) -> Value {
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let _ = child.wait();
+    out.lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no summary line in:\n{out}"))
+}
