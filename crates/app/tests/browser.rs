@@ -1,12 +1,14 @@
 //! Calls with a real, headless Chromium (fake camera and microphone) running the web
 //! client that the signaling server serves: browser ↔ `peercall call` in both join
 //! orders, the same relay-only through coturn, browser ↔ browser, and a browser that
-//! offers only VP8; and the desktop app (in a window on a virtual display) calling the
-//! browser and called by it. Assertions come from the browser's own `getStats` and the
+//! offers only VP8; the desktop app (in a window on a virtual display) calling the
+//! browser and called by it; and Firefox ESR calling `peercall call` and Chromium. Assertions come from the browser's own `getStats` and the
 //! native side's stats. Screenshots of the page mid-call are kept in
 //! `target/artifacts`.
 //!
-//! Needs `chromium`, `chromium-driver`, `Xvfb` and Mesa (scripts/test installs them). The tests take
+//! Needs `chromium`, `chromium-driver`, `firefox-esr`, geckodriver, `g++` and
+//! `libopenh264-dev` (for Firefox's OpenH264 plugin), `Xvfb` and Mesa (scripts/test
+//! installs them). The tests take
 //! turns: each runs Chromium and real-time codecs, and the machine has two cores.
 
 mod common;
@@ -174,14 +176,14 @@ impl Reports {
 
 /// What every browser ↔ native call must show, from both sides' stats.
 fn assert_media_both_ways(stats: &Reports, summary: &Value) {
-    assert_chromium_gets_ours(stats);
+    assert_browser_gets_ours(stats);
     assert_eq!(summary["ok"], true, "{summary}");
-    assert_we_get_chromiums(&summary["summary"]["last"]);
+    assert_we_get_the_browsers(&summary["summary"]["last"]);
 }
 
-/// Chromium decodes our H.264 at the size we send (640x480), at ≥ 25 fps, and hears
-/// our audio; it sends H.264 and Opus.
-fn assert_chromium_gets_ours(stats: &Reports) {
+/// The browser decodes our H.264 at the size we send (640x480), at ≥ 25 fps, and
+/// hears our audio; it sends H.264 and Opus.
+fn assert_browser_gets_ours(stats: &Reports) {
     let video_in = stats.rtp("video", "inbound-rtp");
     assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
     assert_eq!(stats.codec("video", "outbound-rtp"), "video/H264");
@@ -205,9 +207,9 @@ fn assert_chromium_gets_ours(stats: &Reports) {
     );
 }
 
-/// Our last stats line shows Chromium's video decoded at its camera's 30 fps, and its
-/// audio heard.
-fn assert_we_get_chromiums(last: &Value) {
+/// Our last stats line shows the browser's video decoded at its camera's 30 fps, and
+/// its audio heard.
+fn assert_we_get_the_browsers(last: &Value) {
     assert!(
         last["video_in"]["fps"].as_u64().unwrap() >= 25,
         "we decode Chromium's video too slowly: {last}"
@@ -318,22 +320,73 @@ async fn two_browsers_call_each_other_through_the_server() {
     wait_state(&second, "connected").await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     for browser in [&first, &second] {
-        let stats = Reports(browser_stats(browser).await);
-        let video_in = stats.rtp("video", "inbound-rtp");
-        assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
-        assert!(
-            video_in["framesDecoded"].as_u64().unwrap_or(0) > 30,
-            "{video_in}"
-        );
-        let audio_in = stats.rtp("audio", "inbound-rtp");
-        assert!(
-            audio_in["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
-            "{audio_in}"
-        );
+        assert_browser_gets_a_browsers(browser).await;
     }
     screenshot_shows_remote_video(&second, "browser-call-with-browser.png").await;
     first.close().await;
     second.close().await;
+}
+
+/// A browser in a call with another browser decodes its H.264 and hears its audio.
+async fn assert_browser_gets_a_browsers(browser: &Browser) {
+    let stats = Reports(browser_stats(browser).await);
+    let video_in = stats.rtp("video", "inbound-rtp");
+    assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
+    assert!(
+        video_in["framesDecoded"].as_u64().unwrap_or(0) > 30,
+        "{video_in}"
+    );
+    let audio_in = stats.rtp("audio", "inbound-rtp");
+    assert!(
+        audio_in["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
+        "{audio_in}"
+    );
+}
+
+/// Opens the web client in Firefox in `room` and joins at once.
+async fn firefox_in(server: SocketAddr, room: &str) -> Browser {
+    let browser = Browser::launch_firefox().await.expect("Firefox");
+    browser
+        .open(&format!(
+            "http://{server}/?room={room}&name=firefox&autojoin=1"
+        ))
+        .await
+        .unwrap();
+    browser
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_peer_and_firefox_call_with_h264_both_ways() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    let browser = firefox_in(server, "firefox-native").await;
+    wait_state(&browser, "waiting").await;
+    let native = native_in(server, "firefox-native", &[]);
+    wait_state(&browser, "connected").await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let stats = Reports(browser_stats(&browser).await);
+    screenshot_shows_remote_video(&browser, "firefox-call-with-native.png").await;
+    let summary = native_summary(native).await;
+    assert_media_both_ways(&stats, &summary);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firefox_and_chromium_call_each_other_through_the_server() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    let chromium = browser_in(server, "two-browsers", "").await;
+    wait_state(&chromium, "waiting").await;
+    let firefox = firefox_in(server, "two-browsers").await;
+    wait_state(&chromium, "connected").await;
+    wait_state(&firefox, "connected").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for browser in [&chromium, &firefox] {
+        assert_browser_gets_a_browsers(browser).await;
+    }
+    screenshot_shows_remote_video(&firefox, "firefox-call-with-chromium.png").await;
+    chromium.close().await;
+    firefox.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,7 +462,7 @@ async fn assert_desktop_app_got_chromiums(mut app: Killed) {
         .await
         .unwrap();
     assert_eq!(summary["ok"], true, "{summary}");
-    assert_we_get_chromiums(&summary["stats"]);
+    assert_we_get_the_browsers(&summary["stats"]);
     assert!(
         summary["ui"]["remote_shown"].as_u64().unwrap() > 5 * 25,
         "the window showed too few of Chromium's pictures: {summary}"
@@ -429,7 +482,7 @@ async fn desktop_app_calls_a_browser_waiting_in_the_room() {
     tokio::time::sleep(Duration::from_secs(6)).await;
     let stats = Reports(browser_stats(&browser).await);
     screenshot_shows_remote_video(&browser, "browser-call-with-desktop-app.png").await;
-    assert_chromium_gets_ours(&stats);
+    assert_browser_gets_ours(&stats);
     assert_desktop_app_got_chromiums(app).await;
     browser.close().await;
 }
@@ -449,7 +502,7 @@ async fn browser_calls_the_desktop_app_waiting_in_the_room() {
     let shot = xvfb.screenshot().unwrap();
     shot.save_png(&artifacts_dir().join("desktop-app-call-with-browser.png"))
         .unwrap();
-    assert_chromium_gets_ours(&stats);
+    assert_browser_gets_ours(&stats);
     assert_desktop_app_got_chromiums(app).await;
     browser.close().await;
 }

@@ -1,9 +1,11 @@
-//! Headless Chromium driven over WebDriver (chromedriver + fantoccini), with the fake
-//! camera and microphone, for the browser interop tests and benchmark.
+//! Headless browsers driven over WebDriver through fantoccini, with fake cameras and
+//! microphones, for the browser interop tests and benchmark: Chromium (through
+//! chromedriver) and Firefox ESR (through geckodriver).
 //!
-//! Chromium runs with a fresh profile in a temporary directory, and with
-//! `--allow-loopback-in-peer-connection` so that inside a loopback-only network
-//! namespace it gathers candidates on 127.0.0.1.
+//! Each runs with a fresh profile in a temporary directory, allowed to gather
+//! candidates on 127.0.0.1 so that it can call inside a loopback-only network
+//! namespace. Firefox gets the OpenH264 plugin that it would download on first use,
+//! built from source by `firefox-openh264/build.sh` (test machines have no internet).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,11 +30,84 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--window-size=1280,800",
 ];
 
-/// One headless Chromium with its own chromedriver and profile.
+/// Firefox preferences: fake devices, granted without asking (the permission is what
+/// makes it gather every local address, not just the default route's), loopback
+/// candidates, no mDNS names, no updates or downloads, and the OpenH264 plugin placed
+/// in the profile enabled.
+fn firefox_prefs() -> Value {
+    json!({
+        "media.navigator.streams.fake": true,
+        "media.navigator.permission.disabled": true,
+        "permissions.default.camera": 1,
+        "permissions.default.microphone": 1,
+        "media.peerconnection.ice.loopback": true,
+        "media.peerconnection.ice.obfuscate_host_addresses": false,
+        "media.autoplay.default": 0,
+        "media.gmp-manager.updateEnabled": false,
+        "media.gmp-gmpopenh264.enabled": true,
+        "media.gmp-gmpopenh264.autoupdate": false,
+        "media.gmp-gmpopenh264.version": OPENH264_PLUGIN_VERSION,
+        "browser.shell.checkDefaultBrowser": false,
+        "app.update.enabled": false,
+    })
+}
+
+/// The version directory `firefox-openh264/build.sh` writes the plugin under.
+const OPENH264_PLUGIN_VERSION: &str = "2.6.0";
+
+/// The Firefox binary: `$FIREFOX`, else Debian's ESR (not its wrapper script).
+fn firefox_binary() -> PathBuf {
+    std::env::var_os("FIREFOX").map_or_else(
+        || PathBuf::from("/usr/lib/firefox-esr/firefox-esr"),
+        PathBuf::from,
+    )
+}
+
+/// Builds Firefox's OpenH264 plugin once per test run (under `target/`), and returns
+/// the directory holding `gmp-gmpopenh264/`.
+fn openh264_plugin() -> Result<PathBuf, String> {
+    static BUILT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = built.as_ref() {
+        return Ok(dir.clone());
+    }
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = here.join("../../target/firefox-openh264");
+    let out = Command::new("bash")
+        .arg(here.join("firefox-openh264/build.sh"))
+        .arg(&dir)
+        .output()
+        .map_err(|e| format!("bash: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building Firefox's OpenH264 plugin failed (install g++ and libopenh264-dev): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    *built = Some(dir.clone());
+    Ok(dir)
+}
+
+/// Copies `from` into `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// One headless browser with its own driver process and profile.
 pub struct Browser {
     client: Client,
     driver: Child,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 /// The Chromium binary: `$CHROMIUM`, else Debian's.
@@ -62,15 +137,6 @@ impl Browser {
     }
 
     async fn start(flags: &[&str]) -> Result<Self, String> {
-        let port = crate::free_tcp_port();
-        let mut driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| {
-                format!("chromedriver did not start ({e}): install chromium and chromium-driver")
-            })?;
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
         let mut args: Vec<String> = CHROMIUM_FLAGS
             .iter()
@@ -84,8 +150,46 @@ impl Browser {
                 "args": args,
             }
         });
-        let serde_json::Value::Object(caps) = caps else {
-            unreachable!()
+        let hint = "install chromium and chromium-driver";
+        Self::connect("chromedriver", hint, caps, profile).await
+    }
+
+    /// Starts geckodriver on a free port and opens a headless Firefox session whose
+    /// camera and microphone are Firefox's fakes, with H.264 through the OpenH264
+    /// plugin.
+    pub async fn launch_firefox() -> Result<Self, String> {
+        let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        copy_dir(&openh264_plugin()?, profile.path())
+            .map_err(|e| format!("copying the OpenH264 plugin into the profile: {e}"))?;
+        let caps = json!({
+            "browserName": "firefox",
+            "moz:firefoxOptions": {
+                "binary": firefox_binary(),
+                "args": ["-headless", "-profile", profile.path(), "--width=1280", "--height=800"],
+                "prefs": firefox_prefs(),
+            }
+        });
+        let hint = "install firefox-esr, and geckodriver (`cargo install geckodriver`)";
+        Self::connect("geckodriver", hint, caps, profile).await
+    }
+
+    /// Starts `driver` (chromedriver, geckodriver) on a free port and opens a session
+    /// with `caps`; `hint` says what to install when it is missing.
+    async fn connect(
+        driver: &str,
+        hint: &str,
+        caps: Value,
+        profile: tempfile::TempDir,
+    ) -> Result<Self, String> {
+        let port = crate::free_tcp_port();
+        let mut process = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{driver} did not start ({e}): {hint}"))?;
+        let Value::Object(caps) = caps else {
+            unreachable!("capabilities are an object")
         };
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
@@ -98,21 +202,21 @@ impl Browser {
             {
                 Ok(client) => break client,
                 Err(_) if started.elapsed() < Duration::from_secs(20) => {
-                    if let Ok(Some(status)) = driver.try_wait() {
-                        return Err(format!("chromedriver exited with {status}"));
+                    if let Ok(Some(status)) = process.try_wait() {
+                        return Err(format!("{driver} exited with {status}: {hint}"));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(err) => {
-                    let _ = driver.kill();
-                    return Err(format!("no Chromium session through chromedriver: {err}"));
+                    let _ = process.kill();
+                    return Err(format!("no browser session through {driver}: {err}"));
                 }
             }
         };
         Ok(Self {
             client,
-            driver,
-            _profile: profile,
+            driver: process,
+            profile,
         })
     }
 
@@ -167,7 +271,7 @@ impl Browser {
         self.client.screenshot().await.map_err(|e| e.to_string())
     }
 
-    /// Closes the session and chromedriver.
+    /// Closes the session and its driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
@@ -177,9 +281,14 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // chromedriver takes its Chromium with it.
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // A killed geckodriver leaves its Firefox running: end whatever still runs
+        // with this session's profile.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(self.profile.path())
+            .status();
     }
 }
 
