@@ -25,7 +25,12 @@ pub struct FrameSlot {
     wake: Wake,
     put: AtomicU64,
     dropped: AtomicU64,
+    /// Which pictures (1 = the first put) were dropped: the first [`DROPS_KEPT`].
+    dropped_at: Mutex<Vec<u64>>,
 }
+
+/// How many dropped pictures' numbers a slot keeps.
+const DROPS_KEPT: usize = 100;
 
 /// How many pictures a slot got, and how many were replaced before the UI took them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,6 +49,7 @@ impl FrameSlot {
             wake,
             put: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            dropped_at: Mutex::new(Vec::new()),
         })
     }
 
@@ -59,9 +65,17 @@ impl FrameSlot {
             waiting.push_back(picture.clone());
             waiting.len() > DEPTH && waiting.pop_front().is_some()
         };
-        self.put.fetch_add(1, Ordering::Relaxed);
+        let number = self.put.fetch_add(1, Ordering::Relaxed) + 1;
         if dropped {
+            // The one dropped is the oldest waiting: DEPTH pictures before this one.
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            let mut at = self
+                .dropped_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if at.len() < DROPS_KEPT {
+                at.push(number - DEPTH as u64);
+            }
         }
         (self.wake)();
     }
@@ -77,6 +91,14 @@ impl FrameSlot {
             (self.wake)();
         }
         picture
+    }
+
+    /// The numbers of the pictures dropped (1 = the first put), up to a hundred.
+    pub fn dropped_at(&self) -> Vec<u64> {
+        self.dropped_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// What went through so far.
@@ -121,5 +143,6 @@ mod tests {
             assert_eq!(slot.take().unwrap().capture_us, us);
         }
         assert_eq!(slot.counts(), SlotCounts { put: 6, dropped: 1 });
+        assert_eq!(slot.dropped_at(), [3]);
     }
 }

@@ -287,6 +287,7 @@ impl App {
                 "remote_received": counts.put,
                 "remote_shown": self.remote.shown,
                 "remote_dropped": counts.dropped,
+                "remote_dropped_at": self.bridge.remote.dropped_at(),
                 "preview_shown": self.local.shown,
                 "upload_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "max": ms.last()},
             },
