@@ -1,4 +1,4 @@
-//! Latest-frame slots: how pictures reach the UI without either side waiting.
+//! Frame slots: how pictures reach the UI without either side waiting.
 //!
 //! The decoder (or the capture thread, for the preview) puts each picture in the slot
 //! and wakes the UI; the UI takes one each time it draws. The slot holds up to

@@ -4,7 +4,7 @@
 //! - [`view`]: draws the model each frame and edits it;
 //! - [`bridge`]: the engine side on the app's own tokio runtime, reached through
 //!   channels; it runs calls, opens devices and the embedded signaling server;
-//! - [`frames`] and [`video`]: pictures through latest-frame slots into textures.
+//! - [`frames`] and [`video`]: pictures through short frame queues into textures.
 //!
 //! eframe owns the main thread. The UI never blocks on the engine: each frame it drains
 //! events with `try_recv`, uploads the waiting pictures and sends commands; the engine
