@@ -2,7 +2,8 @@
 //! it joins a room where a windowless `peercall call --video test` waits, and
 //! screenshots of the screen show the remote test pattern with a recent, advancing frame
 //! number; started where there is no camera and no microphone, it calls with the test
-//! sources instead of failing. Screenshots go to `target/artifacts/`.
+//! sources instead of failing; what a run chose comes back in the next. Screenshots go
+//! to `target/artifacts/`.
 //!
 //! Needs `Xvfb` and Mesa (scripts/test installs them).
 
@@ -163,4 +164,42 @@ async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
         summary["ui"]["preview_shown"].as_u64().unwrap() > 0,
         "{summary}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_persist_across_runs() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let settings = tempfile::tempdir().unwrap();
+    let run = |flags: &'static [&'static str]| {
+        let (mut window, _) = app_window(
+            &xvfb.display,
+            settings.path(),
+            &[
+                &[
+                    "--self-call",
+                    "--duration",
+                    "2",
+                    "--width",
+                    "320",
+                    "--height",
+                    "240",
+                ],
+                flags,
+            ]
+            .concat(),
+        );
+        tokio::task::spawn_blocking(move || last_line(&mut window.0))
+    };
+    let first = run(&["--name", "alice", "--speaker", "none", "--video", "test"])
+        .await
+        .unwrap();
+    assert_eq!(first["ok"], true, "{first}");
+    // No flags this time: what the first run chose comes back from storage.
+    let second = run(&[]).await.unwrap();
+    assert_eq!(second["ok"], true, "{second}");
+    let saved = &second["settings"];
+    assert_eq!(saved["name"], "alice", "{saved}");
+    assert_eq!(saved["speaker"], first["settings"]["speaker"], "{saved}");
+    assert_eq!(saved["video"], first["settings"]["video"], "{saved}");
 }

@@ -292,6 +292,7 @@ impl App {
                 "upload_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "max": ms.last()},
             },
             "stats": self.model.stats,
+            "settings": self.model.settings,
         })
         .to_string()
     }
