@@ -2,8 +2,8 @@
 //! it joins a room where a windowless `peercall call --video test` waits, and
 //! screenshots of the screen show the remote test pattern with a recent, advancing frame
 //! number; started where there is no camera and no microphone, it calls with the test
-//! sources instead of failing; what a run chose comes back in the next. Screenshots go
-//! to `target/artifacts/`.
+//! sources instead of failing; what a run chose comes back in the next; a microphone
+//! plugged in mid-call shows in the list. Screenshots go to `target/artifacts/`.
 //!
 //! Needs `Xvfb` and Mesa (scripts/test installs them).
 
@@ -202,4 +202,45 @@ async fn settings_persist_across_runs() {
     assert_eq!(saved["name"], "alice", "{saved}");
     assert_eq!(saved["speaker"], first["settings"]["speaker"], "{saved}");
     assert_eq!(saved["video"], first["settings"]["video"], "{saved}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_microphone_plugged_in_mid_call_is_listed_and_the_call_goes_on() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let home = tempfile::tempdir().unwrap();
+    let (mut window, states) = app_window(
+        &xvfb.display,
+        home.path(),
+        &[
+            "--self-call",
+            "--duration",
+            "6",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--speaker",
+            "none",
+        ],
+    );
+    let connected =
+        tokio::task::spawn_blocking(move || states.iter().any(|state| state == "Connected"));
+    assert!(connected.await.unwrap(), "the app never connected");
+    // A new ALSA capture device appears: what plugging in a USB microphone does to
+    // the device list (ALSA reads the user's configuration again when it changes).
+    std::fs::write(
+        home.path().join(".asoundrc"),
+        "pcm.hotplug {\n type null\n hint { show on\n description \"Hot-plugged microphone\" }\n}\n",
+    )
+    .unwrap();
+    let summary = tokio::task::spawn_blocking(move || last_line(&mut window.0))
+        .await
+        .unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    let microphones = summary["devices"]["microphones"].as_array().unwrap();
+    assert!(
+        microphones.iter().any(|m| m["id"] == "hotplug"),
+        "the new microphone is not listed: {microphones:?}"
+    );
 }

@@ -293,6 +293,7 @@ impl App {
             },
             "stats": self.model.stats,
             "settings": self.model.settings,
+            "devices": self.model.devices,
         })
         .to_string()
     }

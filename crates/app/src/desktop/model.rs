@@ -104,7 +104,7 @@ impl Default for Settings {
 }
 
 /// A device as the pickers list it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Device {
     /// Camera index or audio device id.
     pub id: String,
@@ -113,7 +113,7 @@ pub struct Device {
 }
 
 /// The devices present now.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Devices {
     /// Cameras (`id` is the index).
     pub cameras: Vec<Device>,

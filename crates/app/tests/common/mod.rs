@@ -18,7 +18,8 @@ impl Drop for Killed {
     }
 }
 
-/// The desktop app on `display`, with a settings directory of its own, and `args`.
+/// The desktop app on `display`, with a settings (and home) directory of its own, and
+/// `args`.
 /// Its call states arrive on the returned channel as they change (`Waiting`,
 /// `Connected`...), read from its log.
 pub fn app_window(
@@ -32,6 +33,7 @@ pub fn app_window(
         .env("DISPLAY", display)
         .env("XDG_DATA_HOME", settings)
         .env("XDG_CONFIG_HOME", settings)
+        .env("HOME", settings)
         .env("RUST_LOG", "warn,peercall=info")
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
