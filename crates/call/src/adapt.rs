@@ -378,17 +378,17 @@ mod tests {
     fn a_sinking_estimate_on_a_clean_path_keeps_what_gets_through() {
         let mut a = Adaptation::new(vga(), 100_000, 2_000_000, 32_000);
         // The encoder puts out 480 kbit/s and all of it arrives, with no queue: the
-        // estimate sinking to 200k is the delay half misreading jitter.
-        let mut last = None;
-        for t in 0..15 {
-            let estimate = 520_000.0 - 20_000.0 * t as f64;
-            let clean = Signals {
-                sent_bps: 480_000.0,
-                ..sig(estimate, 0.01, 40.0)
-            };
-            last = Some(a.update(t * 1_000, clean));
-        }
-        let last = last.unwrap();
+        // estimate sinking from 520k to 240k is the delay half misreading jitter.
+        let last = (0..15)
+            .map(|t| {
+                let clean = Signals {
+                    sent_bps: 480_000.0,
+                    ..sig(520_000.0 - 20_000.0 * t as f64, 0.01, 40.0)
+                };
+                a.update(t * 1_000, clean)
+            })
+            .last()
+            .unwrap();
         assert_eq!(last.step, LADDER[0]);
         assert_eq!(last.video_bps, 475_200);
         // A few per cent loss is no reason to give that up either.
