@@ -2,14 +2,14 @@
 //! client that the signaling server serves: browser ↔ `peercall call` in both join
 //! orders, the same relay-only through coturn, browser ↔ browser, and a browser that
 //! offers only VP8; the desktop app (in a window on a virtual display) calling the
-//! browser and called by it; and Firefox ESR calling `peercall call` and Chromium. Assertions come from the browser's own `getStats` and the
-//! native side's stats. Screenshots of the page mid-call are kept in
-//! `target/artifacts`.
+//! browser and called by it; and Firefox ESR calling `peercall call` and Chromium.
+//! Assertions come from the browsers' own `getStats` and the native side's stats.
+//! Screenshots mid-call are kept in `target/artifacts`.
 //!
 //! Needs `chromium`, `chromium-driver`, `firefox-esr`, geckodriver, `g++` and
 //! `libopenh264-dev` (for Firefox's OpenH264 plugin), `Xvfb` and Mesa (scripts/test
-//! installs them). The tests take
-//! turns: each runs Chromium and real-time codecs, and the machine has two cores.
+//! installs them). The tests take turns: each runs browsers and real-time codecs, and
+//! the machine has two cores.
 
 mod common;
 
