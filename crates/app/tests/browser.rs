@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Parser;
-use common::{Killed, app_window, last_line};
+use common::{Window, app_window, last_line};
 use serde_json::Value;
 use testkit::browser::{Browser, artifacts_dir, png_region_luma};
 use testkit::screen::Xvfb;
@@ -409,13 +409,13 @@ async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
 }
 
 /// The desktop app in `room` on a virtual display, sending the test sources at
-/// 640x480 and closing [`NATIVE_SECONDS`] after connecting; and its call states.
+/// 640x480 and closing [`NATIVE_SECONDS`] after connecting.
 fn desktop_app_in(
     xvfb: &Xvfb,
     settings: &std::path::Path,
     server: SocketAddr,
     room: &str,
-) -> (Killed, mpsc::Receiver<String>) {
+) -> Window {
     let url = format!("ws://{server}/ws");
     let seconds = NATIVE_SECONDS.to_string();
     app_window(
@@ -457,8 +457,8 @@ fn wait_app_state(states: &mpsc::Receiver<String>, state: &str) {
 
 /// The app's summary once it has closed: its stats must show Chromium's media, and
 /// its window must have shown Chromium's pictures.
-async fn assert_desktop_app_got_chromiums(mut app: Killed) {
-    let summary = tokio::task::spawn_blocking(move || last_line(&mut app.0))
+async fn assert_desktop_app_got_chromiums(mut app: Window) {
+    let summary = tokio::task::spawn_blocking(move || last_line(&mut app.process.0))
         .await
         .unwrap();
     assert_eq!(summary["ok"], true, "{summary}");
@@ -477,7 +477,7 @@ async fn desktop_app_calls_a_browser_waiting_in_the_room() {
     let (server, _stop) = signaling_server(&[]).await;
     let browser = browser_in(server, "desktop-second", "").await;
     wait_state(&browser, "waiting").await;
-    let (app, _) = desktop_app_in(&xvfb, settings.path(), server, "desktop-second");
+    let app = desktop_app_in(&xvfb, settings.path(), server, "desktop-second");
     wait_state(&browser, "connected").await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let stats = Reports(browser_stats(&browser).await);
@@ -493,8 +493,8 @@ async fn browser_calls_the_desktop_app_waiting_in_the_room() {
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     let settings = tempfile::tempdir().unwrap();
     let (server, _stop) = signaling_server(&[]).await;
-    let (app, states) = desktop_app_in(&xvfb, settings.path(), server, "desktop-first");
-    tokio::task::block_in_place(|| wait_app_state(&states, "Waiting"));
+    let app = desktop_app_in(&xvfb, settings.path(), server, "desktop-first");
+    tokio::task::block_in_place(|| wait_app_state(&app.states, "Waiting"));
     let browser = browser_in(server, "desktop-first", "").await;
     wait_state(&browser, "connected").await;
     tokio::time::sleep(Duration::from_secs(6)).await;

@@ -3,7 +3,8 @@
 //! screenshots of the screen show the remote test pattern with a recent, advancing frame
 //! number; started where there is no camera and no microphone, it calls with the test
 //! sources instead of failing; what a run chose comes back in the next; a microphone
-//! plugged in mid-call shows in the list. Screenshots go to `target/artifacts/`.
+//! plugged in mid-call shows in the list; an idle window does not repaint. Screenshots
+//! go to `target/artifacts/`.
 //!
 //! Needs `Xvfb` and Mesa (scripts/test installs them).
 
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{Killed, app_window, last_line};
+use common::{Killed, Window, app_window, last_line};
 use serde_json::Value;
 use testkit::browser::artifacts_dir;
 use testkit::screen::{Xvfb, read_pattern};
@@ -76,7 +77,7 @@ async fn the_window_shows_the_remote_test_pattern_live() {
         Value::Null
     });
     let settings = tempfile::tempdir().unwrap();
-    let (window, _) = app_window(
+    let window = app_window(
         &xvfb.display,
         settings.path(),
         &["--server", &url, "--room", "window", "--video", "test"],
@@ -131,7 +132,10 @@ async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     // Fresh settings: the default picks (camera 0, the default microphone) are missing.
     let settings = tempfile::tempdir().unwrap();
-    let (mut window, _) = app_window(
+    let Window {
+        process: mut window,
+        ..
+    } = app_window(
         &xvfb.display,
         settings.path(),
         &[
@@ -172,7 +176,10 @@ async fn settings_persist_across_runs() {
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     let settings = tempfile::tempdir().unwrap();
     let run = |flags: &'static [&'static str]| {
-        let (mut window, _) = app_window(
+        let Window {
+            process: mut window,
+            ..
+        } = app_window(
             &xvfb.display,
             settings.path(),
             &[
@@ -209,7 +216,11 @@ async fn a_microphone_plugged_in_mid_call_is_listed_and_the_call_goes_on() {
     let _one = ONE_AT_A_TIME.lock().await;
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     let home = tempfile::tempdir().unwrap();
-    let (mut window, states) = app_window(
+    let Window {
+        process: mut window,
+        states,
+        ..
+    } = app_window(
         &xvfb.display,
         home.path(),
         &[
@@ -242,5 +253,55 @@ async fn a_microphone_plugged_in_mid_call_is_listed_and_the_call_goes_on() {
     assert!(
         microphones.iter().any(|m| m["id"] == "hotplug"),
         "the new microphone is not listed: {microphones:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_window_does_not_repaint_and_a_call_repaints_it() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let settings = tempfile::tempdir().unwrap();
+    // Not in a call, nothing moving: once it has drawn itself, it should rest.
+    let window = app_window(
+        &xvfb.display,
+        settings.path(),
+        &["--video", "none", "--audio", "none", "--speaker", "none"],
+    );
+    let count = |window: &Window| window.frames.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let settled = count(&window);
+    assert!(settled > 0, "the window never drew");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = count(&window) - settled;
+    println!("{settled} frames to settle, {idle} in 3 idle seconds");
+    assert!(
+        idle <= 3,
+        "{idle} frames drawn in 3 s with nothing happening: the window repaints busily"
+    );
+    drop(window);
+    // The same app in a call draws a frame for each picture that comes.
+    let window = app_window(
+        &xvfb.display,
+        settings.path(),
+        &[
+            "--self-call",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--speaker",
+            "none",
+        ],
+    );
+    tokio::task::block_in_place(|| {
+        assert!(window.states.iter().any(|state| state == "Connected"));
+    });
+    let connected = count(&window);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let in_call = count(&window) - connected;
+    println!("{in_call} frames in 3 s of a call");
+    assert!(
+        in_call >= 60,
+        "only {in_call} frames drawn in 3 s of a 30 fps call"
     );
 }

@@ -337,6 +337,7 @@ fn apply_flags(settings: &mut Settings, args: &AppArgs) {
 
 impl eframe::App for App {
     fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        tracing::trace!(target: "peercall::frame", "drawing a frame");
         while let Some(event) = self.bridge.try_event() {
             self.on_event(event);
         }

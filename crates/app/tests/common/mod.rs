@@ -1,10 +1,12 @@
 //! What the window tests share: the desktop app started on a virtual display with
-//! settings of its own, killed when dropped, and the summary line it prints last.
+//! settings of its own, killed when dropped, what its log says (call states, frames
+//! drawn), and the summary line it prints last.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 
 use serde_json::Value;
 
@@ -18,15 +20,19 @@ impl Drop for Killed {
     }
 }
 
+/// The desktop app's process, what its log says as it runs.
+pub struct Window {
+    /// The process, killed when dropped.
+    pub process: Killed,
+    /// Its call states as they change (`Waiting`, `Connected`...).
+    pub states: mpsc::Receiver<String>,
+    /// How many frames its UI has drawn so far.
+    pub frames: Arc<AtomicU64>,
+}
+
 /// The desktop app on `display`, with a settings (and home) directory of its own, and
 /// `args`.
-/// Its call states arrive on the returned channel as they change (`Waiting`,
-/// `Connected`...), read from its log.
-pub fn app_window(
-    display: &str,
-    settings: &Path,
-    args: &[&str],
-) -> (Killed, mpsc::Receiver<String>) {
+pub fn app_window(display: &str, settings: &Path, args: &[&str]) -> Window {
     let mut child = Command::new(env!("CARGO_BIN_EXE_peercall"))
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
@@ -34,23 +40,31 @@ pub fn app_window(
         .env("XDG_DATA_HOME", settings)
         .env("XDG_CONFIG_HOME", settings)
         .env("HOME", settings)
-        .env("RUST_LOG", "warn,peercall=info")
+        .env("RUST_LOG", "warn,peercall=info,peercall::frame=trace")
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let (states, receiver) = mpsc::channel();
+    let frames = Arc::new(AtomicU64::new(0));
+    let drawn = Arc::clone(&frames);
     let log = BufReader::new(child.stderr.take().unwrap());
     std::thread::spawn(move || {
         for line in log.lines().map_while(Result::ok) {
-            if let Some((_, state)) = line.split_once("state=") {
+            if line.contains("peercall::frame") {
+                drawn.fetch_add(1, Ordering::Relaxed);
+            } else if let Some((_, state)) = line.split_once("state=") {
                 let state = state.split_whitespace().next().unwrap_or_default();
                 let _ = states.send(state.to_string());
             }
         }
     });
-    (Killed(child), receiver)
+    Window {
+        process: Killed(child),
+        states: receiver,
+        frames,
+    }
 }
 
 /// The summary line the app (or `peercall call`) prints last, once it has ended.
