@@ -27,7 +27,7 @@ pub struct Window {
     /// Its call states as they change (`Waiting`, `Connected`...).
     pub states: mpsc::Receiver<String>,
     /// How many frames its UI has drawn so far.
-    #[allow(dead_code, reason = "each test binary uses what it needs of this module")]
+    #[allow(dead_code, reason = "the browser tests do not count frames")]
     pub frames: Arc<AtomicU64>,
 }
 
