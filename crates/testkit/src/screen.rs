@@ -1,8 +1,8 @@
 //! A virtual X display (Xvfb) for window tests, and screenshots of it.
 //!
-//! [`Xvfb::start`] runs `Xvfb` on a free display number; [`Xvfb::screenshot`] reads
-//! the whole screen over the X protocol (x11rb `GetImage`) as RGB pixels, which a test
-//! can inspect and save as PNG.
+//! [`Xvfb::start`] runs `Xvfb` on a free display number (stale locks of killed
+//! servers do not count); [`Xvfb::screenshot`] reads the whole screen over the X
+//! protocol (x11rb `GetImage`) as RGB pixels, which a test can inspect and save as PNG.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -33,9 +33,7 @@ impl Xvfb {
     /// accepts connections.
     pub fn start(width: u32, height: u32) -> Result<Self, String> {
         for number in 90..140 {
-            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
-                || Path::new(&format!("/tmp/.X{number}-lock")).exists()
-            {
+            if display_in_use(number) {
                 continue;
             }
             let display = format!(":{number}");
@@ -93,8 +91,33 @@ impl Xvfb {
     }
 }
 
+/// Whether an X server holds display `number`: its lock file names a live process.
+/// A lock left by a killed server is stale, and the next Xvfb replaces it.
+fn display_in_use(number: u32) -> bool {
+    let Ok(lock) = std::fs::read_to_string(format!("/tmp/.X{number}-lock")) else {
+        return false;
+    };
+    lock.trim()
+        .parse::<u32>()
+        .map_or(true, |pid| Path::new(&format!("/proc/{pid}")).exists())
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // Terminated, it removes its lock file and socket; killed, it leaves them.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(2) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
