@@ -15,11 +15,10 @@ mod common;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Parser;
-use common::{Window, app_window, last_line};
+use common::{Window, app_window};
 use serde_json::Value;
 use testkit::browser::{Browser, artifacts_dir, png_region_luma};
 use testkit::screen::Xvfb;
@@ -442,25 +441,10 @@ fn desktop_app_in(
     )
 }
 
-/// Waits (up to 20 s) until the app's call is in `state`.
-fn wait_app_state(states: &mpsc::Receiver<String>, state: &str) {
-    let until = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        match states.recv_timeout(left) {
-            Ok(s) if s == state => return,
-            Ok(_) => {}
-            Err(err) => panic!("the app never reached {state}: {err}"),
-        }
-    }
-}
-
 /// The app's summary once it has closed: its stats must show Chromium's media, and
 /// its window must have shown Chromium's pictures.
-async fn assert_desktop_app_got_chromiums(mut app: Window) {
-    let summary = tokio::task::spawn_blocking(move || last_line(&mut app.process.0))
-        .await
-        .unwrap();
+async fn assert_desktop_app_got_chromiums(app: Window) {
+    let summary = app.summary().await;
     assert_eq!(summary["ok"], true, "{summary}");
     assert_we_get_the_browsers(&summary["stats"]);
     assert!(
@@ -494,7 +478,7 @@ async fn browser_calls_the_desktop_app_waiting_in_the_room() {
     let settings = tempfile::tempdir().unwrap();
     let (server, _stop) = signaling_server(&[]).await;
     let app = desktop_app_in(&xvfb, settings.path(), server, "desktop-first");
-    tokio::task::block_in_place(|| wait_app_state(&app.states, "Waiting"));
+    tokio::task::block_in_place(|| app.wait_state("Waiting"));
     let browser = browser_in(server, "desktop-first", "").await;
     wait_state(&browser, "connected").await;
     tokio::time::sleep(Duration::from_secs(6)).await;

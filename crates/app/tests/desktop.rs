@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{Killed, Window, app_window, last_line};
+use common::{Killed, Window, app_window};
 use serde_json::Value;
 use testkit::browser::artifacts_dir;
 use testkit::screen::{Xvfb, read_pattern};
@@ -132,10 +132,7 @@ async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     // Fresh settings: the default picks (camera 0, the default microphone) are missing.
     let settings = tempfile::tempdir().unwrap();
-    let Window {
-        process: mut window,
-        ..
-    } = app_window(
+    let summary = app_window(
         &xvfb.display,
         settings.path(),
         &[
@@ -147,10 +144,9 @@ async fn without_camera_or_microphone_the_app_calls_with_the_test_sources() {
             "--height",
             "480",
         ],
-    );
-    let summary = tokio::task::spawn_blocking(move || last_line(&mut window.0))
-        .await
-        .unwrap();
+    )
+    .summary()
+    .await;
     assert_eq!(summary["ok"], true, "{summary}");
     let banner = summary["banner"].as_str().unwrap_or_default();
     assert!(
@@ -176,10 +172,7 @@ async fn settings_persist_across_runs() {
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     let settings = tempfile::tempdir().unwrap();
     let run = |flags: &'static [&'static str]| {
-        let Window {
-            process: mut window,
-            ..
-        } = app_window(
+        app_window(
             &xvfb.display,
             settings.path(),
             &[
@@ -195,15 +188,13 @@ async fn settings_persist_across_runs() {
                 flags,
             ]
             .concat(),
-        );
-        tokio::task::spawn_blocking(move || last_line(&mut window.0))
+        )
+        .summary()
     };
-    let first = run(&["--name", "alice", "--speaker", "none", "--video", "test"])
-        .await
-        .unwrap();
+    let first = run(&["--name", "alice", "--speaker", "none", "--video", "test"]).await;
     assert_eq!(first["ok"], true, "{first}");
     // No flags this time: what the first run chose comes back from storage.
-    let second = run(&[]).await.unwrap();
+    let second = run(&[]).await;
     assert_eq!(second["ok"], true, "{second}");
     let saved = &second["settings"];
     assert_eq!(saved["name"], "alice", "{saved}");
@@ -216,11 +207,7 @@ async fn a_microphone_plugged_in_mid_call_is_listed_and_the_call_goes_on() {
     let _one = ONE_AT_A_TIME.lock().await;
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     let home = tempfile::tempdir().unwrap();
-    let Window {
-        process: mut window,
-        states,
-        ..
-    } = app_window(
+    let window = app_window(
         &xvfb.display,
         home.path(),
         &[
@@ -235,9 +222,7 @@ async fn a_microphone_plugged_in_mid_call_is_listed_and_the_call_goes_on() {
             "none",
         ],
     );
-    let connected =
-        tokio::task::spawn_blocking(move || states.iter().any(|state| state == "Connected"));
-    assert!(connected.await.unwrap(), "the app never connected");
+    tokio::task::block_in_place(|| window.wait_state("Connected"));
     // A new ALSA capture device appears: what plugging in a USB microphone does to
     // the device list (ALSA reads the user's configuration again when it changes).
     std::fs::write(
@@ -245,9 +230,7 @@ async fn a_microphone_plugged_in_mid_call_is_listed_and_the_call_goes_on() {
         "pcm.hotplug {\n type null\n hint { show on\n description \"Hot-plugged microphone\" }\n}\n",
     )
     .unwrap();
-    let summary = tokio::task::spawn_blocking(move || last_line(&mut window.0))
-        .await
-        .unwrap();
+    let summary = window.summary().await;
     assert_eq!(summary["ok"], true, "{summary}");
     let microphones = summary["devices"]["microphones"].as_array().unwrap();
     assert!(
@@ -293,9 +276,7 @@ async fn an_idle_window_does_not_repaint_and_a_call_repaints_it() {
             "none",
         ],
     );
-    tokio::task::block_in_place(|| {
-        assert!(window.states.iter().any(|state| state == "Connected"));
-    });
+    tokio::task::block_in_place(|| window.wait_state("Connected"));
     let connected = count(&window);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let in_call = count(&window) - connected;

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -68,8 +69,30 @@ pub fn app_window(display: &str, settings: &Path, args: &[&str]) -> Window {
     }
 }
 
+impl Window {
+    /// Waits (up to 20 s, on this thread) until the app's call is in `state`.
+    pub fn wait_state(&self, state: &str) {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.states.recv_timeout(left) {
+                Ok(s) if s == state => return,
+                Ok(_) => {}
+                Err(err) => panic!("the app never reached {state}: {err}"),
+            }
+        }
+    }
+
+    /// The summary line the app prints last, once it has closed.
+    pub async fn summary(mut self) -> Value {
+        tokio::task::spawn_blocking(move || last_line(&mut self.process.0))
+            .await
+            .unwrap()
+    }
+}
+
 /// The summary line the app (or `peercall call`) prints last, once it has ended.
-pub fn last_line(child: &mut Child) -> Value {
+fn last_line(child: &mut Child) -> Value {
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     let _ = child.wait();
