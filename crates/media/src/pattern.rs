@@ -46,14 +46,21 @@ pub fn can_carry_code(width: u32, height: u32) -> bool {
 pub struct PatternGenerator {
     width: u32,
     height: u32,
+    /// One striped line a stripe period longer than a row: each row is a window on it.
+    stripes: Vec<u8>,
 }
 
 impl PatternGenerator {
     /// A generator for `width` x `height` pictures.
     pub fn new(width: u32, height: u32) -> Self {
+        let width = width.max(2);
+        let stripes = (0..width as usize + STRIPE_PERIOD)
+            .map(|i| if (i / 24) % 2 == 0 { 70 } else { 160 })
+            .collect();
         Self {
-            width: width.max(2),
+            width,
             height: height.max(2),
+            stripes,
         }
     }
 
@@ -75,14 +82,11 @@ impl PatternGenerator {
         let capture_us = out.capture_us;
         let (y, u, v) = out.planes_mut();
 
-        // Diagonal stripes scrolling 3 px per frame: every row is a window on one
+        // Diagonal stripes scrolling 3 px per frame: every row is a window on the
         // striped line, shifted by one pixel a row (so rows are copies, not loops).
-        let stripes: Vec<u8> = (0..w + STRIPE_PERIOD)
-            .map(|i| if (i / 24) % 2 == 0 { 70 } else { 160 })
-            .collect();
         for (row, line) in y.chunks_exact_mut(w).enumerate() {
             let shift = (row + 3 * n) % STRIPE_PERIOD;
-            line.copy_from_slice(&stripes[shift..shift + w]);
+            line.copy_from_slice(&self.stripes[shift..shift + w]);
         }
         // A bouncing square.
         let side = (w.min(h) / 6).max(2);
