@@ -5,7 +5,7 @@
 //! - glass-to-glass latency of every picture at 640x480@30 and 1280x720@30, from the
 //!   capture time the test pattern carries (distribution);
 //! - CPU of one `peercall call` process sending and receiving 1280x720@30, as a share of
-//!   one core;
+//!   one core: each second's (distribution), the whole call's, and by thread;
 //! - its resident memory over a long call (growth after warm-up should be flat).
 //!
 //! Flags: `--runs N` (calls for the join figure, default 20), `--seconds S` (length of
@@ -13,6 +13,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -102,13 +103,26 @@ async fn call(
     (summary, latencies)
 }
 
-/// CPU ticks (1/100 s) and resident KiB of a process.
-fn usage(pid: u32) -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// One look at a process: when (s after start), its CPU ticks (1/100 s, so ticks per
+/// second are percent of one core), resident KiB, and ticks by thread name.
+struct Sample {
+    at: f64,
+    ticks: u64,
+    rss_kib: u64,
+    threads: BTreeMap<String, u64>,
+}
+
+/// User + system ticks from a `/proc/.../stat` line (the fields after the name).
+fn stat_ticks(stat: &str) -> Option<u64> {
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU ticks, resident KiB and ticks by thread name of a process.
+fn usage(pid: u32, at: f64) -> Option<Sample> {
+    let ticks = stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss = status
+    let rss_kib = status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))?
         .trim()
@@ -116,7 +130,24 @@ fn usage(pid: u32) -> Option<(u64, u64)> {
         .trim()
         .parse()
         .ok()?;
-    Some((ticks, rss))
+    let mut threads = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let ticks = std::fs::read_to_string(path.join("stat"))
+            .ok()
+            .and_then(|stat| stat_ticks(&stat));
+        *threads.entry(name.trim().to_owned()).or_default() += ticks.unwrap_or(0);
+    }
+    Some(Sample {
+        at,
+        ticks,
+        rss_kib,
+        threads,
+    })
 }
 
 fn peer_process(server: SocketAddr, room: &str, seconds: u64) -> Child {
@@ -145,12 +176,7 @@ fn peer_process(server: SocketAddr, room: &str, seconds: u64) -> Child {
 
 /// Two `peercall call` processes at 720p30; samples the second's CPU and memory every
 /// `every` until they end.
-async fn processes(
-    server: SocketAddr,
-    room: &str,
-    seconds: u64,
-    every: Duration,
-) -> Vec<(f64, u64, u64)> {
+async fn processes(server: SocketAddr, room: &str, seconds: u64, every: Duration) -> Vec<Sample> {
     let mut a = peer_process(server, room, seconds);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut b = peer_process(server, room, seconds);
@@ -158,9 +184,7 @@ async fn processes(
     let mut samples = Vec::new();
     while b.try_wait().ok().flatten().is_none() {
         tokio::time::sleep(every).await;
-        if let Some((ticks, rss)) = usage(b.id()) {
-            samples.push((start.elapsed().as_secs_f64(), ticks, rss));
-        }
+        samples.extend(usage(b.id(), start.elapsed().as_secs_f64()));
     }
     let _ = a.wait();
     samples
@@ -219,13 +243,30 @@ async fn main() {
     let samples = processes(server, "cpu", args.seconds, Duration::from_secs(1)).await;
     // Skip the first seconds (start-up, encoder warm-up), as far as the run allows.
     let warm_up = (args.seconds as f64 / 4.0).min(3.0);
-    let steady: Vec<_> = samples.iter().filter(|s| s.0 >= warm_up).collect();
+    let steady: Vec<_> = samples.iter().filter(|s| s.at >= warm_up).collect();
+    report(
+        "CPU of one peer sending and receiving 1280x720@30, each second",
+        steady
+            .windows(2)
+            .map(|w| (w[1].ticks - w[0].ticks) as f64 / (w[1].at - w[0].at))
+            .collect(),
+        "% of one core",
+    );
     if let (Some(first), Some(last)) = (steady.first(), steady.last()) {
-        let cpu = (last.1 - first.1) as f64 / 100.0 / (last.0 - first.0);
+        let seconds = last.at - first.at;
+        let share = |from: u64, to: u64| (to - from) as f64 / seconds;
+        let threads: Vec<String> = last
+            .threads
+            .iter()
+            .map(|(name, to)| {
+                let from = first.threads.get(name).copied().unwrap_or(0);
+                format!("{name} {:.1}%", share(from, *to))
+            })
+            .collect();
         println!(
-            "CPU of one peer sending and receiving 1280x720@30: {:.1}% of one core (over {:.0} s)",
-            cpu * 100.0,
-            last.0 - first.0
+            "  over {seconds:.0} s: {:.1}% of one core; by thread: {}",
+            share(first.ticks, last.ticks),
+            threads.join(", ")
         );
     }
 
@@ -235,18 +276,18 @@ async fn main() {
         let at = |t: f64| {
             samples
                 .iter()
-                .find(|s| s.0 >= t)
+                .find(|s| s.at >= t)
                 .or(samples.last())
-                .map(|s| s.2)
+                .map(|s| s.rss_kib)
         };
         if let (Some(warm), Some(end)) = (at(60.0_f64.min(seconds as f64 / 2.0)), samples.last()) {
-            let minutes = (end.0 - 60.0_f64.min(seconds as f64 / 2.0)) / 60.0;
+            let minutes = (end.at - 60.0_f64.min(seconds as f64 / 2.0)) / 60.0;
             println!(
                 "memory of one peer over {} min at 720p30: {} KiB after warm-up, {} KiB at the end ({:+.0} KiB/min)",
                 args.memory_minutes,
                 warm,
-                end.2,
-                (end.2 as f64 - warm as f64) / minutes.max(1.0 / 60.0)
+                end.rss_kib,
+                (end.rss_kib as f64 - warm as f64) / minutes.max(1.0 / 60.0)
             );
         }
     }
