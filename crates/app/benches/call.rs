@@ -112,15 +112,9 @@ struct Sample {
     threads: BTreeMap<String, u64>,
 }
 
-/// User + system ticks from a `/proc/.../stat` line (the fields after the name).
-fn stat_ticks(stat: &str) -> Option<u64> {
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
 /// CPU ticks, resident KiB and ticks by thread name of a process.
 fn usage(pid: u32, at: f64) -> Option<Sample> {
-    let ticks = stat_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
+    let ticks = common::cpu_ticks(format!("/proc/{pid}/stat"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss_kib = status
         .lines()
@@ -137,10 +131,8 @@ fn usage(pid: u32, at: f64) -> Option<Sample> {
     {
         let path = task.path();
         let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        let ticks = std::fs::read_to_string(path.join("stat"))
-            .ok()
-            .and_then(|stat| stat_ticks(&stat));
-        *threads.entry(name.trim().to_owned()).or_default() += ticks.unwrap_or(0);
+        let ticks = common::cpu_ticks(path.join("stat")).unwrap_or(0);
+        *threads.entry(name.trim().to_owned()).or_default() += ticks;
     }
     Some(Sample {
         at,

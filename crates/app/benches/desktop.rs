@@ -22,14 +22,16 @@ use testkit::screen::Xvfb;
 
 /// CPU ticks (user + system) of thread `tid` of `pid`, or of the whole process.
 fn ticks(pid: u32, tid: Option<u32>) -> Option<u64> {
-    let path = match tid {
+    common::cpu_ticks(match tid {
         Some(tid) => format!("/proc/{pid}/task/{tid}/stat"),
         None => format!("/proc/{pid}/stat"),
-    };
-    let stat = std::fs::read_to_string(path).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+    })
 }
+
+/// Seconds from the start of the call before measuring (first texture, shaders).
+const WARM_UP_S: u64 = 4;
+/// Pictures a second the peer sends.
+const FPS: u64 = 30;
 
 #[tokio::main]
 async fn main() {
@@ -66,9 +68,9 @@ async fn main() {
         .spawn()
         .expect("peercall");
     let pid = app.id();
-    // Measure the middle of the call: after a 4 s warm-up, for most of the rest.
-    let span = seconds.saturating_sub(6).max(1);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Measure the middle of the call: after the warm-up, for most of the rest.
+    let span = seconds.saturating_sub(WARM_UP_S + 2).max(1);
+    tokio::time::sleep(Duration::from_secs(WARM_UP_S)).await;
     let start = (ticks(pid, Some(pid)), ticks(pid, None));
     tokio::time::sleep(Duration::from_secs(span)).await;
     let end = (ticks(pid, Some(pid)), ticks(pid, None));
@@ -106,13 +108,12 @@ async fn main() {
         ms["p99"].as_f64().unwrap_or(f64::NAN),
         ms["max"].as_f64().unwrap_or(f64::NAN),
     );
-    // Pictures 30 a second: those in the warm-up came while the window was still
-    // setting up (first texture, shaders).
+    // Pictures dropped in the warm-up came while the window was still setting up.
     let dropped_at: Vec<u64> =
         serde_json::from_value(ui["remote_dropped_at"].clone()).unwrap_or_default();
-    let after_warm_up = dropped_at.iter().filter(|&&n| n > 4 * 30).count();
+    let after_warm_up = dropped_at.iter().filter(|&&n| n > WARM_UP_S * FPS).count();
     println!(
-        "remote pictures: {} received, {} shown, {} dropped by the UI path ({after_warm_up} after the 4 s warm-up; dropped pictures {dropped_at:?})",
+        "remote pictures: {} received, {} shown, {} dropped by the UI path ({after_warm_up} after the {WARM_UP_S} s warm-up; dropped pictures {dropped_at:?})",
         ui["remote_received"], ui["remote_shown"], ui["remote_dropped"]
     );
 }

@@ -48,6 +48,9 @@ pub struct PatternGenerator {
     height: u32,
     /// One striped line a stripe period longer than a row: each row is a window on it.
     stripes: Vec<u8>,
+    /// The U ramp, a ramp period longer than a chroma row: each picture's rows are a
+    /// window on it.
+    u_ramp: Vec<u8>,
 }
 
 impl PatternGenerator {
@@ -57,10 +60,14 @@ impl PatternGenerator {
         let stripes = (0..width as usize + STRIPE_PERIOD)
             .map(|i| if (i / 24) % 2 == 0 { 70 } else { 160 })
             .collect();
+        let u_ramp = (0..width.div_ceil(2) as usize + RAMP_PERIOD)
+            .map(|i| 64 + (i % RAMP_PERIOD) as u8)
+            .collect();
         Self {
             width,
             height: height.max(2),
             stripes,
+            u_ramp,
         }
     }
 
@@ -95,14 +102,13 @@ impl PatternGenerator {
             line[sx..sx + side].fill(WHITE);
         }
         // Colours drifting in both directions: U changes along a row, V down the rows.
-        let u_row: Vec<u8> = (0..cw)
-            .map(|col| 64 + ((col + 2 * n) % 128) as u8)
-            .collect();
+        let shift = (2 * n) % RAMP_PERIOD;
+        let u_row = &self.u_ramp[shift..shift + cw];
         for line in u.chunks_exact_mut(cw) {
-            line.copy_from_slice(&u_row);
+            line.copy_from_slice(u_row);
         }
         for (row, line) in v.chunks_exact_mut(cw).enumerate() {
-            line.fill(64 + ((row + n) % 128) as u8);
+            line.fill(64 + ((row + n) % RAMP_PERIOD) as u8);
         }
         if can_carry_code(self.width, self.height) {
             write_code(out, PatternCode { frame, capture_us });
@@ -112,6 +118,8 @@ impl PatternGenerator {
 
 /// The stripes repeat every this many pixels (two 24-pixel bands).
 const STRIPE_PERIOD: usize = 48;
+/// The colour ramps (64 to 191) repeat every this many chroma pixels.
+const RAMP_PERIOD: usize = 128;
 
 /// Position bouncing between 0 and `span`.
 fn bounce(t: usize, span: usize) -> usize {

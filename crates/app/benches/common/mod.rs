@@ -24,3 +24,12 @@ pub fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(default)
 }
+
+/// User + system CPU ticks (1/100 s) of a process or thread, from its `/proc/.../stat`
+/// file (`/proc/PID/stat` or `/proc/PID/task/TID/stat`).
+#[allow(dead_code)] // each bench uses what it needs
+pub fn cpu_ticks(stat: impl AsRef<std::path::Path>) -> Option<u64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
