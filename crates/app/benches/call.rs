@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use call::engine::{CallOptions, FrameSink, run_call};
+use call::{CallOptions, FrameSink, run_call};
 use media::VideoFormat;
 use media::frame::now_us;
 use media::pattern::read_code;
@@ -78,7 +78,7 @@ async fn call(
     room: &str,
     format: VideoFormat,
     seconds: u64,
-) -> (call::engine::Summary, Vec<(f64, f64)>) {
+) -> (call::Summary, Vec<(f64, f64)>) {
     let caller = tokio::spawn(run_call(
         options(server, room, format, seconds),
         |_| {},

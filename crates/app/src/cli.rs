@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use call::engine::{
+use call::peer::BitrateRange;
+use call::{
     AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, Summary, TurnServer,
     VideoInput, run_call,
 };
-use call::peer::BitrateRange;
 use clap::Args;
 use signaling_proto::{PeerName, RoomId};
 
@@ -190,23 +190,50 @@ fn reporter(peer: Option<&'static str>) -> impl FnMut(CallEvent) + Send {
             println!("{value}");
         }
         CallEvent::State(state) => match &state {
-            CallState::Failed(reason) => tracing::error!(peer, "call failed: {reason}"),
+            CallState::Failed(failure) => {
+                tracing::error!(
+                    peer,
+                    code = failure.code(),
+                    "call failed: {}",
+                    failure.explained()
+                );
+            }
             CallState::Ended(reason) => tracing::info!(peer, "call ended: {reason}"),
             other => tracing::info!(peer, "call {}", other.name()),
         },
     }
 }
 
-/// `ok` and `reason` of a finished call.
-fn verdict(summary: &Summary) -> (bool, String) {
-    match &summary.outcome {
-        CallState::Failed(reason) => (false, reason.clone()),
-        _ if !summary.connected => (false, "the call never connected".into()),
-        CallState::Ended(reason) if summary.media_flowed_both_ways() => (true, reason.clone()),
-        _ => (
-            false,
-            "connected, but video and audio did not flow both ways".into(),
-        ),
+/// How a finished call went, for the summary line: `ok`, `reason` for people and
+/// `reason_code` for machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Verdict {
+    ok: bool,
+    reason: String,
+    reason_code: &'static str,
+}
+
+impl Verdict {
+    fn of(summary: &Summary) -> Self {
+        let (ok, reason, reason_code) = match &summary.outcome {
+            CallState::Failed(failure) => (false, failure.explained(), failure.code()),
+            _ if !summary.connected => {
+                (false, "the call never connected".into(), "never-connected")
+            }
+            CallState::Ended(reason) if summary.media_flowed_both_ways() => {
+                (true, reason.to_string(), reason.code())
+            }
+            _ => (
+                false,
+                "connected, but video and audio did not flow both ways".into(),
+                "no-media",
+            ),
+        };
+        Self {
+            ok,
+            reason,
+            reason_code,
+        }
     }
 }
 
@@ -228,12 +255,17 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let summary = run_call(options, reporter(None), hangup).await;
-    let (ok, reason) = verdict(&summary);
+    let verdict = Verdict::of(&summary);
     println!(
         "{}",
-        serde_json::json!({"summary": summary, "ok": ok, "reason": reason})
+        serde_json::json!({
+            "summary": summary,
+            "ok": verdict.ok,
+            "reason": verdict.reason,
+            "reason_code": verdict.reason_code,
+        })
     );
-    Ok(ok)
+    Ok(verdict.ok)
 }
 
 /// Runs `peercall loopback`; `Ok(false)` when media did not flow both ways.
@@ -259,15 +291,20 @@ pub async fn loopback(args: LoopbackArgs) -> anyhow::Result<bool> {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = tokio::spawn(run_call(options, reporter(Some("b")), hangup()));
     let (a, b) = (first.await?, second.await?);
-    let ((a_ok, a_reason), (b_ok, b_reason)) = (verdict(&a), verdict(&b));
-    let (ok, reason) = match (a_ok, b_ok) {
-        (true, true) => (true, "media flowed both ways".to_string()),
-        (false, _) => (false, format!("a: {a_reason}")),
-        (_, false) => (false, format!("b: {b_reason}")),
+    let (a_verdict, b_verdict) = (Verdict::of(&a), Verdict::of(&b));
+    let (ok, reason, reason_code) = match (&a_verdict, &b_verdict) {
+        (a, b) if a.ok && b.ok => (true, "media flowed both ways".to_string(), "media-flowed"),
+        (failed, _) if !failed.ok => (false, format!("a: {}", failed.reason), failed.reason_code),
+        (_, failed) => (false, format!("b: {}", failed.reason), failed.reason_code),
     };
     println!(
         "{}",
-        serde_json::json!({"summary": {"a": a, "b": b}, "ok": ok, "reason": reason})
+        serde_json::json!({
+            "summary": {"a": a, "b": b},
+            "ok": ok,
+            "reason": reason,
+            "reason_code": reason_code,
+        })
     );
     Ok(ok)
 }

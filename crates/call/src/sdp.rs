@@ -42,9 +42,24 @@ fn sections(sdp: &str) -> Vec<Section> {
     out
 }
 
+/// A media section of the other peer's description with no codec we decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the other peer offered no {media} codec we can decode (it offered {}; peercall needs {needed})",
+    if offered.is_empty() { "none".to_owned() } else { offered.join(", ") }
+)]
+pub struct Undecodable {
+    /// `video` or `audio`.
+    pub media: &'static str,
+    /// The codecs it offered (repair and comfort-noise formats left out).
+    pub offered: Vec<String>,
+    /// The codec we need for it.
+    pub needed: &'static str,
+}
+
 /// Checks that every video and audio section the remote will send has a codec we
 /// decode (H.264 for video, Opus for audio). The error says what was offered instead.
-pub fn check_decodable(sdp: &str) -> Result<(), String> {
+pub fn check_decodable(sdp: &str) -> Result<(), Undecodable> {
     for section in sections(sdp).iter().filter(|s| s.sends) {
         let (wanted, label) = match section.kind.as_str() {
             "video" => ("H264", "video"),
@@ -68,18 +83,11 @@ pub fn check_decodable(sdp: &str) -> Result<(), String> {
             })
             .collect();
         if !section.codecs.iter().any(offered) {
-            let list = if media.is_empty() {
-                "none".to_owned()
-            } else {
-                media
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(format!(
-                "the other peer offered no {label} codec we can decode (it offered {list}; peercall needs {wanted})"
-            ));
+            return Err(Undecodable {
+                media: label,
+                offered: media.into_iter().cloned().collect(),
+                needed: wanted,
+            });
         }
     }
     Ok(())
@@ -102,18 +110,22 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
     fn an_offer_with_only_vp8_video_is_refused_with_what_it_offered() {
         let sdp = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "a=rtpmap:98 VP9/90000\r\n");
         let err = check_decodable(&sdp).unwrap_err();
-        assert!(err.contains("no video codec"), "{err}");
-        assert!(err.contains("VP8, VP9"), "{err}");
-        assert!(err.contains("H264"), "{err}");
+        assert_eq!((err.media, err.needed), ("video", "H264"));
+        assert_eq!(err.offered, ["VP8", "VP9"]);
+        let text = err.to_string();
+        assert!(
+            text.contains("no video codec") && text.contains("VP8, VP9"),
+            "{text}"
+        );
     }
 
     #[test]
     fn an_offer_without_opus_is_refused() {
         let sdp = CHROME_LIKE.replace("opus/48000/2", "PCMU/8000");
         let err = check_decodable(&sdp).unwrap_err();
-        assert!(
-            err.contains("no audio codec") && err.contains("PCMU"),
-            "{err}"
+        assert_eq!(
+            (err.media, err.offered.as_slice()),
+            ("audio", ["PCMU".to_owned()].as_slice())
         );
     }
 

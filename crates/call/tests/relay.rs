@@ -7,7 +7,7 @@ use std::time::Duration;
 
 mod common;
 
-use call::engine::{CallOptions, CallState, IceOptions, Summary, TurnServer, run_call};
+use call::{CallOptions, CallState, Failure, IceOptions, Summary, TurnServer, run_call};
 use common::{options, signaling_server};
 
 fn relay_only(server: SocketAddr, room: &str, turn: Option<TurnServer>) -> CallOptions {
@@ -64,13 +64,10 @@ async fn relay_only_without_turn_or_with_wrong_credentials_fails_with_the_turn_h
             std::future::pending(),
         ))
         .await;
-        let CallState::Failed(reason) = &summary.outcome else {
+        let CallState::Failed(failure) = &summary.outcome else {
             panic!("{case}: {summary:?}")
         };
-        assert!(
-            reason.contains("no relay candidate")
-                && reason.contains("check the TURN server and credentials"),
-            "{case}: {reason}"
-        );
+        assert_eq!(failure, &Failure::NoRelayCandidate, "{case}");
+        assert!(failure.explained().contains("TURN"), "{case}: {failure}");
     }
 }

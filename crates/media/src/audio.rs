@@ -15,11 +15,11 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 
-use crate::MediaError;
 use crate::frame::{AudioFrame, SAMPLE_RATE, now_us};
 use crate::playout::{PlayoutBuffer, PlayoutStats};
 use crate::resample::FrameResampler;
 use crate::source::{AudioSink, AudioSource};
+use crate::{DeviceKind, MediaError};
 
 /// A sound device as the system lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn speakers() -> Vec<AudioDevice> {
 /// The device whose id or name is `wanted` (exactly, else the first containing it),
 /// or the default.
 fn pick(
-    kind: &'static str,
+    kind: DeviceKind,
     devices: Result<Vec<cpal::Device>, cpal::Error>,
     default: Option<cpal::Device>,
     wanted: Option<&str>,
@@ -106,7 +106,7 @@ struct StreamThread {
 impl StreamThread {
     /// Builds the stream with `build` on a new thread and starts it.
     fn start(
-        kind: &'static str,
+        kind: DeviceKind,
         name: &str,
         build: impl FnOnce() -> Result<cpal::Stream, String> + Send + 'static,
     ) -> Result<Self, MediaError> {
@@ -167,11 +167,16 @@ impl Microphone {
     pub fn open(wanted: Option<&str>) -> Result<Self, MediaError> {
         let host = cpal::default_host();
         let devices = host.input_devices().map(|d| d.collect());
-        let (device, info) = pick("microphone", devices, host.default_input_device(), wanted)?;
+        let (device, info) = pick(
+            DeviceKind::Microphone,
+            devices,
+            host.default_input_device(),
+            wanted,
+        )?;
         let name = info.to_string();
         let config = device
             .default_input_config()
-            .map_err(|e| MediaError::unavailable("microphone", &name, e))?;
+            .map_err(|e| MediaError::unavailable(DeviceKind::Microphone, &name, e))?;
         let device_channels = usize::from(config.channels().max(1));
         let channels = if device_channels >= 2 { 2 } else { 1 };
         let rate = config.sample_rate();
@@ -180,7 +185,7 @@ impl Microphone {
         let dropped_chunks = Arc::new(AtomicU64::new(0));
         let dropped = Arc::clone(&dropped_chunks);
         let stream_name = name.clone();
-        let stream = StreamThread::start("microphone", &name, move || {
+        let stream = StreamThread::start(DeviceKind::Microphone, &name, move || {
             let config_ = config.config();
             let format = config.sample_format();
             let err = move |e: cpal::Error| tracing::warn!(microphone = %stream_name, "stream error: {e}");
@@ -260,14 +265,14 @@ impl AudioSource for Microphone {
                 Ok(chunk) => chunk,
                 Err(RecvTimeoutError::Timeout) => {
                     return Err(MediaError::unavailable(
-                        "microphone",
+                        DeviceKind::Microphone,
                         &self.name,
                         "no audio for 2 s",
                     ));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(MediaError::unavailable(
-                        "microphone",
+                        DeviceKind::Microphone,
                         &self.name,
                         "the stream stopped",
                     ));
@@ -309,11 +314,16 @@ impl Speaker {
     pub fn open(wanted: Option<&str>) -> Result<Self, MediaError> {
         let host = cpal::default_host();
         let devices = host.output_devices().map(|d| d.collect());
-        let (device, info) = pick("speaker", devices, host.default_output_device(), wanted)?;
+        let (device, info) = pick(
+            DeviceKind::Speaker,
+            devices,
+            host.default_output_device(),
+            wanted,
+        )?;
         let name = info.to_string();
         let configs: Vec<_> = device
             .supported_output_configs()
-            .map_err(|e| MediaError::unavailable("speaker", &name, e))?
+            .map_err(|e| MediaError::unavailable(DeviceKind::Speaker, &name, e))?
             .collect();
         let config = configs
             .iter()
@@ -337,7 +347,7 @@ impl Speaker {
         let pulled = Arc::new(AtomicU64::new(0));
         let (shared, counter, stream_name) =
             (Arc::clone(&buffer), Arc::clone(&pulled), name.clone());
-        let stream = StreamThread::start("speaker", &name, move || {
+        let stream = StreamThread::start(DeviceKind::Speaker, &name, move || {
             let err =
                 move |e: cpal::Error| tracing::warn!(speaker = %stream_name, "stream error: {e}");
             let config_ = config.config();

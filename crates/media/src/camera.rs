@@ -13,10 +13,10 @@ use nokhwa::utils::{
     Resolution,
 };
 
-use crate::MediaError;
 use crate::convert::{mjpeg_to_i420, nv12_to_i420, yuyv_to_i420};
 use crate::frame::{VideoFrame, now_us};
 use crate::source::{VideoFormat, VideoSource};
+use crate::{DeviceKind, MediaError};
 
 /// The formats we can turn into I420.
 const USABLE: [FrameFormat; 3] = [FrameFormat::MJPEG, FrameFormat::YUYV, FrameFormat::NV12];
@@ -95,7 +95,7 @@ impl Camera {
         }
         .cloned()
         .ok_or_else(|| MediaError::DeviceNotFound {
-            kind: "camera",
+            kind: DeviceKind::Camera,
             wanted: index.map_or("(default)".into(), |i| i.to_string()),
             available: all.iter().map(ToString::to_string).collect(),
         })?;
@@ -106,13 +106,15 @@ impl Camera {
         let thread = std::thread::Builder::new()
             .name("camera".into())
             .spawn(move || capture(&info, want, &ready_tx, &frames_tx, &stopped))
-            .map_err(|e| MediaError::unavailable("camera", &name, e))?;
+            .map_err(|e| MediaError::unavailable(DeviceKind::Camera, &name, e))?;
         let format = match ready.recv() {
             Ok(Ok(format)) => format,
-            Ok(Err(reason)) => return Err(MediaError::unavailable("camera", &name, reason)),
+            Ok(Err(reason)) => {
+                return Err(MediaError::unavailable(DeviceKind::Camera, &name, reason));
+            }
             Err(_) => {
                 return Err(MediaError::unavailable(
-                    "camera",
+                    DeviceKind::Camera,
                     &name,
                     "capture thread ended",
                 ));
@@ -169,7 +171,7 @@ fn capture(
     ) {
         let result = camera
             .frame_raw()
-            .map_err(|e| MediaError::unavailable("camera", &camera_info.name, e))
+            .map_err(|e| MediaError::unavailable(DeviceKind::Camera, &camera_info.name, e))
             .and_then(|raw| {
                 let at = now_us();
                 let (w, h) = (format.width(), format.height());
@@ -202,12 +204,12 @@ impl VideoSource for Camera {
         match self.frames.recv_timeout(Duration::from_secs(2)) {
             Ok(frame) => frame,
             Err(RecvTimeoutError::Timeout) => Err(MediaError::unavailable(
-                "camera",
+                DeviceKind::Camera,
                 &self.name,
                 "no picture for 2 s",
             )),
             Err(RecvTimeoutError::Disconnected) => Err(MediaError::unavailable(
-                "camera",
+                DeviceKind::Camera,
                 &self.name,
                 "the capture thread stopped",
             )),

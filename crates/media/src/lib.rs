@@ -30,6 +30,27 @@ pub mod worker;
 pub use frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE, VideoFrame, now_us};
 pub use source::{AudioSink, AudioSource, VideoFormat, VideoSource};
 
+/// The kinds of device a call uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceKind {
+    /// A video capture device.
+    Camera,
+    /// An audio capture device.
+    Microphone,
+    /// An audio playout device.
+    Speaker,
+}
+
+impl std::fmt::Display for DeviceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceKind::Camera => "camera",
+            DeviceKind::Microphone => "microphone",
+            DeviceKind::Speaker => "speaker",
+        })
+    }
+}
+
 /// What went wrong in the media pipeline.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -37,8 +58,8 @@ pub enum MediaError {
     /// No device of this kind matches what was asked for.
     #[error("no {kind} named {wanted:?}; available: {}", list(available))]
     DeviceNotFound {
-        /// "camera", "microphone" or "speaker".
-        kind: &'static str,
+        /// Which kind of device.
+        kind: DeviceKind,
         /// What was asked for.
         wanted: String,
         /// The devices there are.
@@ -47,8 +68,8 @@ pub enum MediaError {
     /// The device exists but cannot be opened (in use, permission, unplugged).
     #[error("cannot open {kind} {name:?}: {reason}")]
     DeviceUnavailable {
-        /// "camera", "microphone" or "speaker".
-        kind: &'static str,
+        /// Which kind of device.
+        kind: DeviceKind,
         /// The device.
         name: String,
         /// Why, as the system said it.
@@ -69,7 +90,7 @@ pub enum MediaError {
 
 impl MediaError {
     /// A device that exists but cannot be used, and why.
-    pub fn unavailable(kind: &'static str, name: &str, reason: impl std::fmt::Display) -> Self {
+    pub fn unavailable(kind: DeviceKind, name: &str, reason: impl std::fmt::Display) -> Self {
         MediaError::DeviceUnavailable {
             kind,
             name: name.to_string(),

@@ -65,7 +65,7 @@ fn a_missing_device_names_itself_and_lists_the_others() {
     };
     assert_eq!(
         (*kind, wanted.as_str()),
-        ("microphone", "no-such-microphone")
+        (media::DeviceKind::Microphone, "no-such-microphone")
     );
     assert!(
         available.iter().any(|n| n.ends_with("[null]")),

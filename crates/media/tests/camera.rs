@@ -21,7 +21,7 @@ fn a_camera_that_is_not_there_is_a_clear_error() {
     else {
         panic!("{err}")
     };
-    assert_eq!((*kind, wanted.as_str()), ("camera", "999"));
+    assert_eq!((*kind, wanted.as_str()), (media::DeviceKind::Camera, "999"));
     assert_eq!(available.len(), cameras().len());
     let text = err.to_string();
     assert!(

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use call::engine::{
+use call::stats::StatsLine;
+use call::{
     CallEvent, CallOptions, CallState, FrameSink, MediaSwitches, open_audio, open_speaker,
     open_video, run_call,
 };
-use call::stats::StatsLine;
 use clap::Parser as _;
-use media::VideoFormat;
+use media::{DeviceKind, VideoFormat};
 use tokio::sync::{mpsc, watch};
 
 use super::frames::{FrameSlot, Wake};
@@ -31,7 +31,12 @@ pub enum Event {
     /// The call is over (after its last state).
     Ended,
     /// A device could not be switched to; the call keeps the previous one.
-    SwitchFailed(String),
+    SwitchFailed {
+        /// The device.
+        device: DeviceKind,
+        /// What went wrong.
+        error: String,
+    },
     /// The devices present (at start and when they change).
     Devices(Devices),
     /// The embedded signaling server runs at this WebSocket URL.
@@ -193,9 +198,10 @@ async fn run(
                 let (events, format) = (events.clone(), config.format);
                 tokio::task::spawn_blocking(move || match open_video(&pick.input(), format) {
                     Ok(source) => switches.video.replace(source),
-                    Err(err) => events.send(Event::SwitchFailed(format!(
-                        "Could not switch the camera: {err}"
-                    ))),
+                    Err(err) => events.send(Event::SwitchFailed {
+                        device: DeviceKind::Camera,
+                        error: err.to_string(),
+                    }),
                 });
             }
             Command::Audio(pick) => {
@@ -208,9 +214,10 @@ async fn run(
                 let events = events.clone();
                 tokio::task::spawn_blocking(move || match open_audio(&pick.input()) {
                     Ok(source) => switches.audio.replace(source),
-                    Err(err) => events.send(Event::SwitchFailed(format!(
-                        "Could not switch the microphone: {err}"
-                    ))),
+                    Err(err) => events.send(Event::SwitchFailed {
+                        device: DeviceKind::Microphone,
+                        error: err.to_string(),
+                    }),
                 });
             }
             Command::Speaker(pick) => {
@@ -218,9 +225,10 @@ async fn run(
                 let events = events.clone();
                 tokio::task::spawn_blocking(move || match open_speaker(&pick.output()) {
                     Ok(sink) => switches.speaker.replace(sink),
-                    Err(err) => events.send(Event::SwitchFailed(format!(
-                        "Could not switch the speaker: {err}"
-                    ))),
+                    Err(err) => events.send(Event::SwitchFailed {
+                        device: DeviceKind::Speaker,
+                        error: err.to_string(),
+                    }),
                 });
             }
         }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use call::engine::{AudioInput, AudioOutput, CallOptions, CallState, VideoInput, run_call};
+use call::{AudioInput, AudioOutput, CallOptions, CallState, VideoInput, run_call};
 use clap::Args;
 use eframe::egui;
 use media::VideoFormat;
@@ -204,7 +204,7 @@ impl App {
                 self.remote.clear();
                 self.local.clear();
             }
-            Event::SwitchFailed(what) => self.model.on_switch_failed(&what),
+            Event::SwitchFailed { device, error } => self.model.on_switch_failed(device, &error),
             Event::Devices(devices) => {
                 self.devices_known = true;
                 self.model.on_devices(devices);

@@ -4,8 +4,9 @@
 //! engine bridge and feeds the engine's events back in.
 
 use base64::Engine as _;
-use call::engine::{AudioInput, AudioOutput, CallState, VideoInput};
 use call::stats::StatsLine;
+use call::{AudioInput, AudioOutput, CallState, Failure, VideoInput};
+use media::DeviceKind;
 use serde::{Deserialize, Serialize};
 use signaling_proto::{PeerName, RoomId};
 
@@ -405,8 +406,8 @@ impl Model {
     /// The engine says the call moved to `state`.
     pub fn on_state(&mut self, state: CallState) {
         match &state {
-            CallState::Failed(reason) => {
-                let (text, fix) = explain_failure(reason);
+            CallState::Failed(failure) => {
+                let (text, fix) = explain_failure(failure);
                 self.error(&text, fix);
                 self.phase = Phase::Over(state);
             }
@@ -419,13 +420,16 @@ impl Model {
     }
 
     /// A device could not be switched to mid-call (the call keeps the old one).
-    pub fn on_switch_failed(&mut self, what: &str) {
-        let fix = what
-            .to_lowercase()
-            .contains("camera")
-            .then_some(Fix::UseTestPattern);
+    pub fn on_switch_failed(&mut self, device: DeviceKind, error: &str) {
+        let fix = match device {
+            DeviceKind::Camera => Some(Fix::UseTestPattern),
+            DeviceKind::Microphone => Some(Fix::UseTestTone),
+            DeviceKind::Speaker => None,
+        };
         self.error(
-            &format!("{what}. The call goes on with the previous device."),
+            &format!(
+                "Could not switch the {device}: {error}. The call goes on with the previous device."
+            ),
             fix,
         );
     }
@@ -467,44 +471,24 @@ impl Model {
     }
 }
 
-/// A failure reason from the engine as a banner: what happened, what to do, a fix.
-fn explain_failure(reason: &str) -> (String, Option<Fix>) {
-    let lower = reason.to_lowercase();
-    if lower.contains("camera") {
-        (
-            format!(
-                "The camera could not be used: {reason}. Pick another, or send the test pattern."
-            ),
-            Some(Fix::UseTestPattern),
-        )
-    } else if lower.contains("microphone") {
-        (
-            format!(
-                "The microphone could not be used: {reason}. Pick another, or send the test tone."
-            ),
-            Some(Fix::UseTestTone),
-        )
-    } else if lower.contains("room") && lower.contains("full") {
-        (
-            format!("{reason}: a call has two people. Pick another room."),
-            None,
-        )
-    } else if lower.contains("unreachable")
-        || lower.contains("cannot reach")
-        || lower.contains("connect to")
-    {
-        (
-            format!("{reason}. Is the server running, and is the address right?"),
-            None,
-        )
-    } else if lower.contains("ice") || lower.contains("relay") || lower.contains("no connection") {
-        (
-            format!("{reason}. A TURN server may be needed: check its address and credentials."),
-            None,
-        )
-    } else {
-        (format!("The call failed: {reason}."), None)
-    }
+/// A failure from the engine as a banner: what happened, what to do, a fix.
+fn explain_failure(failure: &Failure) -> (String, Option<Fix>) {
+    let fix = match failure {
+        Failure::Device {
+            kind: Some(DeviceKind::Camera),
+            ..
+        } => Some(Fix::UseTestPattern),
+        Failure::Device {
+            kind: Some(DeviceKind::Microphone),
+            ..
+        } => Some(Fix::UseTestTone),
+        _ => None,
+    };
+    let text = match failure.advice() {
+        Some(advice) => format!("The call failed: {failure}. {advice}"),
+        None => format!("The call failed: {failure}."),
+    };
+    (text, fix)
 }
 
 #[cfg(test)]
@@ -568,14 +552,23 @@ mod tests {
     fn failures_become_banners_with_what_to_do() {
         let mut m = model();
         m.join();
-        m.on_state(CallState::Failed("room full".into()));
+        m.on_state(CallState::Failed(Failure::RoomFull {
+            room: RoomId::new("r").unwrap(),
+        }));
         assert!(!m.in_call());
         assert!(m.banner.as_ref().unwrap().text.contains("another room"));
-        m.on_state(CallState::Failed(
-            "ICE failed: no relay candidate — check the TURN server and credentials".into(),
-        ));
+        m.on_state(CallState::Failed(Failure::NoRelayCandidate));
         assert!(m.banner.as_ref().unwrap().text.contains("TURN"));
-        m.on_state(CallState::Failed("camera 7 not found".into()));
+        // A microphone's failure offers the test tone, whatever its message says.
+        m.on_state(CallState::Failed(Failure::Device {
+            kind: Some(DeviceKind::Microphone),
+            detail: "cannot open the camera-shaped microphone".into(),
+        }));
+        assert_eq!(m.banner.clone().unwrap().fix, Some(Fix::UseTestTone));
+        m.on_state(CallState::Failed(Failure::Device {
+            kind: Some(DeviceKind::Camera),
+            detail: "no camera named \"7\"".into(),
+        }));
         let banner = m.banner.clone().unwrap();
         assert_eq!(banner.fix, Some(Fix::UseTestPattern));
         m.apply_fix(Fix::UseTestPattern);

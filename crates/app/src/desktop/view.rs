@@ -10,7 +10,7 @@ use eframe::egui::{self, Color32, RichText};
 
 use super::model::{AudioPick, Model, Phase, SpeakerPick, VideoPick};
 use super::video::Picture;
-use call::engine::CallState;
+use call::CallState;
 
 /// The pictures to draw this frame.
 #[derive(Debug, Clone, Copy, Default)]
@@ -390,6 +390,7 @@ mod tests {
 
     use super::*;
     use crate::desktop::model::{Command, Device, Devices, Settings};
+    use call::Failure;
 
     fn harness(setup: impl FnOnce(&mut Model)) -> Harness<'static, Model> {
         let mut model = Model::new(Settings::default());
@@ -430,17 +431,21 @@ mod tests {
     fn failures_show_a_banner_with_what_to_do_and_a_fix() {
         let mut h = harness(|m| {
             m.join();
-            m.on_state(CallState::Failed("room full".into()));
+            m.on_state(CallState::Failed(Failure::RoomFull {
+                room: signaling_proto::RoomId::new("r").unwrap(),
+            }));
         });
         h.get_by_label("failed");
         h.get_by_label_contains("Pick another room");
-        h.state_mut()
-            .on_state(CallState::Failed("camera 0 not found".into()));
+        h.state_mut().on_state(CallState::Failed(Failure::Device {
+            kind: Some(media::DeviceKind::Camera),
+            detail: "no camera named \"0\"".into(),
+        }));
         h.run();
         h.get_by_label("Use the test pattern").click();
         h.run();
         assert_eq!(h.state().settings.video, VideoPick::TestPattern);
-        assert!(h.query_by_label_contains("camera 0 not found").is_none());
+        assert!(h.query_by_label_contains("no camera named").is_none());
     }
 
     #[test]

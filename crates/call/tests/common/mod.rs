@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use call::engine::CallOptions;
+use call::CallOptions;
 use clap::Parser;
 use signaling_proto::RoomId;
 use tokio::sync::oneshot;

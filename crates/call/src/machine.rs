@@ -1,0 +1,1081 @@
+//! The call's control decisions as a plain state machine: no tokio, no sockets, time
+//! passed in.
+//!
+//! [`CallMachine`] takes [`Input`]s (signaling, the peer connection, the user, timers)
+//! through [`CallMachine::handle_input`] and [`CallMachine::handle_timeout`], and hands
+//! back [`Action`]s from [`CallMachine::poll_action`] for the engine to run, in order.
+//! It owns:
+//! - who offers, by protocol.md's "Who offers" rules: a peer that finds the room empty
+//!   offers at once, held by the server; one that finds someone there answers the held
+//!   offer; alone again (the other left before or during the call, with `stay`), it
+//!   starts over on a fresh connection with a fresh held offer;
+//! - negotiation: remote candidates queued until the remote description is set, the
+//!   codecs in every remote description checked ([`crate::sdp`]), our candidates sent
+//!   to whoever we are talking to (held while nobody is);
+//! - a rejoin after a signaling outage (new ids: follow them; before the call is up,
+//!   start over), a second offer mid-call (the other peer started over: answer it on a
+//!   fresh connection), ICE disconnected (reconnecting) and failed;
+//! - the connect timeout, which runs only while someone is there to connect to, and the
+//!   call's set duration;
+//! - when the call ends and why. Every end with media running stops the media first,
+//!   and closes the connection, then ends: [`Action::End`] is always the last action.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use signaling_proto::{IceCandidateInit, PeerId, Signal};
+
+use crate::sdp::check_decodable;
+use crate::state::{CallState, EndReason, Failure};
+
+/// What the machine needs to know of the call's options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineConfig {
+    /// How long connecting may take once someone is there.
+    pub connect_timeout: Duration,
+    /// How long each call stays connected (`None`: until hang-up).
+    pub duration: Option<Duration>,
+    /// After the other peer leaves, wait for the next one instead of ending.
+    pub stay: bool,
+    /// Only relayed candidates are allowed (then gathering none is fatal).
+    pub relay_only: bool,
+}
+
+/// The peer connection's state, as far as the machine cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// Connected: media can flow.
+    Connected,
+    /// Connectivity dropped; ICE keeps trying.
+    Disconnected,
+    /// ICE gave up.
+    Failed,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// We are in the room (first, or again after a signaling outage, with new ids);
+    /// these are the others there.
+    Joined(Vec<PeerId>),
+    /// Someone joined the room.
+    PeerJoined(PeerId),
+    /// Someone left the room.
+    PeerLeft(PeerId),
+    /// The other peer sent an offer, answer or candidate.
+    Signal(PeerId, Signal),
+    /// The signaling connection dropped (it reconnects on its own).
+    SignalingDown,
+    /// The signaling connection is gone for good.
+    SignalingLost,
+    /// Our peer connection found a local candidate.
+    LocalCandidate(IceCandidateInit),
+    /// Our peer connection has gathered all its candidates.
+    GatheringComplete,
+    /// Our peer connection's state changed.
+    Connection(Connection),
+    /// The user hung up.
+    HangUp,
+    /// Running an action, or a media pipeline, failed.
+    Failed(Failure),
+}
+
+/// Something for the engine to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Tell the user where the call is.
+    SetState(CallState),
+    /// Build a fresh peer connection with our local tracks, in place of any previous
+    /// one (whose media has been stopped).
+    NewConnection,
+    /// Create an offer, set it as the local description and send it (`to: None`: held
+    /// for whoever joins next).
+    Offer {
+        /// Whom to address.
+        to: Option<PeerId>,
+    },
+    /// Set this offer as the remote description, create and set an answer, and send it
+    /// to the offerer.
+    Answer {
+        /// The offerer.
+        to: PeerId,
+        /// Its offer's SDP.
+        offer: String,
+    },
+    /// Set this answer as the remote description.
+    ApplyAnswer(String),
+    /// Give the peer connection a remote candidate.
+    AddRemoteCandidate(IceCandidateInit),
+    /// Send one of our candidates (`None`: the end of them).
+    SendCandidate {
+        /// The candidate.
+        candidate: Option<IceCandidateInit>,
+        /// Whom to address (`None`: held, or the room's other peer).
+        to: Option<PeerId>,
+    },
+    /// The call is up: start sending and receiving.
+    StartMedia,
+    /// Stop every media pipeline and wait for each to finish.
+    StopMedia,
+    /// Close the peer connection.
+    CloseConnection,
+    /// The call is over: `Ended` or `Failed`. Always the last action.
+    End(CallState),
+}
+
+/// Where the machine is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the server's `welcome`.
+    Joining,
+    /// Alone in the room, our offer held.
+    Waiting,
+    /// Someone is there: offer/answer and ICE under way.
+    Connecting,
+    /// Media flows.
+    Connected,
+    /// The connection dropped mid-call; ICE is trying.
+    Reconnecting,
+    /// The call is over.
+    Over,
+}
+
+/// What belongs to the current peer connection.
+#[derive(Debug, Default)]
+struct Link {
+    /// The peer we negotiate with (or are in a call with), once known.
+    remote: Option<PeerId>,
+    /// Whether we sent an offer on this connection.
+    offered: bool,
+    /// Whether the remote description is set.
+    described: bool,
+    /// Remote candidates that came before the remote description.
+    queued: Vec<IceCandidateInit>,
+    /// Relayed candidates we gathered.
+    relay_candidates: u32,
+}
+
+/// A call's control flow: events in, actions out.
+#[derive(Debug)]
+pub struct CallMachine {
+    config: MachineConfig,
+    phase: Phase,
+    link: Link,
+    /// The others in the room, as far as we know.
+    others: usize,
+    /// Whether media pipelines run.
+    media: bool,
+    /// Whether a peer connection exists.
+    connection: bool,
+    signaling_up: bool,
+    connect_deadline: Option<Instant>,
+    end_at: Option<Instant>,
+    /// How the call ended, once it has.
+    outcome: Option<CallState>,
+    actions: VecDeque<Action>,
+}
+
+impl CallMachine {
+    /// A machine for a call that is joining its room.
+    pub fn new(config: MachineConfig) -> Self {
+        Self {
+            config,
+            phase: Phase::Joining,
+            link: Link::default(),
+            others: 0,
+            media: false,
+            connection: false,
+            signaling_up: true,
+            connect_deadline: None,
+            end_at: None,
+            outcome: None,
+            actions: VecDeque::new(),
+        }
+    }
+
+    /// Where the call is, as the user sees it (the end state once it is over).
+    pub fn state(&self) -> CallState {
+        match self.phase {
+            Phase::Joining => CallState::Joining,
+            Phase::Waiting => CallState::Waiting,
+            Phase::Connecting => CallState::Connecting,
+            Phase::Connected => CallState::Connected,
+            Phase::Reconnecting => CallState::Reconnecting,
+            Phase::Over => self
+                .outcome
+                .clone()
+                .unwrap_or(CallState::Ended(EndReason::HungUp)),
+        }
+    }
+
+    /// Whether the signaling connection is up.
+    pub fn signaling_up(&self) -> bool {
+        self.signaling_up
+    }
+
+    /// Whether the call is over (its [`Action::End`] has been queued).
+    pub fn is_over(&self) -> bool {
+        self.phase == Phase::Over
+    }
+
+    /// The next action to run, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`CallMachine::handle_timeout`] is next due, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.connect_deadline, self.end_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Time has come to `now`: the connect timeout or the set duration may have run out.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.connect_deadline.is_some_and(|d| now >= d) {
+            self.fail(Failure::ConnectTimeout(self.config.connect_timeout));
+        } else if self.end_at.is_some_and(|d| now >= d) {
+            self.finish(CallState::Ended(EndReason::DurationPassed));
+        }
+    }
+
+    /// Takes one input at `now`.
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        if self.phase == Phase::Over {
+            return;
+        }
+        match input {
+            Input::Joined(peers) => self.on_joined(now, peers),
+            Input::PeerJoined(id) => self.on_peer_joined(now, id),
+            Input::PeerLeft(id) => self.on_peer_left(now, &id),
+            Input::Signal(from, signal) => self.on_signal(now, from, signal),
+            Input::SignalingDown => self.signaling_up = false,
+            Input::SignalingLost => self.fail(Failure::SignalingLost),
+            Input::LocalCandidate(candidate) => {
+                if is_relay(&candidate) {
+                    self.link.relay_candidates += 1;
+                }
+                self.push(Action::SendCandidate {
+                    candidate: Some(candidate),
+                    to: self.link.remote.clone(),
+                });
+            }
+            Input::GatheringComplete => {
+                if self.config.relay_only && self.link.relay_candidates == 0 {
+                    self.fail(Failure::NoRelayCandidate);
+                } else {
+                    self.push(Action::SendCandidate {
+                        candidate: None,
+                        to: self.link.remote.clone(),
+                    });
+                }
+            }
+            Input::Connection(state) => self.on_connection(now, state),
+            Input::HangUp => self.finish(CallState::Ended(EndReason::HungUp)),
+            Input::Failed(failure) => self.fail(failure),
+        }
+    }
+
+    fn negotiating(&self) -> bool {
+        matches!(self.phase, Phase::Waiting | Phase::Connecting)
+    }
+
+    fn in_call(&self) -> bool {
+        matches!(self.phase, Phase::Connected | Phase::Reconnecting)
+    }
+
+    fn push(&mut self, action: Action) {
+        self.actions.push_back(action);
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        if self.phase != phase {
+            self.phase = phase;
+            let state = self.state();
+            self.push(Action::SetState(state));
+        }
+    }
+
+    fn on_joined(&mut self, now: Instant, peers: Vec<PeerId>) {
+        self.signaling_up = true;
+        self.others = peers.len();
+        if self.in_call() {
+            // Back after an outage, with new ids: whoever is there is the other peer.
+            self.link.remote = (peers.len() == 1).then(|| peers[0].clone());
+        } else {
+            // First join, or a rejoin before the call was up: the old negotiation's
+            // messages went to ids that no longer exist, so start over.
+            self.start_over(now, None);
+        }
+    }
+
+    fn on_peer_joined(&mut self, now: Instant, id: PeerId) {
+        self.others += 1;
+        match self.phase {
+            Phase::Waiting => {
+                self.connect_deadline = Some(now + self.config.connect_timeout);
+                self.set_phase(Phase::Connecting);
+            }
+            Phase::Connected | Phase::Reconnecting if self.link.remote.is_none() => {
+                self.link.remote = Some(id);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_peer_left(&mut self, now: Instant, id: &PeerId) {
+        self.others = self.others.saturating_sub(1);
+        if self.negotiating() {
+            if self.others == 0 {
+                // Alone again before the call was up: a fresh held offer.
+                self.start_over(now, None);
+            }
+            return;
+        }
+        if !self.in_call() || self.link.remote.as_ref().is_some_and(|r| r != id) {
+            return;
+        }
+        if self.config.stay {
+            self.stop_media();
+            self.push(Action::SetState(CallState::Ended(EndReason::PeerLeft)));
+            self.others = 0;
+            self.start_over(now, None);
+        } else {
+            self.finish(CallState::Ended(EndReason::PeerLeft));
+        }
+    }
+
+    fn on_signal(&mut self, now: Instant, from: PeerId, signal: Signal) {
+        match signal {
+            Signal::Offer(sdp) if self.in_call() || (self.negotiating() && self.link.offered) => {
+                // The other peer started over (mid-call), or offered while we did: its
+                // offer wins, on a fresh connection.
+                if self.in_call() {
+                    self.stop_media();
+                    self.push(Action::SetState(CallState::Ended(
+                        EndReason::PeerStartedOver,
+                    )));
+                }
+                self.others = self.others.max(1);
+                self.start_over(now, Some((from, sdp)));
+            }
+            Signal::Offer(sdp) if self.negotiating() => self.answer(now, from, sdp),
+            Signal::Answer(sdp)
+                if self.negotiating() && self.link.offered && !self.link.described =>
+            {
+                if let Err(undecodable) = check_decodable(&sdp) {
+                    return self.fail(Failure::NoCommonCodec(undecodable));
+                }
+                self.link.remote = Some(from);
+                self.push(Action::ApplyAnswer(sdp));
+                self.described();
+            }
+            Signal::Candidate(Some(candidate)) => {
+                if self.link.described {
+                    self.push(Action::AddRemoteCandidate(candidate));
+                } else {
+                    self.link.queued.push(candidate);
+                }
+            }
+            // A stray answer, an offer while joining, the end of candidates: nothing to do.
+            Signal::Offer(_) | Signal::Answer(_) | Signal::Candidate(None) => {}
+        }
+    }
+
+    fn answer(&mut self, now: Instant, from: PeerId, offer: String) {
+        if let Err(undecodable) = check_decodable(&offer) {
+            return self.fail(Failure::NoCommonCodec(undecodable));
+        }
+        self.others = self.others.max(1);
+        if self.phase == Phase::Waiting || self.connect_deadline.is_none() {
+            self.connect_deadline = Some(now + self.config.connect_timeout);
+        }
+        self.set_phase(Phase::Connecting);
+        self.link.remote = Some(from.clone());
+        self.push(Action::Answer { to: from, offer });
+        self.described();
+    }
+
+    /// The remote description is set: the queued candidates can go in.
+    fn described(&mut self) {
+        self.link.described = true;
+        for candidate in std::mem::take(&mut self.link.queued) {
+            self.push(Action::AddRemoteCandidate(candidate));
+        }
+    }
+
+    fn on_connection(&mut self, now: Instant, state: Connection) {
+        match (state, self.phase) {
+            (Connection::Connected, Phase::Waiting | Phase::Connecting) => {
+                self.connect_deadline = None;
+                self.end_at = self.config.duration.map(|d| now + d);
+                self.set_phase(Phase::Connected);
+                self.media = true;
+                self.push(Action::StartMedia);
+            }
+            (Connection::Connected, Phase::Reconnecting) => self.set_phase(Phase::Connected),
+            (Connection::Disconnected, Phase::Connected) => self.set_phase(Phase::Reconnecting),
+            (Connection::Failed, Phase::Waiting | Phase::Connecting) => {
+                let relay_candidates = self.link.relay_candidates > 0;
+                self.fail(if self.config.relay_only && !relay_candidates {
+                    Failure::NoRelayCandidate
+                } else {
+                    Failure::IceFailed { relay_candidates }
+                });
+            }
+            (Connection::Failed, Phase::Connected | Phase::Reconnecting) => {
+                self.fail(Failure::ConnectionLost);
+            }
+            _ => {}
+        }
+    }
+
+    /// A fresh connection: answering `offer` if there is one, else offering (held) when
+    /// alone, else waiting for the held offer of whoever is there.
+    fn start_over(&mut self, now: Instant, offer: Option<(PeerId, String)>) {
+        self.link = Link::default();
+        self.end_at = None;
+        self.connect_deadline = None;
+        self.connection = true;
+        self.push(Action::NewConnection);
+        if let Some((from, sdp)) = offer {
+            return self.answer(now, from, sdp);
+        }
+        if self.others == 0 {
+            self.link.offered = true;
+            self.push(Action::Offer { to: None });
+            self.set_phase(Phase::Waiting);
+        } else {
+            self.connect_deadline = Some(now + self.config.connect_timeout);
+            self.set_phase(Phase::Connecting);
+        }
+    }
+
+    fn stop_media(&mut self) {
+        if std::mem::take(&mut self.media) {
+            self.push(Action::StopMedia);
+        }
+    }
+
+    fn fail(&mut self, failure: Failure) {
+        self.finish(CallState::Failed(failure));
+    }
+
+    /// The end: media stopped, connection closed, then [`Action::End`].
+    fn finish(&mut self, outcome: CallState) {
+        self.stop_media();
+        if std::mem::take(&mut self.connection) {
+            self.push(Action::CloseConnection);
+        }
+        self.connect_deadline = None;
+        self.end_at = None;
+        self.phase = Phase::Over;
+        self.outcome = Some(outcome.clone());
+        self.push(Action::End(outcome));
+    }
+}
+
+/// Whether a candidate is a relayed one (`… typ relay …`).
+fn is_relay(candidate: &IceCandidateInit) -> bool {
+    candidate
+        .candidate
+        .split_ascii_whitespace()
+        .skip_while(|field| *field != "typ")
+        .nth(1)
+        == Some("relay")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(30);
+    const DECODABLE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
+
+    fn config() -> MachineConfig {
+        MachineConfig {
+            connect_timeout: TIMEOUT,
+            duration: None,
+            stay: false,
+            relay_only: false,
+        }
+    }
+
+    fn id(name: &str) -> PeerId {
+        PeerId::new(name)
+    }
+
+    fn candidate(typ: &str) -> IceCandidateInit {
+        IceCandidateInit {
+            candidate: format!("candidate:1 1 udp 2130706431 127.0.0.1 5000 typ {typ}"),
+            sdp_mid: Some("0".into()),
+            sdp_m_line_index: Some(0),
+            username_fragment: None,
+        }
+    }
+
+    /// A machine and a clock for it.
+    struct Run {
+        m: CallMachine,
+        now: Instant,
+    }
+
+    impl Run {
+        fn new(config: MachineConfig) -> Self {
+            Self {
+                m: CallMachine::new(config),
+                now: Instant::now(),
+            }
+        }
+
+        /// Feeds `input` and returns the actions it caused.
+        fn on(&mut self, input: Input) -> Vec<Action> {
+            self.m.handle_input(self.now, input);
+            self.drain()
+        }
+
+        fn drain(&mut self) -> Vec<Action> {
+            std::iter::from_fn(|| self.m.poll_action()).collect()
+        }
+
+        /// Lets `by` pass and fires the timeout if it is due.
+        fn wait(&mut self, by: Duration) -> Vec<Action> {
+            self.now += by;
+            if self.m.poll_timeout().is_some_and(|t| t <= self.now) {
+                self.m.handle_timeout(self.now);
+            }
+            self.drain()
+        }
+
+        /// Alone in the room, then `b` joins, answers and the call comes up.
+        fn connected_as_caller(config: MachineConfig) -> Self {
+            let mut run = Self::new(config);
+            run.on(Input::Joined(vec![]));
+            run.on(Input::PeerJoined(id("b")));
+            run.on(Input::Signal(id("b"), Signal::Answer(DECODABLE.into())));
+            run.on(Input::Connection(Connection::Connected));
+            assert_eq!(run.m.state(), CallState::Connected);
+            run
+        }
+    }
+
+    fn offer_from(from: &str) -> Input {
+        Input::Signal(id(from), Signal::Offer(DECODABLE.into()))
+    }
+
+    fn state(s: CallState) -> Action {
+        Action::SetState(s)
+    }
+
+    #[test]
+    fn alone_in_the_room_it_offers_at_once_held_for_the_next_peer() {
+        let mut run = Run::new(config());
+        assert_eq!(run.m.state(), CallState::Joining);
+        assert_eq!(
+            run.on(Input::Joined(vec![])),
+            [
+                Action::NewConnection,
+                Action::Offer { to: None },
+                state(CallState::Waiting)
+            ]
+        );
+        // Alone, nothing times out.
+        assert_eq!(run.m.poll_timeout(), None);
+        // Candidates go out held, as the offer did.
+        assert_eq!(
+            run.on(Input::LocalCandidate(candidate("host"))),
+            [Action::SendCandidate {
+                candidate: Some(candidate("host")),
+                to: None
+            }]
+        );
+    }
+
+    #[test]
+    fn finding_someone_there_it_answers_their_offer_addressed_to_them() {
+        let mut run = Run::new(config());
+        assert_eq!(
+            run.on(Input::Joined(vec![id("a")])),
+            [Action::NewConnection, state(CallState::Connecting)]
+        );
+        assert_eq!(
+            run.on(offer_from("a")),
+            [Action::Answer {
+                to: id("a"),
+                offer: DECODABLE.into()
+            }]
+        );
+        assert_eq!(
+            run.on(Input::LocalCandidate(candidate("host"))),
+            [Action::SendCandidate {
+                candidate: Some(candidate("host")),
+                to: Some(id("a"))
+            }]
+        );
+        assert_eq!(
+            run.on(Input::GatheringComplete),
+            [Action::SendCandidate {
+                candidate: None,
+                to: Some(id("a"))
+            }]
+        );
+        assert_eq!(
+            run.on(Input::Connection(Connection::Connected)),
+            [state(CallState::Connected), Action::StartMedia]
+        );
+    }
+
+    #[test]
+    fn remote_candidates_wait_for_the_remote_description() {
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        run.on(Input::PeerJoined(id("b")));
+        let early = Input::Signal(id("b"), Signal::Candidate(Some(candidate("host"))));
+        assert_eq!(run.on(early), []);
+        assert_eq!(
+            run.on(Input::Signal(id("b"), Signal::Answer(DECODABLE.into()))),
+            [
+                Action::ApplyAnswer(DECODABLE.into()),
+                Action::AddRemoteCandidate(candidate("host"))
+            ]
+        );
+        let late = Input::Signal(id("b"), Signal::Candidate(Some(candidate("srflx"))));
+        assert_eq!(
+            run.on(late),
+            [Action::AddRemoteCandidate(candidate("srflx"))]
+        );
+    }
+
+    #[test]
+    fn the_connect_clock_runs_only_while_someone_is_there() {
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        assert_eq!(run.wait(TIMEOUT * 10), []);
+        assert_eq!(
+            run.on(Input::PeerJoined(id("b"))),
+            [state(CallState::Connecting)]
+        );
+        assert_eq!(run.wait(TIMEOUT - Duration::from_millis(1)), []);
+        assert_eq!(
+            run.wait(Duration::from_millis(1)),
+            [
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::ConnectTimeout(TIMEOUT)))
+            ]
+        );
+        assert!(run.m.is_over());
+    }
+
+    #[test]
+    fn a_peer_leaving_before_the_call_is_up_means_a_fresh_held_offer() {
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        run.on(Input::PeerJoined(id("b")));
+        assert_eq!(
+            run.on(Input::PeerLeft(id("b"))),
+            [
+                Action::NewConnection,
+                Action::Offer { to: None },
+                state(CallState::Waiting)
+            ]
+        );
+        assert_eq!(run.m.poll_timeout(), None);
+    }
+
+    #[test]
+    fn the_answerer_left_alone_before_the_call_is_up_offers_itself() {
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![id("a")]));
+        run.on(offer_from("a"));
+        assert_eq!(
+            run.on(Input::PeerLeft(id("a"))),
+            [
+                Action::NewConnection,
+                Action::Offer { to: None },
+                state(CallState::Waiting)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rejoin_before_the_call_is_up_starts_over_with_the_new_ids() {
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        run.on(Input::SignalingDown);
+        assert!(!run.m.signaling_up());
+        // Back, and the other peer is there now (under a new id): answer its offer.
+        assert_eq!(
+            run.on(Input::Joined(vec![id("b2")])),
+            [Action::NewConnection, state(CallState::Connecting)]
+        );
+        assert!(run.m.signaling_up());
+        assert_eq!(
+            run.on(offer_from("b2")),
+            [Action::Answer {
+                to: id("b2"),
+                offer: DECODABLE.into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_rejoin_mid_call_follows_the_new_ids_and_keeps_the_call() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(run.on(Input::SignalingDown), []);
+        assert!(!run.m.signaling_up());
+        assert_eq!(run.on(Input::Joined(vec![id("b2")])), []);
+        assert!(run.m.signaling_up());
+        assert_eq!(run.m.state(), CallState::Connected);
+        // The old id leaving is not the call ending; the new one leaving is.
+        assert_eq!(run.on(Input::PeerLeft(id("b"))), []);
+        assert_eq!(
+            run.on(Input::PeerLeft(id("b2"))),
+            [
+                Action::StopMedia,
+                Action::CloseConnection,
+                Action::End(CallState::Ended(EndReason::PeerLeft))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rejoin_mid_call_to_an_empty_room_takes_the_next_joiner_as_the_peer() {
+        let mut run = Run::connected_as_caller(config());
+        run.on(Input::Joined(vec![]));
+        assert_eq!(run.on(Input::PeerJoined(id("b3"))), []);
+        assert_eq!(
+            run.on(Input::PeerLeft(id("b3"))),
+            [
+                Action::StopMedia,
+                Action::CloseConnection,
+                Action::End(CallState::Ended(EndReason::PeerLeft))
+            ]
+        );
+    }
+
+    #[test]
+    fn with_stay_the_peer_leaving_ends_this_call_and_waits_for_the_next() {
+        let mut run = Run::connected_as_caller(MachineConfig {
+            stay: true,
+            ..config()
+        });
+        assert_eq!(
+            run.on(Input::PeerLeft(id("b"))),
+            [
+                Action::StopMedia,
+                state(CallState::Ended(EndReason::PeerLeft)),
+                Action::NewConnection,
+                Action::Offer { to: None },
+                state(CallState::Waiting)
+            ]
+        );
+        assert!(!run.m.is_over());
+        run.on(Input::PeerJoined(id("c")));
+        run.on(Input::Signal(id("c"), Signal::Answer(DECODABLE.into())));
+        assert_eq!(
+            run.on(Input::Connection(Connection::Connected)),
+            [state(CallState::Connected), Action::StartMedia]
+        );
+    }
+
+    #[test]
+    fn someone_else_leaving_does_not_end_the_call() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(run.on(Input::PeerLeft(id("stranger"))), []);
+        assert_eq!(run.m.state(), CallState::Connected);
+    }
+
+    #[test]
+    fn a_second_offer_mid_call_is_answered_on_a_fresh_connection() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(
+            run.on(offer_from("b")),
+            [
+                Action::StopMedia,
+                state(CallState::Ended(EndReason::PeerStartedOver)),
+                Action::NewConnection,
+                state(CallState::Connecting),
+                Action::Answer {
+                    to: id("b"),
+                    offer: DECODABLE.into()
+                }
+            ]
+        );
+        // The new connection is bound by the connect timeout again.
+        assert_eq!(run.m.poll_timeout(), Some(run.now + TIMEOUT));
+        assert_eq!(
+            run.on(Input::Connection(Connection::Connected)),
+            [state(CallState::Connected), Action::StartMedia]
+        );
+    }
+
+    #[test]
+    fn an_offer_while_ours_is_held_wins_on_a_fresh_connection() {
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        assert_eq!(
+            run.on(offer_from("b")),
+            [
+                Action::NewConnection,
+                state(CallState::Connecting),
+                Action::Answer {
+                    to: id("b"),
+                    offer: DECODABLE.into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn an_offer_or_answer_without_a_codec_we_decode_fails_naming_it() {
+        let vp8_only = DECODABLE.replace("H264", "VP8");
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![id("a")]));
+        let actions = run.on(Input::Signal(id("a"), Signal::Offer(vp8_only.clone())));
+        let [
+            Action::CloseConnection,
+            Action::End(CallState::Failed(Failure::NoCommonCodec(e))),
+        ] = actions.as_slice()
+        else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(e.offered, ["VP8"]);
+
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        run.on(Input::PeerJoined(id("b")));
+        let actions = run.on(Input::Signal(id("b"), Signal::Answer(vp8_only)));
+        assert!(
+            matches!(
+                actions.as_slice(),
+                [
+                    Action::CloseConnection,
+                    Action::End(CallState::Failed(Failure::NoCommonCodec(_)))
+                ]
+            ),
+            "{actions:?}"
+        );
+    }
+
+    #[test]
+    fn a_stray_answer_is_ignored() {
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![id("a")]));
+        assert_eq!(
+            run.on(Input::Signal(id("a"), Signal::Answer(DECODABLE.into()))),
+            []
+        );
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(
+            run.on(Input::Signal(id("b"), Signal::Answer(DECODABLE.into()))),
+            []
+        );
+    }
+
+    #[test]
+    fn ice_failing_before_the_call_says_whether_a_relay_was_tried() {
+        for (typ, relay_candidates) in [("host", false), ("relay", true)] {
+            let mut run = Run::new(config());
+            run.on(Input::Joined(vec![]));
+            run.on(Input::PeerJoined(id("b")));
+            run.on(Input::LocalCandidate(candidate(typ)));
+            assert_eq!(
+                run.on(Input::Connection(Connection::Failed)),
+                [
+                    Action::CloseConnection,
+                    Action::End(CallState::Failed(Failure::IceFailed { relay_candidates }))
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn relay_only_without_a_relay_candidate_fails_when_gathering_ends() {
+        let mut run = Run::new(MachineConfig {
+            relay_only: true,
+            ..config()
+        });
+        run.on(Input::Joined(vec![]));
+        run.on(Input::LocalCandidate(candidate("host")));
+        assert_eq!(
+            run.on(Input::GatheringComplete),
+            [
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::NoRelayCandidate))
+            ]
+        );
+        let mut run = Run::new(MachineConfig {
+            relay_only: true,
+            ..config()
+        });
+        run.on(Input::Joined(vec![]));
+        run.on(Input::LocalCandidate(candidate("relay")));
+        assert_eq!(
+            run.on(Input::GatheringComplete),
+            [Action::SendCandidate {
+                candidate: None,
+                to: None
+            }]
+        );
+    }
+
+    #[test]
+    fn a_dropped_connection_is_reconnecting_and_comes_back_or_is_lost() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(
+            run.on(Input::Connection(Connection::Disconnected)),
+            [state(CallState::Reconnecting)]
+        );
+        assert_eq!(
+            run.on(Input::Connection(Connection::Connected)),
+            [state(CallState::Connected)]
+        );
+        run.on(Input::Connection(Connection::Disconnected));
+        assert_eq!(
+            run.on(Input::Connection(Connection::Failed)),
+            [
+                Action::StopMedia,
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::ConnectionLost))
+            ]
+        );
+    }
+
+    #[test]
+    fn the_set_duration_counts_from_connected() {
+        let duration = Duration::from_secs(5);
+        let mut run = Run::new(MachineConfig {
+            duration: Some(duration),
+            ..config()
+        });
+        run.on(Input::Joined(vec![]));
+        assert_eq!(run.wait(duration * 2), []);
+        run.on(Input::PeerJoined(id("b")));
+        run.on(Input::Signal(id("b"), Signal::Answer(DECODABLE.into())));
+        run.on(Input::Connection(Connection::Connected));
+        assert_eq!(run.wait(duration - Duration::from_millis(1)), []);
+        assert_eq!(
+            run.wait(Duration::from_millis(1)),
+            [
+                Action::StopMedia,
+                Action::CloseConnection,
+                Action::End(CallState::Ended(EndReason::DurationPassed))
+            ]
+        );
+    }
+
+    #[test]
+    fn hanging_up_while_joining_ends_at_once() {
+        let mut run = Run::new(config());
+        assert_eq!(
+            run.on(Input::HangUp),
+            [Action::End(CallState::Ended(EndReason::HungUp))]
+        );
+        assert_eq!(run.m.state(), CallState::Ended(EndReason::HungUp));
+    }
+
+    #[test]
+    fn signaling_lost_for_good_fails_the_call() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(
+            run.on(Input::SignalingLost),
+            [
+                Action::StopMedia,
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::SignalingLost))
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_happens_after_the_end() {
+        let mut run = Run::connected_as_caller(config());
+        run.on(Input::HangUp);
+        for input in [
+            offer_from("b"),
+            Input::Joined(vec![]),
+            Input::Connection(Connection::Failed),
+            Input::HangUp,
+        ] {
+            assert_eq!(run.on(input), []);
+        }
+        assert_eq!(run.wait(TIMEOUT * 2), []);
+    }
+
+    /// Every way a call can end, from every phase: media, if it runs, is stopped before
+    /// the connection is closed, and the end is the last action.
+    #[test]
+    fn every_end_stops_the_media_first_and_is_the_last_action() {
+        type Cause = Box<dyn Fn(&mut Run) -> Vec<Action>>;
+        type Setup = fn() -> Run;
+        let ends: Vec<(&str, Cause)> = vec![
+            ("hang-up", Box::new(|r| r.on(Input::HangUp))),
+            ("peer left", Box::new(|r| r.on(Input::PeerLeft(id("b"))))),
+            (
+                "ice failed",
+                Box::new(|r| r.on(Input::Connection(Connection::Failed))),
+            ),
+            ("signaling lost", Box::new(|r| r.on(Input::SignalingLost))),
+            (
+                "a pipeline failed",
+                Box::new(|r| {
+                    r.on(Input::Failed(Failure::Device {
+                        kind: None,
+                        detail: "x".into(),
+                    }))
+                }),
+            ),
+            ("timeout", Box::new(|r| r.wait(TIMEOUT * 2))),
+        ];
+        let setups: Vec<(&str, bool, Setup)> = vec![
+            ("connecting", false, || {
+                let mut run = Run::new(config());
+                run.on(Input::Joined(vec![id("a")]));
+                run
+            }),
+            ("connected", true, || {
+                Run::connected_as_caller(MachineConfig {
+                    duration: Some(TIMEOUT),
+                    ..config()
+                })
+            }),
+            ("reconnecting", true, || {
+                let mut run = Run::connected_as_caller(MachineConfig {
+                    duration: Some(TIMEOUT),
+                    ..config()
+                });
+                run.on(Input::Connection(Connection::Disconnected));
+                run
+            }),
+        ];
+        for (phase, media, setup) in &setups {
+            for (end, cause) in &ends {
+                if (*phase, *end) == ("connecting", "peer left") {
+                    continue; // not an end: a fresh held offer (tested above)
+                }
+                let mut run = setup();
+                let actions = cause(&mut run);
+                let what = format!("{end} while {phase}: {actions:?}");
+                assert!(run.m.is_over(), "{what}");
+                assert!(matches!(actions.last(), Some(Action::End(_))), "{what}");
+                let stop = actions.iter().position(|a| *a == Action::StopMedia);
+                let close = actions.iter().position(|a| *a == Action::CloseConnection);
+                assert_eq!(stop.is_some(), *media, "{what}");
+                assert!(close.is_some(), "{what}");
+                assert!(stop.is_none_or(|s| s < close.unwrap_or(0)), "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn relay_candidates_are_told_by_their_type_field() {
+        assert!(is_relay(&candidate("relay")));
+        assert!(!is_relay(&candidate("srflx")));
+        let mut tricky = candidate("host");
+        tricky.candidate.push_str(" raddr relay rport 9");
+        assert!(!is_relay(&tricky));
+    }
+}

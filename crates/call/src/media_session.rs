@@ -1,0 +1,465 @@
+//! One connected call's media: the local tracks added to the peer connection, the send
+//! and receive pipelines started on them, adaptation every second, the statistics line,
+//! and the teardown that stops and joins every pipeline.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use media::AudioSink;
+use media::frame::now_us;
+use media::pattern::read_code;
+use media::tone::MarkDetector;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{PeerConnection, StatsSelector};
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::CallError;
+use crate::adapt::{Adaptation, Signals};
+use crate::audio::{AudioControl, AudioCounters, receive_audio, send_audio};
+use crate::feedback::Feedback;
+use crate::options::{AudioInput, CallOptions, VideoInput, open_audio, open_speaker, open_video};
+use crate::peer::{local_track, negotiated_payload_type, selected_pair};
+use crate::stats::{AudioIn, AudioOut, IceStats, Latency, Rates, StatsLine, VideoIn, VideoOut};
+use crate::video::{PathRtt, VideoControl, VideoCounters, VideoSend, receive_video, send_video};
+
+/// Opus bitrate, bits per second.
+const AUDIO_BITRATE: u32 = 32_000;
+/// What audio costs on the wire: Opus plus 50 packets a second of RTP, SRTP, UDP and
+/// IP headers (about 70 bytes each).
+const AUDIO_WIRE_BITRATE: u32 = AUDIO_BITRATE + 50 * 70 * 8;
+
+/// A local track: the track, its sender, its SSRC.
+type LocalTrack = (Arc<TrackLocalStaticSample>, Arc<dyn RtpSender>, u32);
+
+/// Our local tracks, added to a peer connection.
+pub(crate) struct LocalTracks {
+    video: Option<LocalTrack>,
+    audio: Option<LocalTrack>,
+}
+
+impl LocalTracks {
+    /// Adds a track for each source the options name (a receive-only transceiver
+    /// where there is none), with fresh random SSRCs.
+    pub(crate) async fn add(
+        pc: &Arc<dyn PeerConnection>,
+        options: &CallOptions,
+    ) -> Result<Self, CallError> {
+        let ssrc = random_ssrc();
+        let stream = format!("peercall-{ssrc:x}");
+        let mut tracks = LocalTracks {
+            video: None,
+            audio: None,
+        };
+        for (kind, wanted, ssrc) in [
+            (RtpCodecKind::Video, options.video != VideoInput::None, ssrc),
+            (
+                RtpCodecKind::Audio,
+                options.audio != AudioInput::None,
+                ssrc.wrapping_add(1),
+            ),
+        ] {
+            if !wanted {
+                // Still receive what the other side sends.
+                pc.add_transceiver_from_kind(kind, None)
+                    .await
+                    .map_err(CallError::webrtc)?;
+                continue;
+            }
+            let track = local_track(&stream, kind, ssrc)?;
+            let sender = pc
+                .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+                .await
+                .map_err(CallError::webrtc)?;
+            let slot = Some((track, sender, ssrc));
+            if kind == RtpCodecKind::Video {
+                tracks.video = slot;
+            } else {
+                tracks.audio = slot;
+            }
+        }
+        Ok(tracks)
+    }
+}
+
+/// A session dropped without [`MediaSession::stop_and_join`] (its call was cancelled)
+/// still stops its capture threads.
+impl Drop for MediaSession {
+    fn drop(&mut self) {
+        self.video_control.stop();
+        self.audio_control.stop();
+    }
+}
+
+/// What the receive side has measured from the test sources.
+#[derive(Debug, Default)]
+struct Measured {
+    latencies: Vec<f64>,
+    last_frame: Option<u32>,
+    out_of_order: u64,
+    marks: u64,
+}
+
+/// One connected call's media: the pipelines running on the peer connection's tracks,
+/// the counters they keep, and the adaptation that steers them.
+///
+/// Pipelines are added as they start; [`MediaSession::stop_and_join`] stops and joins
+/// every one of them, whatever else failed on the way, so no media thread outlives the
+/// call.
+pub(crate) struct MediaSession {
+    options: CallOptions,
+    pc: Arc<dyn PeerConnection>,
+    feedback: Arc<Feedback>,
+    tracks: LocalTracks,
+    rtt: Arc<PathRtt>,
+    /// When the first remote picture was decoded.
+    first_frame: Arc<OnceLock<Instant>>,
+    video_control: Arc<VideoControl>,
+    audio_control: Arc<AudioControl>,
+    video_out: Arc<VideoCounters>,
+    video_in: Arc<VideoCounters>,
+    audio_out: Arc<AudioCounters>,
+    audio_in: Arc<AudioCounters>,
+    measured: Arc<Mutex<Measured>>,
+    adaptation: Adaptation,
+    rates: Rates,
+    started: Instant,
+    senders: Vec<Pipeline>,
+    receivers: Vec<Pipeline>,
+}
+
+/// A running pipeline's task.
+type Pipeline = tokio::task::JoinHandle<Result<(), CallError>>;
+
+impl MediaSession {
+    /// A session on `pc` with no pipeline running yet.
+    pub(crate) fn new(
+        options: &CallOptions,
+        pc: Arc<dyn PeerConnection>,
+        feedback: Arc<Feedback>,
+        tracks: LocalTracks,
+    ) -> Self {
+        Self {
+            adaptation: Adaptation::new(
+                options.format,
+                options.bitrate.min,
+                options.bitrate.max,
+                AUDIO_WIRE_BITRATE,
+            ),
+            options: options.clone(),
+            pc,
+            feedback,
+            tracks,
+            rtt: Arc::new(PathRtt::default()),
+            first_frame: Arc::new(OnceLock::new()),
+            video_control: Arc::new(VideoControl::default()),
+            audio_control: Arc::new(AudioControl::default()),
+            video_out: Arc::default(),
+            video_in: Arc::default(),
+            audio_out: Arc::default(),
+            audio_in: Arc::default(),
+            measured: Arc::default(),
+            rates: Rates::default(),
+            started: Instant::now(),
+            senders: Vec::new(),
+            receivers: Vec::new(),
+        }
+    }
+
+    /// When the first remote picture was decoded, if one was.
+    pub(crate) fn first_frame(&self) -> Option<Instant> {
+        self.first_frame.get().copied()
+    }
+
+    /// Starts sending on our local tracks: the devices the options name (or the ones
+    /// the UI parked in the switches).
+    pub(crate) async fn start_senders(&mut self) -> Result<(), CallError> {
+        let options = &self.options;
+        let switches = &options.switches;
+        if let Some((track, sender, ssrc)) = &self.tracks.video {
+            let payload_type = negotiated_payload_type(sender).await?;
+            let source = match switches.video.take_pending() {
+                Some(parked) => parked,
+                None => open_video(&options.video, options.format)?,
+            };
+            self.senders.push(tokio::spawn(send_video(
+                Box::new(switches.video.wrap(source)),
+                Arc::clone(track),
+                VideoSend {
+                    ssrc: *ssrc,
+                    payload_type,
+                    bitrate_bps: options.bitrate.start.min(options.bitrate.max),
+                    frames: None,
+                },
+                Arc::clone(&self.video_control),
+                Arc::clone(&self.video_out),
+            )));
+        }
+        if let Some((track, sender, ssrc)) = &self.tracks.audio {
+            let payload_type = negotiated_payload_type(sender).await?;
+            let source = match switches.audio.take_pending() {
+                Some(parked) => parked,
+                None => open_audio(&options.audio)?,
+            };
+            self.senders.push(tokio::spawn(send_audio(
+                Box::new(switches.audio.wrap(source)),
+                Arc::clone(track),
+                (*ssrc, payload_type),
+                AUDIO_BITRATE,
+                None,
+                Arc::clone(&self.audio_control),
+                Arc::clone(&self.audio_out),
+            )));
+        }
+        Ok(())
+    }
+
+    /// One second has passed: the statistics line for it, with the encoders adapted
+    /// to what the network allows.
+    pub(crate) async fn tick(&mut self) -> StatsLine {
+        let mut line = self.stats_line().await;
+        let now_ms = self.started.elapsed().as_millis() as u64;
+        self.adapt(now_ms, &mut line);
+        line
+    }
+
+    /// Stops every pipeline and waits for each to finish; the peer connection is
+    /// closed between the senders and the receivers, so the receivers' tracks end.
+    pub(crate) async fn stop_and_join(mut self) {
+        self.video_control.stop();
+        self.audio_control.stop();
+        for sender in std::mem::take(&mut self.senders) {
+            if let Ok(Err(err)) = sender.await {
+                tracing::debug!(%err, "a send pipeline ended with an error");
+            }
+        }
+        let _ = self.pc.close().await;
+        for receiver in std::mem::take(&mut self.receivers) {
+            if let Ok(Err(err)) = receiver.await {
+                tracing::debug!(%err, "a receive pipeline ended with an error");
+            }
+        }
+    }
+
+    /// The loss the remote last reported for our stream in `slot` (0..=1; 0 before
+    /// any report, or without the stream).
+    fn reported_loss(&self, slot: &Option<LocalTrack>) -> f64 {
+        slot.as_ref()
+            .and_then(|(_, _, ssrc)| self.feedback.report(*ssrc))
+            .map_or(0.0, |r| r.fraction_lost)
+    }
+
+    /// Turns the congestion estimate, the receiver's loss reports and the round-trip
+    /// time into the encoders' settings, and notes them in `line`.
+    fn adapt(&mut self, now_ms: u64, line: &mut StatsLine) {
+        let (video_loss, audio_loss) = (
+            self.reported_loss(&self.tracks.video),
+            self.reported_loss(&self.tracks.audio),
+        );
+        let rtt_ms = line.ice.rtt_ms.unwrap_or(0.0);
+        self.rtt.set(Duration::from_secs_f64(rtt_ms / 1000.0));
+        let decision = self.adaptation.update(
+            now_ms,
+            Signals {
+                estimate_bps: self.feedback.estimate_bps(),
+                loss: video_loss,
+                rtt_ms,
+                sent_bps: line.video_out.kbps as f64 * 1000.0,
+            },
+        );
+        self.video_control.set_bitrate(decision.video_bps);
+        self.video_control.set_step(decision.step);
+        // Opus FEC protects a lost packet with the next: say a bit more than what was
+        // seen, so a lossy link gets the redundancy.
+        let expected_loss = ((audio_loss * 100.0).ceil() as u8)
+            .saturating_mul(2)
+            .min(30);
+        self.audio_control.set_expected_loss(expected_loss);
+        line.video_out.target_kbps = u64::from(decision.video_bps) / 1000;
+        line.audio_out.expected_loss_pct = expected_loss;
+    }
+
+    /// Starts receiving one remote track.
+    pub(crate) async fn receive(&mut self, track: Arc<dyn TrackRemote>) -> Result<(), CallError> {
+        let pipeline = self.receive_pipeline(track).await?;
+        self.receivers.push(pipeline);
+        Ok(())
+    }
+
+    async fn receive_pipeline(&self, track: Arc<dyn TrackRemote>) -> Result<Pipeline, CallError> {
+        let measured = Arc::clone(&self.measured);
+        if track.kind().await == RtpCodecKind::Video {
+            let first_frame = Arc::clone(&self.first_frame);
+            let remote_video = self.options.remote_video.clone();
+            return Ok(tokio::spawn(receive_video(
+                track,
+                Duration::from_secs(3600),
+                Arc::clone(&self.video_in),
+                Arc::clone(&self.rtt),
+                move |picture| {
+                    let _ = first_frame.set(Instant::now());
+                    if let Some(sink) = &remote_video {
+                        (sink.0)(&picture);
+                    }
+                    let Some(code) = read_code(&picture) else {
+                        return;
+                    };
+                    let ms = now_us().saturating_sub(code.capture_us) as f64 / 1000.0;
+                    if let Ok(mut m) = measured.lock() {
+                        m.latencies.push(ms);
+                        if m.last_frame.is_some_and(|prev| code.frame <= prev) {
+                            m.out_of_order += 1;
+                        }
+                        m.last_frame = Some(code.frame);
+                    }
+                },
+            )));
+        }
+        let sink = MarkCounter {
+            detector: MarkDetector::new(),
+            measured,
+            inner: Box::new(self.options.switches.speaker.wrap(
+                match self.options.switches.speaker.take_pending() {
+                    Some(parked) => parked,
+                    None => open_speaker(&self.options.speaker)?,
+                },
+            )),
+        };
+        Ok(tokio::spawn(receive_audio(
+            track,
+            1,
+            Duration::from_secs(3600),
+            Arc::clone(&self.audio_in),
+            Box::new(sink),
+        )))
+    }
+
+    async fn stats_line(&mut self) -> StatsLine {
+        let get = VideoCounters::get;
+        let aget = AudioCounters::get;
+        let (vo, vi, ao, ai) = (
+            &*self.video_out,
+            &*self.video_in,
+            &*self.audio_out,
+            &*self.audio_in,
+        );
+        let mut rates = std::mem::take(&mut self.rates);
+        let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
+        let mut ice = IceStats::default();
+        if let Some(transport) = report.transport() {
+            ice.state = transport.ice_state.to_string();
+            if let Some(webrtc::peer_connection::RTCStatsReportEntry::IceCandidatePair(pair)) =
+                report.get(&transport.selected_candidate_pair_id)
+            {
+                ice.rtt_ms = Some((pair.current_round_trip_time * 10_000.0).round() / 10.0);
+            }
+        }
+        if let Some(pair) = selected_pair(&self.pc).await {
+            ice.local = Some(pair.local().typ.to_string());
+            ice.remote = Some(pair.remote().typ.to_string());
+        }
+        let (mut packets_lost, mut nacks) = (0, 0);
+        for inbound in report.inbound_rtp_streams() {
+            if inbound.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Video {
+                packets_lost += inbound.received_rtp_stream_stats.packets_lost;
+                nacks += u64::from(inbound.nack_count);
+            }
+        }
+        let loss = |slot| (self.reported_loss(slot) * 1000.0).round() / 10.0;
+        let (latency, out_of_order, marks) = match self.measured.lock() {
+            Ok(mut m) => (
+                Latency::of(std::mem::take(&mut m.latencies)),
+                m.out_of_order,
+                m.marks,
+            ),
+            Err(_) => (None, 0, 0),
+        };
+        let line = StatsLine {
+            ice,
+            video_out: VideoOut {
+                fps: rates.delta("vo.frames", get(&vo.frames_sent)),
+                width: get(&vo.width),
+                height: get(&vo.height),
+                kbps: rates.kbps("vo.bytes", get(&vo.bytes)),
+                frames: get(&vo.frames_sent),
+                keyframes: get(&vo.keyframes_sent),
+                dropped: get(&vo.frames_dropped),
+                keyframe_requests: get(&vo.keyframe_requests),
+                nacked: self.feedback.nacked_packets(),
+                loss_pct: loss(&self.tracks.video),
+                estimate_kbps: (self.feedback.estimate_bps() / 1000.0) as u64,
+                ..VideoOut::default()
+            },
+            video_in: VideoIn {
+                fps: rates.delta("vi.frames", get(&vi.frames_decoded)),
+                width: get(&vi.width),
+                height: get(&vi.height),
+                kbps: rates.kbps("vi.bytes", get(&vi.bytes)),
+                decoded: get(&vi.frames_decoded),
+                dropped: get(&vi.frames_dropped),
+                lost_frames: get(&vi.frames_lost),
+                decode_errors: get(&vi.decode_errors),
+                packets_lost,
+                nacks,
+                renacked: get(&vi.nacks_again),
+                keyframe_requests: get(&vi.keyframe_requests),
+                freezes: get(&vi.freezes),
+                longest_gap_ms: get(&vi.longest_gap_ms),
+                jitter_buffer_ms: get(&vi.jitter_buffer_us) as f64 / 1000.0,
+                latency_ms: latency,
+                out_of_order,
+            },
+            audio_out: AudioOut {
+                kbps: rates.kbps("ao.bytes", aget(&ao.bytes)),
+                packets: aget(&ao.packets_sent),
+                loss_pct: loss(&self.tracks.audio),
+                ..AudioOut::default()
+            },
+            audio_in: AudioIn {
+                kbps: rates.kbps("ai.bytes", aget(&ai.bytes)),
+                packets: aget(&ai.packets_received),
+                lost: aget(&ai.packets_lost),
+                fec_recovered: aget(&ai.recovered_fec),
+                concealed: aget(&ai.concealed),
+                marks,
+                energy: aget(&ai.energy_nano) as f64 / 1e9,
+            },
+            ..StatsLine::default()
+        };
+        self.rates = rates;
+        line
+    }
+}
+
+/// Counts the test tone's timing marks in what it plays, then plays it on.
+struct MarkCounter {
+    detector: MarkDetector,
+    measured: Arc<Mutex<Measured>>,
+    inner: Box<dyn AudioSink>,
+}
+
+impl AudioSink for MarkCounter {
+    fn play(&mut self, frame: &media::AudioFrame) -> Result<(), media::MediaError> {
+        let found = self.detector.push(&frame.samples).len() as u64;
+        if let Ok(mut m) = self.measured.lock() {
+            m.marks += found;
+        }
+        self.inner.play(frame)
+    }
+}
+
+/// A random SSRC (even, so the next one up is free for the audio track).
+fn random_ssrc() -> u32 {
+    let mut bytes = [0; 4];
+    // Without the system's randomness the clock's nanoseconds still make SSRCs that
+    // differ between peers and runs.
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            .to_le_bytes();
+    }
+    u32::from_le_bytes(bytes) & !1
+}

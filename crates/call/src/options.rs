@@ -1,0 +1,242 @@
+//! What a call is asked to do: the room and server, the devices or test sources to
+//! send and play, the video format and bitrates, ICE overrides, and the handles the UI
+//! changes devices through while the call runs.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use media::pattern::TestPattern;
+use media::switch::{AudioSwitch, SpeakerSwitch, VideoSwitch};
+use media::tone::TestTone;
+use media::{AudioSink, AudioSource, VideoFormat, VideoFrame, VideoSource};
+use signaling_proto::{IceServer, PeerName, RoomId};
+
+use crate::CallError;
+use crate::peer::BitrateRange;
+
+/// Where the video we send comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoInput {
+    /// The moving test pattern (carries frame numbers and capture times).
+    Test,
+    /// A camera (its index; `None`: the first).
+    Camera(Option<u32>),
+    /// Send no video.
+    None,
+}
+
+/// Where the audio we send comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioInput {
+    /// The test tone (440 Hz with timing marks).
+    Test,
+    /// A microphone (its id; `None`: the default).
+    Microphone(Option<String>),
+    /// Send no audio.
+    None,
+}
+
+/// Where received audio goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioOutput {
+    /// Nowhere (headless).
+    Null,
+    /// A speaker (its id; `None`: the default).
+    Speaker(Option<String>),
+}
+
+/// A TURN server given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    /// `turn:HOST:PORT`.
+    pub url: String,
+    /// Username.
+    pub username: String,
+    /// Credential.
+    pub credential: String,
+}
+
+/// ICE settings that override what the server's `welcome` hands out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceOptions {
+    /// STUN URLs.
+    pub stun: Vec<String>,
+    /// A TURN server.
+    pub turn: Option<TurnServer>,
+    /// Use relayed candidates only.
+    pub relay_only: bool,
+}
+
+impl IceOptions {
+    /// The servers to use: ours if any were given, else the `welcome`'s.
+    pub fn servers(&self, welcome: &[IceServer]) -> Vec<IceServer> {
+        if self.stun.is_empty() && self.turn.is_none() {
+            return welcome.to_vec();
+        }
+        let mut servers: Vec<IceServer> = self
+            .stun
+            .iter()
+            .map(|url| IceServer {
+                urls: vec![url.clone()],
+                username: None,
+                credential: None,
+            })
+            .collect();
+        if let Some(turn) = &self.turn {
+            servers.push(IceServer {
+                urls: vec![turn.url.clone()],
+                username: Some(turn.username.clone()),
+                credential: Some(turn.credential.clone()),
+            });
+        }
+        servers
+    }
+}
+
+/// What a call needs.
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    /// Signaling server URL (`ws://…/ws` or `wss://…/ws`).
+    pub server: String,
+    /// Room to join.
+    pub room: RoomId,
+    /// Name shown to the other peer.
+    pub name: Option<PeerName>,
+    /// UDP addresses to gather on.
+    pub bind: Vec<SocketAddr>,
+    /// Video to send.
+    pub video: VideoInput,
+    /// Audio to send.
+    pub audio: AudioInput,
+    /// Where received audio plays.
+    pub speaker: AudioOutput,
+    /// Size and rate of the video sent.
+    pub format: VideoFormat,
+    /// Video bitrate bounds (and start), bits per second.
+    pub bitrate: BitrateRange,
+    /// STUN/TURN overrides.
+    pub ice: IceOptions,
+    /// How long to stay connected (`None`: until hang-up).
+    pub duration: Option<Duration>,
+    /// How long connecting may take once a peer is there.
+    pub connect_timeout: Duration,
+    /// After the other peer leaves, wait for the next one instead of ending.
+    pub stay: bool,
+    /// Gets every decoded remote picture (on the decoder thread; keep it quick): the
+    /// UI's frame slot, or a measurement.
+    pub remote_video: Option<FrameSink>,
+    /// Handles to change camera, microphone and speaker while the call runs, mute, turn
+    /// the camera off, set the volume, and see the local preview.
+    pub switches: MediaSwitches,
+}
+
+/// The running call's devices, as the UI changes them (shared: clones are the same).
+#[derive(Clone, Default)]
+pub struct MediaSwitches {
+    /// The video sent: replace the camera, blank it, tap it for the preview.
+    pub video: Arc<VideoSwitch>,
+    /// The audio sent: replace the microphone, mute it.
+    pub audio: Arc<AudioSwitch>,
+    /// Playout: replace the speaker, set the volume.
+    pub speaker: Arc<SpeakerSwitch>,
+}
+
+impl std::fmt::Debug for MediaSwitches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MediaSwitches(..)")
+    }
+}
+
+/// A receiver of decoded pictures.
+#[derive(Clone)]
+pub struct FrameSink(pub Arc<dyn Fn(&VideoFrame) + Send + Sync>);
+
+impl std::fmt::Debug for FrameSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameSink(..)")
+    }
+}
+
+impl CallOptions {
+    /// Test sources, 640x480@30, default bitrates and ICE, no time limit.
+    pub fn new(server: impl Into<String>, room: RoomId) -> Self {
+        Self {
+            server: server.into(),
+            room,
+            name: None,
+            bind: Vec::new(),
+            video: VideoInput::Test,
+            audio: AudioInput::Test,
+            speaker: AudioOutput::Null,
+            format: VideoFormat {
+                width: 640,
+                height: 480,
+                fps: 30.0,
+            },
+            bitrate: BitrateRange::default(),
+            ice: IceOptions::default(),
+            duration: None,
+            connect_timeout: Duration::from_secs(30),
+            stay: false,
+            remote_video: None,
+            switches: MediaSwitches::default(),
+        }
+    }
+}
+
+/// Opens the video source `input` names, in `format` (the nearest the camera has);
+/// the test pattern for [`VideoInput::Test`] (and `None`).
+pub fn open_video(
+    input: &VideoInput,
+    format: VideoFormat,
+) -> Result<Box<dyn VideoSource>, CallError> {
+    Ok(match input {
+        VideoInput::Camera(index) => Box::new(media::camera::Camera::open(*index, format)?),
+        _ => Box::new(TestPattern::new(format)),
+    })
+}
+
+/// Opens the audio source `input` names; the test tone for [`AudioInput::Test`].
+pub fn open_audio(input: &AudioInput) -> Result<Box<dyn AudioSource>, CallError> {
+    Ok(match input {
+        AudioInput::Microphone(id) => Box::new(media::audio::Microphone::open(id.as_deref())?),
+        _ => Box::new(TestTone::new()),
+    })
+}
+
+/// Opens the playout `output` names.
+pub fn open_speaker(output: &AudioOutput) -> Result<Box<dyn AudioSink>, CallError> {
+    Ok(match output {
+        AudioOutput::Speaker(id) => Box::new(media::audio::Speaker::open(id.as_deref())?),
+        AudioOutput::Null => Box::new(media::audio::NullSink::default()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_servers_from_flags_replace_the_welcome_ones() {
+        let welcome = vec![IceServer {
+            urls: vec!["stun:welcome:3478".into()],
+            username: None,
+            credential: None,
+        }];
+        assert_eq!(IceOptions::default().servers(&welcome), welcome);
+        let ours = IceOptions {
+            stun: vec!["stun:a:3478".into()],
+            turn: Some(TurnServer {
+                url: "turn:b:3478".into(),
+                username: "u".into(),
+                credential: "c".into(),
+            }),
+            relay_only: true,
+        };
+        let servers = ours.servers(&welcome);
+        assert_eq!(servers.len(), 2);
+        assert_eq!(servers[0].urls, ["stun:a:3478"]);
+        assert_eq!(servers[1].username.as_deref(), Some("u"));
+    }
+}
