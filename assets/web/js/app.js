@@ -45,6 +45,8 @@ function setState(state, detail = '') {
   const el = $('state');
   el.textContent = detail ? `${state} — ${detail}` : state;
   el.dataset.state = state;
+  // The failure's code, as the native peer's `reason_code` (for scripts and tests).
+  el.dataset.reasonCode = state === 'failed' ? (ui.call?.failure ?? '') : '';
   const inCall = !['idle', 'ended', 'failed'].includes(state);
   $('join').disabled = inCall;
   $('hangup').disabled = !inCall;

@@ -14,13 +14,27 @@ import { Signaling } from './signaling.js';
 /** Seconds from the other peer's arrival to a connection before the call fails. */
 const CONNECT_TIMEOUT_MS = 30_000;
 
-/** What the user is told for each server error code. */
-const SERVER_ERRORS = {
-  'room-full': 'This room is full: a call has two people. Pick another room.',
-  'server-full': 'The signaling server is full. Try again later.',
-  'rate-limited': 'Too many messages too fast; the server dropped one.',
-  'queue-full': 'The server holds no more messages for this room.',
+/**
+ * Why a call failed, by the same codes as the native peer's `reason_code`
+ * (`call::Failure::code`), each with what the user is told: what happened, then what
+ * to do. `detail` is what the browser or the server said, where there is something.
+ */
+export const FAILURES = {
+  'server-unreachable': (detail) =>
+    `Cannot reach the signaling server${detail ? ` (${detail})` : ''}. Is the server running, and is the address right?`,
+  'room-full': () => 'This room is full: a call has two people. Pick another room.',
+  refused: (detail) => `The signaling server refused the join: ${detail}. Try again later.`,
+  'no-relay-candidate': () =>
+    "ICE failed: no relay candidate could be gathered. Check the TURN server's address and credentials.",
+  'ice-failed': (detail) =>
+    `ICE failed: no network path to the other peer${detail}. Check the network, the firewall and the TURN server.`,
+  'connect-timeout': () =>
+    'The call did not connect within 30 s of the other peer arriving. A TURN server may be needed.',
+  webrtc: (detail) => `WebRTC error: ${detail}`,
 };
+
+/** The server's error codes that end the call, and the failure each is. */
+const FATAL_SERVER_ERRORS = { 'room-full': 'room-full', 'server-full': 'refused' };
 
 /**
  * Orders a transceiver's codecs so `preferred` (a MIME type such as `video/H264`) comes
@@ -53,6 +67,7 @@ export class Call {
     this.options = { videoCodec: 'video/H264', onlyCodec: false, ...options };
     this.handlers = handlers;
     this.state = 'idle';
+    this.failure = null;       // the FAILURES code the call failed with, once it has
     this.pc = null;
     this.remoteId = null;      // the peer we negotiate with, once known
     this.pending = [];         // remote candidates waiting for the remote description
@@ -60,7 +75,7 @@ export class Call {
     this.relayCandidate = false;
     this.connectTimer = null;
     this.signaling = new Signaling(options.server, {
-      onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail(`negotiation failed: ${err.message}`)),
+      onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail('webrtc', `negotiation failed: ${err.message}`)),
       onstatus: (status, detail) => this.onSignalingStatus(status, detail),
     });
   }
@@ -83,15 +98,17 @@ export class Call {
     this.setState('ended', detail);
   }
 
-  fail(detail) {
+  /** Ends the call with the failure `code` (a key of `FAILURES`). */
+  fail(code, detail = '') {
     this.closePeer();
     this.signaling.close();
-    this.setState('failed', detail);
+    this.failure = code;
+    this.setState('failed', FAILURES[code](detail));
   }
 
   onSignalingStatus(status, detail) {
     if (status === 'unreachable') {
-      this.fail(`${detail} — is the server running, and is the address right?`);
+      this.fail('server-unreachable', detail);
     } else if (status === 'reconnecting' && this.state === 'connected') {
       // Media keeps flowing without signaling; say so rather than alarm.
       this.handlers.onstate?.(this.state, 'signaling reconnecting; media unaffected');
@@ -135,8 +152,8 @@ export class Call {
         await this.offer();
         break;
       case 'error':
-        if (msg.code === 'room-full' || msg.code === 'server-full') {
-          this.fail(SERVER_ERRORS[msg.code]);
+        if (FATAL_SERVER_ERRORS[msg.code]) {
+          this.fail(FATAL_SERVER_ERRORS[msg.code], msg.message);
         } else {
           console.warn('signaling error', msg.code, msg.message);
         }
@@ -166,7 +183,7 @@ export class Call {
       const to = this.remoteId ? { to: this.remoteId } : {};
       this.signaling.send({ type: 'candidate', candidate: event.candidate ? event.candidate.toJSON() : null, ...to });
       if (!event.candidate && this.options.relayOnly && !this.relayCandidate) {
-        this.fail('ICE failed: no relay candidate — check the TURN server and credentials');
+        this.fail('no-relay-candidate');
       }
     };
     pc.onconnectionstatechange = () => {
@@ -180,9 +197,9 @@ export class Call {
           this.setState('reconnecting', 'the connection is interrupted; trying to recover');
           break;
         case 'failed':
-          this.fail(this.options.relayOnly
-            ? 'ICE failed: no working relay path — check the TURN server and credentials'
-            : 'ICE failed: no network path to the other peer — a TURN server may be needed');
+          this.fail('ice-failed', this.relayCandidate
+            ? ' (not even through the TURN relay)'
+            : ' (and no TURN relay was available)');
           break;
         default:
           break;
@@ -257,7 +274,7 @@ export class Call {
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => {
       if (this.state !== 'connected' && this.state !== 'ended' && this.state !== 'failed') {
-        this.fail('no connection within 30 s of the other peer arriving — a TURN server may be needed');
+        this.fail('connect-timeout');
       }
     }, CONNECT_TIMEOUT_MS);
   }
