@@ -550,3 +550,45 @@ async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server
     );
     browser.close().await;
 }
+
+/// The code the page shows for its failure (`data-reason-code` on the state).
+async fn page_reason_code(browser: &Browser) -> Value {
+    browser
+        .eval("return document.getElementById('state').dataset.reasonCode")
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_client_fails_with_the_native_peers_reason_codes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    // Two peers already in the room: the page is refused.
+    let mut inside = Vec::new();
+    for _ in 0..2 {
+        let config = call::SignalingConfig::new(
+            format!("ws://{server}/ws"),
+            signaling_proto::RoomId::new("full").unwrap(),
+        );
+        let mut client = call::SignalingClient::connect(config).await.unwrap();
+        while !matches!(
+            client.next_event().await,
+            Some(call::SignalingEvent::Joined(_))
+        ) {}
+        inside.push(client);
+    }
+    let browser = browser_in(server, "full", "").await;
+    wait_state(&browser, "failed").await;
+    assert_eq!(page_reason_code(&browser).await, "room-full");
+
+    // Relay only, and the server hands out no TURN server: no relay candidate.
+    browser
+        .open(&format!(
+            "http://{server}/?room=no-turn&name=chromium&autojoin=1&relay=1"
+        ))
+        .await
+        .unwrap();
+    wait_state(&browser, "failed").await;
+    assert_eq!(page_reason_code(&browser).await, "no-relay-candidate");
+    browser.close().await;
+}

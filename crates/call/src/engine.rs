@@ -353,18 +353,20 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             bitrate: self.options.bitrate,
         })
         .await?;
+        let tracks = match LocalTracks::add(&pc, &self.options).await {
+            Ok(tracks) => tracks,
+            Err(err) => {
+                let _ = pc.close().await;
+                return Err(err.into());
+            }
+        };
         self.events = Some(events);
-        let tracks = LocalTracks::add(&pc, &self.options).await;
         self.link = Some(Link {
             pc,
             feedback,
-            tracks: None,
+            tracks: Some(tracks),
             built: Instant::now(),
         });
-        let tracks = tracks?;
-        if let Some(link) = &mut self.link {
-            link.tracks = Some(tracks);
-        }
         Ok(())
     }
 
