@@ -5,6 +5,8 @@
 //!   devices and synthetic sources interchangeable;
 //! - [`pattern`] and [`tone`]: the synthetic test sources and their readers;
 //! - [`h264`] and [`opus_codec`]: the codecs;
+//! - [`apm`]: echo cancellation, noise suppression and gain control on the microphone
+//!   path;
 //! - [`switch`]: sources and sinks whose device changes while they run (mute, camera
 //!   off, volume);
 //! - [`worker`]: codec threads fed through bounded queues that never block the caller;
@@ -13,6 +15,7 @@
 //!
 //! No WebRTC and no UI here. Codec calls are blocking: run them on their own threads.
 
+pub mod apm;
 pub mod audio;
 pub mod camera;
 pub mod convert;

@@ -1,0 +1,448 @@
+//! Audio processing on the microphone path: echo cancellation (AEC3), noise
+//! suppression, automatic gain control (AGC2) and a high-pass filter, as browsers do
+//! it, through `sonora` (a Rust port of WebRTC's audio processing module).
+//!
+//! [`AudioProcessor`] takes the far end as the speaker plays it ([`AudioProcessor::render`])
+//! and cleans the near end before it is encoded ([`AudioProcessor::capture`]). It works
+//! on 10 ms mono frames at 48 kHz: our 20 ms frames are split in two, stereo is mixed to
+//! mono (and the result written to every channel). The render-to-capture delay is
+//! estimated by the canceller itself; a hint ([`AudioProcessor::set_delay_hint`]) only
+//! helps when it is right, so none is given unless the device latencies are known.
+//! It measures the echo suppression it achieves from its own input and output
+//! ([`ProcessingStats::echo_suppression_db`]) rather than trusting the library's figure.
+//!
+//! sonora was chosen by measurement over `webrtc-audio-processing` 0.5 (Debian's
+//! WebRTC audio processing 0.3, the older AEC): the same simulated rooms, the table in
+//! `docs/performance.md`.
+
+use std::time::Duration;
+
+use crate::frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE};
+
+/// Samples in one 10 ms processing frame at 48 kHz.
+pub const CHUNK_SAMPLES: usize = (SAMPLE_RATE / 100) as usize;
+
+/// Far-end frames quieter than this (mean square, full scale 1.0; about −50 dBFS) carry
+/// no echo worth measuring.
+const FAR_END_ACTIVE: f64 = 1e-5;
+
+/// How fast the echo-suppression figure follows (per 10 ms frame): about a second.
+const METER_SMOOTHING: f64 = 0.01;
+
+/// Which stages run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Processing {
+    /// Echo cancellation (AEC3), fed with what the speaker plays.
+    pub echo_cancellation: bool,
+    /// Noise suppression.
+    pub noise_suppression: bool,
+    /// Automatic gain control.
+    pub gain_control: bool,
+}
+
+impl Processing {
+    /// Every stage on: a real microphone with a real speaker.
+    pub const ALL: Processing = Processing {
+        echo_cancellation: true,
+        noise_suppression: true,
+        gain_control: true,
+    };
+
+    /// Whether any stage runs.
+    pub fn any(&self) -> bool {
+        self.echo_cancellation || self.noise_suppression || self.gain_control
+    }
+}
+
+/// What the processor reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcessingStats {
+    /// The render-to-capture delay in use, ms: the hint, or the canceller's estimate.
+    pub delay_ms: Option<u32>,
+    /// How much quieter the near end comes out than it went in while the far end
+    /// plays, dB (the echo removed, measured from the signals).
+    pub echo_suppression_db: Option<f64>,
+}
+
+/// The microphone path's processing (see the module doc).
+pub struct AudioProcessor {
+    apm: sonora::AudioProcessing,
+    processing: Processing,
+    delay_hint: Option<Duration>,
+    /// Whether the far end was playing in the last render chunk.
+    far_active: bool,
+    /// Smoothed mean squares of the capture input and output while the far end plays.
+    echo_in: Option<f64>,
+    echo_out: f64,
+    input: Vec<f32>,
+    output: Vec<f32>,
+}
+
+impl std::fmt::Debug for AudioProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AudioProcessor")
+            .field("processing", &self.processing)
+            .field("delay_hint", &self.delay_hint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AudioProcessor {
+    /// A processor running the `processing` stages.
+    pub fn new(processing: Processing) -> Self {
+        use sonora::config::{
+            AdaptiveDigital, EchoCanceller, GainController2, HighPassFilter, NoiseSuppression,
+        };
+        let config = sonora::Config {
+            high_pass_filter: Some(HighPassFilter::default()),
+            echo_canceller: processing
+                .echo_cancellation
+                .then(EchoCanceller::default),
+            noise_suppression: processing
+                .noise_suppression
+                .then(NoiseSuppression::default),
+            gain_controller2: processing.gain_control.then(|| GainController2 {
+                adaptive_digital: Some(AdaptiveDigital::default()),
+                ..GainController2::default()
+            }),
+            ..sonora::Config::default()
+        };
+        let stream = sonora::StreamConfig::new(SAMPLE_RATE, 1);
+        Self {
+            apm: sonora::AudioProcessing::builder()
+                .config(config)
+                .capture_config(stream)
+                .render_config(stream)
+                .build(),
+            processing,
+            delay_hint: None,
+            far_active: false,
+            echo_in: None,
+            echo_out: 0.0,
+            input: vec![0.0; CHUNK_SAMPLES],
+            output: vec![0.0; CHUNK_SAMPLES],
+        }
+    }
+
+    /// The stages that run.
+    pub fn processing(&self) -> Processing {
+        self.processing
+    }
+
+    /// The render-to-capture delay, when the device latencies tell it (`None`: the
+    /// canceller finds it).
+    pub fn set_delay_hint(&mut self, hint: Option<Duration>) {
+        self.delay_hint = hint;
+    }
+
+    /// The far end, as handed to the speaker.
+    pub fn render(&mut self, frame: &AudioFrame) {
+        for chunk in frame_chunks(frame) {
+            mix_to_mono(chunk, frame.channels, &mut self.input);
+            self.far_active = mean_square(&self.input) > FAR_END_ACTIVE;
+            // The render path's output is not played (the speaker has its own copy).
+            let _ = self
+                .apm
+                .process_render_f32(&[&self.input], &mut [&mut self.output]);
+        }
+    }
+
+    /// The near end, processed in place.
+    pub fn capture(&mut self, frame: &mut AudioFrame) {
+        let channels = usize::from(frame.channels.max(1));
+        for chunk in frame.samples.chunks_exact_mut(CHUNK_SAMPLES * channels) {
+            mix_to_mono(chunk, frame.channels, &mut self.input);
+            if let Some(hint) = self.delay_hint {
+                let ms = i32::try_from(hint.as_millis()).unwrap_or(i32::MAX);
+                // Out of range is clamped, and processing goes on.
+                let _ = self.apm.set_stream_delay_ms(ms);
+            }
+            if self
+                .apm
+                .process_capture_f32(&[&self.input], &mut [&mut self.output])
+                .is_err()
+            {
+                tracing::debug!("audio processing refused a frame; it goes out unprocessed");
+                continue;
+            }
+            if self.far_active {
+                self.meter(mean_square(&self.input), mean_square(&self.output));
+            }
+            for (samples, value) in chunk.chunks_exact_mut(channels).zip(&self.output) {
+                samples.fill(to_i16(*value));
+            }
+        }
+    }
+
+    fn meter(&mut self, input: f64, output: f64) {
+        let previous = self.echo_in.unwrap_or(input);
+        self.echo_in = Some(previous + (input - previous) * METER_SMOOTHING);
+        self.echo_out += (output - self.echo_out) * METER_SMOOTHING;
+    }
+
+    /// The delay in use and the echo suppression measured so far.
+    pub fn stats(&mut self) -> ProcessingStats {
+        let estimate = self.apm.statistics().delay_ms;
+        ProcessingStats {
+            delay_ms: match self.delay_hint {
+                Some(hint) => u32::try_from(hint.as_millis()).ok(),
+                None => estimate.and_then(|ms| u32::try_from(ms).ok()),
+            },
+            echo_suppression_db: self
+                .echo_in
+                .filter(|_| self.processing.echo_cancellation)
+                .map(|input| 10.0 * ((input + 1e-12) / (self.echo_out + 1e-12)).log10()),
+        }
+    }
+}
+
+/// A frame's samples in 10 ms chunks (interleaved).
+fn frame_chunks(frame: &AudioFrame) -> std::slice::ChunksExact<'_, i16> {
+    let channels = usize::from(frame.channels.max(1));
+    debug_assert_eq!(frame.samples.len(), FRAME_SAMPLES * channels);
+    frame.samples.chunks_exact(CHUNK_SAMPLES * channels)
+}
+
+/// Interleaved 16-bit samples mixed down to mono floats in `out`.
+fn mix_to_mono(samples: &[i16], channels: u16, out: &mut [f32]) {
+    let channels = usize::from(channels.max(1));
+    for (value, frame) in out.iter_mut().zip(samples.chunks_exact(channels)) {
+        let sum: f32 = frame.iter().map(|s| f32::from(*s)).sum();
+        *value = sum / (channels as f32 * 32_768.0);
+    }
+}
+
+fn to_i16(value: f32) -> i16 {
+    (value * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16
+}
+
+fn mean_square(samples: &[f32]) -> f64 {
+    samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    //! A simulated room: speech-like far-end and near-end signals (noise through two
+    //! resonances, in syllable-rate bursts), the far end played through a delay and a
+    //! decaying 50 ms impulse response into the microphone. What comes out is measured
+    //! from the signals.
+
+    use super::*;
+
+    const SECONDS: usize = 8;
+    /// Convergence time left out of the measurements.
+    const SETTLE: usize = 3 * SAMPLE_RATE as usize;
+
+    /// A small deterministic noise generator (xorshift).
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> f32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        }
+    }
+
+    /// Speech-like: noise through resonances at `formants` Hz, in bursts, at `rms`.
+    fn speech(seed: u64, formants: (f32, f32), rms: f32) -> Vec<f32> {
+        let n = SECONDS * SAMPLE_RATE as usize;
+        let mut noise = Noise(seed);
+        let resonator = |f: f32| {
+            let (r, w) = (0.995f32, std::f32::consts::TAU * f / SAMPLE_RATE as f32);
+            (2.0 * r * w.cos(), -r * r)
+        };
+        let (a, b) = (resonator(formants.0), resonator(formants.1));
+        let (mut y, mut z) = ([0.0f32; 2], [0.0f32; 2]);
+        let mut out: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f32 / SAMPLE_RATE as f32;
+                let syllables = (std::f32::consts::TAU * 3.7 * t + seed as f32).sin() * 0.5 + 0.5;
+                let x = noise.next();
+                let yn = x + a.0 * y[0] + a.1 * y[1];
+                let zn = x + b.0 * z[0] + b.1 * z[1];
+                (y, z) = ([yn, y[0]], [zn, z[0]]);
+                (yn + 0.6 * zn) * syllables * syllables
+            })
+            .collect();
+        let scale = rms / mean_square(&out).sqrt() as f32;
+        out.iter_mut().for_each(|s| *s *= scale);
+        out
+    }
+
+    /// `far` through the room: `delay_ms(n)` at sample n, then a 50 ms decaying
+    /// response `gain_db` below the direct sound's level.
+    fn room(far: &[f32], delay_ms: impl Fn(usize) -> usize, gain_db: f32) -> Vec<f32> {
+        let mut noise = Noise(99);
+        let len = SAMPLE_RATE as usize / 20;
+        let mut response: Vec<f32> = (0..len)
+            .map(|k| noise.next() * (-(k as f32) * 6.0 / len as f32).exp() * 0.3)
+            .collect();
+        response[0] = 1.0;
+        let norm = response.iter().map(|h| h * h).sum::<f32>().sqrt();
+        let gain = 10f32.powf(gain_db / 20.0) / norm;
+        // Only the strongest taps matter for the test, and keep it quick.
+        let taps: Vec<(usize, f32)> = response
+            .iter()
+            .enumerate()
+            .filter(|(k, h)| *k == 0 || h.abs() > 0.05)
+            .map(|(k, h)| (k, h * gain))
+            .collect();
+        (0..far.len())
+            .map(|n| {
+                let start = n as isize - (delay_ms(n) * SAMPLE_RATE as usize / 1000) as isize;
+                taps.iter()
+                    .filter_map(|(k, h)| {
+                        usize::try_from(start - *k as isize)
+                            .ok()
+                            .map(|i| h * far[i])
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    fn frames(signal: &[f32]) -> impl Iterator<Item = AudioFrame> + '_ {
+        signal.chunks_exact(FRAME_SAMPLES).map(|chunk| AudioFrame {
+            samples: chunk.iter().map(|s| to_i16(*s)).collect(),
+            channels: 1,
+            capture_us: 0,
+        })
+    }
+
+    /// Runs `far` (rendered) and `mic` (captured) through `processor`: what comes out.
+    fn run(processor: &mut AudioProcessor, far: &[f32], mic: &[f32]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(mic.len());
+        for (far, mut mic) in frames(far).zip(frames(mic)) {
+            processor.render(&far);
+            processor.capture(&mut mic);
+            out.extend(mic.samples.iter().map(|s| f32::from(*s) / 32_768.0));
+        }
+        out
+    }
+
+    fn db(x: &[f32]) -> f64 {
+        10.0 * (mean_square(x) + 1e-12).log10()
+    }
+
+    fn echo_only() -> Processing {
+        Processing {
+            echo_cancellation: true,
+            noise_suppression: false,
+            gain_control: false,
+        }
+    }
+
+    /// Correlation of 10 ms energy envelopes, best over the processing's own delay (up
+    /// to 20 ms): is the near end still recognisable?
+    fn envelope_correlation(out: &[f32], clean: &[f32]) -> f64 {
+        let envelope = |x: &[f32]| -> Vec<f64> {
+            x.chunks_exact(CHUNK_SAMPLES)
+                .map(|c| mean_square(c).sqrt())
+                .collect()
+        };
+        let (a, b) = (envelope(out), envelope(clean));
+        (0..=2)
+            .map(|lag| correlation(&a[lag..], &b[..b.len() - lag]))
+            .fold(f64::MIN, f64::max)
+    }
+
+    fn correlation(a: &[f64], b: &[f64]) -> f64 {
+        let n = a.len().min(b.len()) as f64;
+        let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+        let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+        for (x, y) in a.iter().zip(b) {
+            ab += (x - ma) * (y - mb);
+            aa += (x - ma).powi(2);
+            bb += (y - mb).powi(2);
+        }
+        ab / (aa * bb).sqrt()
+    }
+
+    #[test]
+    fn echo_is_suppressed_by_25_db_in_any_room_with_or_without_a_delay_hint() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        for (delay, gain) in [(40, -6.0), (120, -12.0), (200, -20.0)] {
+            let mic = room(&far, |_| delay, gain);
+            for hint in [None, Some(Duration::from_millis(delay as u64))] {
+                let mut processor = AudioProcessor::new(echo_only());
+                processor.set_delay_hint(hint);
+                let out = run(&mut processor, &far, &mic);
+                let erle = db(&mic[SETTLE..out.len()]) - db(&out[SETTLE..]);
+                assert!(
+                    erle >= 25.0,
+                    "delay {delay} ms, {gain} dB, hint {hint:?}: {erle:.1} dB"
+                );
+                let measured = processor.stats().echo_suppression_db.unwrap();
+                assert!(measured >= 20.0, "the stats say {measured:.1} dB");
+            }
+        }
+    }
+
+    #[test]
+    fn the_near_end_alone_passes_within_2_db() {
+        let near = speech(7, (400.0, 2300.0), 0.05);
+        let silence = vec![0.0; near.len()];
+        let out = run(&mut AudioProcessor::new(echo_only()), &silence, &near);
+        let change = db(&out[SETTLE..]) - db(&near[SETTLE..out.len()]);
+        assert!(change.abs() <= 2.0, "{change:+.1} dB");
+    }
+
+    #[test]
+    fn double_talk_keeps_the_near_end_recognisable() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let near = speech(7, (400.0, 2300.0), 0.05);
+        let mic: Vec<f32> = room(&far, |_| 120, -10.0)
+            .iter()
+            .zip(&near)
+            .map(|(echo, talk)| echo + talk)
+            .collect();
+        let out = run(&mut AudioProcessor::new(echo_only()), &far, &mic);
+        let kept = envelope_correlation(&out[SETTLE..], &near[SETTLE..out.len()]);
+        assert!(kept >= 0.8, "correlation {kept:.2}");
+    }
+
+    #[test]
+    fn a_delay_that_jumps_by_60_ms_is_found_again_within_2_s() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let jump = 5 * SAMPLE_RATE as usize;
+        let mic = room(&far, |n| if n < jump { 80 } else { 140 }, -10.0);
+        let out = run(&mut AudioProcessor::new(echo_only()), &far, &mic);
+        let after = jump + 2 * SAMPLE_RATE as usize;
+        let erle = db(&mic[after..out.len()]) - db(&out[after..]);
+        assert!(erle >= 25.0, "{erle:.1} dB from 2 s after the jump");
+    }
+
+    #[test]
+    fn stereo_frames_are_processed_as_one_and_written_to_both_channels() {
+        let mut processor = AudioProcessor::new(Processing::ALL);
+        let tone: Vec<i16> = (0..FRAME_SAMPLES)
+            .flat_map(|i| {
+                let s = ((i as f32 * 0.05).sin() * 8_000.0) as i16;
+                [s, s]
+            })
+            .collect();
+        for _ in 0..50 {
+            let mut frame = AudioFrame {
+                samples: tone.clone(),
+                channels: 2,
+                capture_us: 0,
+            };
+            processor.capture(&mut frame);
+            assert!(frame.samples.chunks_exact(2).all(|lr| lr[0] == lr[1]));
+        }
+    }
+
+    #[test]
+    fn without_echo_cancellation_no_suppression_is_claimed() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let mic = room(&far, |_| 40, -6.0);
+        let mut processor = AudioProcessor::new(Processing {
+            echo_cancellation: false,
+            ..Processing::ALL
+        });
+        run(&mut processor, &far[..SAMPLE_RATE as usize], &mic);
+        assert_eq!(processor.stats().echo_suppression_db, None);
+    }
+}
