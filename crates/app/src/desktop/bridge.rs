@@ -2,7 +2,7 @@
 //! UI's [`Command`]s, runs calls with `run_call`, opens devices off the UI thread, and
 //! sends [`Event`]s back. The UI never waits on it: commands go through an unbounded
 //! channel, events come back through one the UI drains each frame, each event wakes the
-//! UI, and pictures arrive through [`FrameSlot`]s.
+//! UI, and pictures arrive through [`FrameQueue`]s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use clap::Parser as _;
 use media::{DeviceKind, VideoFormat};
 use tokio::sync::{mpsc, watch};
 
-use super::frames::{FrameSlot, Wake};
+use super::frames::{FrameQueue, Wake};
 use super::model::{AudioPick, Command, Device, Devices, JoinRequest, VideoPick};
 
 /// What the engine tells the UI.
@@ -63,9 +63,9 @@ pub struct Bridge {
     commands: mpsc::UnboundedSender<Command>,
     events: std_mpsc::Receiver<Event>,
     /// Decoded remote pictures.
-    pub remote: Arc<FrameSlot>,
+    pub remote: Arc<FrameQueue>,
     /// Local preview pictures.
-    pub local: Arc<FrameSlot>,
+    pub local: Arc<FrameQueue>,
 }
 
 impl Bridge {
@@ -78,8 +78,8 @@ impl Bridge {
             tx,
             wake: Arc::clone(&wake),
         };
-        let remote = FrameSlot::new(Arc::clone(&wake));
-        let local = FrameSlot::new(wake);
+        let remote = FrameQueue::new(Arc::clone(&wake));
+        let local = FrameQueue::new(wake);
         if let Some(addr) = config.embedded {
             runtime.spawn(embedded_server(addr, events_out.clone()));
         }
@@ -143,8 +143,8 @@ struct Toggles {
 async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: Events,
-    remote: Arc<FrameSlot>,
-    local: Arc<FrameSlot>,
+    remote: Arc<FrameQueue>,
+    local: Arc<FrameQueue>,
     config: BridgeConfig,
 ) {
     let mut running: Option<Running> = None;
@@ -243,8 +243,8 @@ fn start_call(
     config: &BridgeConfig,
     toggles: Toggles,
     events: &Events,
-    remote: &Arc<FrameSlot>,
-    local: &Arc<FrameSlot>,
+    remote: &Arc<FrameQueue>,
+    local: &Arc<FrameQueue>,
 ) -> Running {
     let mut options = CallOptions::new(request.server, request.room);
     options.name = request.name;

@@ -1,4 +1,4 @@
-//! Pictures to textures: the next picture of a [`FrameSlot`] converted to RGBA (SIMD,
+//! Pictures to textures: the next picture of a [`FrameQueue`] converted to RGBA (SIMD,
 //! through `media::convert`) and uploaded into one egui texture that is reused, with the
 //! time each upload took.
 
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use media::VideoFrame;
 
-use super::frames::FrameSlot;
+use super::frames::FrameQueue;
 
 /// One video's texture.
 pub struct VideoTexture {
@@ -39,9 +39,9 @@ impl VideoTexture {
         }
     }
 
-    /// Uploads the slot's next picture, if there is one.
-    pub fn update(&mut self, ctx: &egui::Context, slot: &FrameSlot) {
-        if let Some(picture) = slot.take() {
+    /// Uploads the queue's next picture, if there is one.
+    pub fn update(&mut self, ctx: &egui::Context, queue: &FrameQueue) {
+        if let Some(picture) = queue.take() {
             let started = Instant::now();
             if self.upload(ctx, &picture) {
                 self.shown += 1;
