@@ -436,7 +436,7 @@ mod tests {
             }));
         });
         h.get_by_label("failed");
-        h.get_by_label_contains("Pick another room");
+        h.get_by_label_contains("pick another room");
         h.state_mut().on_state(CallState::Failed(Failure::Device {
             kind: Some(media::DeviceKind::Camera),
             detail: "no camera named \"0\"".into(),
