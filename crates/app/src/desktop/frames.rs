@@ -96,6 +96,12 @@ impl FrameQueue {
         picture
     }
 
+    /// Forgets the pictures waiting (a new call starts: the last call's are stale).
+    /// They do not count as dropped.
+    pub fn clear(&self) {
+        self.waiting().clear();
+    }
+
     /// The numbers of the pictures dropped (1 = the first put), the first [`DROPS_KEPT`].
     pub fn dropped_at(&self) -> Vec<u64> {
         self.dropped_at
