@@ -8,7 +8,7 @@
 //! - time to turn each remote 720p picture into a texture (conversion and upload), as a
 //!   distribution;
 //! - remote pictures received, shown, and dropped by the UI path (dropped from the
-//!   frame slot's short queue before the UI took them), in all and after the warm-up.
+//!   UI's frame queue before the UI took them), in all and after the warm-up.
 //!
 //! Flags: `--seconds S` (length of the measured call, default 20).
 

@@ -1,49 +1,37 @@
 //! The engine side of the desktop app: a task on the app's tokio runtime that takes the
-//! UI's [`Command`]s, runs calls with `run_call`, opens devices off the UI thread, and
-//! sends [`Event`]s back. The UI never waits on it: commands go through an unbounded
-//! channel, events come back through one the UI drains each frame, each event wakes the
-//! UI, and pictures arrive through [`FrameSlot`]s.
+//! UI's [`Command`]s, runs calls with `run_call` (and the `--self-call` peer), opens
+//! devices off the UI thread, and sends [`Event`]s back. The UI never waits on it:
+//! commands go through an unbounded channel, events come back through one the UI drains
+//! each frame, each event wakes the UI, and pictures arrive through [`FrameQueue`]s.
+//!
+//! The bridge decides nothing: each command is one effect, and what a call starts with
+//! (toggles included) comes in its [`JoinRequest`]. The model decides.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
-use call::stats::StatsLine;
 use call::{
-    CallEvent, CallOptions, CallState, FrameSink, MediaSwitches, open_audio, open_speaker,
-    open_video, run_call,
+    CallEvent, CallOptions, FrameSink, MediaSwitches, open_audio, open_speaker, open_video,
+    run_call,
 };
 use clap::Parser as _;
 use media::{DeviceKind, VideoFormat};
+use signaling_proto::RoomId;
 use tokio::sync::{mpsc, watch};
 
-use super::frames::{FrameSlot, Wake};
-use super::model::{AudioPick, Command, Device, Devices, JoinRequest, VideoPick};
+use super::frames::{FrameQueue, Wake};
+use super::model::{AudioPick, Command, Device, Devices, Event, JoinRequest, VideoPick};
 
-/// What the engine tells the UI.
-#[derive(Debug)]
-pub enum Event {
-    /// The call moved to a state.
-    State(CallState),
-    /// A second's stats.
-    Stats(Box<StatsLine>),
-    /// The call is over (after its last state).
-    Ended,
-    /// A device could not be switched to; the call keeps the previous one.
-    SwitchFailed {
-        /// The device.
-        device: DeviceKind,
-        /// What went wrong.
-        error: String,
-    },
-    /// The devices present (at start and when they change).
-    Devices(Devices),
-    /// The embedded signaling server runs at this WebSocket URL.
-    Server(String),
-    /// The embedded signaling server could not start.
-    ServerFailed(String),
-}
+/// How often the device lists are read again: a device plugged in shows within this
+/// long, and the queries (which block, and are slow on some systems) stay rare.
+const DEVICE_POLL: Duration = Duration::from_secs(2);
+
+/// Pictures at least this wide are previewed at a quarter of their size, smaller ones
+/// at half: the preview is drawn at a quarter of the window's width, so a quarter-size
+/// copy of 720p is plenty, and a sixteenth of the upload.
+const QUARTER_PREVIEW_FROM_WIDTH: u32 = 640;
 
 /// How the bridge runs calls.
 #[derive(Debug, Clone)]
@@ -63,9 +51,9 @@ pub struct Bridge {
     commands: mpsc::UnboundedSender<Command>,
     events: std_mpsc::Receiver<Event>,
     /// Decoded remote pictures.
-    pub remote: Arc<FrameSlot>,
+    pub remote: Arc<FrameQueue>,
     /// Local preview pictures.
-    pub local: Arc<FrameSlot>,
+    pub local: Arc<FrameQueue>,
 }
 
 impl Bridge {
@@ -78,8 +66,8 @@ impl Bridge {
             tx,
             wake: Arc::clone(&wake),
         };
-        let remote = FrameSlot::new(Arc::clone(&wake));
-        let local = FrameSlot::new(wake);
+        let remote = FrameQueue::new(Arc::clone(&wake));
+        let local = FrameQueue::new(wake);
         if let Some(addr) = config.embedded {
             runtime.spawn(embedded_server(addr, events_out.clone()));
         }
@@ -132,27 +120,16 @@ struct Running {
     switches: MediaSwitches,
 }
 
-/// What the user set that outlives one call.
-#[derive(Clone, Copy)]
-struct Toggles {
-    muted: bool,
-    camera_off: bool,
-    volume: f32,
-}
-
 async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: Events,
-    remote: Arc<FrameSlot>,
-    local: Arc<FrameSlot>,
+    remote: Arc<FrameQueue>,
+    local: Arc<FrameQueue>,
     config: BridgeConfig,
 ) {
     let mut running: Option<Running> = None;
-    let mut toggles = Toggles {
-        muted: false,
-        camera_off: false,
-        volume: 1.0,
-    };
+    // The `--self-call` peer's stop switch, while it runs.
+    let mut self_call_peer: Option<watch::Sender<bool>> = None;
     while let Some(command) = commands.recv().await {
         let switches = running.as_ref().map(|r| r.switches.clone());
         match command {
@@ -160,41 +137,45 @@ async fn run(
                 if let Some(old) = running.take() {
                     let _ = old.hangup.send(true);
                 }
-                running = Some(start_call(
-                    request, &config, toggles, &events, &remote, &local,
-                ));
+                running = Some(start_call(request, &config, &events, &remote, &local));
             }
             Command::HangUp => {
                 if let Some(call) = running.take() {
                     let _ = call.hangup.send(true);
                 }
             }
+            Command::StartSelfCallPeer { server, room } => {
+                if let Some(old) =
+                    self_call_peer.replace(start_self_call_peer(server, room, &config))
+                {
+                    let _ = old.send(true);
+                }
+            }
+            Command::StopSelfCallPeer => {
+                if let Some(stop) = self_call_peer.take() {
+                    let _ = stop.send(true);
+                }
+            }
             Command::Mute(muted) => {
-                toggles.muted = muted;
                 if let Some(s) = switches {
                     s.audio.set_muted(muted);
                 }
             }
             Command::CameraOff(off) => {
-                toggles.camera_off = off;
                 if let Some(s) = switches {
                     s.video.set_blank(off);
                 }
             }
             Command::Volume(volume) => {
-                toggles.volume = volume;
                 if let Some(s) = switches {
                     s.speaker.set_volume(volume);
                 }
             }
             Command::Video(pick) => {
-                let Some(switches) = switches else { continue };
-                if pick == VideoPick::Off {
-                    // The call keeps its video stream: off mid-call is black pictures.
-                    switches.video.set_blank(true);
+                // Nothing to open for "no video" (the model sends `CameraOff` for it).
+                let Some(switches) = switches.filter(|_| pick != VideoPick::Off) else {
                     continue;
-                }
-                switches.video.set_blank(toggles.camera_off);
+                };
                 let (events, format) = (events.clone(), config.format);
                 tokio::task::spawn_blocking(move || match open_video(&pick.input(), format) {
                     Ok(source) => switches.video.replace(source),
@@ -205,12 +186,10 @@ async fn run(
                 });
             }
             Command::Audio(pick) => {
-                let Some(switches) = switches else { continue };
-                if pick == AudioPick::Off {
-                    switches.audio.set_muted(true);
+                // Nothing to open for "no audio" (the model sends `Mute` for it).
+                let Some(switches) = switches.filter(|_| pick != AudioPick::Off) else {
                     continue;
-                }
-                switches.audio.set_muted(toggles.muted);
+                };
                 let events = events.clone();
                 tokio::task::spawn_blocking(move || match open_audio(&pick.input()) {
                     Ok(source) => switches.audio.replace(source),
@@ -236,15 +215,18 @@ async fn run(
     if let Some(call) = running {
         let _ = call.hangup.send(true);
     }
+    if let Some(stop) = self_call_peer {
+        let _ = stop.send(true);
+    }
 }
 
+/// Starts a call as `request` says, its remote pictures and preview going to the UI.
 fn start_call(
     request: JoinRequest,
     config: &BridgeConfig,
-    toggles: Toggles,
     events: &Events,
-    remote: &Arc<FrameSlot>,
-    local: &Arc<FrameSlot>,
+    remote: &Arc<FrameQueue>,
+    local: &Arc<FrameQueue>,
 ) -> Running {
     let mut options = CallOptions::new(request.server, request.room);
     options.name = request.name;
@@ -254,25 +236,25 @@ fn start_call(
     options.audio = request.audio.input();
     options.speaker = request.speaker.output();
     options.stay = true;
+    remote.clear();
+    local.clear();
     let remote = Arc::clone(remote);
     options.remote_video = Some(FrameSink(Arc::new(move |p| remote.put(p))));
     let switches = options.switches.clone();
-    // The preview is drawn at a quarter of the window's width: a quarter-size copy is
-    // plenty, and a sixteenth of the upload.
     let preview = Arc::clone(local);
     switches
         .video
         .set_tap(Some(Arc::new(move |p: &media::VideoFrame| {
-            let small = if p.width() >= 640 {
+            let small = if p.width() >= QUARTER_PREVIEW_FROM_WIDTH {
                 p.halved().halved()
             } else {
                 p.halved()
             };
             preview.put(&small);
         })));
-    switches.audio.set_muted(toggles.muted);
-    switches.video.set_blank(toggles.camera_off);
-    switches.speaker.set_volume(toggles.volume);
+    switches.audio.set_muted(request.muted);
+    switches.video.set_blank(request.camera_off);
+    switches.speaker.set_volume(request.volume);
     let (hangup, mut hung_up) = watch::channel(false);
     let events = events.clone();
     tokio::spawn(async move {
@@ -292,6 +274,25 @@ fn start_call(
     Running { hangup, switches }
 }
 
+/// `--self-call`: a windowless peer with the test pattern and tone in `room`, which
+/// stays for the next call when one ends; it stops when its switch is set.
+fn start_self_call_peer(
+    server: String,
+    room: RoomId,
+    config: &BridgeConfig,
+) -> watch::Sender<bool> {
+    let mut options = CallOptions::new(server, room);
+    options.bind = config.bind.clone();
+    options.stay = true;
+    options.format = config.format;
+    let (stop, mut stopped) = watch::channel(false);
+    tokio::spawn(run_call(options, |_| {}, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    stop
+}
+
+/// Runs the embedded signaling server on `addr`, saying where it listens or why not.
 async fn embedded_server(addr: SocketAddr, events: Events) {
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
@@ -311,8 +312,8 @@ async fn embedded_server(addr: SocketAddr, events: Events) {
     }
 }
 
-/// Lists devices now and every two seconds on a thread of its own (the queries block),
-/// sending the lists whenever they change.
+/// Lists devices now and every [`DEVICE_POLL`] on a thread of its own (the queries
+/// block), sending the lists whenever they change.
 fn watch_devices(events: Events) {
     let spawned = std::thread::Builder::new()
         .name("device-watch".into())
@@ -338,7 +339,7 @@ fn watch_devices(events: Events) {
                     }
                     (events.wake)();
                 }
-                std::thread::sleep(Duration::from_secs(2));
+                std::thread::sleep(DEVICE_POLL);
             }
         });
     if let Err(err) = spawned {
@@ -346,6 +347,7 @@ fn watch_devices(events: Events) {
     }
 }
 
+/// Audio devices as the pickers list them.
 fn audio_devices(list: Vec<media::audio::AudioDevice>) -> Vec<Device> {
     list.into_iter()
         .map(|d| Device {

@@ -22,15 +22,37 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use call::{AudioInput, AudioOutput, CallOptions, CallState, VideoInput, run_call};
+use call::{AudioInput, AudioOutput, VideoInput};
 use clap::Args;
 use eframe::egui;
 use media::VideoFormat;
 use signaling_proto::RoomId;
 
-use bridge::{Bridge, BridgeConfig, Event};
-use model::{AudioPick, Model, Phase, Settings, SpeakerPick, VideoPick};
+use bridge::{Bridge, BridgeConfig};
+use model::{AudioPick, Launch, Model, Settings, SpeakerPick, UiFigures, UploadMs, VideoPick};
 use video::VideoTexture;
+
+/// The frame rate of the video sent: what cameras give and the test pattern draws.
+const SEND_FPS: f32 = 30.0;
+
+/// The picture size sent by default: 720p, what the call engine is tuned and measured for.
+const DEFAULT_WIDTH: u32 = 1280;
+/// See [`DEFAULT_WIDTH`].
+const DEFAULT_HEIGHT: u32 = 720;
+
+/// The smallest picture side sent: one H.264 macroblock (and sides are even, for I420's
+/// half-size colour planes).
+const MIN_SIDE: u32 = 16;
+
+/// Threads of the engine's runtime. It only moves packets and messages (capture and codecs
+/// run on threads of their own), so two leave the other cores to the codecs.
+const RUNTIME_THREADS: usize = 2;
+
+/// The window's first size: room for 720p video beside the device panel.
+pub(crate) const WINDOW_SIZE: [f32; 2] = [1280.0, 800.0];
+
+/// The smallest window in which the call bar, the device panel and a video still fit.
+const MIN_WINDOW_SIZE: [f32; 2] = [720.0, 480.0];
 
 /// Flags of `peercall` with no subcommand (the window).
 #[derive(Debug, Clone, Args)]
@@ -54,10 +76,10 @@ pub struct AppArgs {
     #[arg(long, value_parser = crate::cli::parse_speaker)]
     pub speaker: Option<AudioOutput>,
     /// Width of the video sent.
-    #[arg(long, default_value_t = 1280)]
+    #[arg(long, default_value_t = DEFAULT_WIDTH)]
     pub width: u32,
     /// Height of the video sent.
-    #[arg(long, default_value_t = 720)]
+    #[arg(long, default_value_t = DEFAULT_HEIGHT)]
     pub height: u32,
     /// Call yourself: join a fresh room on the embedded server, where a second,
     /// windowless peer with the test pattern and tone answers.
@@ -79,22 +101,25 @@ pub struct AppArgs {
 /// Opens the window and runs until it closes.
 pub fn run(args: AppArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.width >= 16 && args.height >= 16 && args.width % 2 == 0 && args.height % 2 == 0,
-        "--width and --height must be even and at least 16"
+        args.width >= MIN_SIDE
+            && args.height >= MIN_SIDE
+            && args.width % 2 == 0
+            && args.height % 2 == 0,
+        "--width and --height must be even and at least {MIN_SIDE}"
     );
     if let Some(room) = &args.room {
         RoomId::new(room.as_str()).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(RUNTIME_THREADS)
         .enable_all()
         .build()
         .context("starting the call engine's runtime")?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("peercall")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([720.0, 480.0]),
+            .with_inner_size(WINDOW_SIZE)
+            .with_min_inner_size(MIN_WINDOW_SIZE),
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
@@ -124,21 +149,15 @@ pub fn run(args: AppArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The running app: the model, the bridge, the video textures.
+/// The running app, a thin shell: the engine's events go into the model, the view draws
+/// it, the model's commands go to the bridge, and the window closes when the model says.
 pub struct App {
     model: Model,
     bridge: Bridge,
     remote: VideoTexture,
     local: VideoTexture,
-    args: AppArgs,
     /// Kept for the life of the window: the bridge and calls run on it.
-    runtime: tokio::runtime::Runtime,
-    connected_at: Option<Instant>,
-    /// Join as soon as the server runs and the devices are known (`--room`,
-    /// `--self-call`): a missing camera then falls back to the test pattern first.
-    join_when_ready: bool,
-    devices_known: bool,
-    second_peer: Option<tokio::sync::watch::Sender<bool>>,
+    _runtime: tokio::runtime::Runtime,
     /// The summary line printed when the window closes (with `--duration`).
     summary: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -161,14 +180,13 @@ impl App {
                 format: VideoFormat {
                     width: args.width,
                     height: args.height,
-                    fps: 30.0,
+                    fps: SEND_FPS,
                 },
                 embedded: Some(args.listen),
                 watch_devices: true,
             },
         );
-        let join_when_ready = args.self_call || args.room.is_some();
-        let mut model = Model::new(settings);
+        let mut model = Model::new(settings, launch(&args));
         if let Some(room) = &args.room {
             model.room = room.clone();
         }
@@ -177,125 +195,41 @@ impl App {
             bridge,
             remote: VideoTexture::new("remote"),
             local: VideoTexture::new("local"),
-            args,
-            runtime,
-            connected_at: None,
-            join_when_ready,
-            devices_known: false,
-            second_peer: None,
+            _runtime: runtime,
             summary,
         }
     }
 
-    fn on_event(&mut self, event: Event) {
-        match event {
-            Event::State(state) => {
-                tracing::info!(?state, "call state");
-                if state == CallState::Connected && self.connected_at.is_none() {
-                    self.connected_at = Some(Instant::now());
-                }
-                self.model.on_state(state);
-            }
-            Event::Stats(line) => self.model.stats = Some(*line),
-            Event::Ended => {
-                if self.model.in_call() {
-                    self.model.phase = Phase::Idle;
-                }
-                self.remote.clear();
-                self.local.clear();
-            }
-            Event::SwitchFailed { device, error } => self.model.on_switch_failed(device, &error),
-            Event::Devices(devices) => {
-                self.devices_known = true;
-                self.model.on_devices(devices);
-            }
-            Event::Server(url) => {
-                self.model.embedded = Some(url.clone());
-                if self.args.self_call {
-                    self.start_second_peer(&url);
-                }
-            }
-            Event::ServerFailed(why) => {
-                tracing::warn!(%why, "no embedded server");
-                self.model.banner = Some(model::Banner {
-                    text: why,
-                    error: true,
-                    fix: None,
-                });
-            }
-        }
-        if self.join_when_ready && self.devices_known && self.model.server_url().is_some() {
-            self.join_when_ready = false;
-            self.model.join();
-        }
-    }
-
-    /// `--self-call`: a windowless peer with the test sources in the same room.
-    fn start_second_peer(&mut self, server: &str) {
-        let Ok(room) = RoomId::new(self.model.room.as_str()) else {
-            return;
-        };
-        let mut options = CallOptions::new(server, room);
-        options.bind = self.args.bind.clone();
-        options.stay = true;
-        options.format = VideoFormat {
-            width: self.args.width,
-            height: self.args.height,
-            fps: 30.0,
-        };
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        self.runtime.spawn(run_call(options, |_| {}, async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
-        self.second_peer = Some(stop);
-    }
-
-    /// With `--duration`: hang up and close once that long has passed since connecting.
-    fn check_duration(&mut self, ctx: &egui::Context) {
-        let (Some(limit), Some(at)) = (self.args.duration, self.connected_at) else {
-            return;
-        };
-        let left = Duration::from_secs_f64(limit.max(0.0)).saturating_sub(at.elapsed());
-        if left.is_zero() {
-            *self.summary.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.summary_line());
-            self.model.hang_up();
-            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
-        } else {
-            ctx.request_repaint_after(left);
-        }
-    }
-
-    /// The UI's own figures, as one JSON line.
-    fn summary_line(&self) -> String {
-        let mut ms: Vec<f64> = self
-            .remote
-            .upload_times
-            .iter()
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .collect();
-        ms.sort_by(f64::total_cmp);
-        let pct = |q: f64| {
-            ms.get(((ms.len().max(1) - 1) as f64 * q).round() as usize)
-                .copied()
-        };
+    /// The picture path's figures, for the summary.
+    fn ui_figures(&self) -> UiFigures {
         let counts = self.bridge.remote.counts();
-        serde_json::json!({
-            "ok": self.connected_at.is_some() && self.remote.shown > 0,
-            "state": view::state_text(&self.model.phase).0,
-            "banner": self.model.banner.as_ref().map(|b| b.text.clone()),
-            "ui": {
-                "remote_received": counts.put,
-                "remote_shown": self.remote.shown,
-                "remote_dropped": counts.dropped,
-                "remote_dropped_at": self.bridge.remote.dropped_at(),
-                "preview_shown": self.local.shown,
-                "upload_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "max": ms.last()},
-            },
-            "stats": self.model.stats,
-            "settings": self.model.settings,
-            "devices": self.model.devices,
-        })
-        .to_string()
+        UiFigures {
+            preview_shown: self.local.shown,
+            remote_dropped: counts.dropped,
+            remote_dropped_at: self.bridge.remote.dropped_at(),
+            remote_received: counts.put,
+            remote_shown: self.remote.shown,
+            upload_ms: UploadMs::of(&self.remote.upload_times),
+        }
+    }
+
+    /// Sends what the model queued to the bridge.
+    fn send_commands(&mut self) {
+        for command in self.model.outbox.drain(..) {
+            self.bridge.send(command);
+        }
+    }
+}
+
+/// What the app does on its own, from its flags.
+fn launch(args: &AppArgs) -> Launch {
+    Launch {
+        join_when_ready: args.self_call || args.room.is_some(),
+        self_call: args.self_call,
+        // A negative limit is none at all; one too long for a `Duration` is no limit.
+        duration: args
+            .duration
+            .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok()),
     }
 }
 
@@ -338,11 +272,18 @@ fn apply_flags(settings: &mut Settings, args: &AppArgs) {
 impl eframe::App for App {
     fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         tracing::trace!(target: "peercall::frame", "drawing a frame");
+        let now = Instant::now();
         while let Some(event) = self.bridge.try_event() {
-            self.on_event(event);
+            self.model.handle_event(now, event);
         }
-        self.remote.update(ctx, &self.bridge.remote);
-        self.local.update(ctx, &self.bridge.local);
+        // Pictures belong to a call: out of one, none is drawn or kept.
+        if self.model.in_call() {
+            self.remote.update(ctx, &self.bridge.remote);
+            self.local.update(ctx, &self.bridge.local);
+        } else {
+            self.remote.clear();
+            self.local.clear();
+        }
         view::show(
             ctx,
             &mut self.model,
@@ -351,10 +292,16 @@ impl eframe::App for App {
                 local: self.local.picture(),
             },
         );
-        for command in self.model.outbox.drain(..) {
-            self.bridge.send(command);
+        self.model.handle_timeout(now);
+        if self.model.take_close() {
+            let line = serde_json::to_string(&self.model.summary(self.ui_figures()));
+            *self.summary.lock().unwrap_or_else(|e| e.into_inner()) = line.ok();
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         }
-        self.check_duration(ctx);
+        self.send_commands();
+        if let Some(at) = self.model.poll_timeout() {
+            ctx.request_repaint_after(at.saturating_duration_since(now));
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -362,9 +309,7 @@ impl eframe::App for App {
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
-        self.bridge.send(model::Command::HangUp);
-        if let Some(stop) = self.second_peer.take() {
-            let _ = stop.send(true);
-        }
+        self.model.exit();
+        self.send_commands();
     }
 }

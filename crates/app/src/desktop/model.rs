@@ -1,7 +1,18 @@
 //! The desktop app's state and rules, with no egui and no engine in them: what the user
-//! picked, where the call is, which banner shows, and the commands that follow. The
-//! view reads and edits a [`Model`]; the app forwards the commands it queues to the
-//! engine bridge and feeds the engine's events back in.
+//! picked, where the call is, which banner shows, the toggles, what the app does on its
+//! own (join when ready, the `--self-call` peer, the `--duration` limit), and the
+//! commands that follow. A plain type in the manner of the relay's rules: the engine's
+//! [`Event`]s go in through [`Model::handle_event`] with `now`, the time limit through
+//! [`Model::handle_timeout`], and [`Command`]s for the bridge come out of
+//! [`Model::outbox`]. The view reads and edits a [`Model`]; the app only carries events
+//! in and commands out.
+//!
+//! Invariants: a command that changes a device or a toggle is queued only while a call
+//! runs (a call starts with the current choices, in its [`JoinRequest`]); the bridge is
+//! told the effective state (muted, or audio picked off: silence), never asked to work
+//! it out.
+
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use call::stats::StatsLine;
@@ -87,9 +98,12 @@ pub struct Settings {
     pub audio: AudioPick,
     /// Where received audio plays.
     pub speaker: SpeakerPick,
-    /// Playout volume, 0–2.
+    /// Playout volume, 0 to [`MAX_VOLUME`].
     pub volume: f32,
 }
+
+/// The loudest playout volume: twice the received level, for a quiet peer.
+pub const MAX_VOLUME: f32 = 2.0;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -124,6 +138,30 @@ pub struct Devices {
     pub speakers: Vec<Device>,
 }
 
+/// What the engine tells the UI (through the bridge).
+#[derive(Debug)]
+pub enum Event {
+    /// The call moved to a state.
+    State(CallState),
+    /// A second's stats.
+    Stats(Box<StatsLine>),
+    /// The call is over (after its last state).
+    Ended,
+    /// A device could not be switched to; the call keeps the previous one.
+    SwitchFailed {
+        /// The device.
+        device: DeviceKind,
+        /// What went wrong.
+        error: String,
+    },
+    /// The devices present (at start and when they change).
+    Devices(Devices),
+    /// The embedded signaling server runs at this WebSocket URL.
+    Server(String),
+    /// The embedded signaling server could not start.
+    ServerFailed(String),
+}
+
 /// Something for the engine bridge to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -131,18 +169,30 @@ pub enum Command {
     Join(JoinRequest),
     /// End it.
     HangUp,
-    /// Send another video (mid-call: the call goes on).
+    /// Open and send another video source (mid-call: the call goes on). Never
+    /// [`VideoPick::Off`]: video picked off mid-call is [`Command::CameraOff`].
     Video(VideoPick),
-    /// Send another audio.
+    /// Open and send another audio source. Never [`AudioPick::Off`]: audio picked off
+    /// mid-call is [`Command::Mute`].
     Audio(AudioPick),
     /// Play through another speaker.
     Speaker(SpeakerPick),
-    /// Mute or unmute the microphone.
+    /// Send silence (muted, or audio picked off) or the microphone again.
     Mute(bool),
-    /// Turn the camera off (black pictures) or on.
+    /// Send black pictures (camera off, or video picked off) or the camera again.
     CameraOff(bool),
     /// Playout volume.
     Volume(f32),
+    /// `--self-call`: start a windowless peer with the test pattern and tone in `room`
+    /// on `server`. It answers every call there until [`Command::StopSelfCallPeer`].
+    StartSelfCallPeer {
+        /// The embedded server's WebSocket URL.
+        server: String,
+        /// The room the app joins.
+        room: RoomId,
+    },
+    /// Stop the `--self-call` peer.
+    StopSelfCallPeer,
 }
 
 /// Everything a call starts with.
@@ -160,6 +210,12 @@ pub struct JoinRequest {
     pub audio: AudioPick,
     /// Playout.
     pub speaker: SpeakerPick,
+    /// Send silence from the start (muted, or no audio picked).
+    pub muted: bool,
+    /// Send black pictures from the start (camera off, or no video picked).
+    pub camera_off: bool,
+    /// Playout volume, 0 to [`MAX_VOLUME`].
+    pub volume: f32,
 }
 
 /// Where the app is.
@@ -171,6 +227,48 @@ pub enum Phase {
     InCall(CallState),
     /// A call ended or failed.
     Over(CallState),
+}
+
+impl Phase {
+    /// The state as the user reads it (the window's status, the summary's `state`).
+    pub fn words(&self) -> &'static str {
+        match self {
+            Self::Idle => "not in a call",
+            Self::InCall(state) => match state {
+                CallState::Joining => "joining…",
+                CallState::Waiting => "waiting for the other peer",
+                CallState::Connecting => "connecting…",
+                CallState::Connected => "connected",
+                CallState::Reconnecting => "reconnecting…",
+                CallState::Ended(_) | CallState::Failed(_) => "ending…",
+            },
+            Self::Over(CallState::Failed(_)) => "failed",
+            Self::Over(_) => "call ended",
+        }
+    }
+}
+
+/// What the app does on its own, from its flags.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Launch {
+    /// Join as soon as a server is known and the devices are listed (`--room`,
+    /// `--self-call`): a missing camera then falls back to the test pattern first.
+    pub join_when_ready: bool,
+    /// `--self-call`: start the windowless peer once the embedded server runs.
+    pub self_call: bool,
+    /// `--duration`: hang up and close this long after the call first connected.
+    pub duration: Option<Duration>,
+}
+
+/// The `--self-call` peer, as far as the model knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SelfCallPeer {
+    /// Not asked for.
+    NotWanted,
+    /// Asked for; waiting for the embedded server.
+    Wanted,
+    /// Started (and stopped at exit).
+    Started,
 }
 
 /// A fix a banner offers.
@@ -220,25 +318,53 @@ pub struct Model {
     pub embedded: Option<String>,
     /// Commands for the bridge, taken each frame.
     pub outbox: Vec<Command>,
+    /// Join once `devices_known` and a server is known.
+    join_when_ready: bool,
+    /// A device list has arrived (the fallbacks to the test sources are made).
+    devices_known: bool,
+    /// The `--self-call` peer: wanted, started, or neither.
+    self_call: SelfCallPeer,
+    /// The `--duration` limit.
+    duration: Option<Duration>,
+    /// When a call first connected (the `--duration` limit counts from here).
+    connected_at: Option<Instant>,
+    /// Whether the window is to close.
+    close: Close,
 }
 
-/// An unguessable room name: 128 random bits in the protocol's alphabet.
+/// Whether the window is to close (the `--duration` limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Close {
+    /// Not yet.
+    No,
+    /// Now: the shell has not been told yet.
+    Due,
+    /// The shell has been told.
+    Told,
+}
+
+/// Random bytes in a fresh room's name: 128 bits, which nobody guesses or picks by
+/// chance (22 characters in the protocol's alphabet).
+const ROOM_BYTES: usize = 16;
+
+/// An unguessable room name: [`ROOM_BYTES`] random bytes in the protocol's alphabet.
 pub fn new_room() -> String {
     use std::hash::BuildHasher as _;
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; ROOM_BYTES];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness (unheard of on desktops): the standard library's randomly
         // keyed hasher still makes a room nobody picks by chance.
         let state = std::collections::hash_map::RandomState::new();
-        bytes[..8].copy_from_slice(&state.hash_one(media::now_us()).to_le_bytes());
-        bytes[8..].copy_from_slice(&state.hash_one(std::process::id()).to_le_bytes());
+        let half = ROOM_BYTES / 2;
+        bytes[..half].copy_from_slice(&state.hash_one(media::now_us()).to_le_bytes());
+        bytes[half..].copy_from_slice(&state.hash_one(std::process::id()).to_le_bytes());
     }
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl Model {
-    /// A model with `settings`, idle, in a fresh room.
-    pub fn new(settings: Settings) -> Self {
+    /// A model with `settings`, idle, in a fresh room, that does what `launch` says.
+    pub fn new(settings: Settings, launch: Launch) -> Self {
         Self {
             settings,
             room: new_room(),
@@ -252,6 +378,16 @@ impl Model {
             fullscreen: false,
             embedded: None,
             outbox: Vec::new(),
+            join_when_ready: launch.join_when_ready,
+            devices_known: false,
+            self_call: if launch.self_call {
+                SelfCallPeer::Wanted
+            } else {
+                SelfCallPeer::NotWanted
+            },
+            duration: launch.duration,
+            connected_at: None,
+            close: Close::No,
         }
     }
 
@@ -320,6 +456,9 @@ impl Model {
             video: self.settings.video.clone(),
             audio: self.settings.audio.clone(),
             speaker: self.settings.speaker.clone(),
+            muted: self.sends_silence(),
+            camera_off: self.sends_black(),
+            volume: self.settings.volume,
         }));
     }
 
@@ -330,21 +469,46 @@ impl Model {
         }
     }
 
-    /// A video picked (mid-call too).
+    /// Whether the call sends silence: muted, or no audio picked.
+    pub fn sends_silence(&self) -> bool {
+        self.muted || self.settings.audio == AudioPick::Off
+    }
+
+    /// Whether the call sends black pictures: camera off, or no video picked.
+    pub fn sends_black(&self) -> bool {
+        self.camera_off || self.settings.video == VideoPick::Off
+    }
+
+    /// A video picked (mid-call too: another source opens, and the call goes on; "no
+    /// video" mid-call keeps the video stream and sends black pictures).
     pub fn pick_video(&mut self, pick: VideoPick) {
-        if pick != self.settings.video {
-            self.settings.video = pick.clone();
-            if self.in_call() {
+        if pick == self.settings.video {
+            return;
+        }
+        let was_black = self.sends_black();
+        self.settings.video = pick.clone();
+        if self.in_call() {
+            if self.sends_black() != was_black {
+                self.outbox.push(Command::CameraOff(self.sends_black()));
+            }
+            if pick != VideoPick::Off {
                 self.outbox.push(Command::Video(pick));
             }
         }
     }
 
-    /// A microphone picked.
+    /// A microphone picked (mid-call too; "no audio" mid-call sends silence).
     pub fn pick_audio(&mut self, pick: AudioPick) {
-        if pick != self.settings.audio {
-            self.settings.audio = pick.clone();
-            if self.in_call() {
+        if pick == self.settings.audio {
+            return;
+        }
+        let was_silent = self.sends_silence();
+        self.settings.audio = pick.clone();
+        if self.in_call() {
+            if self.sends_silence() != was_silent {
+                self.outbox.push(Command::Mute(self.sends_silence()));
+            }
+            if pick != AudioPick::Off {
                 self.outbox.push(Command::Audio(pick));
             }
         }
@@ -360,22 +524,28 @@ impl Model {
         }
     }
 
-    /// Mute pressed (or `M`).
+    /// Mute pressed (or `M`). Out of a call it is kept for the next one.
     pub fn toggle_mute(&mut self) {
         self.muted = !self.muted;
-        self.outbox.push(Command::Mute(self.muted));
+        if self.in_call() {
+            self.outbox.push(Command::Mute(self.sends_silence()));
+        }
     }
 
-    /// Camera off pressed (or `V`).
+    /// Camera off pressed (or `V`). Out of a call it is kept for the next one.
     pub fn toggle_camera(&mut self) {
         self.camera_off = !self.camera_off;
-        self.outbox.push(Command::CameraOff(self.camera_off));
+        if self.in_call() {
+            self.outbox.push(Command::CameraOff(self.sends_black()));
+        }
     }
 
-    /// Volume moved.
+    /// Volume moved (kept between 0 and [`MAX_VOLUME`]).
     pub fn set_volume(&mut self, volume: f32) {
-        self.settings.volume = volume.clamp(0.0, 2.0);
-        self.outbox.push(Command::Volume(self.settings.volume));
+        self.settings.volume = volume.clamp(0.0, MAX_VOLUME);
+        if self.in_call() {
+            self.outbox.push(Command::Volume(self.settings.volume));
+        }
     }
 
     /// A banner's fix clicked.
@@ -403,8 +573,111 @@ impl Model {
         });
     }
 
+    /// What the engine said, at `now`. Then, if the app was started to join by itself
+    /// and everything a call needs is known, it joins.
+    pub fn handle_event(&mut self, now: Instant, event: Event) {
+        match event {
+            Event::State(state) => self.on_state(now, state),
+            Event::Stats(line) => self.stats = Some(*line),
+            Event::Ended => {
+                if self.in_call() {
+                    self.phase = Phase::Idle;
+                }
+            }
+            Event::SwitchFailed { device, error } => self.on_switch_failed(device, &error),
+            Event::Devices(devices) => {
+                self.devices_known = true;
+                self.on_devices(devices);
+            }
+            Event::Server(url) => {
+                self.embedded = Some(url.clone());
+                self.start_self_call_peer(url);
+            }
+            Event::ServerFailed(why) => {
+                tracing::warn!(%why, "no embedded server");
+                self.error(&why, None);
+            }
+        }
+        if self.join_when_ready && self.devices_known && self.server_url().is_some() {
+            self.join_when_ready = false;
+            self.join();
+        }
+    }
+
+    /// When [`Model::handle_timeout`] has something to do next: the `--duration`
+    /// limit, once connected.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.close != Close::No {
+            return None;
+        }
+        Some(self.connected_at? + self.duration?)
+    }
+
+    /// The time is `now`: once the `--duration` limit has passed, the call hangs up and
+    /// the window closes (see [`Model::take_close`]).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.poll_timeout().is_some_and(|at| now >= at) {
+            self.hang_up();
+            self.close = Close::Due;
+        }
+    }
+
+    /// Whether the window should close now (true once): the shell then prints the
+    /// [`Model::summary`] and closes it.
+    pub fn take_close(&mut self) -> bool {
+        let due = self.close == Close::Due;
+        if due {
+            self.close = Close::Told;
+        }
+        due
+    }
+
+    /// The window is closing: the call hangs up and the `--self-call` peer stops.
+    pub fn exit(&mut self) {
+        self.hang_up();
+        if self.self_call == SelfCallPeer::Started {
+            self.self_call = SelfCallPeer::NotWanted;
+            self.outbox.push(Command::StopSelfCallPeer);
+        }
+    }
+
+    /// Whether a call has connected since the app started.
+    pub fn ever_connected(&self) -> bool {
+        self.connected_at.is_some()
+    }
+
+    /// The summary line's figures: the model's own, with the picture path's `ui`.
+    pub fn summary(&self, ui: UiFigures) -> Summary<'_> {
+        Summary {
+            banner: self.banner.as_ref().map(|b| b.text.as_str()),
+            devices: &self.devices,
+            ok: self.ever_connected() && ui.remote_shown > 0,
+            settings: &self.settings,
+            state: self.phase.words(),
+            stats: self.stats.as_ref(),
+            ui,
+        }
+    }
+
+    /// `--self-call`: the windowless peer goes into this room on the embedded server.
+    fn start_self_call_peer(&mut self, server: String) {
+        if self.self_call != SelfCallPeer::Wanted {
+            return;
+        }
+        let Ok(room) = RoomId::new(self.room.trim()) else {
+            return;
+        };
+        self.self_call = SelfCallPeer::Started;
+        self.outbox
+            .push(Command::StartSelfCallPeer { server, room });
+    }
+
     /// The engine says the call moved to `state`.
-    pub fn on_state(&mut self, state: CallState) {
+    fn on_state(&mut self, now: Instant, state: CallState) {
+        tracing::info!(?state, "call state");
+        if state == CallState::Connected && self.connected_at.is_none() {
+            self.connected_at = Some(now);
+        }
         match &state {
             CallState::Failed(failure) => {
                 let (text, fix) = explain_failure(failure);
@@ -420,7 +693,7 @@ impl Model {
     }
 
     /// A device could not be switched to mid-call (the call keeps the old one).
-    pub fn on_switch_failed(&mut self, device: DeviceKind, error: &str) {
+    fn on_switch_failed(&mut self, device: DeviceKind, error: &str) {
         let fix = match device {
             DeviceKind::Camera => Some(Fix::UseTestPattern),
             DeviceKind::Microphone => Some(Fix::UseTestTone),
@@ -436,7 +709,7 @@ impl Model {
 
     /// The device lists changed (at start, and on hot-plug). A picked device that is
     /// not there falls back to the test source (or no playout), with a notice.
-    pub fn on_devices(&mut self, devices: Devices) {
+    fn on_devices(&mut self, devices: Devices) {
         let mut fell_back = Vec::new();
         if let VideoPick::Camera(index) = self.settings.video {
             if !devices.cameras.iter().any(|c| c.id == index.to_string()) {
@@ -471,6 +744,74 @@ impl Model {
     }
 }
 
+/// The line the app prints when `--duration` closes it. Its fields serialize in this
+/// order (alphabetical), as a JSON map does.
+#[derive(Debug, Serialize)]
+pub struct Summary<'a> {
+    /// The banner's text, if one shows.
+    pub banner: Option<&'a str>,
+    /// The devices present.
+    pub devices: &'a Devices,
+    /// A call connected and at least one remote picture was shown.
+    pub ok: bool,
+    /// The choices (saved).
+    pub settings: &'a Settings,
+    /// The state as the window shows it.
+    pub state: &'static str,
+    /// The latest stats line.
+    pub stats: Option<&'a StatsLine>,
+    /// The picture path's figures.
+    pub ui: UiFigures,
+}
+
+/// What the UI's picture path did, as the shell counts it (for the [`Summary`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UiFigures {
+    /// Local preview pictures shown.
+    pub preview_shown: u64,
+    /// Remote pictures dropped before the UI took them.
+    pub remote_dropped: u64,
+    /// Which remote pictures were dropped (1 = the first).
+    pub remote_dropped_at: Vec<u64>,
+    /// Remote pictures decoded and queued for the UI.
+    pub remote_received: u64,
+    /// Remote pictures shown.
+    pub remote_shown: u64,
+    /// How long turning a remote picture into a texture took.
+    pub upload_ms: UploadMs,
+}
+
+/// A distribution of upload times, in milliseconds (`None` with no upload).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UploadMs {
+    /// The longest.
+    pub max: Option<f64>,
+    /// The median.
+    pub p50: Option<f64>,
+    /// The 95th percentile.
+    pub p95: Option<f64>,
+    /// The 99th percentile.
+    pub p99: Option<f64>,
+}
+
+impl UploadMs {
+    /// The distribution of `times` (nearest rank).
+    pub fn of(times: &[Duration]) -> Self {
+        let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        let rank = |q: f64| {
+            let last = ms.len().saturating_sub(1);
+            ms.get((last as f64 * q).round() as usize).copied()
+        };
+        Self {
+            max: ms.last().copied(),
+            p50: rank(0.5),
+            p95: rank(0.95),
+            p99: rank(0.99),
+        }
+    }
+}
+
 /// A failure from the engine as a banner: what happened, what to do, a fix.
 fn explain_failure(failure: &Failure) -> (String, Option<Fix>) {
     let fix = match failure {
@@ -495,10 +836,40 @@ fn explain_failure(failure: &Failure) -> (String, Option<Fix>) {
 mod tests {
     use super::*;
 
+    const SERVER: &str = "ws://127.0.0.1:4000/ws";
+
     fn model() -> Model {
-        let mut m = Model::new(Settings::default());
-        m.embedded = Some("ws://127.0.0.1:4000/ws".into());
+        let mut m = Model::new(Settings::default(), Launch::default());
+        m.embedded = Some(SERVER.into());
         m
+    }
+
+    /// The engine says `state` (the time does not matter).
+    fn state(m: &mut Model, state: CallState) {
+        m.handle_event(Instant::now(), Event::State(state));
+    }
+
+    /// A camera and a microphone present, and a speaker.
+    fn all_devices() -> Devices {
+        let device = |id: &str| Device {
+            id: id.into(),
+            name: id.into(),
+        };
+        Devices {
+            cameras: vec![device("0")],
+            microphones: vec![device("default")],
+            speakers: vec![device("default")],
+        }
+    }
+
+    fn join_request(m: &Model) -> JoinRequest {
+        m.outbox
+            .iter()
+            .find_map(|c| match c {
+                Command::Join(j) => Some(j.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no join in {:?}", m.outbox))
     }
 
     #[test]
@@ -552,23 +923,32 @@ mod tests {
     fn failures_become_banners_with_what_to_do() {
         let mut m = model();
         m.join();
-        m.on_state(CallState::Failed(Failure::RoomFull {
-            room: RoomId::new("r").unwrap(),
-        }));
+        state(
+            &mut m,
+            CallState::Failed(Failure::RoomFull {
+                room: RoomId::new("r").unwrap(),
+            }),
+        );
         assert!(!m.in_call());
         assert!(m.banner.as_ref().unwrap().text.contains("another room"));
-        m.on_state(CallState::Failed(Failure::NoRelayCandidate));
+        state(&mut m, CallState::Failed(Failure::NoRelayCandidate));
         assert!(m.banner.as_ref().unwrap().text.contains("TURN"));
         // A microphone's failure offers the test tone, whatever its message says.
-        m.on_state(CallState::Failed(Failure::Device {
-            kind: Some(DeviceKind::Microphone),
-            detail: "cannot open the camera-shaped microphone".into(),
-        }));
+        state(
+            &mut m,
+            CallState::Failed(Failure::Device {
+                kind: Some(DeviceKind::Microphone),
+                detail: "cannot open the camera-shaped microphone".into(),
+            }),
+        );
         assert_eq!(m.banner.clone().unwrap().fix, Some(Fix::UseTestTone));
-        m.on_state(CallState::Failed(Failure::Device {
-            kind: Some(DeviceKind::Camera),
-            detail: "no camera named \"7\"".into(),
-        }));
+        state(
+            &mut m,
+            CallState::Failed(Failure::Device {
+                kind: Some(DeviceKind::Camera),
+                detail: "no camera named \"7\"".into(),
+            }),
+        );
         let banner = m.banner.clone().unwrap();
         assert_eq!(banner.fix, Some(Fix::UseTestPattern));
         m.apply_fix(Fix::UseTestPattern);
@@ -579,7 +959,7 @@ mod tests {
     #[test]
     fn missing_devices_fall_back_to_the_test_sources_with_a_notice() {
         let mut m = model();
-        m.on_devices(Devices::default());
+        m.handle_event(Instant::now(), Event::Devices(Devices::default()));
         assert_eq!(m.settings.video, VideoPick::TestPattern);
         assert_eq!(m.settings.audio, AudioPick::TestTone);
         assert_eq!(m.settings.speaker, SpeakerPick::Off);
@@ -598,7 +978,7 @@ mod tests {
         let mut m = model();
         m.join();
         m.outbox.clear();
-        m.on_state(CallState::Connected);
+        state(&mut m, CallState::Connected);
         m.pick_video(VideoPick::TestPattern);
         m.pick_video(VideoPick::TestPattern); // unchanged: nothing
         m.toggle_mute();
@@ -615,5 +995,299 @@ mod tests {
                 Command::HangUp,
             ]
         );
+    }
+
+    #[test]
+    fn toggles_out_of_a_call_wait_for_the_next_one_and_it_starts_with_them() {
+        let mut m = model();
+        m.toggle_mute();
+        m.toggle_camera();
+        m.set_volume(0.5);
+        assert!(m.outbox.is_empty(), "no call: nothing to tell the engine");
+        m.join();
+        let join = join_request(&m);
+        assert!(join.muted && join.camera_off);
+        assert_eq!(join.volume, 0.5);
+
+        // "No audio" and "no video" start a call silent and black, whatever the toggles.
+        let mut m = model();
+        m.pick_audio(AudioPick::Off);
+        m.pick_video(VideoPick::Off);
+        m.join();
+        let join = join_request(&m);
+        assert!(join.muted && join.camera_off);
+        assert!(!m.muted && !m.camera_off);
+    }
+
+    #[test]
+    fn picking_no_video_or_audio_mid_call_sends_black_and_silence_and_back() {
+        let mut m = model();
+        m.on_devices(all_devices());
+        m.join();
+        state(&mut m, CallState::Connected);
+        m.outbox.clear();
+        m.pick_video(VideoPick::Off);
+        m.pick_audio(AudioPick::Off);
+        assert_eq!(m.outbox, [Command::CameraOff(true), Command::Mute(true)]);
+        m.outbox.clear();
+        // The camera toggle while no video is picked: still black.
+        m.toggle_camera();
+        assert_eq!(m.outbox, [Command::CameraOff(true)]);
+        m.outbox.clear();
+        // A camera again: still black (the camera is off), the camera opens.
+        m.pick_video(VideoPick::Camera(0));
+        assert_eq!(m.outbox, [Command::Video(VideoPick::Camera(0))]);
+        m.outbox.clear();
+        m.toggle_camera();
+        assert_eq!(m.outbox, [Command::CameraOff(false)]);
+        m.outbox.clear();
+        // The microphone again: unmuted, then opened.
+        m.pick_audio(AudioPick::Microphone("default".into()));
+        assert_eq!(
+            m.outbox,
+            [
+                Command::Mute(false),
+                Command::Audio(AudioPick::Microphone("default".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn the_volume_stays_between_silence_and_twice_the_level() {
+        let mut m = model();
+        m.join();
+        m.outbox.clear();
+        m.set_volume(-1.0);
+        m.set_volume(MAX_VOLUME + 1.0);
+        assert_eq!(
+            m.outbox,
+            [Command::Volume(0.0), Command::Volume(MAX_VOLUME)]
+        );
+    }
+
+    #[test]
+    fn join_when_ready_waits_for_the_devices_and_a_server_then_joins_once() {
+        let launch = Launch {
+            join_when_ready: true,
+            ..Launch::default()
+        };
+        let now = Instant::now();
+        // The server first: no join until the devices are known, since a missing
+        // camera falls back to the test pattern first.
+        let mut m = Model::new(Settings::default(), launch.clone());
+        m.handle_event(now, Event::Server(SERVER.into()));
+        assert!(m.outbox.is_empty());
+        m.handle_event(now, Event::Devices(Devices::default()));
+        let join = join_request(&m);
+        assert_eq!(join.server, SERVER);
+        assert_eq!(join.video, VideoPick::TestPattern);
+        assert_eq!(join.audio, AudioPick::TestTone);
+        // Once: after the call, the next events do not join again.
+        m.outbox.clear();
+        state(&mut m, CallState::Ended(call::EndReason::HungUp));
+        m.handle_event(now, Event::Ended);
+        m.handle_event(now, Event::Devices(all_devices()));
+        assert!(m.outbox.iter().all(|c| !matches!(c, Command::Join(_))));
+
+        // The devices first, with a typed server: joins at once.
+        let settings = Settings {
+            server: "ws://example.org/ws".into(),
+            ..Settings::default()
+        };
+        let mut m = Model::new(settings, launch);
+        m.handle_event(now, Event::Devices(all_devices()));
+        assert_eq!(join_request(&m).server, "ws://example.org/ws");
+        assert!(m.in_call());
+
+        // Not asked to: never joins by itself.
+        let mut m = Model::new(Settings::default(), Launch::default());
+        m.handle_event(now, Event::Server(SERVER.into()));
+        m.handle_event(now, Event::Devices(all_devices()));
+        assert!(m.outbox.is_empty());
+        assert!(!m.in_call());
+    }
+
+    #[test]
+    fn the_self_call_peer_starts_in_the_room_once_the_server_runs_and_stops_at_exit() {
+        let launch = Launch {
+            join_when_ready: true,
+            self_call: true,
+            duration: None,
+        };
+        let now = Instant::now();
+        let mut m = Model::new(Settings::default(), launch);
+        m.handle_event(now, Event::Devices(all_devices()));
+        assert!(m.outbox.is_empty(), "no server yet");
+        m.handle_event(now, Event::Server(SERVER.into()));
+        let room = RoomId::new(m.room.as_str()).unwrap();
+        assert_eq!(
+            m.outbox[0],
+            Command::StartSelfCallPeer {
+                server: SERVER.into(),
+                room: room.clone(),
+            }
+        );
+        assert_eq!(join_request(&m).room, room);
+        assert_eq!(m.outbox.len(), 2);
+        m.outbox.clear();
+        // One peer: another server event does not start a second.
+        m.handle_event(now, Event::Server(SERVER.into()));
+        assert!(m.outbox.is_empty());
+        m.exit();
+        assert_eq!(m.outbox, [Command::HangUp, Command::StopSelfCallPeer]);
+
+        // Without --self-call, exit only hangs up (and only in a call).
+        let mut m = model();
+        m.exit();
+        assert!(m.outbox.is_empty());
+    }
+
+    #[test]
+    fn the_end_of_a_call_leaves_it_and_a_failure_keeps_its_banner() {
+        let mut m = model();
+        m.join();
+        state(&mut m, CallState::Connected);
+        m.handle_event(Instant::now(), Event::Ended);
+        assert_eq!(m.phase, Phase::Idle);
+        assert_eq!(m.phase.words(), "not in a call");
+
+        // Ended or failed first: the phase says how it ended, and stays.
+        m.join();
+        state(&mut m, CallState::Ended(call::EndReason::PeerLeft));
+        assert!(!m.in_call());
+        assert_eq!(m.phase.words(), "call ended");
+        assert!(!m.banner.as_ref().unwrap().error);
+        m.handle_event(Instant::now(), Event::Ended);
+        assert_eq!(m.phase.words(), "call ended");
+
+        m.join();
+        state(&mut m, CallState::Failed(Failure::NoRelayCandidate));
+        m.handle_event(Instant::now(), Event::Ended);
+        assert_eq!(m.phase.words(), "failed");
+        assert!(m.banner.as_ref().unwrap().error);
+        // Hanging up after the end has nothing to do.
+        m.outbox.clear();
+        m.hang_up();
+        assert!(m.outbox.is_empty());
+    }
+
+    #[test]
+    fn the_duration_counts_from_the_first_connection_then_hangs_up_and_closes_once() {
+        let limit = Duration::from_secs(5);
+        let mut m = Model::new(
+            Settings::default(),
+            Launch {
+                duration: Some(limit),
+                ..Launch::default()
+            },
+        );
+        m.embedded = Some(SERVER.into());
+        let t0 = Instant::now();
+        m.join();
+        m.outbox.clear();
+        m.handle_event(t0, Event::State(CallState::Connecting));
+        assert_eq!(m.poll_timeout(), None, "the limit runs once connected");
+        m.handle_event(t0, Event::State(CallState::Connected));
+        assert_eq!(m.poll_timeout(), Some(t0 + limit));
+        // A reconnection does not restart it.
+        let later = t0 + Duration::from_secs(3);
+        m.handle_event(later, Event::State(CallState::Reconnecting));
+        m.handle_event(later, Event::State(CallState::Connected));
+        assert_eq!(m.poll_timeout(), Some(t0 + limit));
+        m.handle_timeout(t0 + limit - Duration::from_millis(1));
+        assert!(m.outbox.is_empty());
+        assert!(!m.take_close());
+        m.handle_timeout(t0 + limit);
+        assert_eq!(m.outbox, [Command::HangUp]);
+        assert!(m.take_close());
+        assert!(!m.take_close(), "told once");
+        assert_eq!(m.poll_timeout(), None);
+        m.outbox.clear();
+        m.handle_timeout(t0 + limit * 2);
+        assert!(m.outbox.is_empty());
+
+        // Without --duration, no limit.
+        let mut m = model();
+        m.join();
+        state(&mut m, CallState::Connected);
+        assert_eq!(m.poll_timeout(), None);
+    }
+
+    #[test]
+    fn the_summary_is_ok_only_once_connected_with_a_picture_shown() {
+        let shown = UiFigures {
+            remote_shown: 1,
+            ..UiFigures::default()
+        };
+        let mut m = model();
+        m.join();
+        state(&mut m, CallState::Connecting);
+        assert!(
+            !m.summary(shown.clone()).ok,
+            "pictures, but never connected"
+        );
+        state(&mut m, CallState::Connected);
+        assert!(!m.summary(UiFigures::default()).ok, "connected, no picture");
+        let summary = m.summary(shown.clone());
+        assert!(summary.ok);
+        assert_eq!(summary.state, "connected");
+        // Having connected counts, even once the call has ended.
+        state(&mut m, CallState::Ended(call::EndReason::HungUp));
+        assert!(m.summary(shown).ok);
+    }
+
+    #[test]
+    fn the_summary_line_keeps_its_shape() {
+        let mut m = model();
+        m.handle_event(Instant::now(), Event::Devices(Devices::default()));
+        let line = serde_json::to_value(m.summary(UiFigures {
+            upload_ms: UploadMs::of(&[Duration::from_millis(2)]),
+            ..UiFigures::default()
+        }))
+        .unwrap();
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v.as_object().unwrap().keys().cloned().collect()
+        };
+        assert_eq!(
+            keys(&line),
+            [
+                "banner", "devices", "ok", "settings", "state", "stats", "ui"
+            ]
+        );
+        assert_eq!(
+            keys(&line["ui"]),
+            [
+                "preview_shown",
+                "remote_dropped",
+                "remote_dropped_at",
+                "remote_received",
+                "remote_shown",
+                "upload_ms"
+            ]
+        );
+        assert_eq!(
+            line["ui"]["upload_ms"],
+            serde_json::json!({"p50": 2.0, "p95": 2.0, "p99": 2.0, "max": 2.0})
+        );
+        assert_eq!(line["state"], "not in a call");
+        assert!(line["stats"].is_null());
+        assert!(
+            line["banner"]
+                .as_str()
+                .unwrap()
+                .starts_with("No camera found")
+        );
+        assert_eq!(line["settings"]["video"], "TestPattern");
+    }
+
+    #[test]
+    fn upload_times_are_summed_up_by_nearest_rank() {
+        assert_eq!(UploadMs::of(&[]), UploadMs::default());
+        let times: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        let ms = UploadMs::of(&times);
+        assert_eq!(ms.p50, Some(51.0));
+        assert_eq!(ms.p95, Some(95.0));
+        assert_eq!(ms.p99, Some(99.0));
+        assert_eq!(ms.max, Some(100.0));
     }
 }

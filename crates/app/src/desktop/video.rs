@@ -1,4 +1,4 @@
-//! Pictures to textures: the next picture of a [`FrameSlot`] converted to RGBA (SIMD,
+//! Pictures to textures: the next picture of a [`FrameQueue`] converted to RGBA (SIMD,
 //! through `media::convert`) and uploaded into one egui texture that is reused, with the
 //! time each upload took.
 
@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 use media::VideoFrame;
 
-use super::frames::FrameSlot;
+use super::frames::FrameQueue;
+
+/// Upload times kept: the last 10 minutes at 30 fps, enough for the summary's
+/// percentiles over a long call without growing without bound.
+const UPLOAD_TIMES_KEPT: usize = 18_000;
 
 /// One video's texture.
 pub struct VideoTexture {
@@ -39,15 +43,16 @@ impl VideoTexture {
         }
     }
 
-    /// Uploads the slot's next picture, if there is one.
-    pub fn update(&mut self, ctx: &egui::Context, slot: &FrameSlot) {
-        if let Some(picture) = slot.take() {
+    /// Uploads the queue's next picture, if there is one.
+    pub fn update(&mut self, ctx: &egui::Context, queue: &FrameQueue) {
+        if let Some(picture) = queue.take() {
             let started = Instant::now();
             if self.upload(ctx, &picture) {
                 self.shown += 1;
-                // Kept bounded: the last 10 minutes at 30 fps.
-                if self.upload_times.len() >= 18_000 {
-                    self.upload_times.drain(..9_000);
+                // Kept bounded: when full, the older half goes (one move, not one
+                // per picture).
+                if self.upload_times.len() >= UPLOAD_TIMES_KEPT {
+                    self.upload_times.drain(..UPLOAD_TIMES_KEPT / 2);
                 }
                 self.upload_times.push(started.elapsed());
             }
@@ -83,7 +88,7 @@ impl VideoTexture {
         })
     }
 
-    /// Forgets the picture (the call ended).
+    /// Forgets the picture (no call: nothing to show).
     pub fn clear(&mut self) {
         self.texture = None;
     }

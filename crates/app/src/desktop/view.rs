@@ -8,9 +8,67 @@
 
 use eframe::egui::{self, Color32, RichText};
 
-use super::model::{AudioPick, Model, Phase, SpeakerPick, VideoPick};
+use super::model::{AudioPick, MAX_VOLUME, Model, Phase, SpeakerPick, VideoPick};
 use super::video::Picture;
 use call::CallState;
+
+/// A call on its way (joining, waiting, connecting, reconnecting): amber, neither good
+/// nor bad yet.
+const AMBER: Color32 = Color32::from_rgb(0xd9, 0x9a, 0x1c);
+/// Connected.
+const GREEN: Color32 = Color32::from_rgb(0x3c, 0xb3, 0x71);
+/// Failed.
+const RED: Color32 = Color32::from_rgb(0xe0, 0x4f, 0x4f);
+/// Behind an error banner: a dark red that white text reads well on.
+const ERROR_FILL: Color32 = Color32::from_rgb(0x7f, 0x1d, 0x1d);
+/// Behind a notice: a slate grey that white text reads well on.
+const NOTICE_FILL: Color32 = Color32::from_rgb(0x37, 0x41, 0x51);
+
+/// The device panel's width: the pickers and the toggle buttons in two rows.
+const DEVICE_PANEL_WIDTH: f32 = 270.0;
+/// A device picker's width within the panel, its label beside it.
+const PICKER_WIDTH: f32 = 170.0;
+/// The name field: a name of a dozen characters shows whole.
+const NAME_WIDTH: f32 = 110.0;
+/// The server field: a `ws://host:port/ws` URL shows whole.
+const SERVER_WIDTH: f32 = 220.0;
+/// The room field: a fresh room's 22 characters show whole.
+const ROOM_WIDTH: f32 = 200.0;
+/// Space above and below the call bar.
+const BAR_PADDING: f32 = 4.0;
+/// Space above the device panel's heading.
+const PANEL_TOP: f32 = 6.0;
+/// Space between the volume slider and the toggle buttons.
+const TOGGLES_GAP: f32 = 8.0;
+/// Padding inside a banner.
+const BANNER_PADDING: f32 = 8.0;
+
+/// Size of the text in place of the remote video: readable across the room.
+const PLACEHOLDER_TEXT_SIZE: f32 = 18.0;
+/// The preview is this fraction of the video area's width...
+const PREVIEW_SHARE: f32 = 0.25;
+/// ...but never narrower than this, to stay recognisable in a small window.
+const PREVIEW_MIN_WIDTH: f32 = 120.0;
+/// The preview's distance from the bottom right corner.
+const PREVIEW_MARGIN: f32 = 12.0;
+/// The preview's frame: rounding and stroke width.
+const PREVIEW_ROUNDING: f32 = 2.0;
+/// See [`PREVIEW_ROUNDING`].
+const PREVIEW_STROKE: f32 = 1.0;
+
+/// The stats overlay's width: its longest line (the ICE path) in 12 px monospace.
+const STATS_WIDTH: f32 = 420.0;
+/// The stats overlay's distance from the top right corner.
+const STATS_MARGIN: f32 = 10.0;
+/// The stats text size: small, to cover little of the video.
+const STATS_TEXT_SIZE: f32 = 12.0;
+/// The stats backdrop's opacity (of 255): the text reads on any picture, which still
+/// shows through.
+const STATS_BACKDROP_ALPHA: u8 = 170;
+/// Padding inside the stats backdrop.
+const STATS_PADDING: f32 = 6.0;
+/// The stats backdrop's rounding.
+const STATS_ROUNDING: f32 = 4.0;
 
 /// The pictures to draw this frame.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,7 +89,7 @@ pub fn show(ctx: &egui::Context, model: &mut Model, pictures: Pictures) {
         }
         egui::SidePanel::right("devices")
             .resizable(false)
-            .exact_width(270.0)
+            .exact_width(DEVICE_PANEL_WIDTH)
             .show(ctx, |ui| devices(ui, model));
     }
     egui::CentralPanel::default()
@@ -63,36 +121,29 @@ fn set_fullscreen(ctx: &egui::Context, model: &mut Model, on: bool) {
     ctx.send_viewport_cmd(egui::ViewportCommand::Fullscreen(on));
 }
 
-/// The state as the user reads it, and its colour.
-pub fn state_text(phase: &Phase) -> (String, Color32) {
-    let amber = Color32::from_rgb(0xd9, 0x9a, 0x1c);
+/// The colour the state shows in (its words are [`Phase::words`]).
+fn state_colour(phase: &Phase) -> Color32 {
     match phase {
-        Phase::Idle => ("not in a call".into(), Color32::GRAY),
-        Phase::InCall(state) => match state {
-            CallState::Joining => ("joining…".into(), amber),
-            CallState::Waiting => ("waiting for the other peer".into(), amber),
-            CallState::Connecting => ("connecting…".into(), amber),
-            CallState::Connected => ("connected".into(), Color32::from_rgb(0x3c, 0xb3, 0x71)),
-            CallState::Reconnecting => ("reconnecting…".into(), amber),
-            CallState::Ended(_) | CallState::Failed(_) => ("ending…".into(), Color32::GRAY),
-        },
-        Phase::Over(CallState::Failed(_)) => ("failed".into(), Color32::from_rgb(0xe0, 0x4f, 0x4f)),
-        Phase::Over(_) => ("call ended".into(), Color32::GRAY),
+        Phase::InCall(CallState::Connected) => GREEN,
+        Phase::InCall(CallState::Ended(_) | CallState::Failed(_)) => Color32::GRAY,
+        Phase::InCall(_) => AMBER,
+        Phase::Over(CallState::Failed(_)) => RED,
+        Phase::Idle | Phase::Over(_) => Color32::GRAY,
     }
 }
 
 fn call_bar(ui: &mut egui::Ui, model: &mut Model) {
-    ui.add_space(4.0);
+    ui.add_space(BAR_PADDING);
     ui.horizontal_wrapped(|ui| {
         ui.heading("peercall");
-        let (text, colour) = state_text(&model.phase);
-        ui.label(RichText::new(text).color(colour).strong());
+        let colour = state_colour(&model.phase);
+        ui.label(RichText::new(model.phase.words()).color(colour).strong());
         ui.separator();
         let editable = !model.in_call();
         ui.label("Name");
         ui.add_enabled(
             editable,
-            egui::TextEdit::singleline(&mut model.settings.name).desired_width(110.0),
+            egui::TextEdit::singleline(&mut model.settings.name).desired_width(NAME_WIDTH),
         );
         ui.label("Server");
         let hint = model
@@ -105,12 +156,12 @@ fn call_bar(ui: &mut egui::Ui, model: &mut Model) {
             editable,
             egui::TextEdit::singleline(&mut model.settings.server)
                 .hint_text(hint)
-                .desired_width(220.0),
+                .desired_width(SERVER_WIDTH),
         );
         ui.label("Room");
         ui.add_enabled(
             editable,
-            egui::TextEdit::singleline(&mut model.room).desired_width(200.0),
+            egui::TextEdit::singleline(&mut model.room).desired_width(ROOM_WIDTH),
         );
         if ui
             .add_enabled(editable, egui::Button::new("New room"))
@@ -138,7 +189,7 @@ fn call_bar(ui: &mut egui::Ui, model: &mut Model) {
             model.join();
         }
     });
-    ui.add_space(4.0);
+    ui.add_space(BAR_PADDING);
 }
 
 fn banner(ui: &mut egui::Ui, model: &mut Model) {
@@ -146,13 +197,13 @@ fn banner(ui: &mut egui::Ui, model: &mut Model) {
         return;
     };
     let fill = if banner.error {
-        Color32::from_rgb(0x7f, 0x1d, 0x1d)
+        ERROR_FILL
     } else {
-        Color32::from_rgb(0x37, 0x41, 0x51)
+        NOTICE_FILL
     };
     egui::Frame::NONE
         .fill(fill)
-        .inner_margin(8.0)
+        .inner_margin(BANNER_PADDING)
         .show(ui, |ui| {
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(&banner.text).color(Color32::WHITE));
@@ -187,7 +238,7 @@ fn picker<T: PartialEq + Clone>(
         .find(|(value, _)| value == current)
         .map_or_else(|| "(not found)".to_string(), |(_, name)| name.clone());
     egui::ComboBox::from_label(label)
-        .width(170.0)
+        .width(PICKER_WIDTH)
         .selected_text(shown)
         .show_ui(ui, |ui| {
             for (value, name) in choices {
@@ -198,7 +249,7 @@ fn picker<T: PartialEq + Clone>(
 }
 
 fn devices(ui: &mut egui::Ui, model: &mut Model) {
-    ui.add_space(6.0);
+    ui.add_space(PANEL_TOP);
     ui.heading("Devices");
     let devices = &model.devices;
     let cameras: Vec<_> = devices
@@ -234,12 +285,12 @@ fn devices(ui: &mut egui::Ui, model: &mut Model) {
 
     let mut volume = model.settings.volume;
     if ui
-        .add(egui::Slider::new(&mut volume, 0.0..=2.0).text("volume"))
+        .add(egui::Slider::new(&mut volume, 0.0..=MAX_VOLUME).text("volume"))
         .changed()
     {
         model.set_volume(volume);
     }
-    ui.add_space(8.0);
+    ui.add_space(TOGGLES_GAP);
     ui.horizontal_wrapped(|ui| {
         let mute = if model.muted {
             "Unmute mic"
@@ -303,20 +354,25 @@ fn videos(ui: &mut egui::Ui, model: &mut Model, pictures: Pictures) {
                 area.center(),
                 egui::Align2::CENTER_CENTER,
                 text,
-                egui::FontId::proportional(18.0),
+                egui::FontId::proportional(PLACEHOLDER_TEXT_SIZE),
                 Color32::GRAY,
             );
         }
     }
     if let Some(local) = pictures.local.filter(|_| model.in_call()) {
         // Mirrored, as people expect to see themselves, in the bottom right corner.
-        let width = (area.width() / 4.0).max(120.0);
+        let width = (area.width() * PREVIEW_SHARE).max(PREVIEW_MIN_WIDTH);
         let size = egui::vec2(width, width * local.size.y / local.size.x);
-        let rect =
-            egui::Rect::from_min_size(area.right_bottom() - size - egui::vec2(12.0, 12.0), size);
+        let margin = egui::Vec2::splat(PREVIEW_MARGIN);
+        let rect = egui::Rect::from_min_size(area.right_bottom() - size - margin, size);
         let mirrored = egui::Rect::from_min_max(egui::pos2(1.0, 0.0), egui::pos2(0.0, 1.0));
         painter.image(local.id, rect, mirrored, Color32::WHITE);
-        painter.rect_stroke(rect, 2.0, (1.0, Color32::GRAY), egui::StrokeKind::Outside);
+        painter.rect_stroke(
+            rect,
+            PREVIEW_ROUNDING,
+            (PREVIEW_STROKE, Color32::GRAY),
+            egui::StrokeKind::Outside,
+        );
     }
     if model.show_stats {
         stats_overlay(ui, model, area);
@@ -359,23 +415,26 @@ fn stats_overlay(ui: &mut egui::Ui, model: &Model, area: egui::Rect) {
         format!("latency (test pattern): {latency}"),
     ];
     // Top right: the top left is where a test pattern carries its code.
-    let width = 420.0_f32.min(area.width() - 20.0);
+    let width = STATS_WIDTH.min(area.width() - 2.0 * STATS_MARGIN);
     let rect = egui::Rect::from_min_size(
-        egui::pos2(area.right() - width - 10.0, area.top() + 10.0),
+        egui::pos2(
+            area.right() - width - STATS_MARGIN,
+            area.top() + STATS_MARGIN,
+        ),
         egui::vec2(width, 0.0),
     );
     ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
         egui::Frame::NONE
-            .fill(Color32::from_black_alpha(170))
-            .inner_margin(6.0)
-            .corner_radius(4.0)
+            .fill(Color32::from_black_alpha(STATS_BACKDROP_ALPHA))
+            .inner_margin(STATS_PADDING)
+            .corner_radius(STATS_ROUNDING)
             .show(ui, |ui| {
                 for line in lines {
                     ui.label(
                         RichText::new(line)
                             .monospace()
                             .color(Color32::WHITE)
-                            .size(12.0),
+                            .size(STATS_TEXT_SIZE),
                     );
                 }
             });
@@ -388,17 +447,19 @@ mod tests {
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable as _;
 
+    use std::time::Instant;
+
     use super::*;
-    use crate::desktop::model::{Command, Device, Devices, Settings};
+    use crate::desktop::model::{Command, Device, Devices, Event, Launch, Settings};
     use call::Failure;
 
     fn harness(setup: impl FnOnce(&mut Model)) -> Harness<'static, Model> {
-        let mut model = Model::new(Settings::default());
+        let mut model = Model::new(Settings::default(), Launch::default());
         model.embedded = Some("ws://127.0.0.1:4000/ws".into());
         model.room = "team".into();
         setup(&mut model);
         let mut harness = Harness::builder()
-            .with_size(egui::vec2(1280.0, 800.0))
+            .with_size(egui::Vec2::from(crate::desktop::WINDOW_SIZE))
             .build_state(
                 |ctx, model: &mut Model| show(ctx, model, Pictures::default()),
                 model,
@@ -407,9 +468,14 @@ mod tests {
         harness
     }
 
+    /// The engine says `state`.
+    fn state(model: &mut Model, state: CallState) {
+        model.handle_event(Instant::now(), Event::State(state));
+    }
+
     fn connected(model: &mut Model) {
         model.join();
-        model.on_state(CallState::Connected);
+        state(model, CallState::Connected);
         model.outbox.clear();
     }
 
@@ -431,16 +497,22 @@ mod tests {
     fn failures_show_a_banner_with_what_to_do_and_a_fix() {
         let mut h = harness(|m| {
             m.join();
-            m.on_state(CallState::Failed(Failure::RoomFull {
-                room: signaling_proto::RoomId::new("r").unwrap(),
-            }));
+            state(
+                m,
+                CallState::Failed(Failure::RoomFull {
+                    room: signaling_proto::RoomId::new("r").unwrap(),
+                }),
+            );
         });
         h.get_by_label("failed");
         h.get_by_label_contains("pick another room");
-        h.state_mut().on_state(CallState::Failed(Failure::Device {
-            kind: Some(media::DeviceKind::Camera),
-            detail: "no camera named \"0\"".into(),
-        }));
+        state(
+            h.state_mut(),
+            CallState::Failed(Failure::Device {
+                kind: Some(media::DeviceKind::Camera),
+                detail: "no camera named \"0\"".into(),
+            }),
+        );
         h.run();
         h.get_by_label("Use the test pattern").click();
         h.run();
@@ -450,7 +522,7 @@ mod tests {
 
     #[test]
     fn without_camera_or_microphone_the_test_sources_are_offered_with_a_notice() {
-        let mut h = harness(|m| m.on_devices(Devices::default()));
+        let mut h = harness(|m| m.handle_event(Instant::now(), Event::Devices(Devices::default())));
         h.get_by_label_contains("No camera found: sending the test pattern");
         assert_eq!(h.state().settings.video, VideoPick::TestPattern);
         assert_eq!(h.state().settings.audio, AudioPick::TestTone);
@@ -466,13 +538,14 @@ mod tests {
     #[test]
     fn picking_another_camera_mid_call_switches_without_hanging_up() {
         let mut h = harness(|m| {
-            m.on_devices(Devices {
+            let devices = Devices {
                 cameras: vec![Device {
                     id: "0".into(),
                     name: "Desk camera".into(),
                 }],
                 ..Devices::default()
-            });
+            };
+            m.handle_event(Instant::now(), Event::Devices(devices));
             connected(m);
         });
         h.get_by_role_and_label(Role::ComboBox, "Camera").click();
