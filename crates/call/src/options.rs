@@ -124,7 +124,7 @@ pub struct CallOptions {
     /// After the other peer leaves, wait for the next one instead of ending.
     pub stay: bool,
     /// Gets every decoded remote picture (on the decoder thread; keep it quick): the
-    /// UI's frame slot, or a measurement.
+    /// UI's frame queue, or a measurement.
     pub remote_video: Option<FrameSink>,
     /// Handles to change camera, microphone and speaker while the call runs, mute, turn
     /// the camera off, set the volume, and see the local preview.
