@@ -95,12 +95,8 @@ impl AudioProcessor {
         };
         let config = sonora::Config {
             high_pass_filter: Some(HighPassFilter::default()),
-            echo_canceller: processing
-                .echo_cancellation
-                .then(EchoCanceller::default),
-            noise_suppression: processing
-                .noise_suppression
-                .then(NoiseSuppression::default),
+            echo_canceller: processing.echo_cancellation.then(EchoCanceller::default),
+            noise_suppression: processing.noise_suppression.then(NoiseSuppression::default),
             gain_controller2: processing.gain_control.then(|| GainController2 {
                 adaptive_digital: Some(AdaptiveDigital::default()),
                 ..GainController2::default()

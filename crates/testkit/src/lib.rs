@@ -1,10 +1,12 @@
 //! Test support shared by the crates' end-to-end tests: real services started on
 //! 127.0.0.1 for the duration of a test, headless Chromium ([`browser`]), a virtual display
-//! with screenshots ([`screen`]) and network impairment ([`netem`]).
+//! with screenshots ([`screen`]), network impairment ([`netem`]) and a sound server
+//! ([`sound`]).
 
 pub mod browser;
 pub mod netem;
 pub mod screen;
+pub mod sound;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
