@@ -11,13 +11,24 @@
 //! It measures the echo suppression it achieves from its own input and output
 //! ([`ProcessingStats::echo_suppression_db`]) rather than trusting the library's figure.
 //!
+//! The far end reaches the processor through an [`echo_reference`] pair: the speaker's
+//! device callback hands each buffer it plays to the [`EchoTap`] (after the playout
+//! buffer and the volume, as the device gets it), and [`ProcessedAudio`], the microphone
+//! source wrapped with its processor, renders what arrived before it processes each
+//! captured frame.
+//!
 //! sonora was chosen by measurement over `webrtc-audio-processing` 0.5 (Debian's
 //! WebRTC audio processing 0.3, the older AEC): the same simulated rooms, the table in
 //! `docs/performance.md`.
 
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::MediaError;
 use crate::frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE};
+use crate::source::AudioSource;
 
 /// Samples in one 10 ms processing frame at 48 kHz.
 pub const CHUNK_SAMPLES: usize = (SAMPLE_RATE / 100) as usize;
@@ -28,6 +39,17 @@ const FAR_END_ACTIVE: f64 = 1e-5;
 
 /// How fast the echo-suppression figure follows (per 10 ms frame): about a second.
 const METER_SMOOTHING: f64 = 0.01;
+
+/// Played buffers the echo reference holds before the speaker's newest are dropped: a
+/// second or more at any device buffer size, far more than the canceller can use.
+const REFERENCE_QUEUE: usize = 128;
+
+/// Far-end samples kept waiting for the microphone side at most (a second): beyond that
+/// the capture side has stalled, and stale far end only misleads the delay estimator.
+const REFERENCE_BACKLOG: usize = SAMPLE_RATE as usize;
+
+/// Captured frames between refreshes of the shared statistics (a second).
+const STATS_EVERY: u32 = 50;
 
 /// Which stages run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,12 +157,22 @@ impl AudioProcessor {
     pub fn render(&mut self, frame: &AudioFrame) {
         for chunk in frame_chunks(frame) {
             mix_to_mono(chunk, frame.channels, &mut self.input);
-            self.far_active = mean_square(&self.input) > FAR_END_ACTIVE;
-            // The render path's output is not played (the speaker has its own copy).
-            let _ = self
-                .apm
-                .process_render_f32(&[&self.input], &mut [&mut self.output]);
+            self.render_input();
         }
+    }
+
+    /// 10 ms of far end, mono, full scale 1.0.
+    fn render_chunk(&mut self, chunk: &[f32]) {
+        self.input.copy_from_slice(chunk);
+        self.render_input();
+    }
+
+    fn render_input(&mut self) {
+        self.far_active = mean_square(&self.input) > FAR_END_ACTIVE;
+        // The render path's output is not played (the speaker has its own copy).
+        let _ = self
+            .apm
+            .process_render_f32(&[&self.input], &mut [&mut self.output]);
     }
 
     /// The near end, processed in place.
@@ -189,6 +221,126 @@ impl AudioProcessor {
                 .filter(|_| self.processing.echo_cancellation)
                 .map(|input| 10.0 * ((input + 1e-12) / (self.echo_out + 1e-12)).log10()),
         }
+    }
+}
+
+/// A pair that carries what the speaker plays to the microphone's echo canceller.
+pub fn echo_reference() -> (EchoTap, EchoReference) {
+    let (tx, rx) = sync_channel(REFERENCE_QUEUE);
+    (
+        EchoTap(tx),
+        EchoReference {
+            rx,
+            pending: VecDeque::new(),
+            chunk: vec![0.0; CHUNK_SAMPLES],
+        },
+    )
+}
+
+/// The speaker's end of an [`echo_reference`]: never blocks (a device callback holds it).
+#[derive(Debug, Clone)]
+pub struct EchoTap(SyncSender<Vec<f32>>);
+
+impl EchoTap {
+    /// `samples` (interleaved, `channels` of them, 48 kHz) were just handed to the device.
+    pub fn played(&self, samples: &[i16], channels: u16) {
+        let channels = usize::from(channels.max(1));
+        let mut mono = vec![0.0; samples.len() / channels];
+        mix_to_mono(samples, channels as u16, &mut mono);
+        // A full queue means the microphone side is not reading: drop, never wait.
+        let _ = self.0.try_send(mono);
+    }
+}
+
+/// The microphone's end of an [`echo_reference`].
+#[derive(Debug)]
+pub struct EchoReference {
+    rx: Receiver<Vec<f32>>,
+    pending: VecDeque<f32>,
+    chunk: Vec<f32>,
+}
+
+impl EchoReference {
+    /// Renders every whole 10 ms of far end played since the last call.
+    fn render_into(&mut self, processor: &mut AudioProcessor) {
+        self.collect();
+        while self.pending.len() >= CHUNK_SAMPLES {
+            for (slot, sample) in self
+                .chunk
+                .iter_mut()
+                .zip(self.pending.drain(..CHUNK_SAMPLES))
+            {
+                *slot = sample;
+            }
+            processor.render_chunk(&self.chunk);
+        }
+    }
+}
+
+impl EchoReference {
+    /// Takes what was played since the last call, keeping the newest
+    /// [`REFERENCE_BACKLOG`] samples at most.
+    fn collect(&mut self) {
+        self.pending.extend(self.rx.try_iter().flatten());
+        let excess = self.pending.len().saturating_sub(REFERENCE_BACKLOG);
+        self.pending.drain(..excess);
+    }
+}
+
+/// A microphone (or any source) with its processing: the far end it is given through
+/// an [`EchoReference`] is rendered, then each captured frame is processed.
+pub struct ProcessedAudio {
+    source: Box<dyn AudioSource>,
+    processor: AudioProcessor,
+    reference: Option<EchoReference>,
+    stats: Arc<Mutex<ProcessingStats>>,
+    frames: u32,
+}
+
+impl ProcessedAudio {
+    /// `source` processed as `processing` says, with the far end from `reference` (without
+    /// one, echo cancellation has nothing to cancel).
+    pub fn new(
+        source: Box<dyn AudioSource>,
+        processing: Processing,
+        reference: Option<EchoReference>,
+    ) -> Self {
+        Self {
+            source,
+            processor: AudioProcessor::new(processing),
+            reference,
+            stats: Arc::default(),
+            frames: 0,
+        }
+    }
+
+    /// The processing's figures, refreshed about once a second while it runs.
+    pub fn stats(&self) -> Arc<Mutex<ProcessingStats>> {
+        Arc::clone(&self.stats)
+    }
+}
+
+impl AudioSource for ProcessedAudio {
+    fn name(&self) -> String {
+        self.source.name()
+    }
+
+    fn channels(&self) -> u16 {
+        self.source.channels()
+    }
+
+    fn next_frame(&mut self) -> Result<AudioFrame, MediaError> {
+        let mut frame = self.source.next_frame()?;
+        if let Some(reference) = &mut self.reference {
+            reference.render_into(&mut self.processor);
+        }
+        self.processor.capture(&mut frame);
+        self.frames += 1;
+        if self.frames % STATS_EVERY == 0 {
+            let stats = self.processor.stats();
+            *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+        }
+        Ok(frame)
     }
 }
 
@@ -408,6 +560,77 @@ mod tests {
         let after = jump + 2 * SAMPLE_RATE as usize;
         let erle = db(&mic[after..out.len()]) - db(&out[after..]);
         assert!(erle >= 25.0, "{erle:.1} dB from 2 s after the jump");
+    }
+
+    /// A microphone that hears the far end through a room: the echo path in frames.
+    struct EchoingMic {
+        mic: std::vec::IntoIter<AudioFrame>,
+    }
+
+    impl AudioSource for EchoingMic {
+        fn name(&self) -> String {
+            "echoing".into()
+        }
+        fn channels(&self) -> u16 {
+            1
+        }
+        fn next_frame(&mut self) -> Result<AudioFrame, MediaError> {
+            self.mic
+                .next()
+                .ok_or_else(|| MediaError::Unsupported("end of the recording".into()))
+        }
+    }
+
+    #[test]
+    fn the_speaker_tap_feeds_the_microphones_canceller() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let echo = room(&far, |_| 60, -8.0);
+        let (tap, reference) = echo_reference();
+        let mut source = ProcessedAudio::new(
+            Box::new(EchoingMic {
+                mic: frames(&echo).collect::<Vec<_>>().into_iter(),
+            }),
+            echo_only(),
+            Some(reference),
+        );
+        let stats = source.stats();
+        let mut out = Vec::new();
+        for played in frames(&far) {
+            // The speaker's callback plays in buffers of its own size.
+            for buffer in played.samples.chunks(256) {
+                tap.played(buffer, 1);
+            }
+            let frame = source.next_frame().unwrap();
+            out.extend(frame.samples.iter().map(|s| f32::from(*s) / 32_768.0));
+        }
+        let erle = db(&echo[SETTLE..out.len()]) - db(&out[SETTLE..]);
+        assert!(erle >= 25.0, "{erle:.1} dB");
+        let shared = *stats.lock().unwrap();
+        assert!(shared.echo_suppression_db.unwrap() >= 20.0, "{shared:?}");
+        assert!(shared.delay_ms.is_some(), "{shared:?}");
+    }
+
+    #[test]
+    fn a_stalled_microphone_keeps_only_the_newest_second_and_never_blocks_the_speaker() {
+        let (tap, mut reference) = echo_reference();
+        // Five seconds played while the microphone side was stalled: the newest second
+        // is kept.
+        let second: Vec<i16> = (0..SAMPLE_RATE as usize)
+            .map(|i| (i % 1000) as i16)
+            .collect();
+        for _ in 0..5 {
+            tap.played(&second, 1);
+        }
+        reference.collect();
+        assert_eq!(reference.pending.len(), REFERENCE_BACKLOG);
+        assert_eq!(reference.pending.back(), Some(&(999.0 / 32_768.0)));
+        // A full queue drops what the speaker plays instead of blocking it (this would
+        // hang otherwise).
+        for _ in 0..REFERENCE_QUEUE * 2 {
+            tap.played(&second[..CHUNK_SAMPLES], 1);
+        }
+        reference.collect();
+        assert_eq!(reference.pending.len(), REFERENCE_BACKLOG);
     }
 
     #[test]

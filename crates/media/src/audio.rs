@@ -15,6 +15,7 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 
+use crate::apm::EchoTap;
 use crate::frame::{AudioFrame, SAMPLE_RATE, now_us};
 use crate::playout::{PlayoutBuffer, PlayoutStats};
 use crate::resample::FrameResampler;
@@ -306,6 +307,8 @@ fn downmix(chunk: &[f32], from: usize, to: usize) -> Vec<f32> {
 pub struct Speaker {
     buffer: Arc<Mutex<PlayoutBuffer>>,
     pulled: Arc<AtomicU64>,
+    /// Where the device callback hands what it plays (the echo canceller's far end).
+    echo_tap: Arc<Mutex<Option<EchoTap>>>,
     _stream: StreamThread,
 }
 
@@ -345,20 +348,23 @@ impl Speaker {
         tracing::info!(speaker = %name, channels, format = ?config.sample_format(), "opening speaker");
         let buffer = Arc::new(Mutex::new(PlayoutBuffer::new(channels)));
         let pulled = Arc::new(AtomicU64::new(0));
+        let echo_tap = Arc::new(Mutex::new(None));
         let (shared, counter, stream_name) =
             (Arc::clone(&buffer), Arc::clone(&pulled), name.clone());
+        let tap = Arc::clone(&echo_tap);
         let stream = StreamThread::start(DeviceKind::Speaker, &name, move || {
             let err =
                 move |e: cpal::Error| tracing::warn!(speaker = %stream_name, "stream error: {e}");
             let config_ = config.config();
             match config.sample_format() {
-                SampleFormat::F32 => output::<f32>(&device, &config_, shared, counter, err),
-                _ => output::<i16>(&device, &config_, shared, counter, err),
+                SampleFormat::F32 => output::<f32>(&device, &config_, shared, counter, tap, err),
+                _ => output::<i16>(&device, &config_, shared, counter, tap, err),
             }
         })?;
         Ok(Self {
             buffer,
             pulled,
+            echo_tap,
             _stream: stream,
         })
     }
@@ -379,6 +385,7 @@ fn output<T>(
     config: &cpal::StreamConfig,
     buffer: Arc<Mutex<PlayoutBuffer>>,
     pulled: Arc<AtomicU64>,
+    echo_tap: Arc<Mutex<Option<EchoTap>>>,
     err: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream, String>
 where
@@ -399,6 +406,12 @@ where
                 for (o, &s) in out.iter_mut().zip(&scratch) {
                     *o = T::from_sample_(s);
                 }
+                // The echo canceller's far end: exactly what the device gets, now.
+                if let Ok(tap) = echo_tap.try_lock()
+                    && let Some(tap) = tap.as_ref()
+                {
+                    tap.played(&scratch, channels as u16);
+                }
                 pulled.fetch_add(out.len() as u64 / channels, Ordering::Relaxed);
             },
             err,
@@ -413,6 +426,12 @@ impl AudioSink for Speaker {
             b.push(frame);
         }
         Ok(())
+    }
+
+    fn set_echo_tap(&mut self, tap: EchoTap) {
+        if let Ok(mut slot) = self.echo_tap.lock() {
+            *slot = Some(tap);
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! test tone, a speaker and a null sink) interchangeable everywhere.
 
 use crate::MediaError;
+use crate::apm::EchoTap;
 use crate::frame::{AudioFrame, VideoFrame};
 
 /// Size and rate of a video source.
@@ -48,4 +49,10 @@ pub trait AudioSource: Send {
 pub trait AudioSink: Send {
     /// Queues one frame for playout; never blocks for long.
     fn play(&mut self, frame: &AudioFrame) -> Result<(), MediaError>;
+
+    /// From now on, hands what is played to `tap` as the device gets it (the echo
+    /// canceller's far end). Sinks that play nowhere audible ignore it.
+    fn set_echo_tap(&mut self, tap: EchoTap) {
+        let _ = tap;
+    }
 }

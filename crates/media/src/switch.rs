@@ -15,6 +15,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::apm::EchoTap;
 use crate::source::{AudioSink, AudioSource, VideoFormat, VideoSource};
 use crate::{AudioFrame, MediaError, VideoFrame};
 
@@ -226,6 +227,8 @@ pub struct SpeakerSwitch {
     next: Mutex<Option<Box<dyn AudioSink>>>,
     /// Volume as `f32` bits (1.0 = as received).
     volume: AtomicU32,
+    /// Where every sink behind the switch hands what it plays (the echo canceller).
+    echo_tap: Mutex<Option<EchoTap>>,
 }
 
 impl Default for SpeakerSwitch {
@@ -233,6 +236,7 @@ impl Default for SpeakerSwitch {
         Self {
             next: Mutex::default(),
             volume: AtomicU32::new(1.0f32.to_bits()),
+            echo_tap: Mutex::default(),
         }
     }
 }
@@ -291,7 +295,10 @@ impl Drop for SwitchedSink {
 
 impl AudioSink for SwitchedSink {
     fn play(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
-        if let Some(next) = lock(&self.switch.next).take() {
+        if let Some(mut next) = lock(&self.switch.next).take() {
+            if let Some(tap) = lock(&self.switch.echo_tap).clone() {
+                next.set_echo_tap(tap);
+            }
             self.sink = Some(next);
         }
         let sink = self.sink.as_mut().expect("a sink until dropped");
@@ -308,6 +315,14 @@ impl AudioSink for SwitchedSink {
             ..frame.clone()
         };
         sink.play(&scaled)
+    }
+
+    /// Taps this sink and every one that replaces it.
+    fn set_echo_tap(&mut self, tap: EchoTap) {
+        if let Some(sink) = &mut self.sink {
+            sink.set_echo_tap(tap.clone());
+        }
+        *lock(&self.switch.echo_tap) = Some(tap);
     }
 }
 
@@ -416,5 +431,32 @@ mod tests {
         sink.play(&frame).unwrap();
         assert_eq!(*first.0.lock().unwrap(), vec![1_000, 500]);
         assert_eq!(*second.0.lock().unwrap(), vec![2_000]);
+    }
+
+    #[test]
+    fn the_echo_tap_follows_the_speaker_to_its_replacement() {
+        #[derive(Clone, Default)]
+        struct Tapped(Arc<Mutex<Option<EchoTap>>>);
+        impl AudioSink for Tapped {
+            fn play(&mut self, _: &AudioFrame) -> Result<(), MediaError> {
+                Ok(())
+            }
+            fn set_echo_tap(&mut self, tap: EchoTap) {
+                *self.0.lock().unwrap() = Some(tap);
+            }
+        }
+        let (first, second) = (Tapped::default(), Tapped::default());
+        let switch = SpeakerSwitch::new();
+        let mut sink = switch.wrap(Box::new(first.clone()));
+        let (tap, _reference) = crate::apm::echo_reference();
+        sink.set_echo_tap(tap);
+        assert!(first.0.lock().unwrap().is_some());
+        switch.replace(Box::new(second.clone()));
+        assert!(
+            second.0.lock().unwrap().is_none(),
+            "tapped only once it plays"
+        );
+        sink.play(&AudioFrame::silence(1)).unwrap();
+        assert!(second.0.lock().unwrap().is_some());
     }
 }
