@@ -40,10 +40,11 @@ fn run(program: &str, args: &[&str]) {
 }
 
 impl Lab {
-    /// Sets the namespaces up, or `None` when not root (then the test says so).
+    /// Sets the namespaces up, or `None` when not root: then the test is skipped
+    /// loudly, or fails in CI (which runs as root).
     fn new(name: &str) -> Option<Lab> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: network namespaces need root (CI runs as root)");
+            testkit::skip_or_fail("network namespaces need root (CI runs as root)");
             return None;
         }
         let tag = format!("{}-{}", std::process::id() % 100_000, name);
