@@ -177,7 +177,8 @@ struct Reports(Vec<Value>);
 /// `Err(message)` unless `condition` holds.
 macro_rules! check {
     ($condition:expr, $($message:tt)+) => {
-        if !$condition {
+        let holds: bool = $condition;
+        if !holds {
             return Err(format!($($message)+));
         }
     };
