@@ -13,9 +13,11 @@
 
 mod common;
 
+use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::{Window, app_window};
@@ -29,6 +31,9 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// How long a native peer stays connected.
 const NATIVE_SECONDS: u64 = 10;
+
+/// Longest wait for what a call's statistics should show once it is connected.
+const STATS_WITHIN: Duration = Duration::from_secs(20);
 
 /// A signaling server on 127.0.0.1 serving the web client, with `flags`.
 async fn signaling_server(flags: &[String]) -> (SocketAddr, oneshot::Sender<()>) {
@@ -56,14 +61,40 @@ async fn browser_in(server: SocketAddr, room: &str, query: &str) -> Browser {
     browser
 }
 
-/// A `peercall call` process, killed if the test ends before it does.
-struct Native(Option<Child>);
+/// A `peercall call` process, killed if the test ends before it does, and its log
+/// (stderr) as it comes.
+struct Native {
+    child: Option<Child>,
+    log: Arc<StdMutex<Vec<String>>>,
+}
 
 impl Drop for Native {
     fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
+        if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+impl Native {
+    /// Waits (up to 20 s) until the native peer logs that its call is `waiting`
+    /// (alone in the room, its offer held by the server).
+    async fn wait_until_waiting(&self) {
+        let until = Instant::now() + Duration::from_secs(20);
+        while !self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("call waiting"))
+        {
+            assert!(
+                Instant::now() < until,
+                "the native peer never said it was waiting; its log:\n{}",
+                self.log.lock().unwrap().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
@@ -81,22 +112,35 @@ fn native_in(server: SocketAddr, room: &str, flags: &[&str]) -> Native {
         .args(["--name", "native", "--bind", "127.0.0.1:0"])
         .args(["--duration", &NATIVE_SECONDS.to_string()])
         .args(flags)
+        .env("RUST_LOG", "warn,peercall=info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    Native(Some(child))
+    let mut child = child;
+    let log = Arc::new(StdMutex::new(Vec::new()));
+    let lines = Arc::clone(&log);
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            lines.lock().unwrap().push(line);
+        }
+    });
+    Native {
+        child: Some(child),
+        log,
+    }
 }
 
 /// The native peer's summary line once it has ended.
 async fn native_summary(mut native: Native) -> Value {
-    let child = native.0.take().unwrap();
+    let child = native.child.take().unwrap();
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let stderr = native.log.lock().unwrap().join("\n");
     stdout
         .lines()
         .last()
@@ -127,83 +171,139 @@ async fn browser_stats(browser: &Browser) -> Vec<Value> {
 }
 
 /// Reads `getStats` reports: streams by direction and kind, codecs, the selected pair.
+/// A report not (yet) there is an `Err` saying which.
 struct Reports(Vec<Value>);
 
+/// `Err(message)` unless `condition` holds.
+macro_rules! check {
+    ($condition:expr, $($message:tt)+) => {
+        let holds: bool = $condition;
+        if !holds {
+            return Err(format!($($message)+));
+        }
+    };
+}
+
 impl Reports {
-    fn rtp(&self, kind: &str, direction: &str) -> &Value {
+    fn rtp(&self, kind: &str, direction: &str) -> Result<&Value, String> {
         self.0
             .iter()
             .find(|r| r["type"] == direction && r["kind"] == kind)
-            .unwrap_or_else(|| panic!("no {direction} {kind} in {:#?}", self.0))
+            .ok_or_else(|| format!("no {direction} {kind} report yet"))
     }
 
-    fn by_id(&self, id: &Value) -> &Value {
+    fn by_id(&self, id: &Value) -> Result<&Value, String> {
         self.0
             .iter()
             .find(|r| r["id"] == *id)
-            .unwrap_or_else(|| panic!("no report {id}"))
+            .ok_or_else(|| format!("no report {id} yet"))
     }
 
-    fn codec(&self, kind: &str, direction: &str) -> String {
-        let rtp = self.rtp(kind, direction);
-        self.by_id(&rtp["codecId"])["mimeType"]
+    fn codec(&self, kind: &str, direction: &str) -> Result<String, String> {
+        let rtp = self.rtp(kind, direction)?;
+        Ok(self.by_id(&rtp["codecId"])?["mimeType"]
             .as_str()
-            .unwrap()
-            .to_string()
+            .unwrap_or_default()
+            .to_string())
     }
 
     /// Candidate types of the selected pair: (local, remote).
-    fn pair_types(&self) -> (String, String) {
+    fn pair_types(&self) -> Result<(String, String), String> {
         let transport = self
             .0
             .iter()
             .find(|r| r["type"] == "transport")
-            .expect("a transport report");
-        let pair = self.by_id(&transport["selectedCandidatePairId"]);
-        let kind = |id: &Value| {
-            self.by_id(id)["candidateType"]
+            .ok_or("no transport report yet")?;
+        let pair = self.by_id(&transport["selectedCandidatePairId"])?;
+        let kind = |id: &Value| -> Result<String, String> {
+            Ok(self.by_id(id)?["candidateType"]
                 .as_str()
-                .unwrap()
-                .to_string()
+                .unwrap_or_default()
+                .to_string())
         };
-        (
-            kind(&pair["localCandidateId"]),
-            kind(&pair["remoteCandidateId"]),
-        )
+        Ok((
+            kind(&pair["localCandidateId"])?,
+            kind(&pair["remoteCandidateId"])?,
+        ))
     }
 }
 
-/// What every browser ↔ native call must show, from both sides' stats.
+/// Polls the browser's `getStats()` (every 250 ms, for at most [`STATS_WITHIN`])
+/// until `check` passes, and returns those reports; fails otherwise with everything
+/// `check` said on the way (the last word may only be that the call has ended).
+async fn stats_once(
+    browser: &Browser,
+    what: &str,
+    check: impl Fn(&Reports) -> Result<(), String>,
+) -> Reports {
+    let until = Instant::now() + STATS_WITHIN;
+    let mut said: Vec<String> = Vec::new();
+    loop {
+        let stats = Reports(browser_stats(browser).await);
+        match check(&stats) {
+            Ok(()) => return stats,
+            Err(why) => {
+                // The same complaint with other numbers counts once.
+                let kind = |s: &str| s.split(':').next().unwrap_or_default().to_owned();
+                match said.iter_mut().find(|s| kind(s) == kind(&why)) {
+                    Some(old) => *old = why,
+                    None => said.push(why),
+                }
+            }
+        }
+        if Instant::now() >= until {
+            panic!(
+                "{what}: still not so after {STATS_WITHIN:?}; it said:\n  {}",
+                said.join("\n  ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// What every browser ↔ native call must show: the browser's side (from reports
+/// that [`browser_gets_ours`] passed) and ours, from the native summary.
 fn assert_media_both_ways(stats: &Reports, summary: &Value) {
-    assert_browser_gets_ours(stats);
+    if let Err(why) = browser_gets_ours(stats) {
+        panic!("{why}");
+    }
     assert_eq!(summary["ok"], true, "{summary}");
     assert_we_get_the_browsers(&summary["summary"]["last"]);
 }
 
+/// Waits until the browser decodes our H.264 at the size we send (640x480), at ≥ 25
+/// fps, and hears our audio, while sending H.264 and Opus.
+async fn browser_getting_ours(browser: &Browser) -> Reports {
+    stats_once(browser, "the browser gets our media", browser_gets_ours).await
+}
+
 /// The browser decodes our H.264 at the size we send (640x480), at ≥ 25 fps, and
 /// hears our audio; it sends H.264 and Opus.
-fn assert_browser_gets_ours(stats: &Reports) {
-    let video_in = stats.rtp("video", "inbound-rtp");
-    assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
-    assert_eq!(stats.codec("video", "outbound-rtp"), "video/H264");
-    assert_eq!(stats.codec("audio", "inbound-rtp"), "audio/opus");
-    assert_eq!(
-        (
-            video_in["frameWidth"].as_u64(),
-            video_in["frameHeight"].as_u64()
-        ),
-        (Some(640), Some(480)),
-        "{video_in}"
+fn browser_gets_ours(stats: &Reports) -> Result<(), String> {
+    let video_in = stats.rtp("video", "inbound-rtp")?;
+    for (kind, direction, codec) in [
+        ("video", "inbound-rtp", "video/H264"),
+        ("video", "outbound-rtp", "video/H264"),
+        ("audio", "inbound-rtp", "audio/opus"),
+    ] {
+        let got = stats.codec(kind, direction)?;
+        check!(got == codec, "{direction} {kind} is {got}, not {codec}");
+    }
+    let size = (
+        video_in["frameWidth"].as_u64(),
+        video_in["frameHeight"].as_u64(),
     );
-    assert!(
+    check!(size == (Some(640), Some(480)), "not 640x480: {video_in}");
+    check!(
         video_in["framesPerSecond"].as_f64().unwrap_or(0.0) >= 25.0,
-        "Chromium decodes our video too slowly: {video_in}"
+        "the browser decodes our video too slowly: {video_in}"
     );
-    let audio_in = stats.rtp("audio", "inbound-rtp");
-    assert!(
+    let audio_in = stats.rtp("audio", "inbound-rtp")?;
+    check!(
         audio_in["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
-        "{audio_in}"
+        "no audio heard: {audio_in}"
     );
+    Ok(())
 }
 
 /// Our last stats line shows the browser's video decoded at its camera's 30 fps, and
@@ -254,8 +354,7 @@ async fn native_peer_answers_a_browser_that_joined_first() {
     wait_state(&browser, "waiting").await;
     let native = native_in(server, "browser-first", &[]);
     wait_state(&browser, "connected").await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let stats = Reports(browser_stats(&browser).await);
+    let stats = browser_getting_ours(&browser).await;
     screenshot_shows_remote_video(&browser, "browser-call-with-native.png").await;
     let summary = native_summary(native).await;
     assert_media_both_ways(&stats, &summary);
@@ -267,11 +366,10 @@ async fn browser_answers_a_native_peer_that_joined_first() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let native = native_in(server, "native-first", &[]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    native.wait_until_waiting().await;
     let browser = browser_in(server, "native-first", "").await;
     wait_state(&browser, "connected").await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let stats = Reports(browser_stats(&browser).await);
+    let stats = browser_getting_ours(&browser).await;
     let summary = native_summary(native).await;
     assert_media_both_ways(&stats, &summary);
     browser.close().await;
@@ -291,13 +389,13 @@ async fn browser_and_native_call_relay_only_through_coturn() {
     let browser = browser_in(server, "relayed", "&relay=1").await;
     let native = native_in(server, "relayed", &["--relay-only"]);
     wait_state(&browser, "connected").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let stats = Reports(browser_stats(&browser).await);
+    let stats = stats_once(&browser, "the browser gets our media, relayed", |stats| {
+        let pair = stats.pair_types()?;
+        check!(pair.0 == "relay" && pair.1 == "relay", "pair {pair:?}");
+        browser_gets_ours(stats)
+    })
+    .await;
     let summary = native_summary(native).await;
-    assert_eq!(
-        stats.pair_types(),
-        ("relay".to_string(), "relay".to_string())
-    );
     let ice = &summary["summary"]["last"]["ice"];
     assert_eq!(
         (&ice["local"], &ice["remote"]),
@@ -317,29 +415,35 @@ async fn two_browsers_call_each_other_through_the_server() {
     let second = browser_in(server, "browsers", "").await;
     wait_state(&first, "connected").await;
     wait_state(&second, "connected").await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
     for browser in [&first, &second] {
-        assert_browser_gets_a_browsers(browser).await;
+        stats_once(
+            browser,
+            "a browser gets the other's media",
+            browser_gets_a_browsers,
+        )
+        .await;
     }
     screenshot_shows_remote_video(&second, "browser-call-with-browser.png").await;
     first.close().await;
     second.close().await;
 }
 
-/// A browser in a call with another browser decodes its H.264 and hears its audio.
-async fn assert_browser_gets_a_browsers(browser: &Browser) {
-    let stats = Reports(browser_stats(browser).await);
-    let video_in = stats.rtp("video", "inbound-rtp");
-    assert_eq!(stats.codec("video", "inbound-rtp"), "video/H264");
-    assert!(
+/// A browser in a call with another browser decodes its H.264 (more than a second of
+/// it) and hears its audio.
+fn browser_gets_a_browsers(stats: &Reports) -> Result<(), String> {
+    let video_in = stats.rtp("video", "inbound-rtp")?;
+    let codec = stats.codec("video", "inbound-rtp")?;
+    check!(codec == "video/H264", "inbound video is {codec}");
+    check!(
         video_in["framesDecoded"].as_u64().unwrap_or(0) > 30,
-        "{video_in}"
+        "too few pictures decoded: {video_in}"
     );
-    let audio_in = stats.rtp("audio", "inbound-rtp");
-    assert!(
+    let audio_in = stats.rtp("audio", "inbound-rtp")?;
+    check!(
         audio_in["totalAudioEnergy"].as_f64().unwrap_or(0.0) > 0.0,
-        "{audio_in}"
+        "no audio heard: {audio_in}"
     );
+    Ok(())
 }
 
 /// Opens the web client in Firefox in `room` and joins at once.
@@ -362,8 +466,7 @@ async fn native_peer_and_firefox_call_with_h264_both_ways() {
     wait_state(&browser, "waiting").await;
     let native = native_in(server, "firefox-native", &[]);
     wait_state(&browser, "connected").await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let stats = Reports(browser_stats(&browser).await);
+    let stats = browser_getting_ours(&browser).await;
     screenshot_shows_remote_video(&browser, "firefox-call-with-native.png").await;
     let summary = native_summary(native).await;
     assert_media_both_ways(&stats, &summary);
@@ -379,9 +482,13 @@ async fn firefox_and_chromium_call_each_other_through_the_server() {
     let firefox = firefox_in(server, "two-browsers").await;
     wait_state(&chromium, "connected").await;
     wait_state(&firefox, "connected").await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
     for browser in [&chromium, &firefox] {
-        assert_browser_gets_a_browsers(browser).await;
+        stats_once(
+            browser,
+            "a browser gets the other's media",
+            browser_gets_a_browsers,
+        )
+        .await;
     }
     screenshot_shows_remote_video(&firefox, "firefox-call-with-chromium.png").await;
     chromium.close().await;
@@ -404,6 +511,7 @@ async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
         reason.contains("VP8") && reason.contains("H264"),
         "the reason names what was offered and what we decode: {reason}"
     );
+    assert_eq!(summary["reason_code"], "no-common-codec", "{summary}");
     browser.close().await;
 }
 
@@ -463,10 +571,8 @@ async fn desktop_app_calls_a_browser_waiting_in_the_room() {
     wait_state(&browser, "waiting").await;
     let app = desktop_app_in(&xvfb, settings.path(), server, "desktop-second");
     wait_state(&browser, "connected").await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let stats = Reports(browser_stats(&browser).await);
+    browser_getting_ours(&browser).await;
     screenshot_shows_remote_video(&browser, "browser-call-with-desktop-app.png").await;
-    assert_browser_gets_ours(&stats);
     assert_desktop_app_got_chromiums(app).await;
     browser.close().await;
 }
@@ -481,12 +587,10 @@ async fn browser_calls_the_desktop_app_waiting_in_the_room() {
     tokio::task::block_in_place(|| app.wait_state("Waiting"));
     let browser = browser_in(server, "desktop-first", "").await;
     wait_state(&browser, "connected").await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    let stats = Reports(browser_stats(&browser).await);
+    browser_getting_ours(&browser).await;
     let shot = xvfb.screenshot().unwrap();
     shot.save_png(&artifacts_dir().join("desktop-app-call-with-browser.png"))
         .unwrap();
-    assert_browser_gets_ours(&stats);
     assert_desktop_app_got_chromiums(app).await;
     browser.close().await;
 }
@@ -525,7 +629,7 @@ async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server
 
     // A room already holding its one peer.
     let native = native_in(server, "full", &[]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    native.wait_until_waiting().await;
     browser
         .eval("document.getElementById('join').click(); return true")
         .await

@@ -7,8 +7,9 @@
 //! the namespaces' own (10.99.0.0/24), so nothing leaves the machine.
 
 use std::fs::File;
+use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -40,10 +41,11 @@ fn run(program: &str, args: &[&str]) {
 }
 
 impl Lab {
-    /// Sets the namespaces up, or `None` when not root (then the test says so).
+    /// Sets the namespaces up, or `None` when not root: then the test is skipped
+    /// loudly, or fails in CI (which runs as root).
     fn new(name: &str) -> Option<Lab> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: network namespaces need root (CI runs as root)");
+            testkit::skip_or_fail("network namespaces need root (CI runs as root)");
             return None;
         }
         let tag = format!("{}-{}", std::process::id() % 100_000, name);
@@ -128,35 +130,50 @@ impl Lab {
             .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_peercall"), "call"])
             .args(["--server", &self.server, "--room", "lab", "--bind", bind])
             .args(["--duration", &seconds.to_string()])
+            .env("RUST_LOG", "warn,peercall=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     }
 
-    /// Both peers, `b` joining a moment after `a`; `during` runs while they call.
+    /// Both peers, `b` joining once `a` waits in the room; `during` runs while they
+    /// call.
     fn call(&self, seconds: u32, during: impl FnOnce()) -> (Vec<Value>, Vec<Value>) {
-        let a = self.peer(true, seconds);
-        std::thread::sleep(Duration::from_millis(300));
+        let mut a = self.peer(true, seconds);
+        // a's log, read as it comes: b starts once a says it is waiting.
+        let (waiting, is_waiting) = mpsc::channel();
+        let a_log = BufReader::new(a.stderr.take().unwrap());
+        let a_log = std::thread::spawn(move || {
+            let mut log = String::new();
+            for line in a_log.lines().map_while(Result::ok) {
+                if line.contains("call waiting") {
+                    let _ = waiting.send(());
+                }
+                log.push_str(&line);
+                log.push('\n');
+            }
+            log
+        });
+        if is_waiting.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = a.kill();
+            panic!("peer a never waited; its log:\n{}", a_log.join().unwrap());
+        }
         let b = self.peer(false, seconds);
         during();
-        let lines = |out: Output| {
+        let lines = |out: Output, stderr: String| {
             let text = String::from_utf8_lossy(&out.stdout).to_string();
             let lines: Vec<Value> = text
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
                 .collect();
-            assert!(
-                !lines.is_empty(),
-                "no output; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(!lines.is_empty(), "no output; stderr: {stderr}");
             lines
         };
-        (
-            lines(a.wait_with_output().unwrap()),
-            lines(b.wait_with_output().unwrap()),
-        )
+        let a_out = a.wait_with_output().unwrap();
+        let b_out = b.wait_with_output().unwrap();
+        let b_log = String::from_utf8_lossy(&b_out.stderr).to_string();
+        (lines(a_out, a_log.join().unwrap()), lines(b_out, b_log))
     }
 }
 

@@ -28,6 +28,7 @@ fn loopback_calls_itself_and_reports_media_both_ways() {
         .collect();
     let (summary, stats) = lines.split_last().unwrap();
     assert_eq!(summary["ok"], true, "{summary}");
+    assert_eq!(summary["reason_code"], "media-flowed", "{summary}");
     for peer in ["a", "b"] {
         let mine: Vec<_> = stats.iter().filter(|s| s["peer"] == peer).collect();
         assert_eq!(mine.len(), 3, "one line a second for {peer}: {text}");
@@ -65,6 +66,7 @@ fn a_camera_that_is_not_there_fails_the_call_before_joining() {
     let reason = summary["reason"].as_str().unwrap();
     assert!(reason.contains("camera"), "{reason}");
     assert!(!reason.contains("signaling"), "{reason}");
+    assert_eq!(summary["reason_code"], "device", "{summary}");
 }
 
 #[test]

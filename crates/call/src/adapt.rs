@@ -412,10 +412,25 @@ mod tests {
 
     #[test]
     fn a_brief_dip_does_not_step_down() {
+        // Past the grace period, so a low estimate counts. 640x480x30 needs ~460 kbit/s;
+        // 100 kbit/s is far below it, 1 Mbit/s is plenty.
+        let (high, low) = (sig(1_000_000.0, 0.0, 10.0), sig(100_000.0, 0.0, 10.0));
+        let start = GRACE_MS + 1_000;
         let mut a = Adaptation::new(vga(), 50_000, 2_000_000, 32_000);
-        a.update(0, sig(100_000.0, 0.0, 10.0));
-        a.update(1_500, sig(800_000.0, 0.0, 10.0));
-        assert_eq!(a.update(3_000, sig(100_000.0, 0.0, 10.0)).step, LADDER[0]);
+        for t in (0..=start).step_by(1_000) {
+            assert_eq!(a.update(t, high).step, LADDER[0], "t={t}");
+        }
+        // Dips of one report each, with a good second between them: each is shorter
+        // than DOWN_AFTER_MS, and together they span more than it.
+        for (dt, signals) in [(1_000, low), (2_000, high), (3_000, low), (4_000, high)] {
+            let t = start + dt;
+            assert_eq!(a.update(t, signals).step, LADDER[0], "t={t}");
+        }
+        // The same dip held for DOWN_AFTER_MS does step down: the dips above were deep
+        // enough to count, only too short.
+        let t = start + 5_000;
+        assert_eq!(a.update(t, low).step, LADDER[0]);
+        assert_eq!(a.update(t + Adaptation::DOWN_AFTER_MS, low).step, LADDER[1]);
     }
 
     #[test]

@@ -373,6 +373,9 @@ fn depacketize(packets: &[Stored], timestamp: u32) -> Assembled {
     let mut depacketizer = H264Packet::default();
     let mut data = Vec::new();
     for p in packets {
+        if !aggregation_fits(&p.payload) {
+            return Assembled::Lost;
+        }
         match depacketizer.depacketize(&p.payload) {
             Ok(nalus) => data.extend_from_slice(&nalus),
             Err(_) => return Assembled::Lost,
@@ -387,6 +390,31 @@ fn depacketize(packets: &[Stored], timestamp: u32) -> Assembled {
         timestamp,
         keyframe,
     }
+}
+
+/// Whether a STAP-A payload's units (a 16-bit size, then that many bytes, each) fill
+/// it exactly; any other payload passes. rtc-rtp 0.21.1's depacketizer reads past the
+/// end of a STAP-A with one stray byte after its last unit (a panic), so such a payload
+/// never reaches it.
+fn aggregation_fits(payload: &[u8]) -> bool {
+    const STAP_A: u8 = 24;
+    let Some((header, mut rest)) = payload.split_first() else {
+        return true;
+    };
+    if header & 0x1f != STAP_A {
+        return true;
+    }
+    while !rest.is_empty() {
+        let [high, low, units @ ..] = rest else {
+            return false;
+        };
+        let size = usize::from(*high) << 8 | usize::from(*low);
+        let Some(after) = units.get(size..) else {
+            return false;
+        };
+        rest = after;
+    }
+    true
 }
 
 /// NAL unit types in an Annex-B buffer.
@@ -639,26 +667,91 @@ mod tests {
     #[test]
     fn garbage_payloads_are_losses_not_panics() {
         let mut a = FrameAssembler::new(AssemblerConfig::default());
-        for (i, payload) in [
-            vec![],
-            vec![0x7f],
-            vec![0x18, 0xff, 0xff, 1],
-            vec![0x1f, 0, 0],
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        // A good keyframe first: from then on each packet below is a whole frame of
+        // its own (one packet, marker set), so each must come out as something.
+        a.push(0, frame(0, 0, 1, true)[0].clone());
+        assert!(matches!(a.pop(0), Some(Assembled::Frame { .. })));
+        let garbage: [&[u8]; 7] = [
+            &[],                    // empty
+            &[0x7f],                // a NAL header and nothing else
+            &[0x18, 0xff, 0xff, 1], // STAP-A claiming 65535 bytes
+            &[0x1f, 0, 0],          // NAL type 31: reserved
+            &[0x1c, 0x05, 0xAA],    // FU-A that never starts or ends: no data
+            &[0x1e, 0, 0],          // NAL type 30: reserved
+            &[0x18, 0, 1, 0x41, 0], // STAP-A with a stray byte after its unit
+        ];
+        for (i, payload) in garbage.iter().enumerate() {
+            let n = i as u32 + 1;
+            let now = u64::from(n) * 33_334;
             a.push(
-                0,
+                now,
                 RtpIn {
-                    seq: i as u16,
-                    timestamp: i as u32 * 3000,
+                    seq: n as u16,
+                    timestamp: n * 3000,
                     marker: true,
-                    payload: Bytes::from(payload),
+                    payload: Bytes::copy_from_slice(payload),
                 },
             );
-            while a.pop(u64::MAX).is_some() {}
+            assert_eq!(
+                frames_of(&mut a, u64::MAX),
+                [Assembled::Lost],
+                "payload {payload:02x?}"
+            );
         }
+        // A frame whose first packet is a good NAL unit and whose last is garbage is
+        // lost as a whole, not given out in part.
+        let n = garbage.len() as u32 + 1;
+        for (k, payload) in [&[0x41u8, 0xAA, 0xBB][..], &[0x1f, 0, 0]]
+            .into_iter()
+            .enumerate()
+        {
+            a.push(
+                u64::from(n) * 33_334,
+                RtpIn {
+                    seq: (n + k as u32) as u16,
+                    timestamp: n * 3000,
+                    marker: k == 1,
+                    payload: Bytes::copy_from_slice(payload),
+                },
+            );
+        }
+        assert_eq!(frames_of(&mut a, u64::MAX), [Assembled::Lost]);
+        // And the stream goes on with the next good frame.
+        let n = n + 2;
+        a.push(
+            u64::from(n) * 33_334,
+            frame(n as u16, n * 3000, 1, false)[0].clone(),
+        );
+        assert!(matches!(
+            frames_of(&mut a, u64::MAX).as_slice(),
+            [Assembled::Frame {
+                keyframe: false,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_stap_a_keyframe_comes_out_whole() {
+        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        // SPS, PPS and an IDR slice aggregated in one packet.
+        let payload = [
+            0x18, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce, 0, 3, 0x65, 0x88, 0x84,
+        ];
+        a.push(
+            0,
+            RtpIn {
+                seq: 1,
+                timestamp: 0,
+                marker: true,
+                payload: Bytes::copy_from_slice(&payload),
+            },
+        );
+        let Some(Assembled::Frame { data, keyframe, .. }) = a.pop(0) else {
+            panic!("no frame")
+        };
+        assert!(keyframe);
+        assert_eq!(nal_types(&data).collect::<Vec<_>>(), [7, 8, 5]);
     }
 
     #[test]

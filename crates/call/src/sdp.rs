@@ -1,45 +1,72 @@
-//! What a remote session description offers, read from its text: whether we can
-//! decode what it will send, so a call with nothing in common fails with a reason
-//! instead of a black screen.
+//! What a remote session description offers, read through rtc's SDP parser
+//! (`rtc::sdp`): whether we can decode what it will send, so a call with nothing in
+//! common fails with a reason instead of a black screen.
+//!
+//! A section sends unless it is disabled (port 0 without `a=bundle-only`) or its
+//! direction is `recvonly` or `inactive`. Its direction is its own `a=` direction
+//! attribute if it has one, else the session-level one, else `sendrecv` (RFC 8866
+//! §6.7). A description the parser refuses is not judged here: the WebRTC stack
+//! refuses it with its own error.
 
-/// One media section (`m=` line): its kind, codec names, and whether the remote sends
-/// on it (not disabled with port 0, not `recvonly`/`inactive`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Section {
-    kind: String,
-    codecs: Vec<String>,
-    sends: bool,
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use rtc::sdp::description::common::Attribute;
+use rtc::sdp::description::media::MediaDescription;
+use rtc::sdp::description::session::SessionDescription;
+
+/// The direction attributes (RFC 8866 §6.7).
+const DIRECTIONS: [&str; 4] = ["sendrecv", "sendonly", "recvonly", "inactive"];
+
+/// Static RTP payload types a section may list without `a=rtpmap` (RFC 3551).
+const STATIC_TYPES: [(&str, &str); 4] = [("0", "PCMU"), ("8", "PCMA"), ("9", "G722"), ("13", "CN")];
+
+/// The last direction attribute among `attributes`, if any.
+fn direction(attributes: &[Attribute]) -> Option<&str> {
+    attributes
+        .iter()
+        .rev()
+        .map(|a| a.key.as_str())
+        .find(|key| DIRECTIONS.contains(key))
 }
 
-fn sections(sdp: &str) -> Vec<Section> {
-    let mut out: Vec<Section> = Vec::new();
-    for line in sdp.lines().map(str::trim) {
-        if let Some(m) = line.strip_prefix("m=") {
-            let mut fields = m.split_whitespace();
-            let kind = fields.next().unwrap_or_default().to_owned();
-            let port = fields.next().unwrap_or("0");
-            out.push(Section {
-                kind,
-                codecs: Vec::new(),
-                sends: port != "0",
-            });
-            continue;
-        }
-        let Some(section) = out.last_mut() else {
-            continue;
-        };
-        if let Some(map) = line.strip_prefix("a=rtpmap:") {
-            if let Some(name) = map.split_whitespace().nth(1) {
-                let codec = name.split('/').next().unwrap_or_default().to_owned();
-                if !section.codecs.contains(&codec) {
-                    section.codecs.push(codec);
-                }
-            }
-        } else if line == "a=recvonly" || line == "a=inactive" {
-            section.sends = false;
+/// Whether the remote sends on `media`, given the session-level direction.
+fn sends(media: &MediaDescription, session_direction: Option<&str>) -> bool {
+    let disabled = media.media_name.port.value == 0 && !media.has_attribute("bundle-only");
+    let direction = direction(&media.attributes)
+        .or(session_direction)
+        .unwrap_or("sendrecv");
+    !disabled && matches!(direction, "sendrecv" | "sendonly")
+}
+
+/// The codec names `media` offers, in its `a=rtpmap` order, then static payload types
+/// listed without one; each name once.
+fn codec_names(media: &MediaDescription) -> Vec<String> {
+    let codecs = media.codecs();
+    let mapped: HashMap<String, String> = codecs
+        .values()
+        .filter(|c| !c.name.is_empty())
+        .map(|c| (c.payload_type.to_string(), c.name.clone()))
+        .collect();
+    let rtpmaps = media
+        .attributes
+        .iter()
+        .filter(|a| a.key == "rtpmap")
+        .filter_map(|a| a.value.as_deref()?.split_whitespace().next())
+        .filter_map(|pt| mapped.get(pt).map(String::as_str));
+    let statics = media
+        .media_name
+        .formats
+        .iter()
+        .filter(|pt| !mapped.contains_key(pt.as_str()))
+        .filter_map(|pt| STATIC_TYPES.iter().find(|(t, _)| t == pt).map(|(_, n)| *n));
+    let mut names: Vec<String> = Vec::new();
+    for name in rtpmaps.chain(statics) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
         }
     }
-    out
+    names
 }
 
 /// A media section of the other peer's description with no codec we decode.
@@ -59,39 +86,46 @@ pub struct Undecodable {
 
 /// Checks that every video and audio section the remote will send has a codec we
 /// decode (H.264 for video, Opus for audio). The error says what was offered instead.
+/// A description the SDP parser refuses passes (the WebRTC stack refuses it next,
+/// with its own error); nothing here panics.
 pub fn check_decodable(sdp: &str) -> Result<(), Undecodable> {
-    for section in sections(sdp).iter().filter(|s| s.sends) {
-        let (wanted, label) = match section.kind.as_str() {
+    let Ok(description) = SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes())) else {
+        return Ok(());
+    };
+    let session_direction = direction(&description.attributes);
+    for media in &description.media_descriptions {
+        if !sends(media, session_direction) {
+            continue;
+        }
+        let (wanted, label) = match media.media_name.media.as_str() {
             "video" => ("H264", "video"),
             "audio" => ("opus", "audio"),
             _ => continue,
         };
-        let offered = |c: &String| c.eq_ignore_ascii_case(wanted);
-        let media: Vec<&String> = section
-            .codecs
-            .iter()
-            .filter(|c| {
-                ![
-                    "rtx",
-                    "red",
-                    "ulpfec",
-                    "flexfec-03",
-                    "telephone-event",
-                    "CN",
-                ]
-                .contains(&c.as_str())
-            })
-            .collect();
-        if !section.codecs.iter().any(offered) {
+        let codecs = codec_names(media);
+        if !codecs.iter().any(|c| c.eq_ignore_ascii_case(wanted)) {
             return Err(Undecodable {
                 media: label,
-                offered: media.into_iter().cloned().collect(),
+                offered: codecs
+                    .into_iter()
+                    .filter(|c| !NOT_MEDIA.iter().any(|n| c.eq_ignore_ascii_case(n)))
+                    .collect(),
                 needed: wanted,
             });
         }
     }
     Ok(())
 }
+
+/// Repair and comfort-noise formats: not what a section is decoded with.
+const NOT_MEDIA: [&str; 6] = [
+    "rtx",
+    "red",
+    "ulpfec",
+    "flexfec-03",
+    "telephone-event",
+    "CN",
+];
 
 #[cfg(test)]
 mod tests {
@@ -138,16 +172,87 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
         assert_eq!(check_decodable(&recvonly), Ok(()));
     }
 
+    /// [`CHROME_LIKE`] with only VP8 for video, Opus taken out of the audio, and
+    /// `session` as its session-level attributes.
+    fn undecodable_with_session(session: &str) -> String {
+        CHROME_LIKE
+            .replace("a=rtpmap:102 H264/90000\r\n", "")
+            .replace("opus/48000/2", "PCMU/8000")
+            .replace("t=0 0\r\n", &format!("t=0 0\r\n{session}"))
+    }
+
+    #[test]
+    fn a_session_level_recvonly_or_inactive_needs_no_codec_of_ours() {
+        assert!(check_decodable(&undecodable_with_session("")).is_err());
+        for direction in ["recvonly", "inactive"] {
+            let sdp = undecodable_with_session(&format!("a={direction}\r\n"));
+            assert_eq!(check_decodable(&sdp), Ok(()), "{direction}");
+        }
+    }
+
+    #[test]
+    fn a_media_level_direction_overrides_the_session_level_one() {
+        let video_says = |session: &str, media: &str| {
+            undecodable_with_session(&format!("a={session}\r\n")).replace(
+                "a=rtpmap:97 rtx/90000\r\n",
+                &format!("a=rtpmap:97 rtx/90000\r\na={media}\r\n"),
+            )
+        };
+        // The audio section follows the session and is quiet; the video one sends.
+        for (session, media) in [("recvonly", "sendrecv"), ("inactive", "sendonly")] {
+            let err = check_decodable(&video_says(session, media)).unwrap_err();
+            assert_eq!(
+                (err.media, err.offered),
+                ("video", vec!["VP8".to_owned()]),
+                "{session}/{media}"
+            );
+        }
+        // The session sends, the video section only receives (audio has Opus again).
+        let sdp = video_says("sendrecv", "recvonly").replace("PCMU/8000", "opus/48000/2");
+        assert_eq!(check_decodable(&sdp), Ok(()));
+        assert!(check_decodable(&sdp.replace("a=recvonly\r\n", "")).is_err());
+    }
+
+    #[test]
+    fn a_bundle_only_section_on_port_0_sends() {
+        let vp8_only = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "");
+        let bundled = vp8_only
+            .replace("m=video 9", "m=video 0")
+            .replace("a=rtpmap:96 VP8", "a=bundle-only\r\na=rtpmap:96 VP8");
+        assert_eq!(check_decodable(&bundled).map_err(|e| e.media), Err("video"));
+    }
+
+    #[test]
+    fn static_payload_types_are_named_without_rtpmap() {
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0 8 13\r\n";
+        let err = check_decodable(sdp).unwrap_err();
+        assert_eq!(
+            (err.media, err.offered),
+            ("audio", vec!["PCMU".to_owned(), "PCMA".to_owned()])
+        );
+    }
+
     #[test]
     fn garbage_is_not_a_panic() {
+        // What the parser refuses is left to the WebRTC stack.
         for sdp in [
             "",
             "m=",
             "m=video",
             "a=rtpmap:",
             "a=rtpmap:1\nm=video 9\na=rtpmap:",
+            "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n",
         ] {
-            let _ = check_decodable(sdp);
+            assert_eq!(check_decodable(sdp), Ok(()), "{sdp:?}");
+        }
+        // Every prefix of a real description, and each with a line mangled.
+        let vp8_only = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "");
+        for end in 0..=vp8_only.len() {
+            let _ = check_decodable(&vp8_only[..end]);
+            let _ = check_decodable(&format!(
+                "{}\r\na=rtpmap:x y/z\r\nm=video -1 x",
+                &vp8_only[..end]
+            ));
         }
     }
 }

@@ -69,22 +69,86 @@ fn assert_media_both_ways(who: &str, summary: &Summary) {
     assert_eq!(last.ice.local.as_deref(), Some("host"), "{who}");
 }
 
+/// Every state `states` reported, once its call has ended (its sender dropped).
+fn all_states(mut states: mpsc::UnboundedReceiver<CallState>) -> Vec<CallState> {
+    std::iter::from_fn(|| states.try_recv().ok()).collect()
+}
+
+/// A named peer on loopback sending `width`x`height` for 3 s: the size says who sent
+/// what the other decoded.
+fn peer(
+    server: std::net::SocketAddr,
+    room: &str,
+    name: &str,
+    width: u32,
+    height: u32,
+) -> CallOptions {
+    let mut options = options(server, room, Some(3));
+    options.name = Some(signaling_proto::PeerName::new(name).unwrap());
+    options.format = media::VideoFormat {
+        width,
+        height,
+        fps: 30.0,
+    };
+    options
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_peers_call_each_other_whichever_joins_first() {
     let (server, _stop) = signaling_server().await;
-    for (round, delay_ms) in [(1, 100u64), (2, 1_500)] {
+    let (alice, bob) = (("alice", 320, 240), ("bob", 352, 288));
+    for (round, first, second) in [(1, alice, bob), (2, bob, alice)] {
         let room = format!("native-{round}");
+        let who = |(name, ..): (&str, u32, u32)| format!("round {round}, {name}");
         let (tx, mut first_states) = mpsc::unbounded_channel();
-        let first = spawn_call(options(server, &room, Some(3)), tx, oneshot::channel().1);
-        // The first peer waits alone (its offer held); the second answers it.
+        let (name, width, height) = first;
+        let first_call = spawn_call(
+            peer(server, &room, name, width, height),
+            tx,
+            oneshot::channel().1,
+        );
+        // The first peer waits alone (its offer held); only then does the other join.
         let before = wait_for(&mut first_states, |s| *s == CallState::Waiting).await;
-        assert_eq!(before, [CallState::Joining]);
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let second = spawn_call(options(server, &room, Some(3)), tx, oneshot::channel().1);
-        let (a, b) = (first.await.unwrap(), second.await.unwrap());
-        assert_media_both_ways(&format!("round {round}, first"), &a);
-        assert_media_both_ways(&format!("round {round}, second"), &b);
+        assert_eq!(before, [CallState::Joining], "{}", who(first));
+        let (tx, second_states) = mpsc::unbounded_channel();
+        let (name, width, height) = second;
+        let second_call = spawn_call(
+            peer(server, &room, name, width, height),
+            tx,
+            oneshot::channel().1,
+        );
+        let (a, b) = (first_call.await.unwrap(), second_call.await.unwrap());
+        let ended = CallState::Ended(EndReason::DurationPassed);
+        assert_eq!(
+            all_states(first_states),
+            [CallState::Connecting, CallState::Connected, ended.clone()],
+            "{}: after waiting",
+            who(first)
+        );
+        // The one that joined second never waits: the held offer is there for it.
+        assert_eq!(
+            all_states(second_states),
+            [
+                CallState::Joining,
+                CallState::Connecting,
+                CallState::Connected,
+                ended
+            ],
+            "{}",
+            who(second)
+        );
+        // Each decoded the other's pictures, at the other's size.
+        for (me, summary, other) in [(first, &a, second), (second, &b, first)] {
+            assert_media_both_ways(&who(me), summary);
+            let video_in = &summary.last.as_ref().unwrap().video_in;
+            assert_eq!(
+                (video_in.width, video_in.height),
+                (u64::from(other.1), u64::from(other.2)),
+                "{}: the size {} sends",
+                who(me),
+                other.0
+            );
+        }
     }
 }
 
@@ -135,7 +199,17 @@ async fn media_keeps_flowing_when_the_signaling_server_dies_mid_call() {
         std::future::pending(),
     ));
     wait_for(&mut states, |s| *s == CallState::Connected).await;
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Mid-call: once a second's statistics show video coming in with signaling up.
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while !lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.signaling && l.video_in.fps > 0)
+    {
+        assert!(std::time::Instant::now() < until, "no video within 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     stop.send(()).unwrap();
     let (a, b) = (first.await.unwrap(), second.await.unwrap());
     for (who, summary) in [("first", &a), ("second", &b)] {
@@ -210,14 +284,16 @@ async fn an_unreachable_server_or_a_full_room_fails_with_a_reason() {
     assert_eq!(url, &format!("ws://127.0.0.1:{port}/ws"));
 
     let (server, _stop) = signaling_server().await;
-    let (tx, mut states) = mpsc::unbounded_channel();
+    let (tx, mut a_states) = mpsc::unbounded_channel();
     let (hangup_a, a_hung) = oneshot::channel();
     let a = spawn_call(options(server, "full", None), tx, a_hung);
-    wait_for(&mut states, |s| *s == CallState::Waiting).await;
-    let (tx, mut states) = mpsc::unbounded_channel();
+    wait_for(&mut a_states, |s| *s == CallState::Waiting).await;
+    let (tx, mut b_states) = mpsc::unbounded_channel();
     let (hangup_b, b_hung) = oneshot::channel();
     let b = spawn_call(options(server, "full", None), tx, b_hung);
-    wait_for(&mut states, |s| *s == CallState::Connected).await;
+    // Both connected (one side may get there a moment before the other).
+    wait_for(&mut b_states, |s| *s == CallState::Connected).await;
+    wait_for(&mut a_states, |s| *s == CallState::Connected).await;
     let (tx, _rx) = mpsc::unbounded_channel();
     let third = spawn_call(options(server, "full", Some(1)), tx, oneshot::channel().1)
         .await

@@ -39,8 +39,24 @@ async fn relay_only_calls_connect_through_coturn_on_relay_pairs_both_sides() {
     let coturn = testkit::Coturn::start(&[]);
     let (server, _stop) = signaling_server().await;
     let options = relay_only(server, "relay", turn(coturn.port, "pass1"));
-    let first = tokio::spawn(run_call(options.clone(), |_| {}, std::future::pending()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (waiting, is_waiting) = tokio::sync::oneshot::channel();
+    let mut waiting = Some(waiting);
+    let first = tokio::spawn(run_call(
+        options.clone(),
+        move |event| {
+            if let call::CallEvent::State(CallState::Waiting) = event
+                && let Some(waiting) = waiting.take()
+            {
+                let _ = waiting.send(());
+            }
+        },
+        std::future::pending(),
+    ));
+    // The second joins once the first waits in the room, its offer held.
+    tokio::time::timeout(Duration::from_secs(30), is_waiting)
+        .await
+        .expect("the first peer waits within 30 s")
+        .expect("the first peer's call ended before it waited");
     let second = tokio::spawn(run_call(options, |_| {}, std::future::pending()));
     for summary in [first.await.unwrap(), second.await.unwrap()] {
         assert!(summary.media_flowed_both_ways(), "{summary:?}");

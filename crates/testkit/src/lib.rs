@@ -8,6 +8,7 @@ pub mod netem;
 pub mod screen;
 pub mod sound;
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -99,6 +100,38 @@ impl Drop for Coturn {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether the tests run in CI: the `CI` environment variable is set to anything but
+/// `""`, `"0"` or `"false"` (CI sets it for `.ci/run`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// For a test that cannot run here (not root, a camera present...): in CI, where it
+/// must run, it fails with `why`; elsewhere it prints `SKIPPED: <why>` to stderr
+/// loudly (past the test harness's capture) and returns, and the caller returns too.
+/// So a test never passes silently without having run.
+///
+/// ```no_run
+/// if !nix::unistd::geteuid().is_root() {
+///     testkit::skip_or_fail("network namespaces need root");
+///     return;
+/// }
+/// ```
+#[track_caller]
+pub fn skip_or_fail(why: &str) {
+    if in_ci() {
+        panic!("this test cannot run here, and CI must run it: {why}");
+    }
+    let caller = std::panic::Location::caller();
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    // Straight to the process's stderr: the test harness captures `eprintln!` of a
+    // passing test, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\n*** SKIPPED: {test} ({caller}): {why} ***\n"
+    );
 }
 
 /// A UDP port on 127.0.0.1 that was free a moment ago.
