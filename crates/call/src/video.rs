@@ -28,7 +28,9 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::adapt::Step;
 use crate::jitter::{Assembled, AssemblerConfig, FrameAssembler, RtpIn};
-use crate::keyframe::{PliLimiter, is_keyframe_request};
+use crate::keyframe::{
+    ANSWER_INTERVAL, KeyframeRequestLimiter, REQUEST_INTERVAL, is_keyframe_request,
+};
 
 /// RTP clock rate of video.
 pub const VIDEO_CLOCK: u64 = 90_000;
@@ -268,9 +270,9 @@ pub async fn send_video(
         .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
 
     let mut clock = TickClock::new(format.fps);
-    // Keyframes are big: answer requests at most every 200 ms (a request in between
-    // is answered when that time is up), so a lossy link is not flooded with them.
-    let mut keyframes = PliLimiter::new(Duration::from_millis(200));
+    // Keyframes are big: answer requests at most every ANSWER_INTERVAL (a request in
+    // between is answered when that time is up), so a lossy link is not flooded with them.
+    let mut keyframes = KeyframeRequestLimiter::new(ANSWER_INTERVAL);
     let mut keyframe_pending = false;
     loop {
         if keyframe_pending && keyframes.allow(Instant::now()) {
@@ -395,7 +397,7 @@ pub async fn receive_video(
     let epoch = Instant::now();
     let micros = |at: Instant| at.saturating_duration_since(epoch).as_micros() as u64;
     let mut assembler = FrameAssembler::new(AssemblerConfig::default());
-    let mut pli = PliLimiter::new(Duration::from_millis(250));
+    let mut pli = KeyframeRequestLimiter::new(REQUEST_INTERVAL);
     let mut media_ssrc = 0;
     // Decoding starts at a keyframe; a stream joined later asks for one at once.
     let mut need_keyframe = true;
@@ -478,9 +480,7 @@ pub async fn receive_video(
             .jitter_buffer_us
             .store(assembler.delay_us(), Ordering::Relaxed);
         // Behind a queue a keyframe takes longer to come: ask less often.
-        pli.set_interval(
-            Duration::from_millis(250) + Duration::from_micros(2 * assembler.queue_delay_us()),
-        );
+        pli.set_interval(REQUEST_INTERVAL + Duration::from_micros(2 * assembler.queue_delay_us()));
         if request_keyframe && media_ssrc != 0 && pli.allow(Instant::now()) {
             VideoCounters::bump(&counters.keyframe_requests);
             let request = PictureLossIndication {
