@@ -20,6 +20,7 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::CallError;
+use crate::sequence::{Arrival, SequenceUnwrapper};
 
 /// What an audio pipeline has done so far.
 #[derive(Debug, Default)]
@@ -48,41 +49,6 @@ impl AudioCounters {
 
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// Follows RTP sequence numbers (which wrap at 65536) to count the packets lost before
-/// each one that arrives; late and duplicate packets are reported as such.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SequenceTracker {
-    last: Option<u16>,
-}
-
-/// Where a packet falls in the sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrival {
-    /// The next one, after `lost` missing packets.
-    InOrder {
-        /// Packets missing just before this one.
-        lost: u16,
-    },
-    /// Older than one already played (late or duplicate): drop it.
-    Late,
-}
-
-impl SequenceTracker {
-    /// Places packet `seq`.
-    pub fn arrive(&mut self, seq: u16) -> Arrival {
-        let Some(last) = self.last else {
-            self.last = Some(seq);
-            return Arrival::InOrder { lost: 0 };
-        };
-        let ahead = seq.wrapping_sub(last);
-        if ahead == 0 || ahead > u16::MAX / 2 {
-            return Arrival::Late;
-        }
-        self.last = Some(seq);
-        Arrival::InOrder { lost: ahead - 1 }
     }
 }
 
@@ -167,7 +133,7 @@ pub async fn send_audio(
 }
 
 /// Longest gap concealed packet by packet; beyond it the sink just hears the next packet.
-const MAX_CONCEALED: u16 = 10;
+const MAX_CONCEALED: u64 = 10;
 
 /// Receives Opus from `track` until it goes quiet for `idle`, decoding on its own
 /// thread into `sink`.
@@ -180,20 +146,21 @@ pub async fn receive_audio(
 ) -> Result<(), CallError> {
     let mut decoder = OpusDecoder::new(channels).map_err(|e| CallError::WebRtc(e.to_string()))?;
     let stats = Arc::clone(&counters);
-    let mut sequence = SequenceTracker::default();
+    let mut sequence = SequenceUnwrapper::default();
     let worker = Worker::spawn("opus-decoder", 64, move |(seq, payload): (u16, Vec<u8>)| {
         let mut play = |frame: &AudioFrame| {
             AudioCounters::add(&stats.energy_nano, (frame.energy() * 1e9) as u64);
             let _ = sink.play(frame);
         };
-        let Arrival::InOrder { lost } = sequence.arrive(seq) else {
+        let Arrival::InOrder { lost } = sequence.arrive(u64::from(seq)) else {
             return;
         };
         AudioCounters::add(&stats.packets_received, 1);
-        AudioCounters::add(&stats.packets_lost, u64::from(lost));
-        for gap in 0..lost.min(MAX_CONCEALED) {
+        AudioCounters::add(&stats.packets_lost, lost);
+        let repaired = lost.min(MAX_CONCEALED);
+        for gap in 0..repaired {
             // The packet just before this one can come back from this one's FEC data.
-            let rebuilt = if gap + 1 == lost.min(MAX_CONCEALED) {
+            let rebuilt = if gap + 1 == repaired {
                 AudioCounters::add(&stats.recovered_fec, 1);
                 decoder.recover(&payload)
             } else {
@@ -222,20 +189,4 @@ pub async fn receive_audio(
     // Dropping the worker joins its thread (after the queued packets): off the runtime.
     let _ = tokio::task::spawn_blocking(move || drop(worker)).await;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn losses_are_counted_across_the_wrap() {
-        let mut t = SequenceTracker::default();
-        assert_eq!(t.arrive(65_533), Arrival::InOrder { lost: 0 });
-        assert_eq!(t.arrive(65_534), Arrival::InOrder { lost: 0 });
-        assert_eq!(t.arrive(1), Arrival::InOrder { lost: 2 }); // 65535 and 0 lost
-        assert_eq!(t.arrive(0), Arrival::Late);
-        assert_eq!(t.arrive(1), Arrival::Late);
-        assert_eq!(t.arrive(2), Arrival::InOrder { lost: 0 });
-    }
 }

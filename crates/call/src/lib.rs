@@ -9,7 +9,8 @@
 //! interceptor chain, codecs checked with [`sdp`]); and the call's media
 //! ([`media_session`]): the video and audio pipelines ([`video`], [`audio`]) with frame
 //! assembly and the jitter buffer ([`jitter`]) and keyframe requests ([`keyframe`]),
-//! adaptation ([`adapt`]) and the statistics ([`stats`]).
+//! adaptation ([`adapt`]) and the statistics ([`stats`]). RTP's wrapping counters are
+//! unwrapped in one place ([`sequence`]).
 
 pub mod adapt;
 pub mod audio;
@@ -24,6 +25,7 @@ pub mod options;
 pub mod peer;
 pub mod rtx;
 pub mod sdp;
+pub mod sequence;
 pub mod signaling;
 pub mod state;
 pub mod stats;
