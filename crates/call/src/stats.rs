@@ -4,6 +4,7 @@
 //! Rates come from differences between two snapshots ([`Rates`]); latency
 //! percentiles from the glass-to-glass samples of the last second ([`Latency`]).
 
+use media::percentile::{percentile, sorted};
 use serde::Serialize;
 
 /// Glass-to-glass latency of the pictures decoded in one second, ms.
@@ -18,17 +19,14 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// Percentiles of `samples` (ms), or `None` when there are none.
-    pub fn of(mut samples: Vec<f64>) -> Option<Self> {
-        samples.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            let i = ((samples.len() - 1) as f64 * q).round() as usize;
-            (samples[i] * 10.0).round() / 10.0
-        };
-        (!samples.is_empty()).then(|| Latency {
-            p50: at(0.5),
-            p95: at(0.95),
-            max: at(1.0),
+    /// Percentiles of `samples` (ms, to a tenth), or `None` when there are none.
+    pub fn of(samples: Vec<f64>) -> Option<Self> {
+        let samples = sorted(samples);
+        let at = |q| percentile(&samples, q).map(|ms| (ms * 10.0).round() / 10.0);
+        Some(Latency {
+            p50: at(0.5)?,
+            p95: at(0.95)?,
+            max: at(1.0)?,
         })
     }
 }
