@@ -26,6 +26,14 @@ use crate::sequence::{SequenceUnwrapper, TimestampUnwrapper};
 /// RTP clock ticks per microsecond denominator: video runs at 90 kHz.
 const CLOCK_HZ: u64 = 90_000;
 
+/// The longest a frame with a hole ever waits, µs, however long the queue on the path:
+/// past two seconds a keyframe comes sooner than the repair.
+const MAX_HOLE_WAIT_US: u64 = 2_000_000;
+
+/// The widest hole asked for again packet by packet: a jump of more sequence numbers
+/// is a stream that started over or a long outage, which a keyframe repairs instead.
+const MAX_RENACK_HOLE: u64 = 64;
+
 /// Tuning of a [`FrameAssembler`].
 #[derive(Debug, Clone, Copy)]
 pub struct AssemblerConfig {
@@ -160,7 +168,7 @@ impl FrameAssembler {
 
     /// How long a frame with a hole waits now: the set wait plus twice the queue.
     fn wait_us(&self) -> u64 {
-        (self.config.max_wait_us + 2 * self.queue_delay_us()).min(2_000_000)
+        (self.config.max_wait_us + 2 * self.queue_delay_us()).min(MAX_HOLE_WAIT_US)
     }
 
     /// Changes how long a frame with a hole waits for repairs, µs.
@@ -211,8 +219,7 @@ impl FrameAssembler {
         let mut out = Vec::new();
         let mut expected = next;
         for (&seq, p) in self.packets.range(next..) {
-            // A jump of hundreds is not a hole to repair packet by packet.
-            if seq - expected <= 64 && now_us >= p.arrival_us + age_us + 2 * queue {
+            if seq - expected <= MAX_RENACK_HOLE && now_us >= p.arrival_us + age_us + 2 * queue {
                 for missing in expected..seq {
                     if self.reported.insert(missing) {
                         out.push(missing as u16);
