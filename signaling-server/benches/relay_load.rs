@@ -496,8 +496,7 @@ impl Rooms {
         };
         let (_, _, elapsed) = tokio::join!(send, recv, measure);
         self.drain().await;
-        let mut samples = std::mem::take(&mut *samples.lock().unwrap());
-        samples.sort_by(f64::total_cmp);
+        let samples = testkit::sorted(std::mem::take(&mut *samples.lock().unwrap()));
         (samples.len() as f64 / elapsed, samples)
     }
 
@@ -543,10 +542,7 @@ fn sent_at(text: &str) -> Option<u64> {
     text.get(i..i + 20)?.parse().ok()
 }
 
+/// Quantile `q` of sorted latencies (ms) to the microsecond, NaN without samples.
 fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
-    (sorted[i] * 1000.0).round() / 1000.0
+    testkit::percentile(sorted, q).map_or(f64::NAN, |ms| (ms * 1000.0).round() / 1000.0)
 }

@@ -1,90 +1,95 @@
-//! Audio send and receive pipelines over a webrtc 0.21 track (Opus, 20 ms packets).
+//! Audio send and receive pipelines over a webrtc 0.21 track (Opus, 20 ms packets): the
+//! two audio specialisations of the one pipeline shape ([`crate::pipeline`]).
 //!
-//! Sending: the [`AudioSource`] and the Opus encoder run on their own thread; packets
-//! cross to an async task that writes them as 20 ms samples (exactly 960 ticks of the
-//! 48 kHz clock). Receiving: packets go to a decoder thread that follows the RTP
+//! Sending: the [`AudioSource`] and the Opus encoder run on a [`SendThread`]; packets
+//! cross its queue to the task that writes them as 20 ms samples (exactly 960 ticks of
+//! the 48 kHz clock). Counted in [`AudioSendCounters`].
+//! Receiving: packets go to a decoder on a [`ReceiveThread`] that follows the RTP
 //! sequence numbers: a single lost packet is recovered from the FEC data in the next
 //! one, longer gaps are concealed (PLC), so the sink always gets 20 ms per packet time.
+//! Counted in [`AudioReceiveCounters`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use media::AudioFrame;
 use media::opus_codec::{OpusDecoder, OpusEncoder};
 use media::source::{AudioSink, AudioSource};
-use media::worker::Worker;
 use rtc::media::Sample;
-use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::CallError;
+use crate::pipeline::{ReceiveThread, SendParams, SendThread, codec_error};
+use crate::sequence::{Arrival, SequenceUnwrapper};
+use crate::stats::{Rates, counters};
 
-/// What an audio pipeline has done so far.
-#[derive(Debug, Default)]
-pub struct AudioCounters {
-    /// Packets encoded and written.
-    pub packets_sent: AtomicU64,
-    /// Packets received.
-    pub packets_received: AtomicU64,
-    /// Packets that never arrived.
-    pub packets_lost: AtomicU64,
-    /// Lost packets rebuilt from the next packet's FEC data.
-    pub recovered_fec: AtomicU64,
-    /// Lost packets concealed (PLC).
-    pub concealed: AtomicU64,
-    /// Opus payload bytes sent or received.
-    pub bytes: AtomicU64,
-    /// Energy of the audio played (`totalAudioEnergy`), in billionths.
-    pub energy_nano: AtomicU64,
-}
-
-impl AudioCounters {
-    /// A counter's current value.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-
-    fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+counters! {
+    /// What an audio sender has done so far.
+    pub struct AudioSendCounters;
+    /// [`AudioSendCounters`] at one moment.
+    pub struct AudioSendSnapshot {
+        /// Packets encoded and written.
+        packets_sent,
+        /// Opus payload bytes written.
+        bytes,
     }
 }
 
-/// Follows RTP sequence numbers (which wrap at 65536) to count the packets lost before
-/// each one that arrives; late and duplicate packets are reported as such.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SequenceTracker {
-    last: Option<u16>,
-}
-
-/// Where a packet falls in the sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrival {
-    /// The next one, after `lost` missing packets.
-    InOrder {
-        /// Packets missing just before this one.
-        lost: u16,
-    },
-    /// Older than one already played (late or duplicate): drop it.
-    Late,
-}
-
-impl SequenceTracker {
-    /// Places packet `seq`.
-    pub fn arrive(&mut self, seq: u16) -> Arrival {
-        let Some(last) = self.last else {
-            self.last = Some(seq);
-            return Arrival::InOrder { lost: 0 };
-        };
-        let ahead = seq.wrapping_sub(last);
-        if ahead == 0 || ahead > u16::MAX / 2 {
-            return Arrival::Late;
-        }
-        self.last = Some(seq);
-        Arrival::InOrder { lost: ahead - 1 }
+impl AudioSendSnapshot {
+    /// Packets and bitrate per second since `previous`, taken `elapsed` earlier.
+    pub fn delta(&self, previous: &Self, elapsed: Duration) -> Rates {
+        Rates::between(
+            (previous.packets_sent, self.packets_sent),
+            (previous.bytes, self.bytes),
+            elapsed,
+        )
     }
 }
+
+counters! {
+    /// What an audio receiver has done so far.
+    pub struct AudioReceiveCounters;
+    /// [`AudioReceiveCounters`] at one moment.
+    pub struct AudioReceiveSnapshot {
+        /// Packets received.
+        packets_received,
+        /// Packets that never arrived (or found the decoder's queue full).
+        packets_lost,
+        /// Lost packets rebuilt from the next packet's FEC data.
+        recovered_fec,
+        /// Lost packets concealed (PLC).
+        concealed,
+        /// Opus payload bytes received.
+        bytes,
+        /// Energy of the audio played (`totalAudioEnergy`), in billionths.
+        energy_nano,
+    }
+}
+
+impl AudioReceiveSnapshot {
+    /// Packets received and bitrate per second since `previous`, taken `elapsed`
+    /// earlier.
+    pub fn delta(&self, previous: &Self, elapsed: Duration) -> Rates {
+        Rates::between(
+            (previous.packets_received, self.packets_received),
+            (previous.bytes, self.bytes),
+            elapsed,
+        )
+    }
+}
+
+/// The audio each packet carries.
+pub const PACKET_TIME: Duration = Duration::from_millis(20);
+
+/// Packets waiting to be written to the track: 320 ms of audio, so a busy moment of
+/// the runtime does not hold up capture (whose device keeps its own time).
+const PACKET_QUEUE: usize = 16;
+
+/// Packets waiting for the decoder: 1.28 s of audio, room for a sink that is slow for
+/// a moment; beyond it packets are dropped and counted lost.
+const DECODER_QUEUE: usize = 64;
 
 /// Live controls of an audio sender, shared by the call engine and the capture thread.
 #[derive(Debug, Default)]
@@ -107,25 +112,20 @@ impl AudioControl {
 }
 
 /// Sends `source` on `track` as Opus until the source fails, `control` says stop, or
-/// `frames` (if given) 20 ms frames are sent.
+/// `send.frames` (if given) 20 ms frames are sent.
 pub async fn send_audio(
     mut source: Box<dyn AudioSource>,
     track: Arc<TrackLocalStaticSample>,
-    (ssrc, payload_type): (u32, u8),
-    bitrate_bps: u32,
-    frames: Option<u64>,
+    send: SendParams,
     control: Arc<AudioControl>,
-    counters: Arc<AudioCounters>,
+    counters: Arc<AudioSendCounters>,
 ) -> Result<(), CallError> {
-    let mut encoder = OpusEncoder::new(source.channels(), bitrate_bps)
-        .map_err(|e| CallError::WebRtc(e.to_string()))?;
-    let (packets_tx, mut packets) = mpsc::channel::<Vec<u8>>(16);
-    let capture = std::thread::Builder::new()
-        .name("audio-capture".into())
-        .spawn(move || {
+    let mut encoder = OpusEncoder::new(source.channels(), send.bitrate_bps).map_err(codec_error)?;
+    let mut packets = SendThread::spawn("audio-capture", PACKET_QUEUE, |out| {
+        Ok(move || {
             let mut n = 0u64;
             let mut expected_loss = 0;
-            while frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
+            while send.frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
                 let wanted = control.expected_loss.load(Ordering::Relaxed);
                 if wanted != expected_loss && encoder.set_expected_loss(wanted).is_ok() {
                     expected_loss = wanted;
@@ -133,7 +133,7 @@ pub async fn send_audio(
                 let packet = source.next_frame().and_then(|frame| encoder.encode(&frame));
                 match packet {
                     Ok(packet) => {
-                        if packets_tx.blocking_send(packet).is_err() {
+                        if !out.send(packet) {
                             break;
                         }
                     }
@@ -145,82 +145,84 @@ pub async fn send_audio(
                 n += 1;
             }
         })
-        .map_err(CallError::webrtc)?;
+    })?;
     while let Some(packet) = packets.recv().await {
         let bytes = packet.len() as u64;
         let sample = Sample {
             data: packet.into(),
-            duration: Duration::from_millis(20),
+            duration: PACKET_TIME,
             ..Sample::new(Instant::now())
         };
         track
-            .sample_writer(ssrc, payload_type)
+            .sample_writer(send.ssrc, send.payload_type)
             .write_sample(&sample)
             .await
             .map_err(CallError::webrtc)?;
-        AudioCounters::add(&counters.packets_sent, 1);
-        AudioCounters::add(&counters.bytes, bytes);
+        counters.packets_sent.bump();
+        counters.bytes.add(bytes);
     }
-    // Joining is blocking: do it off the runtime's threads.
-    let _ = tokio::task::spawn_blocking(move || capture.join()).await;
+    packets.join().await;
     Ok(())
 }
 
 /// Longest gap concealed packet by packet; beyond it the sink just hears the next packet.
-const MAX_CONCEALED: u16 = 10;
+const MAX_CONCEALED: u64 = 10;
 
-/// Receives Opus from `track` until it goes quiet for `idle`, decoding on its own
-/// thread into `sink`.
+/// Receives Opus from `track` until it goes quiet for `idle`, decoding `channels`
+/// channels on its own thread into `sink`.
 pub async fn receive_audio(
     track: Arc<dyn TrackRemote>,
-    channels: u16,
     idle: Duration,
-    counters: Arc<AudioCounters>,
+    counters: Arc<AudioReceiveCounters>,
+    channels: u16,
     mut sink: Box<dyn AudioSink>,
 ) -> Result<(), CallError> {
-    let mut decoder = OpusDecoder::new(channels).map_err(|e| CallError::WebRtc(e.to_string()))?;
+    let mut decoder = OpusDecoder::new(channels).map_err(codec_error)?;
     let stats = Arc::clone(&counters);
-    let mut sequence = SequenceTracker::default();
-    let worker = Worker::spawn("opus-decoder", 64, move |(seq, payload): (u16, Vec<u8>)| {
-        let mut play = |frame: &AudioFrame| {
-            AudioCounters::add(&stats.energy_nano, (frame.energy() * 1e9) as u64);
-            let _ = sink.play(frame);
-        };
-        let Arrival::InOrder { lost } = sequence.arrive(seq) else {
-            return;
-        };
-        AudioCounters::add(&stats.packets_received, 1);
-        AudioCounters::add(&stats.packets_lost, u64::from(lost));
-        for gap in 0..lost.min(MAX_CONCEALED) {
-            // The packet just before this one can come back from this one's FEC data.
-            let rebuilt = if gap + 1 == lost.min(MAX_CONCEALED) {
-                AudioCounters::add(&stats.recovered_fec, 1);
-                decoder.recover(&payload)
-            } else {
-                AudioCounters::add(&stats.concealed, 1);
-                decoder.conceal()
+    let mut sequence = SequenceUnwrapper::default();
+    let decoder = ReceiveThread::spawn(
+        "opus-decoder",
+        DECODER_QUEUE,
+        move |(seq, payload): (u16, Vec<u8>)| {
+            let mut play = |frame: &AudioFrame| {
+                stats.energy_nano.add((frame.energy() * 1e9) as u64);
+                let _ = sink.play(frame);
             };
-            if let Ok(frame) = rebuilt {
-                play(&frame);
+            let Arrival::InOrder { lost } = sequence.arrive(u64::from(seq)) else {
+                return;
+            };
+            stats.packets_received.bump();
+            stats.packets_lost.add(lost);
+            let repaired = lost.min(MAX_CONCEALED);
+            for gap in 0..repaired {
+                // The packet just before this one can come back from this one's FEC data.
+                let rebuilt = if gap + 1 == repaired {
+                    stats.recovered_fec.bump();
+                    decoder.recover(&payload)
+                } else {
+                    stats.concealed.bump();
+                    decoder.conceal()
+                };
+                if let Ok(frame) = rebuilt {
+                    play(&frame);
+                }
             }
-        }
-        match decoder.decode(&payload) {
-            Ok(frame) => play(&frame),
-            Err(err) => tracing::debug!(%err, "undecodable Opus packet"),
-        }
-    })
-    .map_err(|e| CallError::WebRtc(e.to_string()))?;
+            match decoder.decode(&payload) {
+                Ok(frame) => play(&frame),
+                Err(err) => tracing::debug!(%err, "undecodable Opus packet"),
+            }
+        },
+    )?;
     while let Ok(Some(event)) = tokio::time::timeout(idle, track.poll()).await {
         if let TrackRemoteEvent::OnRtpPacket(packet) = event {
-            AudioCounters::add(&counters.bytes, packet.payload.len() as u64);
-            let job = (packet.header.sequence_number, packet.payload.to_vec());
-            if !worker.submit(job) {
-                AudioCounters::add(&counters.packets_lost, 1);
+            counters.bytes.add(packet.payload.len() as u64);
+            let unit = (packet.header.sequence_number, packet.payload.to_vec());
+            if !decoder.submit(unit) {
+                counters.packets_lost.bump();
             }
         }
     }
-    // Dropping the worker joins its thread (after the queued packets): off the runtime.
-    let _ = tokio::task::spawn_blocking(move || drop(worker)).await;
+    decoder.join().await;
     Ok(())
 }
 
@@ -229,13 +231,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn losses_are_counted_across_the_wrap() {
-        let mut t = SequenceTracker::default();
-        assert_eq!(t.arrive(65_533), Arrival::InOrder { lost: 0 });
-        assert_eq!(t.arrive(65_534), Arrival::InOrder { lost: 0 });
-        assert_eq!(t.arrive(1), Arrival::InOrder { lost: 2 }); // 65535 and 0 lost
-        assert_eq!(t.arrive(0), Arrival::Late);
-        assert_eq!(t.arrive(1), Arrival::Late);
-        assert_eq!(t.arrive(2), Arrival::InOrder { lost: 0 });
+    fn send_and_receive_snapshots_give_their_own_rates() {
+        let sent = AudioSendCounters::default();
+        for _ in 0..50 {
+            sent.packets_sent.bump();
+            sent.bytes.add(80);
+        }
+        let rates = sent
+            .snapshot()
+            .delta(&AudioSendSnapshot::default(), Duration::from_secs(1));
+        assert_eq!(
+            rates,
+            Rates {
+                per_second: 50,
+                kbps: 32
+            }
+        );
+
+        let received = AudioReceiveCounters::default();
+        received.packets_received.add(100);
+        received.bytes.add(8_000);
+        received.packets_lost.add(3);
+        let before = AudioReceiveSnapshot {
+            packets_received: 50,
+            bytes: 4_000,
+            ..AudioReceiveSnapshot::default()
+        };
+        let now = received.snapshot();
+        assert_eq!(now.packets_lost, 3);
+        assert_eq!(
+            now.delta(&before, Duration::from_secs(1)),
+            Rates {
+                per_second: 50,
+                kbps: 32
+            }
+        );
     }
 }

@@ -21,8 +21,18 @@ use bytes::Bytes;
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer;
 
+use crate::sequence::{SequenceUnwrapper, TimestampUnwrapper};
+
 /// RTP clock ticks per microsecond denominator: video runs at 90 kHz.
 const CLOCK_HZ: u64 = 90_000;
+
+/// The longest a frame with a hole ever waits, µs, however long the queue on the path:
+/// past two seconds a keyframe comes sooner than the repair.
+const MAX_HOLE_WAIT_US: u64 = 2_000_000;
+
+/// The widest hole asked for again packet by packet: a jump of more sequence numbers
+/// is a stream that started over or a long outage, which a keyframe repairs instead.
+const MAX_RENACK_HOLE: u64 = 64;
 
 /// Tuning of a [`FrameAssembler`].
 #[derive(Debug, Clone, Copy)]
@@ -85,32 +95,6 @@ struct Stored {
     arrival_us: u64,
 }
 
-/// Unwraps a wrapping counter into a monotonic one (nearest to the last value).
-#[derive(Debug, Clone, Copy, Default)]
-struct Unwrapper {
-    last: Option<u64>,
-}
-
-impl Unwrapper {
-    fn unwrap(&mut self, value: u64, bits: u32) -> u64 {
-        let modulus = 1u64 << bits;
-        let Some(last) = self.last else {
-            // Start high enough that earlier (reordered) values stay positive.
-            let v = value + modulus;
-            self.last = Some(v);
-            return v;
-        };
-        let base = last & !(modulus - 1);
-        let candidates = [base.wrapping_sub(modulus), base, base + modulus].map(|b| b + value);
-        let v = candidates
-            .into_iter()
-            .min_by_key(|c| c.abs_diff(last))
-            .unwrap_or(value);
-        self.last = Some(self.last.map_or(v, |l| l.max(v)));
-        v
-    }
-}
-
 /// Jitter of frame completion times against their RTP times (RFC 3550 §6.4.1), and
 /// the smallest recent transit time, which anchors release times.
 #[derive(Debug, Clone, Default)]
@@ -147,8 +131,8 @@ impl JitterEstimate {
 pub struct FrameAssembler {
     config: AssemblerConfig,
     packets: BTreeMap<u64, Stored>,
-    seqs: Unwrapper,
-    timestamps: Unwrapper,
+    seqs: SequenceUnwrapper,
+    timestamps: TimestampUnwrapper,
     /// Extended sequence number where the next frame starts, once known.
     next: Option<u64>,
     jitter: JitterEstimate,
@@ -164,8 +148,8 @@ impl FrameAssembler {
         Self {
             config,
             packets: BTreeMap::new(),
-            seqs: Unwrapper::default(),
-            timestamps: Unwrapper::default(),
+            seqs: SequenceUnwrapper::default(),
+            timestamps: TimestampUnwrapper::default(),
             next: None,
             jitter: JitterEstimate::default(),
             measured: None,
@@ -184,7 +168,7 @@ impl FrameAssembler {
 
     /// How long a frame with a hole waits now: the set wait plus twice the queue.
     fn wait_us(&self) -> u64 {
-        (self.config.max_wait_us + 2 * self.queue_delay_us()).min(2_000_000)
+        (self.config.max_wait_us + 2 * self.queue_delay_us()).min(MAX_HOLE_WAIT_US)
     }
 
     /// Changes how long a frame with a hole waits for repairs, µs.
@@ -205,8 +189,8 @@ impl FrameAssembler {
     /// Takes a packet that arrived at `now_us`. Duplicates and packets of frames
     /// already given out are ignored.
     pub fn push(&mut self, now_us: u64, packet: RtpIn) {
-        let seq = self.seqs.unwrap(u64::from(packet.seq), 16);
-        let timestamp = self.timestamps.unwrap(u64::from(packet.timestamp), 32);
+        let seq = self.seqs.unwrap(u64::from(packet.seq));
+        let timestamp = self.timestamps.unwrap(u64::from(packet.timestamp));
         if self.next.is_some_and(|next| seq < next) {
             return;
         }
@@ -235,8 +219,7 @@ impl FrameAssembler {
         let mut out = Vec::new();
         let mut expected = next;
         for (&seq, p) in self.packets.range(next..) {
-            // A jump of hundreds is not a hole to repair packet by packet.
-            if seq - expected <= 64 && now_us >= p.arrival_us + age_us + 2 * queue {
+            if seq - expected <= MAX_RENACK_HOLE && now_us >= p.arrival_us + age_us + 2 * queue {
                 for missing in expected..seq {
                     if self.reported.insert(missing) {
                         out.push(missing as u16);
@@ -752,14 +735,5 @@ mod tests {
         };
         assert!(keyframe);
         assert_eq!(nal_types(&data).collect::<Vec<_>>(), [7, 8, 5]);
-    }
-
-    #[test]
-    fn unwrapping_follows_the_nearest_value() {
-        let mut u = Unwrapper::default();
-        let a = u.unwrap(65_535, 16);
-        assert_eq!(u.unwrap(0, 16), a + 1);
-        assert_eq!(u.unwrap(65_534, 16), a - 1);
-        assert_eq!(u.unwrap(5, 16), a + 6);
     }
 }

@@ -1,23 +1,37 @@
-//! Keyframe requests (PLI/FIR) both ways.
+//! Keyframe requests (PLI/FIR) both ways, and how often they are acted on.
 //!
-//! Receiving side: [`PliLimiter`] decides when a decoder that cannot decode may ask the
-//! sender for a keyframe (pure: time is an argument). Sending side: the requests reach
-//! the local track through [`crate::feedback::RtcpTap`]; [`is_keyframe_request`] picks
-//! them out.
+//! Keyframes are large, so both sides pace them with a [`KeyframeRequestLimiter`] (at
+//! most one per interval; pure: time is an argument):
+//! - receiving side: a decoder that cannot decode asks the sender for a keyframe at most
+//!   every [`REQUEST_INTERVAL`] (stretched by the queue delay);
+//! - sending side: the requests reach the local track through
+//!   [`crate::feedback::RtcpTap`], [`is_keyframe_request`] picks them out, and the
+//!   encoder answers them with a keyframe at most every [`ANSWER_INTERVAL`].
 
 use std::time::{Duration, Instant};
 
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 
-/// Lets a receiver send at most one keyframe request per interval.
+/// The least time between two keyframe requests a receiver sends: about the time a
+/// keyframe takes to come back on a short path, so a request is not repeated while
+/// its answer is still on the way.
+pub const REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The least time between two keyframes a sender makes in answer to requests: a lossy
+/// link that asks again and again is not flooded with large pictures (a request in
+/// between is answered when the time is up).
+pub const ANSWER_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Lets a keyframe request through at most once per interval: the receiver's requests
+/// sent, and the sender's answers to them.
 #[derive(Debug, Clone)]
-pub struct PliLimiter {
+pub struct KeyframeRequestLimiter {
     interval: Duration,
     last: Option<Instant>,
 }
 
-impl PliLimiter {
+impl KeyframeRequestLimiter {
     /// At most one request per `interval`.
     pub fn new(interval: Duration) -> Self {
         Self {
@@ -31,7 +45,7 @@ impl PliLimiter {
         self.interval = interval;
     }
 
-    /// Whether a request may go out at `now` (and, if so, counts it as sent).
+    /// Whether a request may go through at `now` (and, if so, counts it as let through).
     pub fn allow(&mut self, now: Instant) -> bool {
         match self.last {
             Some(last) if now.saturating_duration_since(last) < self.interval => false,
@@ -56,7 +70,7 @@ mod tests {
     #[test]
     fn keyframe_requests_are_rate_limited() {
         let t0 = Instant::now();
-        let mut l = PliLimiter::new(Duration::from_millis(250));
+        let mut l = KeyframeRequestLimiter::new(REQUEST_INTERVAL);
         assert!(l.allow(t0));
         assert!(!l.allow(t0 + Duration::from_millis(100)));
         assert!(!l.allow(t0 + Duration::from_millis(249)));

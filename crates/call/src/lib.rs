@@ -7,9 +7,11 @@
 //! signaling client ([`signaling`], reconnecting with [`backoff`]); peer connections on
 //! webrtc 0.21 ([`peer`], with the [`feedback`] tap and [`rtx`] unwrapping in their
 //! interceptor chain, codecs checked with [`sdp`]); and the call's media
-//! ([`media_session`]): the video and audio pipelines ([`video`], [`audio`]) with frame
-//! assembly and the jitter buffer ([`jitter`]) and keyframe requests ([`keyframe`]),
-//! adaptation ([`adapt`]) and the statistics ([`stats`]).
+//! ([`media_session`]): the video and audio pipelines ([`video`], [`audio`]: four
+//! specialisations of one shape, [`pipeline`]) with frame assembly and the jitter buffer
+//! ([`jitter`]) and keyframe requests ([`keyframe`]), adaptation ([`adapt`]) and the
+//! statistics ([`stats`]). RTP's wrapping counters are unwrapped in one place
+//! ([`sequence`]).
 
 pub mod adapt;
 pub mod audio;
@@ -22,8 +24,10 @@ pub mod machine;
 pub mod media_session;
 pub mod options;
 pub mod peer;
+pub mod pipeline;
 pub mod rtx;
 pub mod sdp;
+pub mod sequence;
 pub mod signaling;
 pub mod state;
 pub mod stats;

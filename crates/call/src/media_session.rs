@@ -18,18 +18,53 @@ use webrtc::rtp_transceiver::RtpSender;
 
 use crate::CallError;
 use crate::adapt::{Adaptation, Signals};
-use crate::audio::{AudioControl, AudioCounters, receive_audio, send_audio};
+use crate::audio::{
+    AudioControl, AudioReceiveCounters, AudioReceiveSnapshot, AudioSendCounters, AudioSendSnapshot,
+    receive_audio, send_audio,
+};
 use crate::feedback::Feedback;
 use crate::options::{AudioInput, CallOptions, VideoInput, open_audio, open_speaker, open_video};
 use crate::peer::{local_track, negotiated_payload_type, selected_pair};
-use crate::stats::{AudioIn, AudioOut, IceStats, Latency, Rates, StatsLine, VideoIn, VideoOut};
-use crate::video::{PathRtt, VideoControl, VideoCounters, VideoSend, receive_video, send_video};
+use crate::pipeline::SendParams;
+use crate::stats::{AudioIn, AudioOut, IceStats, Latency, StatsLine, VideoIn, VideoOut};
+use crate::video::{
+    PathRtt, VideoControl, VideoReceiveCounters, VideoReceiveSnapshot, VideoSendCounters,
+    VideoSendSnapshot, receive_video, send_video,
+};
 
 /// Opus bitrate, bits per second.
 const AUDIO_BITRATE: u32 = 32_000;
 /// What audio costs on the wire: Opus plus 50 packets a second of RTP, SRTP, UDP and
 /// IP headers (about 70 bytes each).
 const AUDIO_WIRE_BITRATE: u32 = AUDIO_BITRATE + 50 * 70 * 8;
+
+/// How long a remote track may stay silent before its receive pipeline gives up. A
+/// track ends when the peer connection closes (every exit closes it), and a muted or
+/// camera-off peer may send nothing for long: an hour is "until the call ends".
+const RECEIVE_IDLE: Duration = Duration::from_secs(3600);
+
+/// Channels the remote audio is decoded to: mono, whatever the sender encoded (Opus
+/// downmixes), which is what the playout path and the tone's mark detector take.
+const RECEIVE_CHANNELS: u16 = 1;
+
+/// Opus FEC is told to expect this many times the loss last reported: it protects a
+/// lost packet with the next one, so a link with some loss gets redundancy to spare.
+const FEC_LOSS_FACTOR: u8 = 2;
+
+/// The most loss Opus FEC is told to expect, percent: beyond it the redundancy costs
+/// more of the bitrate than it saves.
+const MAX_EXPECTED_LOSS_PCT: u8 = 30;
+
+/// Every pipeline's counters at one moment: what rates are measured from.
+#[derive(Debug, Clone, Copy)]
+struct Snapshots {
+    /// When they were taken.
+    at: Instant,
+    video_out: VideoSendSnapshot,
+    video_in: VideoReceiveSnapshot,
+    audio_out: AudioSendSnapshot,
+    audio_in: AudioReceiveSnapshot,
+}
 
 /// A local track: the track, its sender, its SSRC.
 type LocalTrack = (Arc<TrackLocalStaticSample>, Arc<dyn RtpSender>, u32);
@@ -118,13 +153,14 @@ pub(crate) struct MediaSession {
     first_frame: Arc<OnceLock<Instant>>,
     video_control: Arc<VideoControl>,
     audio_control: Arc<AudioControl>,
-    video_out: Arc<VideoCounters>,
-    video_in: Arc<VideoCounters>,
-    audio_out: Arc<AudioCounters>,
-    audio_in: Arc<AudioCounters>,
+    video_out: Arc<VideoSendCounters>,
+    video_in: Arc<VideoReceiveCounters>,
+    audio_out: Arc<AudioSendCounters>,
+    audio_in: Arc<AudioReceiveCounters>,
     measured: Arc<Mutex<Measured>>,
     adaptation: Adaptation,
-    rates: Rates,
+    /// The counters at the last statistics line (at the start, all zero).
+    previous: Snapshots,
     started: Instant,
     senders: Vec<Pipeline>,
     receivers: Vec<Pipeline>,
@@ -141,6 +177,7 @@ impl MediaSession {
         feedback: Arc<Feedback>,
         tracks: LocalTracks,
     ) -> Self {
+        let started = Instant::now();
         Self {
             adaptation: Adaptation::new(
                 options.format,
@@ -161,8 +198,14 @@ impl MediaSession {
             audio_out: Arc::default(),
             audio_in: Arc::default(),
             measured: Arc::default(),
-            rates: Rates::default(),
-            started: Instant::now(),
+            previous: Snapshots {
+                at: started,
+                video_out: VideoSendSnapshot::default(),
+                video_in: VideoReceiveSnapshot::default(),
+                audio_out: AudioSendSnapshot::default(),
+                audio_in: AudioReceiveSnapshot::default(),
+            },
+            started,
             senders: Vec::new(),
             receivers: Vec::new(),
         }
@@ -187,7 +230,7 @@ impl MediaSession {
             self.senders.push(tokio::spawn(send_video(
                 Box::new(switches.video.wrap(source)),
                 Arc::clone(track),
-                VideoSend {
+                SendParams {
                     ssrc: *ssrc,
                     payload_type,
                     bitrate_bps: options.bitrate.start.min(options.bitrate.max),
@@ -206,9 +249,12 @@ impl MediaSession {
             self.senders.push(tokio::spawn(send_audio(
                 Box::new(switches.audio.wrap(source)),
                 Arc::clone(track),
-                (*ssrc, payload_type),
-                AUDIO_BITRATE,
-                None,
+                SendParams {
+                    ssrc: *ssrc,
+                    payload_type,
+                    bitrate_bps: AUDIO_BITRATE,
+                    frames: None,
+                },
                 Arc::clone(&self.audio_control),
                 Arc::clone(&self.audio_out),
             )));
@@ -274,8 +320,8 @@ impl MediaSession {
         // Opus FEC protects a lost packet with the next: say a bit more than what was
         // seen, so a lossy link gets the redundancy.
         let expected_loss = ((audio_loss * 100.0).ceil() as u8)
-            .saturating_mul(2)
-            .min(30);
+            .saturating_mul(FEC_LOSS_FACTOR)
+            .min(MAX_EXPECTED_LOSS_PCT);
         self.audio_control.set_expected_loss(expected_loss);
         line.video_out.target_kbps = u64::from(decision.video_bps) / 1000;
         line.audio_out.expected_loss_pct = expected_loss;
@@ -295,7 +341,7 @@ impl MediaSession {
             let remote_video = self.options.remote_video.clone();
             return Ok(tokio::spawn(receive_video(
                 track,
-                Duration::from_secs(3600),
+                RECEIVE_IDLE,
                 Arc::clone(&self.video_in),
                 Arc::clone(&self.rtt),
                 move |picture| {
@@ -329,23 +375,33 @@ impl MediaSession {
         };
         Ok(tokio::spawn(receive_audio(
             track,
-            1,
-            Duration::from_secs(3600),
+            RECEIVE_IDLE,
             Arc::clone(&self.audio_in),
+            RECEIVE_CHANNELS,
             Box::new(sink),
         )))
     }
 
+    /// Every pipeline's counters now.
+    fn snapshots(&self) -> Snapshots {
+        Snapshots {
+            at: Instant::now(),
+            video_out: self.video_out.snapshot(),
+            video_in: self.video_in.snapshot(),
+            audio_out: self.audio_out.snapshot(),
+            audio_in: self.audio_in.snapshot(),
+        }
+    }
+
     async fn stats_line(&mut self) -> StatsLine {
-        let get = VideoCounters::get;
-        let aget = AudioCounters::get;
-        let (vo, vi, ao, ai) = (
-            &*self.video_out,
-            &*self.video_in,
-            &*self.audio_out,
-            &*self.audio_in,
-        );
-        let mut rates = std::mem::take(&mut self.rates);
+        let now = self.snapshots();
+        let before = std::mem::replace(&mut self.previous, now);
+        let elapsed = now.at.saturating_duration_since(before.at);
+        let (vo, vi, ao, ai) = (now.video_out, now.video_in, now.audio_out, now.audio_in);
+        let vo_rates = vo.delta(&before.video_out, elapsed);
+        let vi_rates = vi.delta(&before.video_in, elapsed);
+        let ao_rates = ao.delta(&before.audio_out, elapsed);
+        let ai_rates = ai.delta(&before.audio_in, elapsed);
         let report = self.pc.get_stats(Instant::now(), StatsSelector::None).await;
         let mut ice = IceStats::default();
         if let Some(transport) = report.transport() {
@@ -376,60 +432,58 @@ impl MediaSession {
             ),
             Err(_) => (None, 0, 0),
         };
-        let line = StatsLine {
+        StatsLine {
             ice,
             video_out: VideoOut {
-                fps: rates.delta("vo.frames", get(&vo.frames_sent)),
-                width: get(&vo.width),
-                height: get(&vo.height),
-                kbps: rates.kbps("vo.bytes", get(&vo.bytes)),
-                frames: get(&vo.frames_sent),
-                keyframes: get(&vo.keyframes_sent),
-                dropped: get(&vo.frames_dropped),
-                keyframe_requests: get(&vo.keyframe_requests),
+                fps: vo_rates.per_second,
+                width: vo.width,
+                height: vo.height,
+                kbps: vo_rates.kbps,
+                frames: vo.frames_sent,
+                keyframes: vo.keyframes_sent,
+                dropped: vo.frames_dropped,
+                keyframe_requests: vo.keyframe_requests,
                 nacked: self.feedback.nacked_packets(),
                 loss_pct: loss(&self.tracks.video),
                 estimate_kbps: (self.feedback.estimate_bps() / 1000.0) as u64,
                 ..VideoOut::default()
             },
             video_in: VideoIn {
-                fps: rates.delta("vi.frames", get(&vi.frames_decoded)),
-                width: get(&vi.width),
-                height: get(&vi.height),
-                kbps: rates.kbps("vi.bytes", get(&vi.bytes)),
-                decoded: get(&vi.frames_decoded),
-                dropped: get(&vi.frames_dropped),
-                lost_frames: get(&vi.frames_lost),
-                decode_errors: get(&vi.decode_errors),
+                fps: vi_rates.per_second,
+                width: vi.width,
+                height: vi.height,
+                kbps: vi_rates.kbps,
+                decoded: vi.frames_decoded,
+                dropped: vi.frames_dropped,
+                lost_frames: vi.frames_lost,
+                decode_errors: vi.decode_errors,
                 packets_lost,
                 nacks,
-                renacked: get(&vi.nacks_again),
-                keyframe_requests: get(&vi.keyframe_requests),
-                freezes: get(&vi.freezes),
-                longest_gap_ms: get(&vi.longest_gap_ms),
-                jitter_buffer_ms: get(&vi.jitter_buffer_us) as f64 / 1000.0,
+                renacked: vi.nacks_again,
+                keyframe_requests: vi.keyframe_requests,
+                freezes: vi.freezes,
+                longest_gap_ms: vi.longest_gap_ms,
+                jitter_buffer_ms: vi.jitter_buffer_us as f64 / 1000.0,
                 latency_ms: latency,
                 out_of_order,
             },
             audio_out: AudioOut {
-                kbps: rates.kbps("ao.bytes", aget(&ao.bytes)),
-                packets: aget(&ao.packets_sent),
+                kbps: ao_rates.kbps,
+                packets: ao.packets_sent,
                 loss_pct: loss(&self.tracks.audio),
                 ..AudioOut::default()
             },
             audio_in: AudioIn {
-                kbps: rates.kbps("ai.bytes", aget(&ai.bytes)),
-                packets: aget(&ai.packets_received),
-                lost: aget(&ai.packets_lost),
-                fec_recovered: aget(&ai.recovered_fec),
-                concealed: aget(&ai.concealed),
+                kbps: ai_rates.kbps,
+                packets: ai.packets_received,
+                lost: ai.packets_lost,
+                fec_recovered: ai.recovered_fec,
+                concealed: ai.concealed,
                 marks,
-                energy: aget(&ai.energy_nano) as f64 / 1e9,
+                energy: ai.energy_nano as f64 / 1e9,
             },
             ..StatsLine::default()
-        };
-        self.rates = rates;
-        line
+        }
     }
 }
 

@@ -1,10 +1,116 @@
 //! Once-a-second call statistics: ours (pipelines, feedback) plus the stack's (ICE,
 //! selected pair, RTT, inbound loss and NACKs), as one serializable [`StatsLine`].
 //!
-//! Rates come from differences between two snapshots ([`Rates`]); latency
-//! percentiles from the glass-to-glass samples of the last second ([`Latency`]).
+//! Each pipeline direction keeps its own counters ([`Counter`]s, declared with
+//! `counters!`) and gives a `Copy` snapshot of them; rates come from the `delta`
+//! between two snapshots and the time between them ([`Rates`]). Latency percentiles
+//! come from the glass-to-glass samples of the last second ([`Latency`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use media::percentile::{percentile, sorted};
 use serde::Serialize;
+
+/// One count a pipeline keeps, written by its threads and read by the statistics.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`.
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Adds one.
+    pub(crate) fn bump(&self) {
+        self.add(1);
+    }
+
+    /// Sets the value (a gauge: a size, a delay).
+    pub(crate) fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
+    /// Raises the value to `value` if that is larger (a maximum so far).
+    pub(crate) fn raise_to(&self, value: u64) {
+        self.0.fetch_max(value, Ordering::Relaxed);
+    }
+
+    /// The value now.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Declares a pipeline direction's counters (a struct of [`Counter`]s, shared with
+/// its threads) and their snapshot (the same fields as plain `u64`s, `Copy`), with
+/// `snapshot()` from one to the other.
+macro_rules! counters {
+    (
+        $(#[$doc:meta])*
+        pub struct $counters:ident;
+        $(#[$snapshot_doc:meta])*
+        pub struct $snapshot:ident {
+            $( $(#[$field_doc:meta])* $field:ident, )*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Default)]
+        pub struct $counters {
+            $( $(#[$field_doc])* pub $field: $crate::stats::Counter, )*
+        }
+
+        impl $counters {
+            /// The counts now, as plain numbers.
+            pub fn snapshot(&self) -> $snapshot {
+                $snapshot { $( $field: self.$field.get(), )* }
+            }
+        }
+
+        $(#[$snapshot_doc])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct $snapshot {
+            $( $(#[$field_doc])* pub $field: u64, )*
+        }
+    };
+}
+pub(crate) use counters;
+
+/// What one direction of one medium did per second between two snapshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rates {
+    /// Frames (video) or packets (audio) per second.
+    pub per_second: u64,
+    /// Payload bitrate, kbit/s.
+    pub kbps: u64,
+}
+
+impl Rates {
+    /// The rates of `units` and `bytes` that grew from their `before` values to their
+    /// `now` values in `elapsed`.
+    pub fn between(
+        (units_before, units_now): (u64, u64),
+        (bytes_before, bytes_now): (u64, u64),
+        elapsed: Duration,
+    ) -> Self {
+        Rates {
+            per_second: per_second(units_before, units_now, elapsed),
+            kbps: per_second(bytes_before, bytes_now, elapsed) * 8 / 1000,
+        }
+    }
+}
+
+/// How fast a count grew from `before` to `now` in `elapsed`, per second, rounded (0
+/// when it went down: a counter that started over is not negative; the growth itself
+/// when no time passed).
+pub fn per_second(before: u64, now: u64, elapsed: Duration) -> u64 {
+    let grown = now.saturating_sub(before);
+    if elapsed.is_zero() {
+        return grown;
+    }
+    (grown as f64 / elapsed.as_secs_f64()).round() as u64
+}
 
 /// Glass-to-glass latency of the pictures decoded in one second, ms.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -18,17 +124,14 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// Percentiles of `samples` (ms), or `None` when there are none.
-    pub fn of(mut samples: Vec<f64>) -> Option<Self> {
-        samples.sort_by(f64::total_cmp);
-        let at = |q: f64| {
-            let i = ((samples.len() - 1) as f64 * q).round() as usize;
-            (samples[i] * 10.0).round() / 10.0
-        };
-        (!samples.is_empty()).then(|| Latency {
-            p50: at(0.5),
-            p95: at(0.95),
-            max: at(1.0),
+    /// Percentiles of `samples` (ms, to a tenth), or `None` when there are none.
+    pub fn of(samples: Vec<f64>) -> Option<Self> {
+        let samples = sorted(samples);
+        let at = |q| percentile(&samples, q).map(|ms| (ms * 10.0).round() / 10.0);
+        Some(Latency {
+            p50: at(0.5)?,
+            p95: at(0.95)?,
+            max: at(1.0)?,
         })
     }
 }
@@ -168,25 +271,6 @@ pub struct StatsLine {
     pub audio_in: AudioIn,
 }
 
-/// Turns cumulative counters into per-second rates.
-#[derive(Debug, Clone, Default)]
-pub struct Rates {
-    last: std::collections::HashMap<&'static str, u64>,
-}
-
-impl Rates {
-    /// How much `name` grew since the last call (0 the first time it goes down).
-    pub fn delta(&mut self, name: &'static str, now: u64) -> u64 {
-        let before = self.last.insert(name, now).unwrap_or(0);
-        now.saturating_sub(before)
-    }
-
-    /// Bytes since the last call as kbit/s over one second.
-    pub fn kbps(&mut self, name: &'static str, bytes: u64) -> u64 {
-        self.delta(name, bytes) * 8 / 1000
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,13 +285,40 @@ mod tests {
     }
 
     #[test]
-    fn rates_are_differences_between_snapshots() {
-        let mut r = Rates::default();
-        assert_eq!(r.delta("frames", 30), 30);
-        assert_eq!(r.delta("frames", 60), 30);
-        assert_eq!(r.kbps("bytes", 125_000), 1_000);
-        assert_eq!(r.kbps("bytes", 250_000), 1_000);
-        assert_eq!(r.delta("frames", 10), 0, "a counter reset is not negative");
+    fn rates_are_growth_over_the_time_between_snapshots() {
+        let second = Duration::from_secs(1);
+        assert_eq!(per_second(30, 60, second), 30);
+        assert_eq!(
+            per_second(60, 10, second),
+            0,
+            "a counter reset is not negative"
+        );
+        // A tick a little late still reads as the rate, not as more.
+        assert_eq!(per_second(0, 30, Duration::from_millis(1_003)), 30);
+        assert_eq!(per_second(0, 60, Duration::from_secs(2)), 30);
+        assert_eq!(per_second(5, 9, Duration::ZERO), 4);
+        let rates = Rates::between((30, 60), (125_000, 250_000), second);
+        assert_eq!(
+            rates,
+            Rates {
+                per_second: 30,
+                kbps: 1_000
+            }
+        );
+    }
+
+    #[test]
+    fn counters_count_set_and_keep_their_maximum() {
+        let c = Counter::default();
+        c.bump();
+        c.add(4);
+        assert_eq!(c.get(), 5);
+        c.raise_to(3);
+        assert_eq!(c.get(), 5);
+        c.raise_to(9);
+        assert_eq!(c.get(), 9);
+        c.set(2);
+        assert_eq!(c.get(), 2);
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! Video send and receive pipelines over a webrtc 0.21 track.
+//! Video send and receive pipelines over a webrtc 0.21 track: the two video
+//! specialisations of the one pipeline shape ([`crate::pipeline`]).
 //!
-//! Sending: a [`VideoSource`] and the H.264 encoder run on their own thread (never on
-//! the async runtime); access units cross to an async task that writes them as
-//! samples, whose RTP timestamps follow the capture times exactly; keyframe requests
-//! (PLI/FIR) from the receiver reach the encoder; the first picture is an IDR.
+//! Sending: a [`VideoSource`] is read on a capture thread that feeds the H.264
+//! encoder's thread (never the async runtime); access units cross the
+//! [`SendThread`] queue to the task that writes them as samples, whose RTP timestamps
+//! follow the capture times exactly; keyframe requests (PLI/FIR) from the receiver
+//! reach the encoder, paced; the first picture is an IDR. Counted in
+//! [`VideoSendCounters`].
 //! Receiving: RTP from the remote track is assembled into access units, decoded on a
-//! decoder thread and handed to a frame sink; a picture that cannot be decoded
-//! triggers a rate-limited PLI. Both sides count what they do in [`VideoCounters`].
+//! [`ReceiveThread`] and handed to a frame sink; a picture that cannot be decoded
+//! triggers a rate-limited PLI, and packets still missing are NACKed again. Counted in
+//! [`VideoReceiveCounters`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -14,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use media::VideoFrame;
 use media::h264::{AccessUnit, Encoded, EncoderSettings, H264Decoder, H264Encoder};
-use media::source::VideoSource;
-use media::worker::{DecodeJob, EncoderJob, decoder_thread, encoder_thread};
+use media::source::{VideoFormat, VideoSource};
+use media::worker::{DecodeJob, EncoderJob, Worker, decoder_thread, encoder_thread};
 use rtc::media::Sample;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
@@ -26,9 +30,14 @@ use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use crate::CallError;
 use crate::adapt::Step;
 use crate::jitter::{Assembled, AssemblerConfig, FrameAssembler, RtpIn};
-use crate::keyframe::{PliLimiter, is_keyframe_request};
+use crate::keyframe::{
+    ANSWER_INTERVAL, KeyframeRequestLimiter, REQUEST_INTERVAL, is_keyframe_request,
+};
+use crate::pipeline::{ReceiveThread, SendParams, SendThread, UnitSender, codec_error};
+use crate::stats::{Rates, counters};
 
 /// RTP clock rate of video.
 pub const VIDEO_CLOCK: u64 = 90_000;
@@ -74,57 +83,104 @@ impl TickClock {
     }
 }
 
-/// What a video pipeline has done so far.
-#[derive(Debug, Default)]
-pub struct VideoCounters {
-    /// Pictures encoded and written to the track.
-    pub frames_sent: AtomicU64,
-    /// Of those, keyframes.
-    pub keyframes_sent: AtomicU64,
-    /// Pictures the encoder skipped or the queue dropped.
-    pub frames_dropped: AtomicU64,
-    /// PLI/FIR received (sender) or sent (receiver).
-    pub keyframe_requests: AtomicU64,
-    /// Pictures decoded.
-    pub frames_decoded: AtomicU64,
-    /// Access units that failed to decode.
-    pub decode_errors: AtomicU64,
-    /// Frames given up because packets never arrived.
-    pub frames_lost: AtomicU64,
-    /// Gaps between decoded pictures longer than [`FREEZE_GAP`].
-    pub freezes: AtomicU64,
-    /// The longest gap between decoded pictures, ms.
-    pub longest_gap_ms: AtomicU64,
-    /// The delay the receive jitter buffer adds now, µs.
-    pub jitter_buffer_us: AtomicU64,
-    /// Packets asked for a second time (their first retransmission did not come).
-    pub nacks_again: AtomicU64,
-    /// Encoded bytes sent or received.
-    pub bytes: AtomicU64,
-    /// Size of the last picture encoded or decoded.
-    pub width: AtomicU64,
-    /// … its height.
-    pub height: AtomicU64,
+counters! {
+    /// What a video sender has done so far.
+    pub struct VideoSendCounters;
+    /// [`VideoSendCounters`] at one moment.
+    pub struct VideoSendSnapshot {
+        /// Pictures encoded and written to the track.
+        frames_sent,
+        /// Of those, keyframes.
+        keyframes_sent,
+        /// Pictures the encoder skipped or the queue dropped.
+        frames_dropped,
+        /// Keyframe requests (PLI/FIR) received.
+        keyframe_requests,
+        /// Encoded bytes written.
+        bytes,
+        /// Width of the last picture given to the encoder.
+        width,
+        /// … its height.
+        height,
+    }
 }
 
-impl VideoCounters {
-    fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
+impl VideoSendSnapshot {
+    /// Pictures and bitrate per second since `previous`, taken `elapsed` earlier.
+    pub fn delta(&self, previous: &Self, elapsed: Duration) -> Rates {
+        Rates::between(
+            (previous.frames_sent, self.frames_sent),
+            (previous.bytes, self.bytes),
+            elapsed,
+        )
     }
+}
 
-    /// A counter's current value.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
+counters! {
+    /// What a video receiver has done so far.
+    pub struct VideoReceiveCounters;
+    /// [`VideoReceiveCounters`] at one moment.
+    pub struct VideoReceiveSnapshot {
+        /// Pictures decoded.
+        frames_decoded,
+        /// Frames dropped (waiting for a keyframe, or the decoder queue full).
+        frames_dropped,
+        /// Keyframe requests (PLI) sent.
+        keyframe_requests,
+        /// Access units that failed to decode.
+        decode_errors,
+        /// Frames given up because packets never arrived.
+        frames_lost,
+        /// Gaps between decoded pictures longer than [`FREEZE_GAP`].
+        freezes,
+        /// The longest gap between decoded pictures, ms.
+        longest_gap_ms,
+        /// The delay the jitter buffer adds now, µs.
+        jitter_buffer_us,
+        /// Packets asked for a second time (their first retransmission did not come).
+        nacks_again,
+        /// Payload bytes received.
+        bytes,
+        /// Width of the last picture decoded.
+        width,
+        /// … its height.
+        height,
     }
+}
 
+impl VideoReceiveCounters {
     fn record_gap(&self, gap: Duration) {
         if gap > FREEZE_GAP {
-            Self::bump(&self.freezes);
+            self.freezes.bump();
         }
-        self.longest_gap_ms
-            .fetch_max(gap.as_millis() as u64, Ordering::Relaxed);
+        self.longest_gap_ms.raise_to(gap.as_millis() as u64);
     }
 }
+
+impl VideoReceiveSnapshot {
+    /// Pictures decoded and bitrate per second since `previous`, taken `elapsed`
+    /// earlier.
+    pub fn delta(&self, previous: &Self, elapsed: Duration) -> Rates {
+        Rates::between(
+            (previous.frames_decoded, self.frames_decoded),
+            (previous.bytes, self.bytes),
+            elapsed,
+        )
+    }
+}
+
+/// Pictures waiting for the encoder: at most this many behind the one being encoded,
+/// so a slow encoder drops pictures (counted) instead of falling behind the camera.
+const ENCODER_QUEUE: usize = 2;
+
+/// Access units waiting to be written to the track: writing is quick, and a few units
+/// (a quarter second at 30 fps) ride out a busy moment of the runtime before the
+/// encoder thread waits.
+const UNIT_QUEUE: usize = 8;
+
+/// Access units waiting for the decoder: half a second at 30 fps, room for a slow
+/// keyframe decode; beyond it units are dropped and decoding restarts at a keyframe.
+const DECODER_QUEUE: usize = 16;
 
 /// Live controls of a video sender, shared by the call engine and the capture thread.
 #[derive(Debug, Default)]
@@ -167,110 +223,39 @@ impl VideoControl {
     }
 }
 
-/// What a video sender sends with.
-#[derive(Debug, Clone, Copy)]
-pub struct VideoSend {
-    /// Our SSRC.
-    pub ssrc: u32,
-    /// The negotiated payload type.
-    pub payload_type: u8,
-    /// Starting target bitrate, bits per second.
-    pub bitrate_bps: u32,
-    /// Stop after this many source pictures (`None`: until stopped).
-    pub frames: Option<u64>,
-}
-
 /// Sends `source` on `track` until the source fails, the track closes, `control`
 /// says stop, or `send.frames` pictures are taken. Returns when done.
 pub async fn send_video(
     mut source: Box<dyn VideoSource>,
     track: Arc<TrackLocalStaticSample>,
-    send: VideoSend,
+    send: SendParams,
     control: Arc<VideoControl>,
-    counters: Arc<VideoCounters>,
-) -> Result<(), crate::CallError> {
+    counters: Arc<VideoSendCounters>,
+) -> Result<(), CallError> {
     let format = source.format();
     let settings = EncoderSettings::new(send.bitrate_bps, format.fps);
     // Frame skipping stays off: with it, openh264 drops pictures whenever the target
     // tightens (after every keyframe, under random loss), and the adaptation ladder
     // already lowers size and rate when the target is far below what they need.
-    let encoder = H264Encoder::new(format.width, format.height, settings)
-        .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
-    let (units_tx, mut units) = mpsc::channel::<AccessUnit>(8);
-    let skipped = Arc::clone(&counters);
-    let encoder = encoder_thread(encoder, 2, move |result| match result {
-        Ok(Encoded::Frame(au)) => {
-            if units_tx.blocking_send(au).is_err() {
-                tracing::debug!("video send task gone");
-            }
-        }
-        Ok(Encoded::Skipped { .. }) => VideoCounters::bump(&skipped.frames_dropped),
-        Err(err) => tracing::warn!(%err, "encoding failed"),
-    })
-    .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
-    // The capture thread owns the encoder: when the source ends, the encoder thread
-    // finishes and `units` closes behind the last picture. Controls reach it through
-    // atomics, so the async side never holds (or joins) a codec thread.
-    let capture_control = Arc::clone(&control);
-    let capture_counters = Arc::clone(&counters);
-    let capture = std::thread::Builder::new()
-        .name("video-capture".into())
-        .spawn(move || {
-            let (control, counters) = (capture_control, capture_counters);
-            let mut bitrate = send.bitrate_bps;
-            let mut step = Step {
-                scale: 1,
-                fps_divisor: 1,
-            };
-            let mut n = 0u64;
-            while send.frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
-                let picture = match source.next_frame() {
-                    Ok(picture) => picture,
-                    Err(err) => {
-                        tracing::warn!(%err, "video source stopped");
-                        break;
-                    }
-                };
-                n += 1;
-                let wanted = control.step();
-                if wanted != step {
-                    tracing::info!(?wanted, "video steps to a new size/rate");
-                    step = wanted;
-                    encoder.submit(EncoderJob::FrameRate(format.fps / step.fps_divisor as f32));
-                }
-                if n % u64::from(step.fps_divisor) != 0 {
-                    continue;
-                }
-                let wanted = control.bitrate_bps.load(Ordering::Relaxed);
-                if wanted != 0 && wanted != bitrate {
-                    bitrate = wanted;
-                    encoder.submit(EncoderJob::Bitrate(bitrate));
-                }
-                let picture = match step.scale {
-                    1 => picture,
-                    2 => picture.halved(),
-                    _ => picture.halved().halved(),
-                };
-                counters
-                    .width
-                    .store(u64::from(picture.width()), Ordering::Relaxed);
-                counters
-                    .height
-                    .store(u64::from(picture.height()), Ordering::Relaxed);
-                if control.keyframe.swap(false, Ordering::Relaxed) {
-                    encoder.submit(EncoderJob::Keyframe);
-                }
-                if !encoder.submit(EncoderJob::Encode(picture)) {
-                    VideoCounters::bump(&counters.frames_dropped);
-                }
-            }
-        })
-        .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
+    let encoder = H264Encoder::new(format.width, format.height, settings).map_err(codec_error)?;
+    // The capture thread owns the encoder's thread: when the source ends, the encoder
+    // thread finishes and the queue closes behind the last picture. Controls reach it
+    // through atomics, so the async side never holds (or joins) a codec thread.
+    let capture = Capture {
+        send,
+        format,
+        control: Arc::clone(&control),
+        counters: Arc::clone(&counters),
+    };
+    let mut units = SendThread::spawn("video-capture", UNIT_QUEUE, |out| {
+        let encoder = start_encoder(encoder, out, Arc::clone(&counters))?;
+        Ok(move || capture.run(source.as_mut(), &encoder))
+    })?;
 
     let mut clock = TickClock::new(format.fps);
-    // Keyframes are big: answer requests at most every 200 ms (a request in between
-    // is answered when that time is up), so a lossy link is not flooded with them.
-    let mut keyframes = PliLimiter::new(Duration::from_millis(200));
+    // Keyframes are big: answer requests at most every ANSWER_INTERVAL (a request in
+    // between is answered when that time is up), so a lossy link is not flooded with them.
+    let mut keyframes = KeyframeRequestLimiter::new(ANSWER_INTERVAL);
     let mut keyframe_pending = false;
     loop {
         if keyframe_pending && keyframes.allow(Instant::now()) {
@@ -291,11 +276,11 @@ pub async fn send_video(
                     .sample_writer(send.ssrc, send.payload_type)
                     .write_sample(&sample)
                     .await
-                    .map_err(crate::CallError::webrtc)?;
-                VideoCounters::bump(&counters.frames_sent);
-                counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    .map_err(CallError::webrtc)?;
+                counters.frames_sent.bump();
+                counters.bytes.add(bytes);
                 if au.keyframe {
-                    VideoCounters::bump(&counters.keyframes_sent);
+                    counters.keyframes_sent.bump();
                     // An IDR answers every request made before it. (It does not count
                     // against the limit: the first one, sent unasked, is often lost in
                     // webrtc's start-up, and the receiver's request must get through.)
@@ -306,16 +291,114 @@ pub async fn send_video(
                 if let Some(TrackLocalEvent::OnRtcpPacket(packets)) = event
                     && packets.iter().any(|p| is_keyframe_request(p.as_ref()))
                 {
-                    VideoCounters::bump(&counters.keyframe_requests);
+                    counters.keyframe_requests.bump();
                     keyframe_pending = true;
                 }
             }
         }
     }
-    // Joining is blocking: do it off the runtime's threads.
-    let _ = tokio::task::spawn_blocking(move || capture.join()).await;
+    units.join().await;
     Ok(())
 }
+
+/// Starts the encoder's thread; its access units go to `out`.
+fn start_encoder(
+    encoder: H264Encoder,
+    out: UnitSender<AccessUnit>,
+    counters: Arc<VideoSendCounters>,
+) -> Result<Worker<EncoderJob>, CallError> {
+    encoder_thread(encoder, ENCODER_QUEUE, move |result| match result {
+        Ok(Encoded::Frame(au)) => {
+            if !out.send(au) {
+                tracing::debug!("video send task gone");
+            }
+        }
+        Ok(Encoded::Skipped { .. }) => counters.frames_dropped.bump(),
+        Err(err) => tracing::warn!(%err, "encoding failed"),
+    })
+    .map_err(codec_error)
+}
+
+/// The capture thread of a video sender: takes pictures from the source, applies the
+/// controls (size and rate step, bitrate, keyframe) and hands pictures to the encoder.
+struct Capture {
+    send: SendParams,
+    format: VideoFormat,
+    control: Arc<VideoControl>,
+    counters: Arc<VideoSendCounters>,
+}
+
+impl Capture {
+    /// Runs until the source fails, `send.frames` pictures are taken or the control
+    /// says stop.
+    fn run(self, source: &mut dyn VideoSource, encoder: &Worker<EncoderJob>) {
+        let Capture {
+            send,
+            format,
+            control,
+            counters,
+        } = self;
+        let mut bitrate = send.bitrate_bps;
+        let mut step = Step {
+            scale: 1,
+            fps_divisor: 1,
+        };
+        let mut n = 0u64;
+        while send.frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
+            let picture = match source.next_frame() {
+                Ok(picture) => picture,
+                Err(err) => {
+                    tracing::warn!(%err, "video source stopped");
+                    break;
+                }
+            };
+            n += 1;
+            let wanted = control.step();
+            if wanted != step {
+                tracing::info!(?wanted, "video steps to a new size/rate");
+                step = wanted;
+                encoder.submit(EncoderJob::FrameRate(format.fps / step.fps_divisor as f32));
+            }
+            if n % u64::from(step.fps_divisor) != 0 {
+                continue;
+            }
+            let wanted = control.bitrate_bps.load(Ordering::Relaxed);
+            if wanted != 0 && wanted != bitrate {
+                bitrate = wanted;
+                encoder.submit(EncoderJob::Bitrate(bitrate));
+            }
+            let picture = match step.scale {
+                1 => picture,
+                2 => picture.halved(),
+                _ => picture.halved().halved(),
+            };
+            counters.width.set(u64::from(picture.width()));
+            counters.height.set(u64::from(picture.height()));
+            if control.keyframe.swap(false, Ordering::Relaxed) {
+                encoder.submit(EncoderJob::Keyframe);
+            }
+            if !encoder.submit(EncoderJob::Encode(picture)) {
+                counters.frames_dropped.bump();
+            }
+        }
+    }
+}
+
+/// The stack's NACK generator asks for a missing packet within this time.
+const NACK_DELAY: Duration = Duration::from_millis(20);
+
+/// The least time a repair is given after its NACK, however short the round trip
+/// measured: on loopback the RTT reads as zero, but a retransmission still takes the
+/// stack's pacing and the receiving task's turn.
+const MIN_REPAIR_TIME: Duration = Duration::from_millis(40);
+
+/// The least wait for repairs: the default [`AssemblerConfig::max_wait_us`], two tries on
+/// a short path.
+const MIN_REPAIR_WAIT: Duration = Duration::from_millis(120);
+
+/// The most a frame waits for repairs: beyond a second, a keyframe comes sooner than a
+/// frozen picture thaws.
+const MAX_REPAIR_WAIT: Duration = Duration::from_secs(1);
 
 /// The round-trip time of the path, as the call engine last measured it: the
 /// receiver waits for repairs in proportion to it.
@@ -329,16 +412,17 @@ impl PathRtt {
     }
 
     /// How long after a hole shows a still-missing packet is asked for again: the
-    /// stack's NACK goes out within 20 ms, its answer takes a round trip (and some).
+    /// stack's NACK goes out within [`NACK_DELAY`], its answer takes a round trip (and
+    /// half of one to spare, at least [`MIN_REPAIR_TIME`]).
     pub fn renack_after(&self) -> Duration {
-        Duration::from_millis(20) + self.rtt().mul_f64(1.5).max(Duration::from_millis(40))
+        NACK_DELAY + self.rtt().mul_f64(1.5).max(MIN_REPAIR_TIME)
     }
 
     /// How long a frame with a hole waits for repairs (two tries, the second with time
-    /// to spare) before it is given up and a keyframe asked for; 120 ms to a second.
+    /// to spare) before it is given up and a keyframe asked for; between
+    /// [`MIN_REPAIR_WAIT`] and [`MAX_REPAIR_WAIT`].
     pub fn max_wait(&self) -> Duration {
-        (self.renack_after() + self.rtt().mul_f64(2.5))
-            .clamp(Duration::from_millis(120), Duration::from_secs(1))
+        (self.renack_after() + self.rtt().mul_f64(2.5)).clamp(MIN_REPAIR_WAIT, MAX_REPAIR_WAIT)
     }
 
     fn rtt(&self) -> Duration {
@@ -358,16 +442,16 @@ pub const FREEZE_GAP: Duration = Duration::from_millis(200);
 pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
     idle: Duration,
-    counters: Arc<VideoCounters>,
+    counters: Arc<VideoReceiveCounters>,
     rtt: Arc<PathRtt>,
     mut sink: impl FnMut(VideoFrame) + Send + 'static,
-) -> Result<(), crate::CallError> {
+) -> Result<(), CallError> {
     let (errors_tx, mut errors) = mpsc::unbounded_channel::<()>();
     let decoded = Arc::clone(&counters);
     let mut last_picture: Option<Instant> = None;
     let decoder = decoder_thread(
-        H264Decoder::new().map_err(|e| crate::CallError::WebRtc(e.to_string()))?,
-        16,
+        H264Decoder::new().map_err(codec_error)?,
+        DECODER_QUEUE,
         move |result| match result {
             Ok(Some(picture)) => {
                 let now = Instant::now();
@@ -375,27 +459,24 @@ pub async fn receive_video(
                     decoded.record_gap(gap);
                 }
                 last_picture = Some(now);
-                VideoCounters::bump(&decoded.frames_decoded);
-                decoded
-                    .width
-                    .store(u64::from(picture.width()), Ordering::Relaxed);
-                decoded
-                    .height
-                    .store(u64::from(picture.height()), Ordering::Relaxed);
+                decoded.frames_decoded.bump();
+                decoded.width.set(u64::from(picture.width()));
+                decoded.height.set(u64::from(picture.height()));
                 sink(picture);
             }
             Ok(None) => {}
             Err(_) => {
-                VideoCounters::bump(&decoded.decode_errors);
+                decoded.decode_errors.bump();
                 let _ = errors_tx.send(());
             }
         },
     )
-    .map_err(|e| crate::CallError::WebRtc(e.to_string()))?;
+    .map(ReceiveThread::from)
+    .map_err(codec_error)?;
     let epoch = Instant::now();
     let micros = |at: Instant| at.saturating_duration_since(epoch).as_micros() as u64;
     let mut assembler = FrameAssembler::new(AssemblerConfig::default());
-    let mut pli = PliLimiter::new(Duration::from_millis(250));
+    let mut pli = KeyframeRequestLimiter::new(REQUEST_INTERVAL);
     let mut media_ssrc = 0;
     // Decoding starts at a keyframe; a stream joined later asks for one at once.
     let mut need_keyframe = true;
@@ -411,7 +492,7 @@ pub async fn receive_video(
                 let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
                 idle_since = Instant::now();
                 media_ssrc = packet.header.ssrc;
-                counters.bytes.fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+                counters.bytes.add(packet.payload.len() as u64);
                 assembler.push(micros(idle_since), RtpIn {
                     seq: packet.header.sequence_number,
                     timestamp: packet.header.timestamp,
@@ -433,7 +514,7 @@ pub async fn receive_video(
             match out {
                 Assembled::Frame { data, keyframe, .. } => {
                     if need_keyframe && !keyframe {
-                        VideoCounters::bump(&counters.frames_dropped);
+                        counters.frames_dropped.bump();
                         request_keyframe = true;
                         continue;
                     }
@@ -442,12 +523,12 @@ pub async fn receive_video(
                         data,
                         capture_us: 0,
                     }) {
-                        VideoCounters::bump(&counters.frames_dropped);
+                        counters.frames_dropped.bump();
                         need_keyframe = true;
                     }
                 }
                 Assembled::Lost => {
-                    VideoCounters::bump(&counters.frames_lost);
+                    counters.frames_lost.bump();
                     need_keyframe = true;
                     request_keyframe = true;
                 }
@@ -461,9 +542,7 @@ pub async fn receive_video(
             rtt.renack_after().as_micros() as u64,
         );
         if !again.is_empty() && media_ssrc != 0 {
-            counters
-                .nacks_again
-                .fetch_add(again.len() as u64, Ordering::Relaxed);
+            counters.nacks_again.add(again.len() as u64);
             let nack = TransportLayerNack {
                 sender_ssrc: 0,
                 media_ssrc,
@@ -472,17 +551,13 @@ pub async fn receive_video(
             track
                 .write_rtcp(vec![Box::new(nack)])
                 .await
-                .map_err(crate::CallError::webrtc)?;
+                .map_err(CallError::webrtc)?;
         }
-        counters
-            .jitter_buffer_us
-            .store(assembler.delay_us(), Ordering::Relaxed);
+        counters.jitter_buffer_us.set(assembler.delay_us());
         // Behind a queue a keyframe takes longer to come: ask less often.
-        pli.set_interval(
-            Duration::from_millis(250) + Duration::from_micros(2 * assembler.queue_delay_us()),
-        );
+        pli.set_interval(REQUEST_INTERVAL + Duration::from_micros(2 * assembler.queue_delay_us()));
         if request_keyframe && media_ssrc != 0 && pli.allow(Instant::now()) {
-            VideoCounters::bump(&counters.keyframe_requests);
+            counters.keyframe_requests.bump();
             let request = PictureLossIndication {
                 sender_ssrc: 0,
                 media_ssrc,
@@ -490,17 +565,55 @@ pub async fn receive_video(
             track
                 .write_rtcp(vec![Box::new(request)])
                 .await
-                .map_err(crate::CallError::webrtc)?;
+                .map_err(CallError::webrtc)?;
         }
     }
-    // Dropping the worker joins its thread (after the queued pictures): off the runtime.
-    let _ = tokio::task::spawn_blocking(move || drop(decoder)).await;
+    decoder.join().await;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn send_and_receive_snapshots_give_their_own_rates() {
+        let sent = VideoSendCounters::default();
+        let before = sent.snapshot();
+        for _ in 0..30 {
+            sent.frames_sent.bump();
+            sent.bytes.add(1_000);
+        }
+        sent.width.set(640);
+        let now = sent.snapshot();
+        assert_eq!((now.frames_sent, now.bytes, now.width), (30, 30_000, 640));
+        assert_eq!(
+            now.delta(&before, Duration::from_secs(1)),
+            Rates {
+                per_second: 30,
+                kbps: 240
+            }
+        );
+
+        let received = VideoReceiveCounters::default();
+        received.frames_decoded.add(15);
+        received.bytes.add(62_500);
+        let rates = received
+            .snapshot()
+            .delta(&VideoReceiveSnapshot::default(), Duration::from_millis(500));
+        assert_eq!((rates.per_second, rates.kbps), (30, 1_000));
+    }
+
+    #[test]
+    fn gaps_over_the_freeze_gap_are_freezes_and_the_longest_is_kept() {
+        let c = VideoReceiveCounters::default();
+        c.record_gap(Duration::from_millis(33));
+        c.record_gap(Duration::from_millis(450));
+        c.record_gap(FREEZE_GAP);
+        c.record_gap(Duration::from_millis(210));
+        let s = c.snapshot();
+        assert_eq!((s.freezes, s.longest_gap_ms), (2, 450));
+    }
 
     #[test]
     fn repair_waits_follow_the_round_trip() {

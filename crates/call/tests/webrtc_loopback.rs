@@ -19,7 +19,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemoteEvent;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
-use call::keyframe::{PliLimiter, is_keyframe_request};
+use call::keyframe::{KeyframeRequestLimiter, is_keyframe_request};
 use call::peer::{PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use signaling_proto::IceServer;
@@ -204,7 +204,7 @@ async fn call_and_read_back(setup: &PeerSetup) {
     };
     let mut builder = SampleBuilder::new(64, H264Packet::default(), 90_000);
     let mut decoder = H264Decoder::new().unwrap();
-    let mut pli = PliLimiter::new(Duration::from_millis(200));
+    let mut pli = KeyframeRequestLimiter::new(Duration::from_millis(200));
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while seen.last() != Some(&59) && Instant::now() < deadline {

@@ -9,6 +9,8 @@
 //!   path;
 //! - [`switch`]: sources and sinks whose device changes while they run (mute, camera
 //!   off, volume);
+//! - [`percentile`]: percentiles of measured samples (the call's statistics and the
+//!   benchmarks share it);
 //! - [`worker`]: codec threads fed through bounded queues that never block the caller;
 //! - [`convert`]: colour conversion and MJPEG decoding (SIMD, through yuvutils-rs and
 //!   zune-jpeg).
@@ -23,6 +25,7 @@ pub mod frame;
 pub mod h264;
 pub mod opus_codec;
 pub mod pattern;
+pub mod percentile;
 pub mod playout;
 pub mod resample;
 pub mod source;

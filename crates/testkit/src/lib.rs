@@ -152,24 +152,22 @@ pub fn free_tcp_port() -> u16 {
         .port()
 }
 
-/// Nearest-rank percentile of sorted samples.
-fn pct(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
+/// The one percentile rule of the workspace (it lives in `media` so the call engine can
+/// use it too), re-exported for the benchmarks: `signaling-server` reaches it through its
+/// dev-dependency on testkit, without depending on `media` or `call` itself.
+pub use media::percentile::{percentile, sorted};
 
 /// Prints a benchmark figure as a distribution: `what: n=… p50 … unit, p95 …, p99 …, max …`.
-pub fn report(what: &str, mut samples: Vec<f64>, unit: &str) {
-    if samples.is_empty() {
+pub fn report(what: &str, samples: Vec<f64>, unit: &str) {
+    let samples = sorted(samples);
+    let at = |q| percentile(&samples, q);
+    let (Some(p50), Some(p95), Some(p99), Some(max)) = (at(0.5), at(0.95), at(0.99), at(1.0))
+    else {
         println!("{what}: no samples");
         return;
-    }
-    samples.sort_by(f64::total_cmp);
+    };
     println!(
-        "{what}: n={} p50 {:.1} {unit}, p95 {:.1}, p99 {:.1}, max {:.1}",
+        "{what}: n={} p50 {p50:.1} {unit}, p95 {p95:.1}, p99 {p99:.1}, max {max:.1}",
         samples.len(),
-        pct(&samples, 0.5),
-        pct(&samples, 0.95),
-        pct(&samples, 0.99),
-        samples[samples.len() - 1],
     );
 }
