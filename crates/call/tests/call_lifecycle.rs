@@ -266,10 +266,10 @@ async fn every_pipeline_is_stopped_and_joined_before_the_call_returns() {
     drop(other_hangup);
 
     // The set duration passing.
-    let timed = options(server, "teardown-2", Some(1));
+    let timed = options(server, "teardown-2", Some(2));
     let switches = timed.switches.clone();
     let (call, mut states, _hangup) = spawn_call(timed);
-    let (other, _other_states, _other_hangup) = spawn_call(options(server, "teardown-2", Some(1)));
+    let (other, _other_states, _other_hangup) = spawn_call(options(server, "teardown-2", Some(2)));
     audio_received(&mut states).await;
     let summary = call.await.unwrap();
     assert_eq!(summary.outcome, CallState::Ended(EndReason::DurationPassed));

@@ -797,12 +797,10 @@ pub struct UploadMs {
 impl UploadMs {
     /// The distribution of `times` (nearest rank).
     pub fn of(times: &[Duration]) -> Self {
-        let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let rank = |q: f64| {
-            let last = ms.len().saturating_sub(1);
-            ms.get((last as f64 * q).round() as usize).copied()
-        };
+        let ms = media::percentile::sorted(
+            times.iter().map(|d| d.as_secs_f64() * 1000.0).collect(),
+        );
+        let rank = |q: f64| media::percentile::percentile(&ms, q);
         Self {
             max: ms.last().copied(),
             p50: rank(0.5),
