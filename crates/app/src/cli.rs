@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use call::peer::BitrateRange;
 use call::{
-    AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, Summary, TurnServer,
-    VideoInput, run_call,
+    AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, ProcessingOptions,
+    Summary, TurnServer, VideoInput, run_call,
 };
 use clap::Args;
 use signaling_proto::{PeerName, RoomId};
@@ -42,6 +42,38 @@ pub struct MediaArgs {
     /// Seconds to stay connected (none: until Ctrl-C, or the other peer hangs up).
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Echo cancellation on the microphone path: `on`, `off`, or `auto` (on when a
+    /// microphone and a speaker are both in use).
+    #[arg(long, value_enum, default_value_t = Switch::Auto)]
+    pub aec: Switch,
+    /// Noise suppression: `on`, `off`, or `auto` (on with a microphone).
+    #[arg(long, value_enum, default_value_t = Switch::Auto)]
+    pub ns: Switch,
+    /// Automatic gain control: `on`, `off`, or `auto` (on with a microphone).
+    #[arg(long, value_enum, default_value_t = Switch::Auto)]
+    pub agc: Switch,
+}
+
+/// A processing stage asked for on or off, or left to the devices in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Decided by the devices in use.
+    Auto,
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+impl Switch {
+    /// `None` for [`Switch::Auto`].
+    fn asked(self) -> Option<bool> {
+        match self {
+            Switch::Auto => None,
+            Switch::On => Some(true),
+            Switch::Off => Some(false),
+        }
+    }
 }
 
 /// STUN/TURN settings (they replace the ones the server hands out).
@@ -146,6 +178,11 @@ impl MediaArgs {
         options.video = self.video.clone();
         options.audio = self.audio.clone();
         options.speaker = self.speaker.clone();
+        options.processing = ProcessingOptions {
+            echo_cancellation: self.aec.asked(),
+            noise_suppression: self.ns.asked(),
+            gain_control: self.agc.asked(),
+        };
         options.format = media::VideoFormat {
             width: self.width,
             height: self.height,
@@ -328,5 +365,7 @@ mod tests {
             Ok(AudioInput::Microphone(Some("hw:1".into())))
         );
         assert_eq!(parse_speaker("none"), Ok(AudioOutput::Null));
+        assert_eq!(Switch::On.asked(), Some(true));
+        assert_eq!(Switch::Auto.asked(), None);
     }
 }

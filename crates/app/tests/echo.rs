@@ -1,7 +1,8 @@
 //! A real echo path through a real sound server: peer B plays what it receives into a
 //! PulseAudio room whose monitor is B's microphone ([`testkit::sound::SoundServer`]), as
 //! a laptop's speaker reaches its microphone. A sends the test tone and counts its timing
-//! marks in what comes back from B. This is the path echo cancellation has to close.
+//! marks and the energy of what comes back from B: without processing, its own tone
+//! returns; with B's echo cancellation on, it is gone.
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -26,8 +27,25 @@ async fn signaling_server() -> (SocketAddr, oneshot::Sender<()>) {
     (addr, stop)
 }
 
-/// `peercall call` in `room` with `flags`, its sound on `sound`; its summary line.
-async fn call(sound: &SoundServer, server: SocketAddr, room: &str, flags: &[&str]) -> Value {
+/// What one `peercall call` printed: a statistics line a second, then the summary.
+struct Printed {
+    lines: Vec<Value>,
+    summary: Value,
+}
+
+impl Printed {
+    /// Energy of the audio received over the last two seconds.
+    fn late_energy_in(&self) -> f64 {
+        let energy = |line: &Value| line["audio_in"]["energy"].as_f64().unwrap();
+        let [.., before, _, last] = self.lines.as_slice() else {
+            panic!("fewer than three statistics lines: {:?}", self.lines)
+        };
+        energy(last) - energy(before)
+    }
+}
+
+/// `peercall call` in `room` with `flags`, its sound on `sound`.
+async fn call(sound: &SoundServer, server: SocketAddr, room: &str, flags: &[&str]) -> Printed {
     let mut command = Command::new(env!("CARGO_BIN_EXE_peercall"));
     command
         .args([
@@ -48,49 +66,86 @@ async fn call(sound: &SoundServer, server: SocketAddr, room: &str, flags: &[&str
         .unwrap()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    stdout
+    let mut lines: Vec<Value> = stdout
         .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no summary line; stdout:\n{stdout}\nstderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let summary = lines.pop().filter(|l| l.get("summary").is_some());
+    let Some(summary) = summary else {
+        panic!(
+            "no summary line; stdout:\n{stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    Printed { lines, summary }
 }
 
-/// Timing marks of A's own tone that came back to A, with B's microphone on `b_mic`.
-async fn marks_back_at_a(sound: &SoundServer, room: &str, b_mic: &str) -> u64 {
+/// A sends the test tone into `room`; B plays what it gets into the sound server's
+/// room and sends what its microphone (`b_flags`) hears. What each printed.
+async fn echo_call(sound: &SoundServer, room: &str, b_flags: &[&str]) -> (Printed, Printed) {
     let (server, _stop) = signaling_server().await;
-    let b_flags = ["--audio", b_mic, "--speaker", "pulse"];
-    let a = call(
-        sound,
-        server,
-        room,
-        &["--audio", "test", "--speaker", "none"],
+    let a_flags = ["--audio", "test", "--speaker", "none"];
+    let mut b_all = vec!["--speaker", "pulse"];
+    b_all.extend_from_slice(b_flags);
+    let (a, b) = tokio::join!(
+        call(sound, server, room, &a_flags),
+        call(sound, server, room, &b_all)
     );
-    let b = call(sound, server, room, &b_flags);
-    let (a, b) = tokio::join!(a, b);
-    for (who, summary) in [("a", &a), ("b", &b)] {
+    for (who, printed) in [("a", &a), ("b", &b)] {
+        let summary = &printed.summary;
         assert_eq!(summary["summary"]["connected"], true, "{who}: {summary}");
     }
     // B heard A's tone: it reached B's speaker.
-    let b_heard = b["summary"]["last"]["audio_in"]["marks"].as_u64().unwrap();
-    assert!(b_heard >= 10, "b: {b}");
-    a["summary"]["last"]["audio_in"]["marks"].as_u64().unwrap()
+    let b_heard = b.summary["summary"]["last"]["audio_in"]["marks"]
+        .as_u64()
+        .unwrap();
+    assert!(b_heard >= 10, "b: {}", b.summary);
+    (a, b)
+}
+
+/// Timing marks of A's own tone that came back to A.
+fn marks_back(a: &Printed) -> u64 {
+    a.summary["summary"]["last"]["audio_in"]["marks"]
+        .as_u64()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_speaker_heard_by_its_own_microphone_sends_the_far_end_back() {
+async fn a_speaker_heard_by_its_own_microphone_sends_the_far_end_back_unless_echo_is_cancelled() {
     let sound = SoundServer::start();
+    let unprocessed = ["--aec", "off", "--ns", "off", "--agc", "off"];
     // B's microphone hears nothing: none of A's marks come back.
-    let quiet = marks_back_at_a(&sound, "echo-null", "mic:null").await;
-    assert_eq!(quiet, 0, "marks came back without an echo path");
+    let (quiet, _) = echo_call(&sound, "echo-null", &["--audio", "mic:null"]).await;
+    assert_eq!(
+        marks_back(&quiet),
+        0,
+        "marks came back without an echo path"
+    );
+
     // B's microphone is the room its speaker plays into: A's tone comes back.
-    let echoed = marks_back_at_a(&sound, "echo-room", "mic:pulse").await;
+    let mut flags = vec!["--audio", "mic:pulse"];
+    flags.extend_from_slice(&unprocessed);
+    let (echoed, _) = echo_call(&sound, "echo-room", &flags).await;
     assert!(
-        echoed >= 5,
-        "only {echoed} of A's marks came back through B's room"
+        marks_back(&echoed) >= 5,
+        "only {} of A's marks came back through B's room",
+        marks_back(&echoed)
+    );
+
+    // The same room with B's echo canceller on: A's tone no longer comes back.
+    let mut flags = vec!["--audio", "mic:pulse", "--aec", "on"];
+    flags.extend_from_slice(&unprocessed[2..]);
+    let (cancelled, b) = echo_call(&sound, "echo-cancelled", &flags).await;
+    let suppressed =
+        10.0 * (echoed.late_energy_in() / cancelled.late_energy_in().max(1e-12)).log10();
+    let processing = &b.summary["summary"]["last"]["audio_out"]["processing"];
+    eprintln!(
+        "echo: A's tone back at A {:.1} dB lower with B's canceller; B reports {processing}",
+        suppressed
+    );
+    assert_eq!(processing["aec"], true, "{processing}");
+    assert!(
+        suppressed >= 25.0,
+        "only {suppressed:.1} dB; B reports {processing}"
     );
 }

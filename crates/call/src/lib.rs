@@ -35,8 +35,8 @@ pub mod video;
 
 pub use engine::{CallEvent, Summary, run_call};
 pub use options::{
-    AudioInput, AudioOutput, CallOptions, FrameSink, IceOptions, MediaSwitches, TurnServer,
-    VideoInput, open_audio, open_speaker, open_video,
+    AudioInput, AudioOutput, CallOptions, FrameSink, IceOptions, MediaSwitches, ProcessingOptions,
+    TurnServer, VideoInput, open_audio, open_speaker, open_video,
 };
 pub use signaling::{SignalingClient, SignalingConfig, SignalingError, SignalingEvent};
 pub use state::{CallState, EndReason, Failure};

@@ -2,13 +2,14 @@
 //! and receive pipelines started on them, adaptation every second, the statistics line,
 //! and the teardown that stops and joins every pipeline.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use media::AudioSink;
+use media::apm::{EchoTap, ProcessedAudio, Processing, ProcessingStats, echo_reference};
 use media::frame::now_us;
 use media::pattern::read_code;
 use media::tone::MarkDetector;
+use media::{AudioSink, AudioSource};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
@@ -26,7 +27,9 @@ use crate::feedback::Feedback;
 use crate::options::{AudioInput, CallOptions, VideoInput, open_audio, open_speaker, open_video};
 use crate::peer::{local_track, negotiated_payload_type, selected_pair};
 use crate::pipeline::SendParams;
-use crate::stats::{AudioIn, AudioOut, IceStats, Latency, StatsLine, VideoIn, VideoOut};
+use crate::stats::{
+    AudioIn, AudioOut, IceStats, Latency, ProcessingLine, StatsLine, VideoIn, VideoOut,
+};
 use crate::video::{
     PathRtt, VideoControl, VideoReceiveCounters, VideoReceiveSnapshot, VideoSendCounters,
     VideoSendSnapshot, receive_video, send_video,
@@ -164,6 +167,10 @@ pub(crate) struct MediaSession {
     started: Instant,
     senders: Vec<Pipeline>,
     receivers: Vec<Pipeline>,
+    /// Where the speaker hands what it plays, when echo cancellation runs.
+    echo_tap: Option<EchoTap>,
+    /// The microphone path's processing and its figures, when any runs.
+    processing: Option<(Processing, Arc<Mutex<ProcessingStats>>)>,
 }
 
 /// A running pipeline's task.
@@ -208,6 +215,8 @@ impl MediaSession {
             started,
             senders: Vec::new(),
             receivers: Vec::new(),
+            echo_tap: None,
+            processing: None,
         }
     }
 
@@ -246,8 +255,20 @@ impl MediaSession {
                 Some(parked) => parked,
                 None => open_audio(&options.audio)?,
             };
+            let mut source: Box<dyn AudioSource> = Box::new(switches.audio.wrap(source));
+            let processing = options.processing.resolve(&options.audio, &options.speaker);
+            if processing.any() {
+                let reference = processing.echo_cancellation.then(|| {
+                    let (tap, reference) = echo_reference();
+                    self.echo_tap = Some(tap);
+                    reference
+                });
+                let processed = ProcessedAudio::new(source, processing, reference);
+                self.processing = Some((processing, processed.stats()));
+                source = Box::new(processed);
+            }
             self.senders.push(tokio::spawn(send_audio(
-                Box::new(switches.audio.wrap(source)),
+                source,
                 Arc::clone(track),
                 SendParams {
                     ssrc: *ssrc,
@@ -363,15 +384,19 @@ impl MediaSession {
                 },
             )));
         }
+        let mut speaker = self.options.switches.speaker.wrap(
+            match self.options.switches.speaker.take_pending() {
+                Some(parked) => parked,
+                None => open_speaker(&self.options.speaker)?,
+            },
+        );
+        if let Some(tap) = &self.echo_tap {
+            speaker.set_echo_tap(tap.clone());
+        }
         let sink = MarkCounter {
             detector: MarkDetector::new(),
             measured,
-            inner: Box::new(self.options.switches.speaker.wrap(
-                match self.options.switches.speaker.take_pending() {
-                    Some(parked) => parked,
-                    None => open_speaker(&self.options.speaker)?,
-                },
-            )),
+            inner: Box::new(speaker),
         };
         Ok(tokio::spawn(receive_audio(
             track,
@@ -471,6 +496,18 @@ impl MediaSession {
                 kbps: ao_rates.kbps,
                 packets: ao.packets_sent,
                 loss_pct: loss(&self.tracks.audio),
+                processing: self.processing.as_ref().map(|(stages, stats)| {
+                    let stats = *stats.lock().unwrap_or_else(PoisonError::into_inner);
+                    ProcessingLine {
+                        aec: stages.echo_cancellation,
+                        ns: stages.noise_suppression,
+                        agc: stages.gain_control,
+                        delay_ms: stats.delay_ms,
+                        echo_suppression_db: stats
+                            .echo_suppression_db
+                            .map(|db| (db * 10.0).round() / 10.0),
+                    }
+                }),
                 ..AudioOut::default()
             },
             audio_in: AudioIn {

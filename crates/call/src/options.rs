@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use media::apm::Processing;
 use media::pattern::TestPattern;
 use media::switch::{AudioSwitch, SpeakerSwitch, VideoSwitch};
 use media::tone::TestTone;
@@ -129,6 +130,36 @@ pub struct CallOptions {
     /// Handles to change camera, microphone and speaker while the call runs, mute, turn
     /// the camera off, set the volume, and see the local preview.
     pub switches: MediaSwitches,
+    /// Echo cancellation, noise suppression and gain control on the microphone path.
+    pub processing: ProcessingOptions,
+}
+
+/// Which audio processing runs on what we send; each stage `None` decides by the devices
+/// in use (see [`ProcessingOptions::resolve`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProcessingOptions {
+    /// Echo cancellation.
+    pub echo_cancellation: Option<bool>,
+    /// Noise suppression.
+    pub noise_suppression: Option<bool>,
+    /// Automatic gain control.
+    pub gain_control: Option<bool>,
+}
+
+impl ProcessingOptions {
+    /// The stages to run for `audio` sent and `speaker` played: by default, echo
+    /// cancellation when a real microphone and a real speaker are both in use, noise
+    /// suppression and gain control with a real microphone; none for the test tone,
+    /// whose timing marks must stay measurable.
+    pub fn resolve(&self, audio: &AudioInput, speaker: &AudioOutput) -> Processing {
+        let microphone = matches!(audio, AudioInput::Microphone(_));
+        let speaker = matches!(speaker, AudioOutput::Speaker(_));
+        Processing {
+            echo_cancellation: self.echo_cancellation.unwrap_or(microphone && speaker),
+            noise_suppression: self.noise_suppression.unwrap_or(microphone),
+            gain_control: self.gain_control.unwrap_or(microphone),
+        }
+    }
 }
 
 /// The running call's devices, as the UI changes them (shared: clones are the same).
@@ -181,6 +212,7 @@ impl CallOptions {
             stay: false,
             remote_video: None,
             switches: MediaSwitches::default(),
+            processing: ProcessingOptions::default(),
         }
     }
 }
@@ -238,5 +270,30 @@ mod tests {
         assert_eq!(servers.len(), 2);
         assert_eq!(servers[0].urls, ["stun:a:3478"]);
         assert_eq!(servers[1].username.as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn processing_is_on_for_real_devices_and_off_for_the_test_tone_unless_asked() {
+        let auto = ProcessingOptions::default();
+        let mic = AudioInput::Microphone(None);
+        let speaker = AudioOutput::Speaker(None);
+        assert_eq!(auto.resolve(&mic, &speaker), Processing::ALL);
+        let headless = auto.resolve(&mic, &AudioOutput::Null);
+        assert!(!headless.echo_cancellation && headless.noise_suppression);
+        assert!(!auto.resolve(&AudioInput::Test, &speaker).any());
+        let asked = ProcessingOptions {
+            echo_cancellation: Some(true),
+            ..ProcessingOptions::default()
+        };
+        assert!(
+            asked
+                .resolve(&AudioInput::Test, &AudioOutput::Null)
+                .echo_cancellation
+        );
+        let refused = ProcessingOptions {
+            echo_cancellation: Some(false),
+            ..ProcessingOptions::default()
+        };
+        assert!(!refused.resolve(&mic, &speaker).echo_cancellation);
     }
 }

@@ -228,6 +228,24 @@ pub struct AudioOut {
     pub loss_pct: f64,
     /// What Opus FEC is told to expect, percent.
     pub expected_loss_pct: u8,
+    /// The microphone path's processing, when any runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processing: Option<ProcessingLine>,
+}
+
+/// The microphone path's processing, for the statistics line.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct ProcessingLine {
+    /// Echo cancellation runs.
+    pub aec: bool,
+    /// Noise suppression runs.
+    pub ns: bool,
+    /// Automatic gain control runs.
+    pub agc: bool,
+    /// The render-to-capture delay the canceller uses, ms.
+    pub delay_ms: Option<u32>,
+    /// The echo suppression it achieves, measured from its input and output, dB.
+    pub echo_suppression_db: Option<f64>,
 }
 
 /// Audio we receive.

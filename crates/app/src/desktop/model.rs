@@ -797,9 +797,8 @@ pub struct UploadMs {
 impl UploadMs {
     /// The distribution of `times` (nearest rank).
     pub fn of(times: &[Duration]) -> Self {
-        let ms = media::percentile::sorted(
-            times.iter().map(|d| d.as_secs_f64() * 1000.0).collect(),
-        );
+        let ms =
+            media::percentile::sorted(times.iter().map(|d| d.as_secs_f64() * 1000.0).collect());
         let rank = |q: f64| media::percentile::percentile(&ms, q);
         Self {
             max: ms.last().copied(),
