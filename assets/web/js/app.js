@@ -64,6 +64,21 @@ function shareLink() {
   window.history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(params), room: $('room').value })}`);
 }
 
+/** What is asked of each device: the browser's own echo cancellation, noise suppression
+ * and gain control on the microphone, as the native peer has its own. */
+const CONSTRAINTS = {
+  video: true,
+  audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+};
+
+/** The microphone processing the browser applies, as it reports it (`null`: no mic). */
+function processingOf(stream) {
+  const track = stream?.getAudioTracks()[0];
+  if (!track) return null;
+  const { echoCancellation, noiseSuppression, autoGainControl } = track.getSettings();
+  return { echoCancellation, noiseSuppression, autoGainControl };
+}
+
 /** The local camera and mic, or what of them exists; explains what is missing. */
 async function openMedia() {
   const why = (err) => (err.name === 'NotAllowedError'
@@ -73,7 +88,7 @@ async function openMedia() {
   const missing = [];
   for (const kind of ['video', 'audio']) {
     try {
-      const s = await navigator.mediaDevices.getUserMedia({ [kind]: true });
+      const s = await navigator.mediaDevices.getUserMedia({ [kind]: CONSTRAINTS[kind] });
       s.getTracks().forEach((t) => stream.addTrack(t));
     } catch (err) {
       missing.push(`${kind === 'video' ? 'camera' : 'microphone'}: ${why(err)}`);
@@ -124,7 +139,7 @@ function startStats() {
   ui.statsTimer = setInterval(async () => {
     const pc = ui.call?.pc;
     if (!pc) return;
-    ui.summary = summarize(await statsArray(pc), previous);
+    ui.summary = { ...summarize(await statsArray(pc), previous), processing: processingOf(ui.local) };
     previous = ui.summary.bytes;
     $('stats-body').replaceChildren(...rows(ui.summary).map(([label, value]) => {
       const tr = document.createElement('tr');

@@ -72,6 +72,8 @@ export function rows(summary) {
   const video = (v) => (v ? `${v.codec} ${v.width}×${v.height} ${Math.round(v.fps)} fps ${v.kbps ?? '–'} kbit/s` : '–');
   const audio = (a) => (a ? `${a.codec} ${a.kbps ?? '–'} kbit/s` : '–');
   const p = summary.pair;
+  const on = (value) => (value ? 'on' : 'off');
+  const q = summary.processing;
   return [
     ['video sent', video(summary.videoOut)],
     ['video received', video(summary.videoIn)],
@@ -81,5 +83,8 @@ export function rows(summary) {
     ['jitter buffer', summary.videoIn?.jitterBufferMs != null ? `${summary.videoIn.jitterBufferMs} ms` : '–'],
     ['path', p ? `${p.local} ⇄ ${p.remote}` : '–'],
     ['round trip', p?.rttMs != null ? `${p.rttMs} ms` : '–'],
+    ['audio processing', q
+      ? `echo cancellation ${on(q.echoCancellation)}, noise suppression ${on(q.noiseSuppression)}, gain control ${on(q.autoGainControl)}`
+      : '–'],
   ];
 }

@@ -356,9 +356,27 @@ async fn native_peer_answers_a_browser_that_joined_first() {
     wait_state(&browser, "connected").await;
     let stats = browser_getting_ours(&browser).await;
     screenshot_shows_remote_video(&browser, "browser-call-with-native.png").await;
+    browser_shows_its_audio_processing(&browser).await;
     let summary = native_summary(native).await;
     assert_media_both_ways(&stats, &summary);
     browser.close().await;
+}
+
+/// The page asked for the browser's own echo cancellation, noise suppression and gain
+/// control, and its stats panel says they are on.
+async fn browser_shows_its_audio_processing(browser: &Browser) {
+    let wanted = "echo cancellation on, noise suppression on, gain control on";
+    let script = format!(
+        "return [...document.querySelectorAll('#stats-body tr')].some((tr) => \
+         tr.querySelector('th').textContent === 'audio processing' && \
+         tr.querySelector('td').textContent === '{wanted}')"
+    );
+    if let Err(err) = browser.wait_for(&script, Duration::from_secs(10)).await {
+        let panel = browser
+            .eval("return document.getElementById('stats-body').innerText")
+            .await;
+        panic!("the stats panel never said `{wanted}`: {err}; it shows {panel:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
