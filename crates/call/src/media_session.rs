@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use media::apm::{EchoTap, ProcessedAudio, Processing, ProcessingStats, echo_reference};
+use media::AudioSink;
+use media::apm::{EchoTap, ProcessedAudio, ProcessingStats, echo_reference};
 use media::frame::now_us;
 use media::pattern::read_code;
 use media::tone::MarkDetector;
-use media::{AudioSink, AudioSource};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
@@ -169,8 +169,8 @@ pub(crate) struct MediaSession {
     receivers: Vec<Pipeline>,
     /// Where the speaker hands what it plays, when echo cancellation runs.
     echo_tap: Option<EchoTap>,
-    /// The microphone path's processing and its figures, when any runs.
-    processing: Option<(Processing, Arc<Mutex<ProcessingStats>>)>,
+    /// The microphone path's processing figures, once audio is sent.
+    processing: Option<Arc<Mutex<ProcessingStats>>>,
 }
 
 /// A running pipeline's task.
@@ -255,20 +255,20 @@ impl MediaSession {
                 Some(parked) => parked,
                 None => open_audio(&options.audio)?,
             };
-            let mut source: Box<dyn AudioSource> = Box::new(switches.audio.wrap(source));
+            // Always behind its processing, so the UI can turn a stage on mid-call; with
+            // none on, audio passes as it is.
             let processing = options.processing.resolve(&options.audio, &options.speaker);
-            if processing.any() {
-                let reference = processing.echo_cancellation.then(|| {
-                    let (tap, reference) = echo_reference();
-                    self.echo_tap = Some(tap);
-                    reference
-                });
-                let processed = ProcessedAudio::new(source, processing, reference);
-                self.processing = Some((processing, processed.stats()));
-                source = Box::new(processed);
-            }
+            let (tap, reference) = echo_reference();
+            self.echo_tap = Some(tap);
+            let processed = ProcessedAudio::new(
+                Box::new(switches.audio.wrap(source)),
+                processing,
+                Some(reference),
+            )
+            .with_switch(Arc::clone(&switches.processing));
+            self.processing = Some(processed.stats());
             self.senders.push(tokio::spawn(send_audio(
-                source,
+                Box::new(processed),
                 Arc::clone(track),
                 SendParams {
                     ssrc: *ssrc,
@@ -496,9 +496,10 @@ impl MediaSession {
                 kbps: ao_rates.kbps,
                 packets: ao.packets_sent,
                 loss_pct: loss(&self.tracks.audio),
-                processing: self.processing.as_ref().map(|(stages, stats)| {
+                processing: self.processing.as_ref().and_then(|stats| {
                     let stats = *stats.lock().unwrap_or_else(PoisonError::into_inner);
-                    ProcessingLine {
+                    let stages = stats.stages;
+                    stages.any().then_some(ProcessingLine {
                         aec: stages.echo_cancellation,
                         ns: stages.noise_suppression,
                         agc: stages.gain_control,
@@ -506,7 +507,7 @@ impl MediaSession {
                         echo_suppression_db: stats
                             .echo_suppression_db
                             .map(|db| (db * 10.0).round() / 10.0),
-                    }
+                    })
                 }),
                 ..AudioOut::default()
             },

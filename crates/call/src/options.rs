@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use media::apm::Processing;
+use media::apm::{Processing, ProcessingSwitch};
 use media::pattern::TestPattern;
 use media::switch::{AudioSwitch, SpeakerSwitch, VideoSwitch};
 use media::tone::TestTone;
@@ -171,6 +171,9 @@ pub struct MediaSwitches {
     pub audio: Arc<AudioSwitch>,
     /// Playout: replace the speaker, set the volume.
     pub speaker: Arc<SpeakerSwitch>,
+    /// The microphone path: turn echo cancellation, noise suppression and gain control
+    /// on or off.
+    pub processing: Arc<ProcessingSwitch>,
 }
 
 impl std::fmt::Debug for MediaSwitches {

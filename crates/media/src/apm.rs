@@ -52,7 +52,7 @@ const REFERENCE_BACKLOG: usize = SAMPLE_RATE as usize;
 const STATS_EVERY: u32 = 50;
 
 /// Which stages run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Processing {
     /// Echo cancellation (AEC3), fed with what the speaker plays.
     pub echo_cancellation: bool,
@@ -79,6 +79,8 @@ impl Processing {
 /// What the processor reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProcessingStats {
+    /// The stages running.
+    pub stages: Processing,
     /// The render-to-capture delay in use, ms: the hint, or the canceller's estimate.
     pub delay_ms: Option<u32>,
     /// How much quieter the near end comes out than it went in while the far end
@@ -147,6 +149,17 @@ impl AudioProcessor {
         self.processing
     }
 
+    /// Runs `processing` from the next frame on (the echo canceller, when it comes on,
+    /// converges again).
+    pub fn set_processing(&mut self, processing: Processing) {
+        if processing != self.processing {
+            self.apm.apply_config(config(processing));
+            self.processing = processing;
+            self.echo_in = None;
+            self.echo_out = 0.0;
+        }
+    }
+
     /// The render-to-capture delay, when the device latencies tell it (`None`: the
     /// canceller finds it).
     pub fn set_delay_hint(&mut self, hint: Option<Duration>) {
@@ -175,8 +188,11 @@ impl AudioProcessor {
             .process_render_f32(&[&self.input], &mut [&mut self.output]);
     }
 
-    /// The near end, processed in place.
+    /// The near end, processed in place (left as it is when no stage runs).
     pub fn capture(&mut self, frame: &mut AudioFrame) {
+        if !self.processing.any() {
+            return;
+        }
         let channels = usize::from(frame.channels.max(1));
         for chunk in frame.samples.chunks_exact_mut(CHUNK_SAMPLES * channels) {
             mix_to_mono(chunk, frame.channels, &mut self.input);
@@ -212,6 +228,7 @@ impl AudioProcessor {
     pub fn stats(&mut self) -> ProcessingStats {
         let estimate = self.apm.statistics().delay_ms;
         ProcessingStats {
+            stages: self.processing,
             delay_ms: match self.delay_hint {
                 Some(hint) => u32::try_from(hint.as_millis()).ok(),
                 None => estimate.and_then(|ms| u32::try_from(ms).ok()),
@@ -287,12 +304,39 @@ impl EchoReference {
     }
 }
 
+/// The UI's handle on a running microphone path: which stages run (shared: clones are
+/// the same). A change takes effect at the next frame, on the capture thread.
+#[derive(Debug, Default)]
+pub struct ProcessingSwitch {
+    next: Mutex<Option<Processing>>,
+}
+
+impl ProcessingSwitch {
+    /// A new handle, shared.
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    /// Runs `processing` from the next frame on.
+    pub fn set(&self, processing: Processing) {
+        *self.next.lock().unwrap_or_else(PoisonError::into_inner) = Some(processing);
+    }
+
+    fn take(&self) -> Option<Processing> {
+        self.next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
+
 /// A microphone (or any source) with its processing: the far end it is given through
 /// an [`EchoReference`] is rendered, then each captured frame is processed.
 pub struct ProcessedAudio {
     source: Box<dyn AudioSource>,
     processor: AudioProcessor,
     reference: Option<EchoReference>,
+    switch: Option<Arc<ProcessingSwitch>>,
     stats: Arc<Mutex<ProcessingStats>>,
     frames: u32,
 }
@@ -309,9 +353,19 @@ impl ProcessedAudio {
             source,
             processor: AudioProcessor::new(processing),
             reference,
-            stats: Arc::default(),
+            switch: None,
+            stats: Arc::new(Mutex::new(ProcessingStats {
+                stages: processing,
+                ..ProcessingStats::default()
+            })),
             frames: 0,
         }
+    }
+
+    /// Takes the stages to run from `switch` while it runs.
+    pub fn with_switch(mut self, switch: Arc<ProcessingSwitch>) -> Self {
+        self.switch = Some(switch);
+        self
     }
 
     /// The processing's figures, refreshed about once a second while it runs.
@@ -331,16 +385,43 @@ impl AudioSource for ProcessedAudio {
 
     fn next_frame(&mut self) -> Result<AudioFrame, MediaError> {
         let mut frame = self.source.next_frame()?;
+        let changed = self.switch.as_ref().and_then(|switch| switch.take());
+        if let Some(processing) = changed {
+            self.processor.set_processing(processing);
+        }
         if let Some(reference) = &mut self.reference {
-            reference.render_into(&mut self.processor);
+            if self.processor.processing().echo_cancellation {
+                reference.render_into(&mut self.processor);
+            } else {
+                // Nothing to cancel: keep the queue moving, never stale.
+                reference.collect();
+                reference.pending.clear();
+            }
         }
         self.processor.capture(&mut frame);
         self.frames += 1;
-        if self.frames % STATS_EVERY == 0 {
+        if changed.is_some() || self.frames % STATS_EVERY == 0 {
             let stats = self.processor.stats();
             *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats;
         }
         Ok(frame)
+    }
+}
+
+/// The sonora configuration for `processing` (the high-pass filter always, as browsers).
+fn config(processing: Processing) -> sonora::Config {
+    use sonora::config::{
+        AdaptiveDigital, EchoCanceller, GainController2, HighPassFilter, NoiseSuppression,
+    };
+    sonora::Config {
+        high_pass_filter: Some(HighPassFilter::default()),
+        echo_canceller: processing.echo_cancellation.then(EchoCanceller::default),
+        noise_suppression: processing.noise_suppression.then(NoiseSuppression::default),
+        gain_controller2: processing.gain_control.then(|| GainController2 {
+            adaptive_digital: Some(AdaptiveDigital::default()),
+            ..GainController2::default()
+        }),
+        ..sonora::Config::default()
     }
 }
 
@@ -631,6 +712,46 @@ mod tests {
         }
         reference.collect();
         assert_eq!(reference.pending.len(), REFERENCE_BACKLOG);
+    }
+
+    #[test]
+    fn the_switch_turns_the_canceller_on_mid_stream_and_a_stage_less_path_passes_audio_as_is() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let echo = room(&far, |_| 60, -8.0);
+        let (tap, reference) = echo_reference();
+        let switch = ProcessingSwitch::new();
+        let mut source = ProcessedAudio::new(
+            Box::new(EchoingMic {
+                mic: frames(&echo).collect::<Vec<_>>().into_iter(),
+            }),
+            Processing::default(),
+            Some(reference),
+        )
+        .with_switch(Arc::clone(&switch));
+        let stats = source.stats();
+        let half = far.len() / FRAME_SAMPLES / 2;
+        let mut out = Vec::new();
+        for (n, played) in frames(&far).enumerate() {
+            if n == half {
+                switch.set(echo_only());
+            }
+            tap.played(&played.samples, 1);
+            let frame = source.next_frame().unwrap();
+            out.extend(frame.samples.iter().map(|s| f32::from(*s) / 32_768.0));
+        }
+        let split = half * FRAME_SAMPLES;
+        // Off: exactly what came in (to 16-bit rounding).
+        assert!(
+            out[..split]
+                .iter()
+                .zip(&echo)
+                .all(|(o, e)| (o - e).abs() <= 1.0 / 32_768.0)
+        );
+        // On from halfway: the echo is gone once it has converged (3 s later).
+        let settled = split + SETTLE;
+        let erle = db(&echo[settled..out.len()]) - db(&out[settled..]);
+        assert!(erle >= 25.0, "{erle:.1} dB");
+        assert_eq!(stats.lock().unwrap().stages, echo_only());
     }
 
     #[test]

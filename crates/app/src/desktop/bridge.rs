@@ -13,8 +13,8 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use call::{
-    CallEvent, CallOptions, FrameSink, MediaSwitches, open_audio, open_speaker, open_video,
-    run_call,
+    CallEvent, CallOptions, FrameSink, MediaSwitches, ProcessingOptions, open_audio, open_speaker,
+    open_video, run_call,
 };
 use clap::Parser as _;
 use media::{DeviceKind, VideoFormat};
@@ -171,6 +171,11 @@ async fn run(
                     s.speaker.set_volume(volume);
                 }
             }
+            Command::Processing(processing) => {
+                if let Some(s) = switches {
+                    s.processing.set(processing);
+                }
+            }
             Command::Video(pick) => {
                 // Nothing to open for "no video" (the model sends `CameraOff` for it).
                 let Some(switches) = switches.filter(|_| pick != VideoPick::Off) else {
@@ -235,6 +240,11 @@ fn start_call(
     options.video = request.video.input();
     options.audio = request.audio.input();
     options.speaker = request.speaker.output();
+    options.processing = ProcessingOptions {
+        echo_cancellation: Some(request.processing.echo_cancellation),
+        noise_suppression: Some(request.processing.noise_suppression),
+        gain_control: Some(request.processing.gain_control),
+    };
     options.stay = true;
     remote.clear();
     local.clear();

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use call::stats::StatsLine;
-use call::{AudioInput, AudioOutput, CallState, Failure, VideoInput};
+use call::{AudioInput, AudioOutput, CallState, Failure, ProcessingOptions, VideoInput};
 use media::DeviceKind;
+use media::apm::Processing;
 use serde::{Deserialize, Serialize};
 use signaling_proto::{PeerName, RoomId};
 
@@ -100,6 +101,32 @@ pub struct Settings {
     pub speaker: SpeakerPick,
     /// Playout volume, 0 to [`MAX_VOLUME`].
     pub volume: f32,
+    /// Which microphone processing the user allows.
+    pub processing: ProcessingPrefs,
+}
+
+/// The microphone processing the user allows. An allowed stage runs where it helps: echo
+/// cancellation with a microphone and a speaker, noise suppression and gain control with
+/// a microphone (never on the test tone, whose timing marks must stay measurable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProcessingPrefs {
+    /// Echo cancellation allowed.
+    pub echo_cancellation: bool,
+    /// Noise suppression allowed.
+    pub noise_suppression: bool,
+    /// Automatic gain control allowed.
+    pub gain_control: bool,
+}
+
+impl Default for ProcessingPrefs {
+    fn default() -> Self {
+        Self {
+            echo_cancellation: true,
+            noise_suppression: true,
+            gain_control: true,
+        }
+    }
 }
 
 /// The loudest playout volume: twice the received level, for a quiet peer.
@@ -114,6 +141,7 @@ impl Default for Settings {
             audio: AudioPick::Microphone("default".into()),
             speaker: SpeakerPick::Speaker("default".into()),
             volume: 1.0,
+            processing: ProcessingPrefs::default(),
         }
     }
 }
@@ -183,6 +211,8 @@ pub enum Command {
     CameraOff(bool),
     /// Playout volume.
     Volume(f32),
+    /// Run these microphone processing stages from now on.
+    Processing(Processing),
     /// `--self-call`: start a windowless peer with the test pattern and tone in `room`
     /// on `server`. It answers every call there until [`Command::StopSelfCallPeer`].
     StartSelfCallPeer {
@@ -216,6 +246,8 @@ pub struct JoinRequest {
     pub camera_off: bool,
     /// Playout volume, 0 to [`MAX_VOLUME`].
     pub volume: f32,
+    /// The microphone processing stages to run.
+    pub processing: Processing,
 }
 
 /// Where the app is.
@@ -459,6 +491,7 @@ impl Model {
             muted: self.sends_silence(),
             camera_off: self.sends_black(),
             volume: self.settings.volume,
+            processing: self.processing(),
         }));
     }
 
@@ -466,6 +499,36 @@ impl Model {
     pub fn hang_up(&mut self) {
         if self.in_call() {
             self.outbox.push(Command::HangUp);
+        }
+    }
+
+    /// The processing stages that run: those allowed, where the devices picked need them.
+    pub fn processing(&self) -> Processing {
+        let allowed = |on: bool| (!on).then_some(false);
+        let prefs = self.settings.processing;
+        ProcessingOptions {
+            echo_cancellation: allowed(prefs.echo_cancellation),
+            noise_suppression: allowed(prefs.noise_suppression),
+            gain_control: allowed(prefs.gain_control),
+        }
+        .resolve(
+            &self.settings.audio.input(),
+            &self.settings.speaker.output(),
+        )
+    }
+
+    /// The processing allowed changed (mid-call too: the stages change at once).
+    pub fn set_processing(&mut self, prefs: ProcessingPrefs) {
+        let before = self.processing();
+        self.settings.processing = prefs;
+        self.processing_changed(before);
+    }
+
+    /// Tells a running call the stages to run, when `before` is no longer right.
+    fn processing_changed(&mut self, before: Processing) {
+        let now = self.processing();
+        if self.in_call() && now != before {
+            self.outbox.push(Command::Processing(now));
         }
     }
 
@@ -503,6 +566,7 @@ impl Model {
             return;
         }
         let was_silent = self.sends_silence();
+        let processing = self.processing();
         self.settings.audio = pick.clone();
         if self.in_call() {
             if self.sends_silence() != was_silent {
@@ -512,15 +576,18 @@ impl Model {
                 self.outbox.push(Command::Audio(pick));
             }
         }
+        self.processing_changed(processing);
     }
 
     /// A speaker picked.
     pub fn pick_speaker(&mut self, pick: SpeakerPick) {
         if pick != self.settings.speaker {
+            let processing = self.processing();
             self.settings.speaker = pick.clone();
             if self.in_call() {
                 self.outbox.push(Command::Speaker(pick));
             }
+            self.processing_changed(processing);
         }
     }
 
@@ -870,6 +937,54 @@ mod tests {
     }
 
     #[test]
+    fn processing_runs_for_a_microphone_and_speaker_and_follows_the_toggles_mid_call() {
+        let mut m = model();
+        // The defaults: a microphone and a speaker, every stage allowed.
+        m.join();
+        assert_eq!(join_request(&m).processing, Processing::ALL);
+        m.outbox.clear();
+        // Echo cancellation turned off mid-call: the call is told at once.
+        m.set_processing(ProcessingPrefs {
+            echo_cancellation: false,
+            ..ProcessingPrefs::default()
+        });
+        let without_aec = Processing {
+            echo_cancellation: false,
+            ..Processing::ALL
+        };
+        assert_eq!(m.outbox, [Command::Processing(without_aec)]);
+        m.outbox.clear();
+        // The test tone picked: nothing runs on it.
+        m.pick_audio(AudioPick::TestTone);
+        assert_eq!(
+            m.outbox.last(),
+            Some(&Command::Processing(Processing::default()))
+        );
+        m.outbox.clear();
+        // Allowing it again changes nothing that runs on the tone: no command.
+        m.set_processing(ProcessingPrefs::default());
+        assert!(m.outbox.is_empty(), "{:?}", m.outbox);
+        // The microphone again, and no speaker: all but echo cancellation.
+        m.pick_audio(AudioPick::Microphone("default".into()));
+        m.outbox.clear();
+        m.pick_speaker(SpeakerPick::Off);
+        assert_eq!(m.outbox.last(), Some(&Command::Processing(without_aec)));
+    }
+
+    #[test]
+    fn processing_toggled_outside_a_call_is_kept_for_the_next() {
+        let mut m = model();
+        m.set_processing(ProcessingPrefs {
+            noise_suppression: false,
+            ..ProcessingPrefs::default()
+        });
+        assert!(m.outbox.is_empty());
+        m.join();
+        assert!(!join_request(&m).processing.noise_suppression);
+        assert!(join_request(&m).processing.echo_cancellation);
+    }
+
+    #[test]
     fn rooms_are_unguessable_and_valid() {
         let (a, b) = (new_room(), new_room());
         assert_ne!(a, b);
@@ -1025,7 +1140,15 @@ mod tests {
         m.outbox.clear();
         m.pick_video(VideoPick::Off);
         m.pick_audio(AudioPick::Off);
-        assert_eq!(m.outbox, [Command::CameraOff(true), Command::Mute(true)]);
+        assert_eq!(
+            m.outbox,
+            [
+                Command::CameraOff(true),
+                Command::Mute(true),
+                // No microphone: nothing to process.
+                Command::Processing(Processing::default())
+            ]
+        );
         m.outbox.clear();
         // The camera toggle while no video is picked: still black.
         m.toggle_camera();
@@ -1038,13 +1161,14 @@ mod tests {
         m.toggle_camera();
         assert_eq!(m.outbox, [Command::CameraOff(false)]);
         m.outbox.clear();
-        // The microphone again: unmuted, then opened.
+        // The microphone again: unmuted, opened, processed.
         m.pick_audio(AudioPick::Microphone("default".into()));
         assert_eq!(
             m.outbox,
             [
                 Command::Mute(false),
-                Command::Audio(AudioPick::Microphone("default".into()))
+                Command::Audio(AudioPick::Microphone("default".into())),
+                Command::Processing(Processing::ALL)
             ]
         );
     }

@@ -290,6 +290,34 @@ fn devices(ui: &mut egui::Ui, model: &mut Model) {
     {
         model.set_volume(volume);
     }
+    let mut prefs = model.settings.processing;
+    let running = model.processing();
+    for (label, allowed, runs, why) in [
+        (
+            "Echo cancellation",
+            &mut prefs.echo_cancellation,
+            running.echo_cancellation,
+            "runs with a microphone and a speaker",
+        ),
+        (
+            "Noise suppression",
+            &mut prefs.noise_suppression,
+            running.noise_suppression,
+            "runs with a microphone",
+        ),
+        (
+            "Gain control",
+            &mut prefs.gain_control,
+            running.gain_control,
+            "runs with a microphone",
+        ),
+    ] {
+        let hint = if runs { "on" } else { why };
+        ui.checkbox(allowed, label).on_hover_text(hint);
+    }
+    if prefs != model.settings.processing {
+        model.set_processing(prefs);
+    }
     ui.add_space(TOGGLES_GAP);
     ui.horizontal_wrapped(|ui| {
         let mute = if model.muted {
@@ -557,6 +585,35 @@ mod tests {
             vec![Command::Video(VideoPick::TestPattern)]
         );
         assert!(h.state().in_call());
+    }
+
+    #[test]
+    fn echo_cancellation_is_turned_off_mid_call_from_the_device_panel() {
+        let mut h = harness(|m| {
+            let devices = Devices {
+                cameras: vec![],
+                microphones: vec![Device {
+                    id: "default".into(),
+                    name: "Desk mic".into(),
+                }],
+                speakers: vec![Device {
+                    id: "default".into(),
+                    name: "Desk speaker".into(),
+                }],
+            };
+            m.handle_event(Instant::now(), Event::Devices(devices));
+            connected(m);
+        });
+        h.get_by_label("Echo cancellation").click();
+        h.run();
+        assert!(!h.state().settings.processing.echo_cancellation);
+        assert_eq!(
+            h.state().outbox,
+            vec![Command::Processing(media::apm::Processing {
+                echo_cancellation: false,
+                ..media::apm::Processing::ALL
+            })]
+        );
     }
 
     #[test]
