@@ -1,6 +1,8 @@
 //! Media benchmarks (criterion, single thread): H.264 encode and decode of the moving test
 //! pattern at 640x480 and 1280x720, colour conversion and MJPEG decoding per 720p frame,
-//! Opus encode and decode per 20 ms frame, drawing and reading the 720p test pattern. `cargo bench -p media --bench media`.
+//! Opus encode and decode per 20 ms frame, drawing and reading the 720p test pattern, and
+//! the microphone path's audio processing per 20 ms frame (two 10 ms chunks: the far end
+//! rendered, the near end processed). `cargo bench -p media --bench media`.
 
 use std::hint::black_box;
 
@@ -128,5 +130,51 @@ fn opus(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, h264, test_pattern, conversion, opus);
+/// The microphone path's processing, per 20 ms frame: the echo canceller alone, and
+/// every stage (echo cancellation, noise suppression, gain control, high-pass filter).
+fn audio_processing(c: &mut Criterion) {
+    use media::apm::{AudioProcessor, Processing};
+    let mut group = c.benchmark_group("audio processing");
+    group.throughput(Throughput::Elements(1));
+    let mut tone = ToneGenerator::new();
+    let far: Vec<_> = (0..50).map(|_| tone.next_frame(0)).collect();
+    let near: Vec<_> = far
+        .iter()
+        .map(|f| media::AudioFrame {
+            samples: f.samples.iter().map(|s| s / 4).collect(),
+            ..f.clone()
+        })
+        .collect();
+    let echo_only = Processing {
+        echo_cancellation: true,
+        noise_suppression: false,
+        gain_control: false,
+    };
+    for (name, processing) in [
+        ("echo canceller", echo_only),
+        ("every stage", Processing::ALL),
+    ] {
+        let mut processor = AudioProcessor::new(processing);
+        let mut n = 0;
+        group.bench_function(format!("{name}, 20 ms frame"), |b| {
+            b.iter(|| {
+                n += 1;
+                processor.render(&far[n % far.len()]);
+                let mut frame = near[n % near.len()].clone();
+                processor.capture(&mut frame);
+                black_box(frame)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    h264,
+    test_pattern,
+    conversion,
+    opus,
+    audio_processing
+);
 criterion_main!(benches);
