@@ -79,6 +79,22 @@ impl SoundServer {
         command.env("PULSE_SERVER", self.address())
     }
 
+    /// Plays `samples` (48 kHz mono) into the room, as a second sound source beside the
+    /// clients (a person talking near the microphone); stops when the returned guard drops.
+    pub fn play_into_room(&self, samples: &[i16], name: &str) -> Playing {
+        let path = self.dir.path().join(format!("{name}.wav"));
+        std::fs::write(&path, wav(samples)).unwrap();
+        let child = self
+            .configure(&mut Command::new("paplay"))
+            .args(["--device=room"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("paplay not found: install pulseaudio-utils (scripts/test does)");
+        Playing(child)
+    }
+
     fn answers(&self) -> bool {
         self.socket().exists()
             && Command::new("pactl")
@@ -89,6 +105,38 @@ impl SoundServer {
                 .status()
                 .is_ok_and(|s| s.success())
     }
+}
+
+/// A sound being played into the room; stopped when dropped.
+pub struct Playing(Child);
+
+impl Drop for Playing {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A 48 kHz mono 16-bit WAV file of `samples`.
+fn wav(samples: &[i16]) -> Vec<u8> {
+    let data = u32::try_from(samples.len() * 2).expect("a short sound");
+    let mut out = Vec::with_capacity(44 + samples.len() * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes()); // format chunk size
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&48_000u32.to_le_bytes()); // sample rate
+    out.extend_from_slice(&96_000u32.to_le_bytes()); // bytes per second
+    out.extend_from_slice(&2u16.to_le_bytes()); // bytes per frame
+    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data.to_le_bytes());
+    for sample in samples {
+        out.extend_from_slice(&sample.to_le_bytes());
+    }
+    out
 }
 
 impl Drop for SoundServer {
