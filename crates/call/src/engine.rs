@@ -169,7 +169,10 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 Ok(client) => self.signaling = Some(client),
                 Err(err) => return CallState::Failed(err.into()),
             },
-            () = &mut hangup => self.machine.handle_input(Instant::now(), Input::HangUp),
+            () = &mut hangup => {
+                hung_up = true;
+                self.machine.handle_input(Instant::now(), Input::HangUp);
+            }
         }
         loop {
             while let Some(action) = self.machine.poll_action() {
