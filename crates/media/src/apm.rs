@@ -51,6 +51,10 @@ const REFERENCE_BACKLOG: usize = SAMPLE_RATE as usize;
 /// Captured frames between refreshes of the shared statistics (a second).
 const STATS_EVERY: u32 = 50;
 
+/// Captured frames without any far end before the speaker counts as stopped (a second):
+/// a playing speaker hands over its buffers every few milliseconds, silence included.
+const FAR_END_STALL_FRAMES: u32 = 50;
+
 /// Which stages run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Processing {
@@ -250,6 +254,7 @@ pub fn echo_reference() -> (EchoTap, EchoReference) {
             rx,
             pending: VecDeque::new(),
             chunk: vec![0.0; CHUNK_SAMPLES],
+            frames_without: 0,
         },
     )
 }
@@ -275,6 +280,8 @@ pub struct EchoReference {
     rx: Receiver<Vec<f32>>,
     pending: VecDeque<f32>,
     chunk: Vec<f32>,
+    /// Captured frames since the speaker last handed anything over.
+    frames_without: u32,
 }
 
 impl EchoReference {
@@ -298,9 +305,35 @@ impl EchoReference {
     /// Takes what was played since the last call, keeping the newest
     /// [`REFERENCE_BACKLOG`] samples at most.
     fn collect(&mut self) {
+        let before = self.pending.len();
         self.pending.extend(self.rx.try_iter().flatten());
         let excess = self.pending.len().saturating_sub(REFERENCE_BACKLOG);
         self.pending.drain(..excess);
+        self.note_far_end(self.pending.len() + excess > before);
+    }
+
+    /// Says once when the speaker stops handing over what it plays (a speaker unplugged,
+    /// its stream stopped), and once when it is back.
+    fn note_far_end(&mut self, arrived: bool) {
+        if arrived {
+            if self.stalled() {
+                tracing::info!("the speaker's audio reaches the echo canceller again");
+            }
+            self.frames_without = 0;
+        } else {
+            self.frames_without = self.frames_without.saturating_add(1);
+            if self.frames_without == FAR_END_STALL_FRAMES {
+                tracing::warn!(
+                    "no audio from the speaker for a second: echo cancellation has nothing to \
+                     cancel until it plays again (was it unplugged?)"
+                );
+            }
+        }
+    }
+
+    /// Whether the speaker has handed nothing over for a while.
+    fn stalled(&self) -> bool {
+        self.frames_without >= FAR_END_STALL_FRAMES
     }
 }
 
@@ -752,6 +785,71 @@ mod tests {
         let erle = db(&echo[settled..out.len()]) - db(&out[settled..]);
         assert!(erle >= 25.0, "{erle:.1} dB");
         assert_eq!(stats.lock().unwrap().stages, echo_only());
+    }
+
+    #[test]
+    fn a_speaker_that_stops_is_noticed_and_the_microphone_goes_on() {
+        let near = speech(7, (400.0, 2300.0), 0.05);
+        let (tap, reference) = echo_reference();
+        let mut source = ProcessedAudio::new(
+            Box::new(EchoingMic {
+                mic: frames(&near).collect::<Vec<_>>().into_iter(),
+            }),
+            echo_only(),
+            Some(reference),
+        );
+        let silence = AudioFrame::silence(1);
+        let second = SAMPLE_RATE as usize / FRAME_SAMPLES;
+        let mut out = Vec::new();
+        for n in 0..near.len() / FRAME_SAMPLES {
+            // The speaker plays for two seconds, then stops.
+            if n < 2 * second {
+                tap.played(&silence.samples, 1);
+            }
+            let frame = source.next_frame().unwrap();
+            out.extend(frame.samples.iter().map(|s| f32::from(*s) / 32_768.0));
+            let stalled = source.reference.as_ref().unwrap().stalled();
+            assert_eq!(stalled, n >= 3 * second - 1, "frame {n}");
+        }
+        // The near end kept coming out as it went in.
+        let change = db(&out[SETTLE..]) - db(&near[SETTLE..out.len()]);
+        assert!(change.abs() <= 2.0, "{change:+.1} dB");
+        // The speaker again: no longer stalled.
+        tap.played(&silence.samples, 1);
+        source.reference.as_mut().unwrap().collect();
+        assert!(!source.reference.as_ref().unwrap().stalled());
+    }
+
+    #[test]
+    fn a_capture_stall_and_its_burst_keep_the_echo_aligned() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let echo = room(&far, |_| 60, -8.0);
+        let (tap, reference) = echo_reference();
+        let mut source = ProcessedAudio::new(
+            Box::new(EchoingMic {
+                mic: frames(&echo).collect::<Vec<_>>().into_iter(),
+            }),
+            echo_only(),
+            Some(reference),
+        );
+        let second = SAMPLE_RATE as usize / FRAME_SAMPLES;
+        let stall = 3 * second..3 * second + second / 2;
+        let (mut out, mut read) = (Vec::new(), 0);
+        for (n, played) in frames(&far).enumerate() {
+            tap.played(&played.samples, 1);
+            if stall.contains(&n) {
+                continue; // the capture side is stalled; the speaker plays on
+            }
+            // Then the frames captured meanwhile come at once.
+            while read <= n {
+                let frame = source.next_frame().unwrap();
+                out.extend(frame.samples.iter().map(|s| f32::from(*s) / 32_768.0));
+                read += 1;
+            }
+        }
+        let after = (stall.end + 2 * second) * FRAME_SAMPLES;
+        let erle = db(&echo[after..out.len()]) - db(&out[after..]);
+        assert!(erle >= 25.0, "{erle:.1} dB two seconds after the burst");
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl SoundServer {
             &script,
             format!(
                 "load-module module-native-protocol-unix socket={} auth-anonymous=1\n\
-                 load-module module-null-sink sink_name=room sink_properties=device.description=Room\n\
+                 load-module module-null-sink sink_name=room rate=44100 channels=2 sink_properties=device.description=Room\n\
                  set-default-sink room\n\
                  set-default-source room.monitor\n",
                 socket.display()
