@@ -118,23 +118,10 @@ impl std::fmt::Debug for AudioProcessor {
 impl AudioProcessor {
     /// A processor running the `processing` stages.
     pub fn new(processing: Processing) -> Self {
-        use sonora::config::{
-            AdaptiveDigital, EchoCanceller, GainController2, HighPassFilter, NoiseSuppression,
-        };
-        let config = sonora::Config {
-            high_pass_filter: Some(HighPassFilter::default()),
-            echo_canceller: processing.echo_cancellation.then(EchoCanceller::default),
-            noise_suppression: processing.noise_suppression.then(NoiseSuppression::default),
-            gain_controller2: processing.gain_control.then(|| GainController2 {
-                adaptive_digital: Some(AdaptiveDigital::default()),
-                ..GainController2::default()
-            }),
-            ..sonora::Config::default()
-        };
         let stream = sonora::StreamConfig::new(SAMPLE_RATE, 1);
         Self {
             apm: sonora::AudioProcessing::builder()
-                .config(config)
+                .config(config(processing))
                 .capture_config(stream)
                 .render_config(stream)
                 .build(),
@@ -451,7 +438,13 @@ fn config(processing: Processing) -> sonora::Config {
         echo_canceller: processing.echo_cancellation.then(EchoCanceller::default),
         noise_suppression: processing.noise_suppression.then(NoiseSuppression::default),
         gain_controller2: processing.gain_control.then(|| GainController2 {
-            adaptive_digital: Some(AdaptiveDigital::default()),
+            // Start at unity, not the default +15 dB: until speech is heard there is
+            // nothing to raise, and raising what the echo canceller left would undo part
+            // of its work.
+            adaptive_digital: Some(AdaptiveDigital {
+                initial_gain_db: 0.0,
+                ..AdaptiveDigital::default()
+            }),
             ..GainController2::default()
         }),
         ..sonora::Config::default()
