@@ -19,12 +19,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use common::{Window, app_window};
+use common::{Window, app_window, signaling_server};
 use serde_json::Value;
 use testkit::browser::{Browser, artifacts_dir, png_region_luma};
 use testkit::screen::Xvfb;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::Mutex;
 
 /// One browser test at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
@@ -34,20 +33,6 @@ const NATIVE_SECONDS: u64 = 10;
 
 /// Longest wait for what a call's statistics should show once it is connected.
 const STATS_WITHIN: Duration = Duration::from_secs(20);
-
-/// A signaling server on 127.0.0.1 serving the web client, with `flags`.
-async fn signaling_server(flags: &[String]) -> (SocketAddr, oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = signaling_server::Config::parse_from(
-        std::iter::once("signaling-server".to_string()).chain(flags.iter().cloned()),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(signaling_server::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
-}
 
 /// Opens the web client in `room` and joins at once.
 async fn browser_in(server: SocketAddr, room: &str, query: &str) -> Browser {
@@ -398,12 +383,9 @@ async fn browser_and_native_call_relay_only_through_coturn() {
     let _one = ONE_AT_A_TIME.lock().await;
     let coturn = testkit::Coturn::start(&[]);
     // Both sides take the TURN server from the server's `welcome`.
-    let (server, _stop) = signaling_server(&[
-        format!("--turn=turn:127.0.0.1:{}?transport=udp", coturn.port),
-        "--turn-username=user1".into(),
-        "--turn-credential=pass1".into(),
-    ])
-    .await;
+    let turn = format!("--turn=turn:127.0.0.1:{}?transport=udp", coturn.port);
+    let (server, _stop) =
+        signaling_server(&[&turn, "--turn-username=user1", "--turn-credential=pass1"]).await;
     let browser = browser_in(server, "relayed", "&relay=1").await;
     let native = native_in(server, "relayed", &["--relay-only"]);
     wait_state(&browser, "connected").await;
@@ -630,7 +612,7 @@ async fn banner(browser: &Browser) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (server, _stop) = signaling_server(&["--max-peers=1".into()]).await;
+    let (server, _stop) = signaling_server(&["--max-peers=1"]).await;
     let browser = Browser::launch_without_media_devices().await.unwrap();
 
     // No camera, no microphone: it says so and still offers to join receive-only.

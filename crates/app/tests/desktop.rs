@@ -11,13 +11,11 @@
 mod common;
 
 use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use common::{Killed, Window, app_window};
+use common::{Killed, Window, app_window, signaling_server};
 use serde_json::Value;
 use testkit::browser::artifacts_dir;
 use testkit::screen::{Xvfb, read_pattern};
@@ -25,23 +23,11 @@ use testkit::screen::{Xvfb, read_pattern};
 /// One window test at a time: they share two cores with real-time codecs.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn signaling_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = signaling_server::Config::parse_from(["signaling-server"]);
-    tokio::spawn(signaling_server::serve(
-        listener,
-        config,
-        std::future::pending(),
-    ));
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_shows_the_remote_test_pattern_live() {
     let _one = ONE_AT_A_TIME.lock().await;
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
-    let server = signaling_server().await;
+    let (server, _stop) = signaling_server(&[]).await;
     let url = format!("ws://{server}/ws");
     // The windowless peer, whose stats say how many pictures it has sent.
     let mut peer = Killed(

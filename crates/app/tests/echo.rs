@@ -14,12 +14,11 @@ use std::process::{Command, Stdio};
 )]
 mod common;
 
-use clap::Parser;
-use common::app_window_with_env;
+use common::{app_window_with_env, signaling_server};
 use serde_json::Value;
 use testkit::screen::Xvfb;
 use testkit::sound::SoundServer;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::Mutex;
 
 /// The echo tests take turns: each runs two calls and a sound server on two cores, and
 /// the echo canceller's figures suffer when they share them.
@@ -27,18 +26,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// How long each peer stays connected, s.
 const SECONDS: &str = "8";
-
-/// A signaling server on 127.0.0.1 that stops when the returned sender fires (or drops).
-async fn signaling_server() -> (SocketAddr, oneshot::Sender<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = signaling_server::Config::parse_from(["signaling-server"]);
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(signaling_server::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    (addr, stop)
-}
 
 /// What one `peercall call` printed: a statistics line a second, then the summary.
 struct Printed {
@@ -106,7 +93,7 @@ async fn echo_call_from(
     a_audio: &str,
     b_flags: &[&str],
 ) -> (Printed, Printed) {
-    let (server, _stop) = signaling_server().await;
+    let (server, _stop) = signaling_server(&[]).await;
     let a_flags = ["--audio", a_audio, "--speaker", "none"];
     let mut b_all = vec!["--speaker", "pulse"];
     b_all.extend_from_slice(b_flags);
@@ -213,7 +200,7 @@ async fn the_desktop_app_cancels_its_own_speakers_echo_by_default() {
     // The desktop app as B, its microphone and speaker in the room, settings as new.
     let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
     let settings = tempfile::tempdir().unwrap();
-    let (server, _stop) = signaling_server().await;
+    let (server, _stop) = signaling_server(&[]).await;
     let url = format!("ws://{server}/ws");
     let address = sound.address();
     let window = app_window_with_env(

@@ -1,6 +1,6 @@
-//! What the window tests share: the desktop app started on a virtual display with
-//! settings of its own, killed when dropped, what its log says (call states, frames
-//! drawn), and the summary line it prints last.
+//! What the app's end-to-end tests share: a signaling server on 127.0.0.1, and the
+//! desktop app started on a virtual display with settings of its own, killed when dropped,
+//! what its log says (call states, frames drawn), and the summary line it prints last.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -9,7 +9,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use clap::Parser as _;
 use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// A signaling server on 127.0.0.1 (serving the web client), with `flags`; it stops when
+/// the returned sender fires or drops.
+pub async fn signaling_server(flags: &[&str]) -> (std::net::SocketAddr, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = signaling_server::Config::parse_from(
+        std::iter::once("signaling-server").chain(flags.iter().copied()),
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(signaling_server::serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
 
 /// A child process, killed when dropped.
 pub struct Killed(pub Child);
