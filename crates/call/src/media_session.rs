@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use media::AudioSink;
-use media::apm::{EchoTap, ProcessedAudio, ProcessingStats, echo_reference};
+use media::apm::{ProcessedAudio, ProcessingStats};
+use media::echo::{EchoTap, echo_reference};
 use media::frame::now_us;
 use media::pattern::read_code;
 use media::tone::MarkDetector;

@@ -11,27 +11,21 @@
 //! It measures the echo suppression it achieves from its own input and output
 //! ([`ProcessingStats::echo_suppression_db`]) rather than trusting the library's figure.
 //!
-//! The far end reaches the processor through an [`echo_reference`] pair: the speaker's
-//! device callback hands each buffer it plays to the [`EchoTap`] (after the playout
-//! buffer and the volume, as the device gets it), and [`ProcessedAudio`], the microphone
-//! source wrapped with its processor, renders what arrived before it processes each
-//! captured frame.
+//! The far end reaches the processor through an [`echo_reference`](crate::echo::echo_reference)
+//! pair: [`ProcessedAudio`], the microphone source wrapped with its processor, renders what
+//! the speaker played before it processes each captured frame.
 //!
 //! sonora was chosen by measurement over `webrtc-audio-processing` 0.5 (Debian's
 //! WebRTC audio processing 0.3, the older AEC): the same simulated rooms, the table in
 //! `docs/performance.md`.
 
-use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::MediaError;
+use crate::echo::{CHUNK_SAMPLES, EchoReference, mix_to_mono};
 use crate::frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE};
 use crate::source::AudioSource;
-
-/// Samples in one 10 ms processing frame at 48 kHz.
-pub const CHUNK_SAMPLES: usize = (SAMPLE_RATE / 100) as usize;
 
 /// Far-end frames quieter than this (mean square, full scale 1.0; about −50 dBFS) carry
 /// no echo worth measuring.
@@ -40,20 +34,8 @@ const FAR_END_ACTIVE: f64 = 1e-5;
 /// How fast the echo-suppression figure follows (per 10 ms frame): about a second.
 const METER_SMOOTHING: f64 = 0.01;
 
-/// Played buffers the echo reference holds before the speaker's newest are dropped: a
-/// second or more at any device buffer size, far more than the canceller can use.
-const REFERENCE_QUEUE: usize = 128;
-
-/// Far-end samples kept waiting for the microphone side at most (a second): beyond that
-/// the capture side has stalled, and stale far end only misleads the delay estimator.
-const REFERENCE_BACKLOG: usize = SAMPLE_RATE as usize;
-
 /// Captured frames between refreshes of the shared statistics (a second).
 const STATS_EVERY: u32 = 50;
-
-/// Captured frames without any far end before the speaker counts as stopped (a second):
-/// a playing speaker hands over its buffers every few milliseconds, silence included.
-const FAR_END_STALL_FRAMES: u32 = 50;
 
 /// Which stages run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -232,98 +214,6 @@ impl AudioProcessor {
     }
 }
 
-/// A pair that carries what the speaker plays to the microphone's echo canceller.
-pub fn echo_reference() -> (EchoTap, EchoReference) {
-    let (tx, rx) = sync_channel(REFERENCE_QUEUE);
-    (
-        EchoTap(tx),
-        EchoReference {
-            rx,
-            pending: VecDeque::new(),
-            chunk: vec![0.0; CHUNK_SAMPLES],
-            frames_without: 0,
-        },
-    )
-}
-
-/// The speaker's end of an [`echo_reference`]: never blocks (a device callback holds it).
-#[derive(Debug, Clone)]
-pub struct EchoTap(SyncSender<Vec<f32>>);
-
-impl EchoTap {
-    /// `samples` (interleaved, `channels` of them, 48 kHz) were just handed to the device.
-    pub fn played(&self, samples: &[i16], channels: u16) {
-        let channels = usize::from(channels.max(1));
-        let mut mono = vec![0.0; samples.len() / channels];
-        mix_to_mono(samples, channels as u16, &mut mono);
-        // A full queue means the microphone side is not reading: drop, never wait.
-        let _ = self.0.try_send(mono);
-    }
-}
-
-/// The microphone's end of an [`echo_reference`].
-#[derive(Debug)]
-pub struct EchoReference {
-    rx: Receiver<Vec<f32>>,
-    pending: VecDeque<f32>,
-    chunk: Vec<f32>,
-    /// Captured frames since the speaker last handed anything over.
-    frames_without: u32,
-}
-
-impl EchoReference {
-    /// Renders every whole 10 ms of far end played since the last call.
-    fn render_into(&mut self, processor: &mut AudioProcessor) {
-        self.collect();
-        while self.pending.len() >= CHUNK_SAMPLES {
-            for (slot, sample) in self
-                .chunk
-                .iter_mut()
-                .zip(self.pending.drain(..CHUNK_SAMPLES))
-            {
-                *slot = sample;
-            }
-            processor.render_chunk(&self.chunk);
-        }
-    }
-}
-
-impl EchoReference {
-    /// Takes what was played since the last call, keeping the newest
-    /// [`REFERENCE_BACKLOG`] samples at most.
-    fn collect(&mut self) {
-        let before = self.pending.len();
-        self.pending.extend(self.rx.try_iter().flatten());
-        let excess = self.pending.len().saturating_sub(REFERENCE_BACKLOG);
-        self.pending.drain(..excess);
-        self.note_far_end(self.pending.len() + excess > before);
-    }
-
-    /// Says once when the speaker stops handing over what it plays (a speaker unplugged,
-    /// its stream stopped), and once when it is back.
-    fn note_far_end(&mut self, arrived: bool) {
-        if arrived {
-            if self.stalled() {
-                tracing::info!("the speaker's audio reaches the echo canceller again");
-            }
-            self.frames_without = 0;
-        } else {
-            self.frames_without = self.frames_without.saturating_add(1);
-            if self.frames_without == FAR_END_STALL_FRAMES {
-                tracing::warn!(
-                    "no audio from the speaker for a second: echo cancellation has nothing to \
-                     cancel until it plays again (was it unplugged?)"
-                );
-            }
-        }
-    }
-
-    /// Whether the speaker has handed nothing over for a while.
-    fn stalled(&self) -> bool {
-        self.frames_without >= FAR_END_STALL_FRAMES
-    }
-}
-
 /// The UI's handle on a running microphone path: which stages run (shared: clones are
 /// the same). A change takes effect at the next frame, on the capture thread.
 #[derive(Debug, Default)]
@@ -410,12 +300,14 @@ impl AudioSource for ProcessedAudio {
             self.processor.set_processing(processing);
         }
         if let Some(reference) = &mut self.reference {
+            reference.collect();
             if self.processor.processing().echo_cancellation {
-                reference.render_into(&mut self.processor);
+                while let Some(chunk) = reference.next_chunk() {
+                    self.processor.render_chunk(chunk);
+                }
             } else {
                 // Nothing to cancel: keep the queue moving, never stale.
-                reference.collect();
-                reference.pending.clear();
+                reference.clear();
             }
         }
         self.processor.capture(&mut frame);
@@ -458,15 +350,6 @@ fn frame_chunks(frame: &AudioFrame) -> std::slice::ChunksExact<'_, i16> {
     frame.samples.chunks_exact(CHUNK_SAMPLES * channels)
 }
 
-/// Interleaved 16-bit samples mixed down to mono floats in `out`.
-fn mix_to_mono(samples: &[i16], channels: u16, out: &mut [f32]) {
-    let channels = usize::from(channels.max(1));
-    for (value, frame) in out.iter_mut().zip(samples.chunks_exact(channels)) {
-        let sum: f32 = frame.iter().map(|s| f32::from(*s)).sum();
-        *value = sum / (channels as f32 * 32_768.0);
-    }
-}
-
 fn to_i16(value: f32) -> i16 {
     (value * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16
 }
@@ -483,6 +366,7 @@ mod tests {
     //! from the signals.
 
     use super::*;
+    use crate::echo::echo_reference;
 
     const SECONDS: usize = 8;
     /// Convergence time left out of the measurements.
@@ -715,29 +599,6 @@ mod tests {
         let shared = *stats.lock().unwrap();
         assert!(shared.echo_suppression_db.unwrap() >= 20.0, "{shared:?}");
         assert!(shared.delay_ms.is_some(), "{shared:?}");
-    }
-
-    #[test]
-    fn a_stalled_microphone_keeps_only_the_newest_second_and_never_blocks_the_speaker() {
-        let (tap, mut reference) = echo_reference();
-        // Five seconds played while the microphone side was stalled: the newest second
-        // is kept.
-        let second: Vec<i16> = (0..SAMPLE_RATE as usize)
-            .map(|i| (i % 1000) as i16)
-            .collect();
-        for _ in 0..5 {
-            tap.played(&second, 1);
-        }
-        reference.collect();
-        assert_eq!(reference.pending.len(), REFERENCE_BACKLOG);
-        assert_eq!(reference.pending.back(), Some(&(999.0 / 32_768.0)));
-        // A full queue drops what the speaker plays instead of blocking it (this would
-        // hang otherwise).
-        for _ in 0..REFERENCE_QUEUE * 2 {
-            tap.played(&second[..CHUNK_SAMPLES], 1);
-        }
-        reference.collect();
-        assert_eq!(reference.pending.len(), REFERENCE_BACKLOG);
     }
 
     #[test]

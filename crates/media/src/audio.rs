@@ -15,7 +15,7 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 
-use crate::apm::EchoTap;
+use crate::echo::EchoTap;
 use crate::frame::{AudioFrame, SAMPLE_RATE, now_us};
 use crate::playout::{PlayoutBuffer, PlayoutStats};
 use crate::resample::FrameResampler;

@@ -6,7 +6,7 @@
 //! - [`pattern`] and [`tone`]: the synthetic test sources and their readers;
 //! - [`h264`] and [`opus_codec`]: the codecs;
 //! - [`apm`]: echo cancellation, noise suppression and gain control on the microphone
-//!   path;
+//!   path, fed through [`echo`] with what the speaker plays;
 //! - [`switch`]: sources and sinks whose device changes while they run (mute, camera
 //!   off, volume);
 //! - [`percentile`]: percentiles of measured samples (the call's statistics and the
@@ -21,6 +21,7 @@ pub mod apm;
 pub mod audio;
 pub mod camera;
 pub mod convert;
+pub mod echo;
 pub mod frame;
 pub mod h264;
 pub mod opus_codec;

@@ -2,7 +2,7 @@
 //! test tone, a speaker and a null sink) interchangeable everywhere.
 
 use crate::MediaError;
-use crate::apm::EchoTap;
+use crate::echo::EchoTap;
 use crate::frame::{AudioFrame, VideoFrame};
 
 /// Size and rate of a video source.

@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::apm::EchoTap;
+use crate::echo::EchoTap;
 use crate::source::{AudioSink, AudioSource, VideoFormat, VideoSource};
 use crate::{AudioFrame, MediaError, VideoFrame};
 
@@ -448,7 +448,7 @@ mod tests {
         let (first, second) = (Tapped::default(), Tapped::default());
         let switch = SpeakerSwitch::new();
         let mut sink = switch.wrap(Box::new(first.clone()));
-        let (tap, _reference) = crate::apm::echo_reference();
+        let (tap, _reference) = crate::echo::echo_reference();
         sink.set_echo_tap(tap);
         assert!(first.0.lock().unwrap().is_some());
         switch.replace(Box::new(second.clone()));
