@@ -558,6 +558,15 @@ mod tests {
         mic: std::vec::IntoIter<AudioFrame>,
     }
 
+    impl EchoingMic {
+        /// A microphone that hears `signal`, frame by frame.
+        fn hearing(signal: &[f32]) -> Box<dyn AudioSource> {
+            Box::new(Self {
+                mic: frames(signal).collect::<Vec<_>>().into_iter(),
+            })
+        }
+    }
+
     impl AudioSource for EchoingMic {
         fn name(&self) -> String {
             "echoing".into()
@@ -577,13 +586,8 @@ mod tests {
         let far = speech(1, (700.0, 1200.0), 0.1);
         let echo = room(&far, |_| 60, -8.0);
         let (tap, reference) = echo_reference();
-        let mut source = ProcessedAudio::new(
-            Box::new(EchoingMic {
-                mic: frames(&echo).collect::<Vec<_>>().into_iter(),
-            }),
-            echo_only(),
-            Some(reference),
-        );
+        let mut source =
+            ProcessedAudio::new(EchoingMic::hearing(&echo), echo_only(), Some(reference));
         let stats = source.stats();
         let mut out = Vec::new();
         for played in frames(&far) {
@@ -608,9 +612,7 @@ mod tests {
         let (tap, reference) = echo_reference();
         let switch = ProcessingSwitch::new();
         let mut source = ProcessedAudio::new(
-            Box::new(EchoingMic {
-                mic: frames(&echo).collect::<Vec<_>>().into_iter(),
-            }),
+            EchoingMic::hearing(&echo),
             Processing::default(),
             Some(reference),
         )
@@ -645,13 +647,8 @@ mod tests {
     fn a_speaker_that_stops_is_noticed_and_the_microphone_goes_on() {
         let near = speech(7, (400.0, 2300.0), 0.05);
         let (tap, reference) = echo_reference();
-        let mut source = ProcessedAudio::new(
-            Box::new(EchoingMic {
-                mic: frames(&near).collect::<Vec<_>>().into_iter(),
-            }),
-            echo_only(),
-            Some(reference),
-        );
+        let mut source =
+            ProcessedAudio::new(EchoingMic::hearing(&near), echo_only(), Some(reference));
         let silence = AudioFrame::silence(1);
         let second = SAMPLE_RATE as usize / FRAME_SAMPLES;
         let mut out = Vec::new();
@@ -679,13 +676,8 @@ mod tests {
         let far = speech(1, (700.0, 1200.0), 0.1);
         let echo = room(&far, |_| 60, -8.0);
         let (tap, reference) = echo_reference();
-        let mut source = ProcessedAudio::new(
-            Box::new(EchoingMic {
-                mic: frames(&echo).collect::<Vec<_>>().into_iter(),
-            }),
-            echo_only(),
-            Some(reference),
-        );
+        let mut source =
+            ProcessedAudio::new(EchoingMic::hearing(&echo), echo_only(), Some(reference));
         let second = SAMPLE_RATE as usize / FRAME_SAMPLES;
         let stall = 3 * second..3 * second + second / 2;
         let (mut out, mut read) = (Vec::new(), 0);
