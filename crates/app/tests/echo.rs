@@ -2,17 +2,27 @@
 //! PulseAudio room whose monitor is B's microphone ([`testkit::sound::SoundServer`]), as
 //! a laptop's speaker reaches its microphone. A sends the test tone and counts its timing
 //! marks and the energy of what comes back from B: without processing, its own tone
-//! returns; with B's echo cancellation on, it is gone.
+//! returns; with B's echo cancellation on, it is gone. B is `peercall call`, then the
+//! desktop app in a real window under Xvfb with its default settings.
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
-#[allow(dead_code, reason = "the echo test needs only the signaling server")]
+#[allow(
+    dead_code,
+    reason = "the echo test uses only the window's start and summary"
+)]
 mod common;
 
-use common::signaling_server;
+use common::{app_window_with_env, signaling_server};
 use serde_json::Value;
+use testkit::screen::Xvfb;
 use testkit::sound::SoundServer;
+use tokio::sync::Mutex;
+
+/// The echo tests take turns: each runs two calls and a sound server on two cores, and
+/// the echo canceller's figures suffer when they share them.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// How long each peer stays connected, s.
 const SECONDS: &str = "8";
@@ -122,6 +132,7 @@ fn marks_back(a: &Printed) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_speaker_heard_by_its_own_microphone_sends_the_far_end_back_unless_echo_is_cancelled() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let sound = SoundServer::start();
     let unprocessed = ["--aec", "off", "--ns", "off", "--agc", "off"];
     // B's microphone hears nothing: none of A's marks come back.
@@ -181,6 +192,70 @@ async fn a_speaker_heard_by_its_own_microphone_sends_the_far_end_back_unless_ech
     assert!(
         above >= 15.0,
         "B's voice is only {above:.1} dB above the cancelled echo"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_app_cancels_its_own_speakers_echo_by_default() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let sound = SoundServer::start();
+    // What comes back without processing, for comparison.
+    let unprocessed = ["--aec", "off", "--ns", "off", "--agc", "off"];
+    let mut flags = vec!["--audio", "mic:pulse"];
+    flags.extend_from_slice(&unprocessed);
+    let (echoed, _) = echo_call(&sound, "desktop-baseline", &flags).await;
+
+    // The desktop app as B, its microphone and speaker in the room, settings as new.
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let settings = tempfile::tempdir().unwrap();
+    let (server, _stop) = signaling_server(&[]).await;
+    let url = format!("ws://{server}/ws");
+    let address = sound.address();
+    let window = app_window_with_env(
+        &xvfb.display,
+        settings.path(),
+        &[
+            "--server",
+            &url,
+            "--room",
+            "desktop-echo",
+            "--video",
+            "test",
+            "--audio",
+            "mic:pulse",
+            "--speaker",
+            "pulse",
+            "--width",
+            "320",
+            "--height",
+            "240",
+            "--duration",
+            SECONDS,
+        ],
+        &[("PULSE_SERVER", &address)],
+    );
+    let a = call(
+        &sound,
+        server,
+        "desktop-echo",
+        &["--audio", "test", "--speaker", "none"],
+    )
+    .await;
+    let desktop = window.summary().await;
+    assert_eq!(a.summary["summary"]["connected"], true, "{}", a.summary);
+    assert_eq!(desktop["ok"], true, "{desktop}");
+    // Every stage on by default, with a real microphone and speaker.
+    let processing = &desktop["stats"]["audio_out"]["processing"];
+    for stage in ["aec", "ns", "agc"] {
+        assert_eq!(processing[stage], true, "{processing}");
+    }
+    let suppressed = 10.0 * (echoed.late_energy_in() / a.late_energy_in().max(1e-12)).log10();
+    eprintln!(
+        "echo: the desktop app sends A's tone back {suppressed:.1} dB lower; it reports {processing}"
+    );
+    assert!(
+        suppressed >= 25.0,
+        "only {suppressed:.1} dB; B reports {processing}"
     );
 }
 

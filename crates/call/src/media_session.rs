@@ -505,6 +505,7 @@ impl MediaSession {
                         ns: stages.noise_suppression,
                         agc: stages.gain_control,
                         delay_ms: stats.delay_ms,
+                        estimated_delay_ms: stats.estimated_delay_ms,
                         echo_suppression_db: stats
                             .echo_suppression_db
                             .map(|db| (db * 10.0).round() / 10.0),

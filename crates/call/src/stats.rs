@@ -242,8 +242,11 @@ pub struct ProcessingLine {
     pub ns: bool,
     /// Automatic gain control runs.
     pub agc: bool,
-    /// The render-to-capture delay the canceller uses, ms.
+    /// The render-to-capture delay the canceller uses, ms: the devices' latencies when
+    /// they report them, else its own estimate.
     pub delay_ms: Option<u32>,
+    /// The canceller's own estimate of the delay beyond the far end it holds, ms.
+    pub estimated_delay_ms: Option<u32>,
     /// The echo suppression it achieves, measured from its input and output, dB.
     pub echo_suppression_db: Option<f64>,
 }

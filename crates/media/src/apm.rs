@@ -6,8 +6,9 @@
 //! and cleans the near end before it is encoded ([`AudioProcessor::capture`]). It works
 //! on 10 ms mono frames at 48 kHz: our 20 ms frames are split in two, stereo is mixed to
 //! mono (and the result written to every channel). The render-to-capture delay is
-//! estimated by the canceller itself; a hint ([`AudioProcessor::set_delay_hint`]) only
-//! helps when it is right, so none is given unless the device latencies are known.
+//! estimated by the canceller itself; a hint ([`AudioProcessor::set_delay_hint`]: the
+//! speaker's and the microphone's latencies as their devices report them, when both do)
+//! sets where its search starts, and the estimator corrects a hint that is wrong.
 //! It measures the echo suppression it achieves from its own input and output
 //! ([`ProcessingStats::echo_suppression_db`]) rather than trusting the library's figure.
 //!
@@ -36,6 +37,29 @@ const METER_SMOOTHING: f64 = 0.01;
 
 /// Captured frames between refreshes of the shared statistics (a second).
 const STATS_EVERY: u32 = 50;
+
+/// How far the canceller's delay estimate may lie beyond the devices' reported
+/// render-to-capture latency before it is taken for an alias, ms. A periodic far end (the
+/// test tone, a ringtone, hold music) looks alike one period apart, and after a change
+/// in the echo path AEC3's estimator can lock on a whole period late; the echo then
+/// leaks wherever the far end is not periodic.
+const ALIAS_MARGIN_MS: u32 = 100;
+
+/// Times a call the canceller is restarted from the devices' figure at most: if its
+/// estimate keeps disagreeing, it is the devices' figure that is wrong, and the
+/// canceller's own estimate is trusted from then on.
+const MAX_REALIGNMENTS: u8 = 3;
+
+/// 10 ms chunks between checks of the canceller's delay estimate (half a second).
+const ALIAS_CHECK_CHUNKS: u32 = 50;
+
+/// Captured frames the devices' latency must hold within [`SETTLED_WITHIN`] before it is
+/// given as a hint (half a second): a sound server reports a capture backlog of a few
+/// hundred ms for the first second of a stream, and a wrong hint is worse than none.
+const SETTLED_FRAMES: u32 = 25;
+
+/// How much the devices' latency may wander and still count as steady.
+const SETTLED_WITHIN: Duration = Duration::from_millis(5);
 
 /// Which stages run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,8 +91,12 @@ impl Processing {
 pub struct ProcessingStats {
     /// The stages running.
     pub stages: Processing,
-    /// The render-to-capture delay in use, ms: the hint, or the canceller's estimate.
+    /// The render-to-capture delay in use, ms: the devices' latencies when they report
+    /// them (the hint), else the canceller's estimate.
     pub delay_ms: Option<u32>,
+    /// The canceller's own estimate, ms, of the delay beyond the far end it holds
+    /// buffered (0 when the hint, or its buffering, already lines the two up).
+    pub estimated_delay_ms: Option<u32>,
     /// How much quieter the near end comes out than it went in while the far end
     /// plays, dB (the echo removed, measured from the signals).
     pub echo_suppression_db: Option<f64>,
@@ -86,6 +114,10 @@ pub struct AudioProcessor {
     echo_out: f64,
     input: Vec<f32>,
     output: Vec<f32>,
+    /// Captured chunks since the last check of the delay estimate.
+    chunks_since_check: u32,
+    /// Restarts made because the estimate lay far beyond the devices' latency.
+    realignments: u8,
 }
 
 impl std::fmt::Debug for AudioProcessor {
@@ -114,6 +146,8 @@ impl AudioProcessor {
             echo_out: 0.0,
             input: vec![0.0; CHUNK_SAMPLES],
             output: vec![0.0; CHUNK_SAMPLES],
+            chunks_since_check: 0,
+            realignments: 0,
         }
     }
 
@@ -188,7 +222,48 @@ impl AudioProcessor {
             for (samples, value) in chunk.chunks_exact_mut(channels).zip(&self.output) {
                 samples.fill(to_i16(*value));
             }
+            self.check_alignment();
         }
+    }
+
+    /// Restarts the canceller from the devices' latency when its own estimate lies far
+    /// beyond it (see [`ALIAS_MARGIN_MS`]), a few times a call at most.
+    fn check_alignment(&mut self) {
+        self.chunks_since_check += 1;
+        if self.chunks_since_check < ALIAS_CHECK_CHUNKS || !self.processing.echo_cancellation {
+            return;
+        }
+        self.chunks_since_check = 0;
+        let (Some(hint), Some(estimate)) = (self.delay_hint, self.apm.statistics().delay_ms) else {
+            return;
+        };
+        let devices_ms = u32::try_from(hint.as_millis()).unwrap_or(u32::MAX);
+        let estimate_ms = u32::try_from(estimate).unwrap_or(0);
+        if estimate_ms <= devices_ms.saturating_add(ALIAS_MARGIN_MS)
+            || self.realignments >= MAX_REALIGNMENTS
+        {
+            return;
+        }
+        self.realignments += 1;
+        if self.realignments == MAX_REALIGNMENTS {
+            tracing::warn!(
+                estimate_ms,
+                devices_ms,
+                "the echo canceller keeps finding a delay far beyond what the audio devices \
+                 report: restarting it a last time, then trusting its own estimate"
+            );
+        } else {
+            tracing::info!(
+                estimate_ms,
+                devices_ms,
+                "the echo canceller's delay estimate lies far beyond what the audio devices \
+                 report (a repeating far end can fool it): restarting it from the devices' figure"
+            );
+        }
+        let stream = sonora::StreamConfig::new(SAMPLE_RATE, 1);
+        self.apm.initialize(stream, stream, stream, stream);
+        self.echo_in = None;
+        self.echo_out = 0.0;
     }
 
     fn meter(&mut self, input: f64, output: f64) {
@@ -199,13 +274,19 @@ impl AudioProcessor {
 
     /// The delay in use and the echo suppression measured so far.
     pub fn stats(&mut self) -> ProcessingStats {
-        let estimate = self.apm.statistics().delay_ms;
+        let estimate = self
+            .apm
+            .statistics()
+            .delay_ms
+            .and_then(|ms| u32::try_from(ms).ok())
+            .filter(|_| self.processing.echo_cancellation);
         ProcessingStats {
             stages: self.processing,
             delay_ms: match self.delay_hint {
                 Some(hint) => u32::try_from(hint.as_millis()).ok(),
-                None => estimate.and_then(|ms| u32::try_from(ms).ok()),
+                None => estimate,
             },
+            estimated_delay_ms: estimate,
             echo_suppression_db: self
                 .echo_in
                 .filter(|_| self.processing.echo_cancellation)
@@ -245,6 +326,7 @@ impl ProcessingSwitch {
 pub struct ProcessedAudio {
     source: Box<dyn AudioSource>,
     processor: AudioProcessor,
+    latency: SettledLatency,
     reference: Option<EchoReference>,
     switch: Option<Arc<ProcessingSwitch>>,
     stats: Arc<Mutex<ProcessingStats>>,
@@ -262,6 +344,7 @@ impl ProcessedAudio {
         Self {
             source,
             processor: AudioProcessor::new(processing),
+            latency: SettledLatency::default(),
             reference,
             switch: None,
             stats: Arc::new(Mutex::new(ProcessingStats {
@@ -295,6 +378,12 @@ impl AudioSource for ProcessedAudio {
 
     fn next_frame(&mut self) -> Result<AudioFrame, MediaError> {
         let mut frame = self.source.next_frame()?;
+        let render = self.reference.as_ref().and_then(|r| r.render_latency());
+        let capture = self.source.capture_latency();
+        let devices = render
+            .zip(capture)
+            .map(|(render, capture)| render + capture);
+        self.processor.set_delay_hint(self.latency.update(devices));
         let changed = self.switch.as_ref().and_then(|switch| switch.take());
         if let Some(processing) = changed {
             self.processor.set_processing(processing);
@@ -317,6 +406,28 @@ impl AudioSource for ProcessedAudio {
             *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats;
         }
         Ok(frame)
+    }
+}
+
+/// The devices' render-to-capture latency, once it has held steady.
+#[derive(Debug, Default)]
+struct SettledLatency {
+    last: Option<Duration>,
+    steady_frames: u32,
+}
+
+impl SettledLatency {
+    /// Takes the latency the devices report with a frame; the hint to give, if any.
+    fn update(&mut self, reported: Option<Duration>) -> Option<Duration> {
+        let steady = match (self.last, reported) {
+            (Some(last), Some(now)) => last.abs_diff(now) <= SETTLED_WITHIN,
+            _ => false,
+        };
+        self.steady_frames = if steady { self.steady_frames + 1 } else { 0 };
+        if !steady {
+            self.last = reported;
+        }
+        reported.filter(|_| self.steady_frames >= SETTLED_FRAMES)
     }
 }
 
@@ -499,6 +610,77 @@ mod tests {
         ab / (aa * bb).sqrt()
     }
 
+    /// Like [`run`], with the hint the devices would give before each frame, and the
+    /// canceller's delay estimate every half second.
+    fn run_hinted(
+        processor: &mut AudioProcessor,
+        far: &[f32],
+        mic: &[f32],
+        hint_ms: impl Fn(usize) -> u64,
+    ) -> (Vec<f32>, Vec<u32>) {
+        let (mut out, mut estimates) = (Vec::with_capacity(mic.len()), Vec::new());
+        for (n, (far, mut mic)) in frames(far).zip(frames(mic)).enumerate() {
+            processor.set_delay_hint(Some(Duration::from_millis(hint_ms(n * FRAME_SAMPLES))));
+            processor.render(&far);
+            processor.capture(&mut mic);
+            out.extend(mic.samples.iter().map(|s| f32::from(*s) / 32_768.0));
+            if n % 25 == 24 {
+                estimates.extend(processor.stats().estimated_delay_ms);
+            }
+        }
+        (out, estimates)
+    }
+
+    #[test]
+    fn a_repeating_far_end_that_fools_the_delay_estimator_is_realigned_from_the_devices_latency() {
+        // The test tone repeats every 200 ms but for its marks. The echo path shortens
+        // from 130 to 30 ms at 3 s (a device's buffer drained).
+        let far: Vec<f32> = (0..(12 * SAMPLE_RATE) as u64)
+            .map(|t| f32::from(crate::tone::sample_at(t)) / 32_768.0)
+            .collect();
+        let change = 3 * SAMPLE_RATE as usize;
+        let delay = |n: usize| if n < change { 130 } else { 30 };
+        let mic = room(&far, delay, 0.0);
+        // Left to itself, the estimator locks a whole period (or two) late.
+        let unguarded = {
+            let mut processor = AudioProcessor::new(echo_only());
+            let mut estimates = Vec::new();
+            for (n, (f, mut m)) in frames(&far).zip(frames(&mic)).enumerate() {
+                processor.render(&f);
+                processor.capture(&mut m);
+                if n % 25 == 24 {
+                    estimates.extend(processor.stats().estimated_delay_ms);
+                }
+            }
+            estimates
+        };
+        assert!(
+            unguarded[8..].iter().any(|&ms| ms > 30 + ALIAS_MARGIN_MS),
+            "the scenario no longer fools the estimator: {unguarded:?}"
+        );
+        // With the devices' latency, it is restarted from there and stays.
+        let mut processor = AudioProcessor::new(echo_only());
+        let (_, estimates) = run_hinted(&mut processor, &far, &mic, |n| delay(n) as u64);
+        let late = &estimates[estimates.len() - 8..];
+        assert!(
+            late.iter().all(|&ms| ms.abs_diff(30) <= 20),
+            "estimates every 0.5 s: {estimates:?}"
+        );
+        assert!(processor.realignments > 0, "{estimates:?}");
+    }
+
+    #[test]
+    fn a_wrong_delay_hint_is_outvoted_by_the_cancellers_own_estimate() {
+        // The devices claim 30 ms; the echo comes 200 ms late.
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let mic = room(&far, |_| 200, -6.0);
+        let mut processor = AudioProcessor::new(echo_only());
+        let (out, estimates) = run_hinted(&mut processor, &far, &mic, |_| 30);
+        let erle = db(&mic[SETTLE..out.len()]) - db(&out[SETTLE..]);
+        assert!(erle >= 25.0, "{erle:.1} dB; estimates {estimates:?}");
+        assert_eq!(processor.realignments, MAX_REALIGNMENTS, "{estimates:?}");
+    }
+
     #[test]
     fn echo_is_suppressed_by_25_db_in_any_room_with_or_without_a_delay_hint() {
         let far = speech(1, (700.0, 1200.0), 0.1);
@@ -593,7 +775,7 @@ mod tests {
         for played in frames(&far) {
             // The speaker's callback plays in buffers of its own size.
             for buffer in played.samples.chunks(256) {
-                tap.played(buffer, 1);
+                tap.played(buffer, 1, None);
             }
             let frame = source.next_frame().unwrap();
             out.extend(frame.samples.iter().map(|s| f32::from(*s) / 32_768.0));
@@ -624,7 +806,7 @@ mod tests {
             if n == half {
                 switch.set(echo_only());
             }
-            tap.played(&played.samples, 1);
+            tap.played(&played.samples, 1, None);
             let frame = source.next_frame().unwrap();
             out.extend(frame.samples.iter().map(|s| f32::from(*s) / 32_768.0));
         }
@@ -655,7 +837,7 @@ mod tests {
         for n in 0..near.len() / FRAME_SAMPLES {
             // The speaker plays for two seconds, then stops.
             if n < 2 * second {
-                tap.played(&silence.samples, 1);
+                tap.played(&silence.samples, 1, None);
             }
             let frame = source.next_frame().unwrap();
             out.extend(frame.samples.iter().map(|s| f32::from(*s) / 32_768.0));
@@ -666,7 +848,7 @@ mod tests {
         let change = db(&out[SETTLE..]) - db(&near[SETTLE..out.len()]);
         assert!(change.abs() <= 2.0, "{change:+.1} dB");
         // The speaker again: no longer stalled.
-        tap.played(&silence.samples, 1);
+        tap.played(&silence.samples, 1, None);
         source.reference.as_mut().unwrap().collect();
         assert!(!source.reference.as_ref().unwrap().stalled());
     }
@@ -682,7 +864,7 @@ mod tests {
         let stall = 3 * second..3 * second + second / 2;
         let (mut out, mut read) = (Vec::new(), 0);
         for (n, played) in frames(&far).enumerate() {
-            tap.played(&played.samples, 1);
+            tap.played(&played.samples, 1, None);
             if stall.contains(&n) {
                 continue; // the capture side is stalled; the speaker plays on
             }
@@ -716,6 +898,23 @@ mod tests {
             processor.capture(&mut frame);
             assert!(frame.samples.chunks_exact(2).all(|lr| lr[0] == lr[1]));
         }
+    }
+
+    #[test]
+    fn the_devices_latency_is_a_hint_only_once_it_holds_steady() {
+        let ms = Duration::from_millis;
+        let mut latency = SettledLatency::default();
+        // A sound server's start: a backlog that drains, then a steady figure.
+        for reported in [400, 300, 200, 100, 31] {
+            assert_eq!(latency.update(Some(ms(reported))), None);
+        }
+        for _ in 1..SETTLED_FRAMES {
+            assert_eq!(latency.update(Some(ms(32))), None);
+        }
+        assert_eq!(latency.update(Some(ms(33))), Some(ms(33)));
+        // A jump starts the count again; a device that stops reporting gives none.
+        assert_eq!(latency.update(Some(ms(90))), None);
+        assert_eq!(latency.update(None), None);
     }
 
     #[test]

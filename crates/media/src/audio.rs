@@ -15,7 +15,7 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 
-use crate::echo::EchoTap;
+use crate::echo::{DeviceLatency, EchoTap};
 use crate::frame::{AudioFrame, SAMPLE_RATE, now_us};
 use crate::playout::{PlayoutBuffer, PlayoutStats};
 use crate::resample::FrameResampler;
@@ -160,6 +160,7 @@ pub struct Microphone {
     resampler: FrameResampler,
     ready: VecDeque<Vec<i16>>,
     dropped_chunks: Arc<AtomicU64>,
+    latency: DeviceLatency,
     _stream: StreamThread,
 }
 
@@ -185,16 +186,18 @@ impl Microphone {
         let (tx, chunks) = sync_channel::<Vec<f32>>(64);
         let dropped_chunks = Arc::new(AtomicU64::new(0));
         let dropped = Arc::clone(&dropped_chunks);
+        let latency = DeviceLatency::default();
+        let reported = latency.clone();
         let stream_name = name.clone();
         let stream = StreamThread::start(DeviceKind::Microphone, &name, move || {
             let config_ = config.config();
             let format = config.sample_format();
             let err = move |e: cpal::Error| tracing::warn!(microphone = %stream_name, "stream error: {e}");
             match format {
-                SampleFormat::F32 => input::<f32>(&device, &config_, tx, dropped, err),
-                SampleFormat::I16 => input::<i16>(&device, &config_, tx, dropped, err),
-                SampleFormat::I32 => input::<i32>(&device, &config_, tx, dropped, err),
-                SampleFormat::U16 => input::<u16>(&device, &config_, tx, dropped, err),
+                SampleFormat::F32 => input::<f32>(&device, &config_, tx, dropped, reported, err),
+                SampleFormat::I16 => input::<i16>(&device, &config_, tx, dropped, reported, err),
+                SampleFormat::I32 => input::<i32>(&device, &config_, tx, dropped, reported, err),
+                SampleFormat::U16 => input::<u16>(&device, &config_, tx, dropped, reported, err),
                 other => Err(format!("sample format {other:?} is not supported")),
             }
         })?;
@@ -206,6 +209,7 @@ impl Microphone {
             resampler: FrameResampler::new(rate, channels)?,
             ready: VecDeque::new(),
             dropped_chunks,
+            latency,
             _stream: stream,
         })
     }
@@ -221,16 +225,26 @@ fn input<T>(
     config: &cpal::StreamConfig,
     tx: SyncSender<Vec<f32>>,
     dropped: Arc<AtomicU64>,
+    latency: DeviceLatency,
     err: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<cpal::Stream, String>
 where
     T: SizedSample,
     f32: FromSample<T>,
 {
+    let mut raised = false;
     device
         .build_input_stream::<T, _, _>(
             *config,
-            move |data: &[T], _| {
+            move |data: &[T], info: &cpal::InputCallbackInfo| {
+                if !raised {
+                    raised = true;
+                    raise_priority(DeviceKind::Microphone);
+                }
+                let stamp = info.timestamp();
+                if let Some(waited) = stamp.callback.checked_duration_since(stamp.capture) {
+                    latency.set(waited);
+                }
                 let chunk = data.iter().map(|&s| f32::from_sample_(s)).collect();
                 if tx.try_send(chunk).is_err() {
                     dropped.fetch_add(1, Ordering::Relaxed);
@@ -249,6 +263,12 @@ impl AudioSource for Microphone {
 
     fn channels(&self) -> u16 {
         self.channels
+    }
+
+    fn capture_latency(&self) -> Option<Duration> {
+        // The device's own latency, plus the frames that wait here behind the last one.
+        let waiting = Duration::from_millis(20) * self.ready.len() as u32;
+        self.latency.get().map(|device| device + waiting)
     }
 
     fn next_frame(&mut self) -> Result<AudioFrame, MediaError> {
@@ -283,6 +303,34 @@ impl AudioSource for Microphone {
             self.ready.extend(self.resampler.push(&mixed));
         }
     }
+}
+
+/// The nice value device callbacks ask for: above everything else of ours (video,
+/// rendering, a busy machine's other work), below the sound server (which runs at −11).
+#[cfg(target_os = "linux")]
+const DEVICE_THREAD_NICE: libc::c_int = -10;
+
+/// Raises the calling device thread's priority where the system allows it. A callback
+/// that runs late under load makes the sound server insert or drop audio, which moves
+/// the echo path under the echo canceller's feet; where raising is not allowed (a user
+/// without a nice limit), the thread runs as it was.
+#[allow(
+    unsafe_code,
+    reason = "one libc call: setpriority has no safe wrapper here"
+)]
+fn raise_priority(kind: DeviceKind) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority only reads its arguments; on Linux, PRIO_PROCESS with id 0
+        // applies to the calling thread alone.
+        let status = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, DEVICE_THREAD_NICE) };
+        if status != 0 {
+            let err = std::io::Error::last_os_error();
+            tracing::debug!(?kind, %err, "the device thread keeps its normal priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = kind;
 }
 
 /// Keeps the first `to` channels (or averages all into one for mono).
@@ -393,10 +441,15 @@ where
 {
     let channels = u64::from(config.channels.max(1));
     let mut scratch: Vec<i16> = Vec::new();
+    let mut raised = false;
     device
         .build_output_stream::<T, _, _>(
             *config,
-            move |out: &mut [T], _| {
+            move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
+                if !raised {
+                    raised = true;
+                    raise_priority(DeviceKind::Speaker);
+                }
                 scratch.resize(out.len(), 0);
                 // Never wait in the device callback: if the buffer is busy, play silence.
                 match buffer.try_lock() {
@@ -410,7 +463,9 @@ where
                 if let Ok(tap) = echo_tap.try_lock()
                     && let Some(tap) = tap.as_ref()
                 {
-                    tap.played(&scratch, channels as u16);
+                    let stamp = info.timestamp();
+                    let latency = stamp.playback.checked_duration_since(stamp.callback);
+                    tap.played(&scratch, channels as u16, latency);
                 }
                 pulled.fetch_add(out.len() as u64 / channels, Ordering::Relaxed);
             },

@@ -7,7 +7,10 @@
 //! reference keeps at most the newest second, and says when the speaker stops.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::Duration;
 
 use crate::frame::SAMPLE_RATE;
 
@@ -26,13 +29,41 @@ const REFERENCE_BACKLOG: usize = SAMPLE_RATE as usize;
 /// a playing speaker hands over its buffers every few milliseconds, silence included.
 const FAR_END_STALL_FRAMES: u32 = 50;
 
+/// A device's latency as its callbacks last reported it (from a buffer's hand-over to
+/// when it is heard, or from when it was captured to its hand-over), shared between the
+/// device thread that writes it and the thread that reads it. Clones are the same cell.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceLatency(Arc<AtomicU64>);
+
+impl DeviceLatency {
+    /// Records the latency the device just reported.
+    pub fn set(&self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX - 1);
+        // 0 stands for "not reported yet".
+        self.0.store(micros + 1, Ordering::Relaxed);
+    }
+
+    /// The latency last reported, if the device has reported one.
+    pub fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            stored => Some(Duration::from_micros(stored - 1)),
+        }
+    }
+}
+
 /// A pair that carries what the speaker plays to the microphone's echo canceller.
 pub fn echo_reference() -> (EchoTap, EchoReference) {
     let (tx, rx) = sync_channel(REFERENCE_QUEUE);
+    let latency = DeviceLatency::default();
     (
-        EchoTap(tx),
+        EchoTap {
+            played: tx,
+            latency: latency.clone(),
+        },
         EchoReference {
             rx,
+            latency,
             pending: VecDeque::new(),
             chunk: vec![0.0; CHUNK_SAMPLES],
             frames_without: 0,
@@ -42,16 +73,23 @@ pub fn echo_reference() -> (EchoTap, EchoReference) {
 
 /// The speaker's end of an [`echo_reference`]: never blocks (a device callback holds it).
 #[derive(Debug, Clone)]
-pub struct EchoTap(SyncSender<Vec<f32>>);
+pub struct EchoTap {
+    played: SyncSender<Vec<f32>>,
+    latency: DeviceLatency,
+}
 
 impl EchoTap {
-    /// `samples` (interleaved, `channels` of them, 48 kHz) were just handed to the device.
-    pub fn played(&self, samples: &[i16], channels: u16) {
+    /// `samples` (interleaved, `channels` of them, 48 kHz) were just handed to the device,
+    /// which plays them `latency` from now when it says so.
+    pub fn played(&self, samples: &[i16], channels: u16, latency: Option<Duration>) {
         let channels = usize::from(channels.max(1));
         let mut mono = vec![0.0; samples.len() / channels];
         mix_to_mono(samples, channels as u16, &mut mono);
+        if let Some(latency) = latency {
+            self.latency.set(latency);
+        }
         // A full queue means the microphone side is not reading: drop, never wait.
-        let _ = self.0.try_send(mono);
+        let _ = self.played.try_send(mono);
     }
 }
 
@@ -59,6 +97,7 @@ impl EchoTap {
 #[derive(Debug)]
 pub struct EchoReference {
     rx: Receiver<Vec<f32>>,
+    latency: DeviceLatency,
     pending: VecDeque<f32>,
     chunk: Vec<f32>,
     /// Captured frames since the speaker last handed anything over.
@@ -89,6 +128,11 @@ impl EchoReference {
             *slot = sample;
         }
         Some(&self.chunk)
+    }
+
+    /// How long after its hand-over the speaker plays what it gets, as it last said.
+    pub(crate) fn render_latency(&self) -> Option<Duration> {
+        self.latency.get()
     }
 
     /// Drops what was collected (nothing to cancel it against).
@@ -143,7 +187,7 @@ mod tests {
             .map(|i| (i % 1000) as i16)
             .collect();
         for _ in 0..5 {
-            tap.played(&second, 1);
+            tap.played(&second, 1, None);
         }
         reference.collect();
         assert_eq!(reference.pending.len(), REFERENCE_BACKLOG);
@@ -151,7 +195,7 @@ mod tests {
         // A full queue drops what the speaker plays instead of blocking it (this would
         // hang otherwise).
         for _ in 0..REFERENCE_QUEUE * 2 {
-            tap.played(&second[..CHUNK_SAMPLES], 1);
+            tap.played(&second[..CHUNK_SAMPLES], 1, None);
         }
         reference.collect();
         assert_eq!(reference.pending.len(), REFERENCE_BACKLOG);
@@ -162,9 +206,20 @@ mod tests {
         let (tap, mut reference) = echo_reference();
         // 15 ms of stereo, left and right opposite: the mix is silence.
         let stereo: Vec<i16> = (0..720).flat_map(|_| [8_000, -8_000]).collect();
-        tap.played(&stereo, 2);
+        tap.played(&stereo, 2, None);
         reference.collect();
         assert_eq!(reference.next_chunk(), Some(&[0.0; CHUNK_SAMPLES][..]));
         assert_eq!(reference.next_chunk(), None, "5 ms wait for the next 5 ms");
+    }
+
+    #[test]
+    fn the_speakers_latency_reaches_the_microphone_side_once_reported() {
+        let (tap, reference) = echo_reference();
+        tap.played(&[0; CHUNK_SAMPLES], 1, None);
+        assert_eq!(reference.render_latency(), None);
+        tap.played(&[0; CHUNK_SAMPLES], 1, Some(Duration::from_micros(21_000)));
+        assert_eq!(reference.render_latency(), Some(Duration::from_millis(21)));
+        tap.played(&[0; CHUNK_SAMPLES], 1, Some(Duration::ZERO));
+        assert_eq!(reference.render_latency(), Some(Duration::ZERO));
     }
 }

@@ -43,6 +43,12 @@ pub trait AudioSource: Send {
     fn channels(&self) -> u16;
     /// Blocks until the next 20 ms frame.
     fn next_frame(&mut self) -> Result<AudioFrame, MediaError>;
+
+    /// How long ago the last frame's sound reached the device, as the device reports it
+    /// (`None`: not reported, or no device).
+    fn capture_latency(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// Something that plays 48 kHz 20 ms frames: a speaker or a null sink.

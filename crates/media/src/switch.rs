@@ -190,6 +190,10 @@ impl AudioSource for SwitchedAudio {
         self.channels
     }
 
+    fn capture_latency(&self) -> Option<std::time::Duration> {
+        self.source.as_ref().and_then(|s| s.capture_latency())
+    }
+
     fn next_frame(&mut self) -> Result<AudioFrame, MediaError> {
         if let Some(next) = lock(&self.switch.next).take() {
             tracing::info!(to = %next.name(), "audio source switched");

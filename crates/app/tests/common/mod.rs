@@ -52,7 +52,18 @@ pub struct Window {
 /// The desktop app on `display`, with a settings (and home) directory of its own, and
 /// `args`.
 pub fn app_window(display: &str, settings: &Path, args: &[&str]) -> Window {
+    app_window_with_env(display, settings, args, &[])
+}
+
+/// [`app_window`] with more environment (a sound server's address, say).
+pub fn app_window_with_env(
+    display: &str,
+    settings: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Window {
     let mut child = Command::new(env!("CARGO_BIN_EXE_peercall"))
+        .envs(env.iter().copied())
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
         .env("DISPLAY", display)
