@@ -670,6 +670,56 @@ mod tests {
     }
 
     #[test]
+    fn a_44_1_khz_stereo_microphone_is_resampled_and_its_echo_cancelled() {
+        let far = speech(1, (700.0, 1200.0), 0.1);
+        let echo = room(&far, |_| 60, -6.0);
+        // What a 44.1 kHz stereo device hands over in 10 ms chunks (the room's sound,
+        // interpolated to that rate, on both channels).
+        let at_44k: Vec<f32> = (0..echo.len() * 441 / 480)
+            .map(|i| {
+                let x = i as f64 * 480.0 / 441.0;
+                let (k, fraction) = (x as usize, x.fract() as f32);
+                let next = echo.get(k + 1).copied().unwrap_or(0.0);
+                echo[k] * (1.0 - fraction) + next * fraction
+            })
+            .collect();
+        let (device, chunks) = std::sync::mpsc::sync_channel(at_44k.len() / 441);
+        for chunk in at_44k.chunks_exact(441) {
+            device
+                .send(chunk.iter().flat_map(|s| [*s, *s]).collect())
+                .unwrap();
+        }
+        drop(device);
+        let microphone =
+            crate::audio::Microphone::from_chunks("44.1 kHz stereo".into(), 44_100, 2, chunks)
+                .unwrap();
+        let (tap, reference) = echo_reference();
+        let mut source = ProcessedAudio::new(Box::new(microphone), echo_only(), Some(reference));
+        let mut out = Vec::new();
+        for played in frames(&far) {
+            tap.played(&played.samples, 1, None);
+            let Ok(frame) = source.next_frame() else {
+                break;
+            };
+            assert_eq!(frame.channels, 2);
+            out.extend(
+                frame
+                    .samples
+                    .chunks_exact(2)
+                    .map(|lr| f32::from(lr[0]) / 32_768.0),
+            );
+        }
+        assert!(
+            out.len() > far.len() * 9 / 10,
+            "{} of {}",
+            out.len(),
+            far.len()
+        );
+        let erle = db(&echo[SETTLE..out.len()]) - db(&out[SETTLE..]);
+        assert!(erle >= 25.0, "{erle:.1} dB");
+    }
+
+    #[test]
     fn a_wrong_delay_hint_is_outvoted_by_the_cancellers_own_estimate() {
         // The devices claim 30 ms; the echo comes 200 ms late.
         let far = speech(1, (700.0, 1200.0), 0.1);

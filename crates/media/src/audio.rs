@@ -161,7 +161,8 @@ pub struct Microphone {
     ready: VecDeque<Vec<i16>>,
     dropped_chunks: Arc<AtomicU64>,
     latency: DeviceLatency,
-    _stream: StreamThread,
+    /// The device's stream (none when chunks come from elsewhere, in tests).
+    _stream: Option<StreamThread>,
 }
 
 impl Microphone {
@@ -180,7 +181,6 @@ impl Microphone {
             .default_input_config()
             .map_err(|e| MediaError::unavailable(DeviceKind::Microphone, &name, e))?;
         let device_channels = usize::from(config.channels().max(1));
-        let channels = if device_channels >= 2 { 2 } else { 1 };
         let rate = config.sample_rate();
         tracing::info!(microphone = %name, rate, channels = device_channels, format = ?config.sample_format(), "opening microphone");
         let (tx, chunks) = sync_channel::<Vec<f32>>(64);
@@ -201,6 +201,22 @@ impl Microphone {
                 other => Err(format!("sample format {other:?} is not supported")),
             }
         })?;
+        let mut microphone = Self::from_chunks(name, rate, device_channels, chunks)?;
+        microphone.dropped_chunks = dropped_chunks;
+        microphone.latency = latency;
+        microphone._stream = Some(stream);
+        Ok(microphone)
+    }
+
+    /// A microphone fed `chunks` of interleaved samples at `rate` Hz with
+    /// `device_channels` channels, as a device callback hands them over.
+    pub(crate) fn from_chunks(
+        name: String,
+        rate: u32,
+        device_channels: usize,
+        chunks: Receiver<Vec<f32>>,
+    ) -> Result<Self, MediaError> {
+        let channels = if device_channels >= 2 { 2 } else { 1 };
         Ok(Self {
             name,
             channels,
@@ -208,9 +224,9 @@ impl Microphone {
             chunks,
             resampler: FrameResampler::new(rate, channels)?,
             ready: VecDeque::new(),
-            dropped_chunks,
-            latency,
-            _stream: stream,
+            dropped_chunks: Arc::default(),
+            latency: DeviceLatency::default(),
+            _stream: None,
         })
     }
 
