@@ -1,7 +1,8 @@
-//! `peercall call` over an impaired link: two network namespaces joined by a veth
-//! pair, loss/delay/jitter/blackout on both ends (user-space netem through NFQUEUE,
-//! as this kernel has no `sch_netem`) or a `tbf` bottleneck, the signaling server in
-//! the first namespace, one peer process in each.
+//! `peercall call` over an impaired or changing link: two network namespaces joined by
+//! a veth pair, loss/delay/jitter/blackout on both ends (user-space netem through
+//! NFQUEUE, as this kernel has no `sch_netem`), a `tbf` bottleneck, or one end's
+//! address replaced mid-call (a handover); the signaling server in the first
+//! namespace, one peer process in each.
 //!
 //! Needs root (namespaces and qdiscs); CI runs as root. Every address used is one of
 //! the namespaces' own (10.99.0.0/24), so nothing leaves the machine.
@@ -25,6 +26,8 @@ struct Lab {
     stop_server: Option<tokio::sync::oneshot::Sender<()>>,
     server: String,
     impairers: Vec<Impairer>,
+    /// Where the peers bind (`None`: every interface, the default).
+    bind: Option<[&'static str; 2]>,
 }
 
 fn ip(args: &[&str]) {
@@ -58,6 +61,7 @@ impl Lab {
             stop_server: None,
             server: String::new(),
             impairers: Vec::new(),
+            bind: Some(["10.99.0.1:0", "10.99.0.2:0"]),
         };
         ip(&[
             "link", "add", "va", "netns", &a, "type", "veth", "peer", "name", "vb", "netns", &b,
@@ -67,13 +71,42 @@ impl Lab {
             ip(&["-n", ns, "link", "set", dev, "up"]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
-        lab.start_server();
+        lab.start_server("10.99.0.1:0");
         Some(lab)
     }
 
-    /// Runs the signaling server in namespace `a` on 10.99.0.1: a thread that enters
-    /// the namespace opens its socket there.
-    fn start_server(&mut self) {
+    /// [`Lab::new`] with the signaling on a second link of its own (veth `sa`–`sb`,
+    /// 10.98.0.1 – 10.98.0.2, UDP dropped on it so media cannot take it), and the peers
+    /// bound to every interface: `va`–`vb` can then change under the media while the
+    /// signaling stays up.
+    fn with_signaling_link(name: &str) -> Option<Lab> {
+        let mut lab = Lab::new(name)?;
+        let (a, b) = (lab.a.clone(), lab.b.clone());
+        ip(&[
+            "link", "add", "sa", "netns", &a, "type", "veth", "peer", "name", "sb", "netns", &b,
+        ]);
+        for (ns, dev, addr) in [(&a, "sa", "10.98.0.1/24"), (&b, "sb", "10.98.0.2/24")] {
+            ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            run(
+                "ip",
+                &[
+                    "netns", "exec", ns, "iptables", "-A", "INPUT", "-i", dev, "-p", "udp", "-j",
+                    "DROP",
+                ],
+            );
+        }
+        if let Some(stop) = lab.stop_server.take() {
+            let _ = stop.send(());
+        }
+        lab.start_server("10.98.0.1:0");
+        lab.bind = None;
+        Some(lab)
+    }
+
+    /// Runs the signaling server in namespace `a` on `listen`: a thread that enters the
+    /// namespace opens its socket there.
+    fn start_server(&mut self, listen: &'static str) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let netns = File::open(format!("/var/run/netns/{}", self.a)).unwrap();
@@ -84,7 +117,7 @@ impl Lab {
                 .build()
                 .unwrap();
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("10.99.0.1:0").await.unwrap();
+                let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 signaling_server::serve(listener, signaling_server::Config::default(), async {
                     let _ = stopped.await;
@@ -121,11 +154,10 @@ impl Lab {
 
     /// Starts `peercall call` in namespace `a` (`first`) or `b`.
     fn peer(&self, first: bool, seconds: u32) -> Child {
-        let (ns, bind) = if first {
-            (&self.a, "10.99.0.1:0")
-        } else {
-            (&self.b, "10.99.0.2:0")
-        };
+        let ns = if first { &self.a } else { &self.b };
+        let bind = self
+            .bind
+            .map_or("0.0.0.0:0", |[a, b]| if first { a } else { b });
         Command::new("ip")
             .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_peercall"), "call"])
             .args(["--server", &self.server, "--room", "lab", "--bind", bind])
@@ -207,8 +239,8 @@ fn brief(lines: &[Value]) -> String {
         .map(|l| {
             let (o, i) = (&l["video_out"], &l["video_in"]);
             format!(
-                "t={} out: {}kbps {}fps {}x{} target {} est {} loss {}% | in: {}fps {}kbps lost {} kf-req {} gap {}ms nacks {} renacked {} rtt {}",
-                l["t"], o["kbps"], o["fps"], o["width"], o["height"], o["target_kbps"],
+                "t={} {} out: {}kbps {}fps {}x{} target {} est {} loss {}% | in: {}fps {}kbps lost {} kf-req {} gap {}ms nacks {} renacked {} rtt {}",
+                l["t"], l["state"], o["kbps"], o["fps"], o["width"], o["height"], o["target_kbps"],
                 o["estimate_kbps"], o["loss_pct"], i["fps"], i["kbps"], i["lost_frames"],
                 i["keyframe_requests"], i["longest_gap_ms"], i["nacks"], i["renacked"],
                 l["ice"]["rtt_ms"]
@@ -292,6 +324,91 @@ fn video_resumes_within_a_second_after_a_two_second_blackout() {
         assert!(
             last["video_in"]["fps"].as_u64().unwrap() >= 25,
             "{who}: {last}"
+        );
+    }
+}
+
+#[test]
+fn a_handover_to_a_new_address_mid_call_resumes_video_within_3_s_without_hanging_up() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(lab) = Lab::with_signaling_link("handover") else {
+        return;
+    };
+    let b = lab.b.clone();
+    let (a_lines, b_lines) = lab.call(14, || {
+        std::thread::sleep(Duration::from_secs(5));
+        // b moves: its new address comes up as the old one goes (kept when the old
+        // one, the subnet's first, is deleted).
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &b,
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.vb.promote_secondaries=1",
+            ],
+        );
+        ip(&["-n", &b, "addr", "add", "10.99.0.3/24", "dev", "vb"]);
+        ip(&["-n", &b, "addr", "del", "10.99.0.2/24", "dev", "vb"]);
+    });
+    for (who, lines) in [("a", &a_lines), ("b", &b_lines)] {
+        let (late, summary) = split(lines, 11);
+        assert_eq!(summary["ok"], true, "{who}: {summary}");
+        // The same call all along: one call, never ended and started again.
+        assert_eq!(summary["summary"]["calls"], 1, "{who}: {summary}");
+        let last = &summary["summary"]["last"];
+        let gap = last["video_in"]["longest_gap_ms"].as_u64().unwrap();
+        eprintln!("handover: {who} saw no video for {gap} ms at most");
+        assert!(gap <= 3_000, "{who}: gap {gap} ms:\n{}", brief(lines));
+        assert!(
+            late.iter().all(|l| l["state"] == "connected"),
+            "{who}:\n{}",
+            brief(lines)
+        );
+        assert!(
+            last["video_in"]["fps"].as_u64().unwrap() >= 25,
+            "{who}: {last}"
+        );
+    }
+}
+
+#[test]
+fn a_path_that_never_comes_back_ends_the_call_with_a_reason_within_30_s() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // The signaling stays up: it is the media's path that is lost.
+    let Some(mut lab) = Lab::with_signaling_link("lost") else {
+        return;
+    };
+    lab.impair(Impairment::NONE);
+    let impairers = &lab.impairers;
+    let cut = std::cell::Cell::new(None);
+    // Set to last a minute: the lost path has to end it.
+    let (a, b) = lab.call(60, || {
+        std::thread::sleep(Duration::from_secs(4));
+        let gone = Impairment {
+            loss: 1.0,
+            ..Impairment::NONE
+        };
+        impairers.iter().for_each(|i| i.set(gone));
+        cut.set(Some(std::time::Instant::now()));
+    });
+    let after_cut = cut.get().unwrap().elapsed();
+    eprintln!("lost path: both calls ended {after_cut:?} after the cut");
+    assert!(after_cut <= Duration::from_secs(30), "{after_cut:?}");
+    for (who, lines) in [("a", &a), ("b", &b)] {
+        let (_, summary) = split(lines, 0);
+        assert_eq!(summary["ok"], false, "{who}: {summary}");
+        assert_eq!(
+            summary["reason_code"], "connection-lost",
+            "{who}: {summary}"
+        );
+        // Reconnecting was shown while ICE tried again.
+        assert!(
+            lines.iter().any(|l| l["state"] == "reconnecting"),
+            "{who}:\n{}",
+            brief(lines)
         );
     }
 }

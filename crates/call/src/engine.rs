@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use signaling_proto::{ClientMessage, IceServer};
+use signaling_proto::{ClientMessage, IceServer, Signal};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
@@ -31,6 +31,14 @@ use crate::{CallError, SignalingClient, SignalingConfig, SignalingEvent};
 
 /// How often a statistics line is made (and the encoders adapted).
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long the connection may stay disconnected before ICE is restarted: a brief
+/// outage (a lost burst, a busy link) often comes back by itself.
+const RESTART_GRACE: Duration = Duration::from_secs(2);
+
+/// How long reconnecting may last before the call ends: with ICE's own few seconds to
+/// notice the outage, a path that never comes back ends the call within 30 s.
+const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the engine reports while a call runs.
 #[derive(Debug, Clone)]
@@ -90,6 +98,8 @@ pub async fn run_call(
             duration: options.duration,
             stay: options.stay,
             relay_only: options.ice.relay_only,
+            restart_grace: RESTART_GRACE,
+            reconnect_timeout: RECONNECT_TIMEOUT,
         }),
         options,
         on_event,
@@ -105,6 +115,7 @@ pub async fn run_call(
         ice_servers: Vec::new(),
         link: None,
         events: None,
+        network: crate::network::watch(),
         early_tracks: Vec::new(),
         media: None,
         next_tick: None,
@@ -138,6 +149,8 @@ struct Shell<F> {
     ice_servers: Vec<IceServer>,
     link: Option<Link>,
     events: Option<mpsc::Receiver<PeerEvent>>,
+    /// Changes of the local network.
+    network: mpsc::Receiver<()>,
     /// Remote tracks that arrived before the media started.
     early_tracks: Vec<Arc<dyn TrackRemote>>,
     media: Option<MediaSession>,
@@ -151,6 +164,7 @@ enum Wake {
     HangUp,
     Signaling(Option<SignalingEvent>),
     Peer(Option<PeerEvent>),
+    NetworkChanged,
 }
 
 impl<F: FnMut(CallEvent) + Send> Shell<F> {
@@ -193,6 +207,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 () = &mut hangup, if !hung_up => Wake::HangUp,
                 event = next_signaling(&mut self.signaling) => Wake::Signaling(event),
                 event = next_peer_event(&mut self.events) => Wake::Peer(event),
+                Some(()) = self.network.recv() => Wake::NetworkChanged,
             };
             let now = Instant::now();
             match wake {
@@ -216,6 +231,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                         self.machine.handle_input(now, input);
                     }
                 }
+                Wake::NetworkChanged => self.machine.handle_input(now, Input::NetworkChanged),
             }
         }
     }
@@ -233,7 +249,15 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             }
             SignalingEvent::PeerJoined { id, .. } => Input::PeerJoined(id),
             SignalingEvent::PeerLeft { id } => Input::PeerLeft(id),
-            SignalingEvent::Signal { from, signal } => Input::Signal(from, signal),
+            SignalingEvent::Signal { from, signal } => {
+                let kind = match &signal {
+                    Signal::Offer(_) => "offer",
+                    Signal::Answer(_) => "answer",
+                    Signal::Candidate(_) => "candidate",
+                };
+                tracing::debug!(%from, kind, "signal received");
+                Input::Signal(from, signal)
+            }
             SignalingEvent::Disconnected { reason, retry_in } => {
                 tracing::warn!(%reason, ?retry_in, "signaling connection lost; the call goes on");
                 Input::SignalingDown
@@ -308,6 +332,25 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     .map_err(CallError::webrtc)?;
                 self.pc()?
                     .set_remote_description(answer)
+                    .await
+                    .map_err(CallError::webrtc)?;
+            }
+            Action::RestartIce { to } => {
+                let pc = self.pc()?;
+                tracing::info!("restarting ICE");
+                pc.restart_ice().await.map_err(CallError::webrtc)?;
+                let offer = pc.create_offer(None).await.map_err(CallError::webrtc)?;
+                let sdp = offer.sdp.clone();
+                pc.set_local_description(offer)
+                    .await
+                    .map_err(CallError::webrtc)?;
+                self.send(ClientMessage::Offer { sdp, to: Some(to) })?;
+            }
+            Action::Rollback => {
+                let rollback = rtc::peer_connection::sdp::RTCSessionDescription::rollback(None)
+                    .map_err(CallError::webrtc)?;
+                self.pc()?
+                    .set_local_description(rollback)
                     .await
                     .map_err(CallError::webrtc)?;
             }

@@ -22,6 +22,7 @@ pub mod jitter;
 pub mod keyframe;
 pub mod machine;
 pub mod media_session;
+pub mod network;
 pub mod options;
 pub mod peer;
 pub mod pipeline;

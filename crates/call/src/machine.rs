@@ -13,8 +13,14 @@
 //!   codecs in every remote description checked ([`crate::sdp`]), our candidates sent
 //!   to whoever we are talking to (held while nobody is);
 //! - a rejoin after a signaling outage (new ids: follow them; before the call is up,
-//!   start over), a second offer mid-call (the other peer started over: answer it on a
-//!   fresh connection), ICE disconnected (reconnecting) and failed;
+//!   start over), a second offer mid-call: from the same session (its `o=` id) it
+//!   renegotiates the connection in place (an ICE restart), from another the other peer
+//!   started over (answer it on a fresh connection);
+//! - ICE restarts, with the media left running: when the connection stays disconnected
+//!   past a grace period, fails, or the local network changes; at most one every few
+//!   seconds; either side may restart, and when both offer at once the peer that
+//!   answered the call's first offer yields (it is the polite one); reconnecting that
+//!   lasts too long ends the call;
 //! - the connect timeout, which runs only while someone is there to connect to, and the
 //!   call's set duration;
 //! - when the call ends and why. Every end with media running stops the media first,
@@ -25,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use signaling_proto::{IceCandidateInit, PeerId, Signal};
 
-use crate::sdp::check_decodable;
+use crate::sdp::{check_decodable, session_id};
 use crate::state::{CallState, EndReason, Failure};
 
 /// What the machine needs to know of the call's options.
@@ -39,7 +45,14 @@ pub struct MachineConfig {
     pub stay: bool,
     /// Only relayed candidates are allowed (then gathering none is fatal).
     pub relay_only: bool,
+    /// How long the connection may stay disconnected before ICE is restarted.
+    pub restart_grace: Duration,
+    /// How long reconnecting may last before the call ends.
+    pub reconnect_timeout: Duration,
 }
+
+/// The shortest time between two ICE restarts of ours.
+pub const RESTART_INTERVAL: Duration = Duration::from_secs(3);
 
 /// The peer connection's state, as far as the machine cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +87,8 @@ pub enum Input {
     GatheringComplete,
     /// Our peer connection's state changed.
     Connection(Connection),
+    /// The machine's network interfaces or addresses changed.
+    NetworkChanged,
     /// The user hung up.
     HangUp,
     /// Running an action, or a media pipeline, failed.
@@ -104,6 +119,14 @@ pub enum Action {
     },
     /// Set this answer as the remote description.
     ApplyAnswer(String),
+    /// Create an offer that restarts ICE (new credentials, fresh gathering), set it as
+    /// the local description and send it; the media keep running.
+    RestartIce {
+        /// Whom to address.
+        to: PeerId,
+    },
+    /// Drop our own unanswered offer (the other peer's offer won the glare).
+    Rollback,
     /// Give the peer connection a remote candidate.
     AddRemoteCandidate(IceCandidateInit),
     /// Send one of our candidates (`None`: the end of them).
@@ -153,6 +176,13 @@ struct Link {
     queued: Vec<IceCandidateInit>,
     /// Relayed candidates we gathered.
     relay_candidates: u32,
+    /// The remote description's session id (its `o=` line), once set.
+    remote_session: Option<u64>,
+    /// Whether we answered this connection's first offer: the polite side, which yields
+    /// when both offer at once.
+    polite: bool,
+    /// Whether our ICE-restart offer waits for its answer.
+    restarting: bool,
 }
 
 /// A call's control flow: events in, actions out.
@@ -170,6 +200,12 @@ pub struct CallMachine {
     signaling_up: bool,
     connect_deadline: Option<Instant>,
     end_at: Option<Instant>,
+    /// When to restart ICE, if a restart is wanted.
+    restart_at: Option<Instant>,
+    /// When we last restarted ICE.
+    last_restart: Option<Instant>,
+    /// When reconnecting gives up.
+    reconnect_deadline: Option<Instant>,
     /// How the call ended, once it has.
     outcome: Option<CallState>,
     actions: VecDeque<Action>,
@@ -188,6 +224,9 @@ impl CallMachine {
             signaling_up: true,
             connect_deadline: None,
             end_at: None,
+            restart_at: None,
+            last_restart: None,
+            reconnect_deadline: None,
             outcome: None,
             actions: VecDeque::new(),
         }
@@ -225,18 +264,28 @@ impl CallMachine {
 
     /// When [`CallMachine::handle_timeout`] is next due, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.connect_deadline, self.end_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.connect_deadline,
+            self.end_at,
+            self.restart_at,
+            self.reconnect_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
-    /// Time has come to `now`: the connect timeout or the set duration may have run out.
+    /// Time has come to `now`: the connect timeout, the set duration or reconnecting
+    /// may have run out, or an ICE restart be due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.connect_deadline.is_some_and(|d| now >= d) {
             self.fail(Failure::ConnectTimeout(self.config.connect_timeout));
+        } else if self.reconnect_deadline.is_some_and(|d| now >= d) {
+            self.fail(Failure::ConnectionLost);
         } else if self.end_at.is_some_and(|d| now >= d) {
             self.finish(CallState::Ended(EndReason::DurationPassed));
+        } else if self.restart_at.is_some_and(|d| now >= d) {
+            self.restart_ice(now);
         }
     }
 
@@ -272,6 +321,11 @@ impl CallMachine {
                 }
             }
             Input::Connection(state) => self.on_connection(now, state),
+            Input::NetworkChanged => {
+                if self.in_call() {
+                    self.want_restart(now);
+                }
+            }
             Input::HangUp => self.finish(CallState::Ended(EndReason::HungUp)),
             Input::Failed(failure) => self.fail(failure),
         }
@@ -303,6 +357,11 @@ impl CallMachine {
         if self.in_call() {
             // Back after an outage, with new ids: whoever is there is the other peer.
             self.link.remote = (peers.len() == 1).then(|| peers[0].clone());
+            // An unanswered restart offer went to the old id: offer again.
+            if self.phase == Phase::Reconnecting || self.link.restarting {
+                self.link.restarting = false;
+                self.want_restart(now);
+            }
         } else {
             // First join, or a rejoin before the call was up: the old negotiation's
             // messages went to ids that no longer exist, so start over.
@@ -348,6 +407,9 @@ impl CallMachine {
 
     fn on_signal(&mut self, now: Instant, from: PeerId, signal: Signal) {
         match signal {
+            Signal::Offer(sdp) if self.in_call() && self.same_session(&sdp) => {
+                self.renegotiate(from, sdp);
+            }
             Signal::Offer(sdp) if self.in_call() || (self.negotiating() && self.link.offered) => {
                 // The other peer started over (mid-call), or offered while we did: its
                 // offer wins, on a fresh connection.
@@ -368,11 +430,18 @@ impl CallMachine {
                     return self.fail(Failure::NoCommonCodec(undecodable));
                 }
                 self.link.remote = Some(from);
+                self.link.remote_session = session_id(&sdp);
+                self.push(Action::ApplyAnswer(sdp));
+                self.described();
+            }
+            Signal::Answer(sdp) if self.in_call() && self.link.restarting => {
+                self.link.restarting = false;
+                self.link.remote = Some(from);
                 self.push(Action::ApplyAnswer(sdp));
                 self.described();
             }
             Signal::Candidate(Some(candidate)) => {
-                if self.link.described {
+                if self.link.described && !self.link.restarting {
                     self.push(Action::AddRemoteCandidate(candidate));
                 } else {
                     self.link.queued.push(candidate);
@@ -393,8 +462,72 @@ impl CallMachine {
         }
         self.set_phase(Phase::Connecting);
         self.link.remote = Some(from.clone());
+        self.link.polite = true;
+        self.link.remote_session = session_id(&offer);
         self.push(Action::Answer { to: from, offer });
         self.described();
+    }
+
+    /// Whether `offer` comes from the session of the remote description we have.
+    fn same_session(&self, offer: &str) -> bool {
+        self.link.described
+            && self.link.remote_session.is_some()
+            && session_id(offer) == self.link.remote_session
+    }
+
+    /// A new offer on the connection we have (the other peer restarted ICE): answered
+    /// in place, the media running on. When it crosses our own restart offer, the
+    /// polite side drops its own and answers; the other ignores it and waits for the
+    /// answer to its own.
+    fn renegotiate(&mut self, from: PeerId, offer: String) {
+        if self.link.restarting {
+            if !self.link.polite {
+                return;
+            }
+            self.link.restarting = false;
+            self.push(Action::Rollback);
+        }
+        if let Err(undecodable) = check_decodable(&offer) {
+            return self.fail(Failure::NoCommonCodec(undecodable));
+        }
+        // Their restart stands for ours.
+        self.restart_at = None;
+        self.link.remote = Some(from.clone());
+        self.push(Action::Answer { to: from, offer });
+        self.described();
+    }
+
+    /// An ICE restart is wanted, at `at` or as soon after it as the pace allows.
+    fn want_restart(&mut self, at: Instant) {
+        let paced = self
+            .last_restart
+            .map_or(at, |last| at.max(last + RESTART_INTERVAL));
+        self.restart_at = Some(self.restart_at.map_or(paced, |due| due.min(paced)));
+    }
+
+    /// The connection dropped mid-call: reconnecting, until it is back or too long.
+    fn reconnecting(&mut self, now: Instant) {
+        self.set_phase(Phase::Reconnecting);
+        self.reconnect_deadline
+            .get_or_insert(now + self.config.reconnect_timeout);
+    }
+
+    /// Restarts ICE now, if there is someone to send the offer to (else on rejoining).
+    fn restart_ice(&mut self, now: Instant) {
+        self.restart_at = None;
+        let Some(to) = self.link.remote.clone().filter(|_| self.signaling_up) else {
+            return;
+        };
+        if self.link.restarting
+            && self
+                .last_restart
+                .is_some_and(|t| now < t + RESTART_INTERVAL)
+        {
+            return;
+        }
+        self.last_restart = Some(now);
+        self.link.restarting = true;
+        self.push(Action::RestartIce { to });
     }
 
     /// The remote description is set: the queued candidates can go in.
@@ -414,8 +547,15 @@ impl CallMachine {
                 self.media = true;
                 self.push(Action::StartMedia);
             }
-            (Connection::Connected, Phase::Reconnecting) => self.set_phase(Phase::Connected),
-            (Connection::Disconnected, Phase::Connected) => self.set_phase(Phase::Reconnecting),
+            (Connection::Connected, Phase::Reconnecting) => {
+                self.restart_at = None;
+                self.reconnect_deadline = None;
+                self.set_phase(Phase::Connected);
+            }
+            (Connection::Disconnected, Phase::Connected) => {
+                self.reconnecting(now);
+                self.want_restart(now + self.config.restart_grace);
+            }
             (Connection::Failed, Phase::Waiting | Phase::Connecting) => {
                 let relay_candidates = self.link.relay_candidates > 0;
                 self.fail(if self.config.relay_only && !relay_candidates {
@@ -425,7 +565,9 @@ impl CallMachine {
                 });
             }
             (Connection::Failed, Phase::Connected | Phase::Reconnecting) => {
-                self.fail(Failure::ConnectionLost);
+                // ICE gave up on the pairs it had: new ones, now.
+                self.reconnecting(now);
+                self.want_restart(now);
             }
             _ => {}
         }
@@ -437,6 +579,8 @@ impl CallMachine {
         self.link = Link::default();
         self.end_at = None;
         self.connect_deadline = None;
+        self.restart_at = None;
+        self.reconnect_deadline = None;
         self.connection = true;
         self.push(Action::NewConnection);
         if let Some((from, sdp)) = offer {
@@ -470,6 +614,8 @@ impl CallMachine {
         }
         self.connect_deadline = None;
         self.end_at = None;
+        self.restart_at = None;
+        self.reconnect_deadline = None;
         self.phase = Phase::Over;
         self.outcome = Some(outcome.clone());
         self.push(Action::End(outcome));
@@ -491,6 +637,8 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(30);
+    const GRACE: Duration = Duration::from_secs(2);
+    const RECONNECT: Duration = Duration::from_secs(20);
     const DECODABLE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
@@ -501,6 +649,8 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
             duration: None,
             stay: false,
             relay_only: false,
+            restart_grace: GRACE,
+            reconnect_timeout: RECONNECT,
         }
     }
 
@@ -789,10 +939,12 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
     }
 
     #[test]
-    fn a_second_offer_mid_call_is_answered_on_a_fresh_connection() {
+    fn an_offer_mid_call_from_a_new_session_is_answered_on_a_fresh_connection() {
         let mut run = Run::connected_as_caller(config());
+        // The other peer started over: a new peer connection, a new session id.
+        let fresh = DECODABLE.replace("o=- 1 2", "o=- 7 1");
         assert_eq!(
-            run.on(offer_from("b")),
+            run.on(Input::Signal(id("b"), Signal::Offer(fresh.clone()))),
             [
                 Action::StopMedia,
                 state(CallState::Ended(EndReason::PeerStartedOver)),
@@ -800,7 +952,7 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
                 state(CallState::Connecting),
                 Action::Answer {
                     to: id("b"),
-                    offer: DECODABLE.into()
+                    offer: fresh
                 }
             ]
         );
@@ -934,13 +1086,179 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
             [state(CallState::Connected)]
         );
         run.on(Input::Connection(Connection::Disconnected));
+        run.on(Input::Connection(Connection::Failed));
         assert_eq!(
-            run.on(Input::Connection(Connection::Failed)),
+            run.wait(RECONNECT),
             [
                 Action::StopMedia,
                 Action::CloseConnection,
                 Action::End(CallState::Failed(Failure::ConnectionLost))
             ]
+        );
+    }
+
+    /// `b`'s answer to our restart offer (same session as its first answer).
+    fn restart_answer() -> Input {
+        Input::Signal(id("b"), Signal::Answer(DECODABLE.replace("1 2", "1 3")))
+    }
+
+    #[test]
+    fn a_connection_down_past_the_grace_restarts_ice_with_the_media_running() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(
+            run.on(Input::Connection(Connection::Disconnected)),
+            [state(CallState::Reconnecting)]
+        );
+        assert_eq!(run.wait(GRACE / 2), []);
+        assert_eq!(run.wait(GRACE / 2), [Action::RestartIce { to: id("b") }]);
+        assert_eq!(
+            run.on(restart_answer()),
+            [Action::ApplyAnswer(DECODABLE.replace("1 2", "1 3"))]
+        );
+        assert_eq!(
+            run.on(Input::Connection(Connection::Connected)),
+            [state(CallState::Connected)]
+        );
+        // Back before the grace ran out: no restart.
+        run.on(Input::Connection(Connection::Disconnected));
+        run.on(Input::Connection(Connection::Connected));
+        assert_eq!(run.wait(GRACE * 2), []);
+    }
+
+    #[test]
+    fn ice_failing_mid_call_restarts_at_once_and_a_path_that_never_returns_ends_the_call() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(
+            run.on(Input::Connection(Connection::Failed)),
+            [state(CallState::Reconnecting)]
+        );
+        assert_eq!(
+            run.wait(Duration::ZERO),
+            [Action::RestartIce { to: id("b") }]
+        );
+        run.on(restart_answer());
+        // Failing again restarts again, paced.
+        run.on(Input::Connection(Connection::Failed));
+        assert_eq!(run.wait(RESTART_INTERVAL / 2), []);
+        assert_eq!(
+            run.wait(RESTART_INTERVAL / 2),
+            [Action::RestartIce { to: id("b") }]
+        );
+        let actions = run.wait(RECONNECT);
+        assert_eq!(
+            actions,
+            [
+                Action::StopMedia,
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::ConnectionLost))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_network_change_restarts_ice_at_once_at_most_every_few_seconds() {
+        let mut run = Run::connected_as_caller(config());
+        run.on(Input::NetworkChanged);
+        assert_eq!(
+            run.wait(Duration::ZERO),
+            [Action::RestartIce { to: id("b") }]
+        );
+        run.on(restart_answer());
+        assert_eq!(run.m.state(), CallState::Connected);
+        run.on(Input::NetworkChanged);
+        assert_eq!(run.wait(RESTART_INTERVAL / 2), []);
+        assert_eq!(
+            run.wait(RESTART_INTERVAL / 2),
+            [Action::RestartIce { to: id("b") }]
+        );
+        // The connection never dropped: the call goes on however long it takes.
+        assert_eq!(run.wait(RECONNECT * 2), []);
+        assert_eq!(run.m.state(), CallState::Connected);
+    }
+
+    #[test]
+    fn the_other_sides_restart_offer_is_answered_in_place() {
+        let mut run = Run::connected_as_caller(config());
+        let restart = DECODABLE.replace("1 2", "1 3");
+        assert_eq!(
+            run.on(Input::Signal(id("b"), Signal::Offer(restart.clone()))),
+            [Action::Answer {
+                to: id("b"),
+                offer: restart
+            }]
+        );
+        assert_eq!(run.m.state(), CallState::Connected);
+        // Its candidates go straight in.
+        assert_eq!(
+            run.on(Input::Signal(
+                id("b"),
+                Signal::Candidate(Some(candidate("host")))
+            )),
+            [Action::AddRemoteCandidate(candidate("host"))]
+        );
+    }
+
+    #[test]
+    fn when_both_restart_at_once_the_side_that_answered_first_yields() {
+        let restart = DECODABLE.replace("1 2", "1 3");
+        // The caller (it offered first) keeps its own offer and waits for the answer.
+        let mut caller = Run::connected_as_caller(config());
+        caller.on(Input::NetworkChanged);
+        assert_eq!(
+            caller.wait(Duration::ZERO),
+            [Action::RestartIce { to: id("b") }]
+        );
+        assert_eq!(
+            caller.on(Input::Signal(id("b"), Signal::Offer(restart.clone()))),
+            []
+        );
+        // Candidates for the new round wait for its answer.
+        assert_eq!(
+            caller.on(Input::Signal(
+                id("b"),
+                Signal::Candidate(Some(candidate("host")))
+            )),
+            []
+        );
+        assert_eq!(
+            caller.on(restart_answer()),
+            [
+                Action::ApplyAnswer(restart.clone()),
+                Action::AddRemoteCandidate(candidate("host"))
+            ]
+        );
+        // The callee drops its own and answers.
+        let mut callee = Run::new(config());
+        callee.on(Input::Joined(vec![id("a")]));
+        callee.on(offer_from("a"));
+        callee.on(Input::Connection(Connection::Connected));
+        callee.on(Input::NetworkChanged);
+        assert_eq!(
+            callee.wait(Duration::ZERO),
+            [Action::RestartIce { to: id("a") }]
+        );
+        assert_eq!(
+            callee.on(Input::Signal(id("a"), Signal::Offer(restart.clone()))),
+            [
+                Action::Rollback,
+                Action::Answer {
+                    to: id("a"),
+                    offer: restart
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_restart_waits_for_the_signaling_and_goes_to_the_other_peers_new_id() {
+        let mut run = Run::connected_as_caller(config());
+        run.on(Input::SignalingDown);
+        run.on(Input::Connection(Connection::Failed));
+        assert_eq!(run.wait(Duration::ZERO), []);
+        assert_eq!(run.on(Input::Joined(vec![id("b2")])), []);
+        assert_eq!(
+            run.wait(Duration::ZERO),
+            [Action::RestartIce { to: id("b2") }]
         );
     }
 
@@ -1016,7 +1334,11 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
             ("peer left", Box::new(|r| r.on(Input::PeerLeft(id("b"))))),
             (
                 "ice failed",
-                Box::new(|r| r.on(Input::Connection(Connection::Failed))),
+                Box::new(|r| {
+                    let mut actions = r.on(Input::Connection(Connection::Failed));
+                    actions.extend(r.wait(RECONNECT));
+                    actions
+                }),
             ),
             ("signaling lost", Box::new(|r| r.on(Input::SignalingLost))),
             (

@@ -332,9 +332,14 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
     // candidate when the check beats the signaled candidate: every call with Chromium
     // took 1.7 s to connect) and 2 s for relays. Browsers do not wait; nor do we for
     // peer-reflexive pairs, nor for relays when relays are all there can be.
+    //
+    // An ICE restart rebinds the sockets and gathers afresh (on a wildcard bind, on the
+    // interfaces there are now): after a handover the old sockets are bound to an address
+    // that is gone.
     let mut settings = SettingEngineBuilder::default()
         .with_ice_connection_attempts(Some(Duration::from_millis(25)), Some(56))
-        .with_prflx_acceptance_min_wait(Some(Duration::ZERO));
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        .with_discard_local_candidates_during_ice_restart(true);
     if setup.relay_only {
         settings = settings.with_relay_acceptance_min_wait(Some(Duration::ZERO));
     }

@@ -1,6 +1,9 @@
 //! What a remote session description offers, read through rtc's SDP parser
 //! (`rtc::sdp`): whether we can decode what it will send, so a call with nothing in
-//! common fails with a reason instead of a black screen.
+//! common fails with a reason instead of a black screen; and which session it belongs
+//! to, so a new offer mid-call can be told apart as a renegotiation of the same
+//! connection (same `o=` session id, RFC 8866 §5.2; JSEP keeps it for the life of a
+//! peer connection) or a fresh connection.
 //!
 //! A section sends unless it is disabled (port 0 without `a=bundle-only`) or its
 //! direction is `recvonly` or `inactive`. Its direction is its own `a=` direction
@@ -117,6 +120,13 @@ pub fn check_decodable(sdp: &str) -> Result<(), Undecodable> {
     Ok(())
 }
 
+/// The `o=` line's session id, if the description parses.
+pub fn session_id(sdp: &str) -> Option<u64> {
+    SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes()))
+        .ok()
+        .map(|description| description.origin.session_id)
+}
+
 /// Repair and comfort-noise formats: not what a section is decoded with.
 const NOT_MEDIA: [&str; 6] = [
     "rtx",
@@ -134,6 +144,14 @@ mod tests {
     const CHROME_LIKE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 111 126\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:126 telephone-event/8000\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=rtpmap:102 H264/90000\r\n";
+
+    #[test]
+    fn the_session_id_is_read_from_the_origin_line() {
+        assert_eq!(session_id(CHROME_LIKE), Some(1));
+        let renegotiated = CHROME_LIKE.replace("o=- 1 2", "o=- 1 3");
+        assert_eq!(session_id(&renegotiated), Some(1));
+        assert_eq!(session_id("not sdp"), None);
+    }
 
     #[test]
     fn an_offer_with_h264_and_opus_is_decodable() {
