@@ -60,6 +60,9 @@ pub enum CallError {
     /// A camera, microphone or speaker could not be used.
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    /// TURN over TCP or TLS cannot be set up (its CA file).
+    #[error(transparent)]
+    Turn(#[from] turn_stream::TurnFailure),
 }
 
 impl CallError {

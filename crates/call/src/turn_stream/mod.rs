@@ -20,6 +20,7 @@
 //! inspection and failure classification ([`classify`]). [`bridge`] is the async shell;
 //! its tasks stop when the [`TurnBridge`] is dropped.
 
+pub mod bridge;
 pub mod classify;
 pub mod framing;
 pub mod inspect;
@@ -30,6 +31,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+pub use bridge::TurnBridge;
 
 /// How a relay candidate's TURN server is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
