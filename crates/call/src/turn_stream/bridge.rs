@@ -385,3 +385,186 @@ impl Link<'_> {
         let _ = self.socket.send_to(message, self.source).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    fn no_failures() -> FailureSink {
+        Arc::new(|failure| panic!("unexpected failure: {failure}"))
+    }
+
+    /// A bridge for `turn:127.0.0.1:PORT?transport=tcp`, and the stack's socket.
+    async fn bridged(port: u16, on_failure: FailureSink) -> (TurnBridge, UdpSocket, SocketAddr) {
+        let servers = [IceServer {
+            urls: vec![format!("turn:127.0.0.1:{port}?transport=tcp")],
+            username: Some("u".into()),
+            credential: Some("c".into()),
+        }];
+        let bridge = TurnBridge::start(&servers, None, on_failure)
+            .await
+            .expect("bridge");
+        let local = &bridge.servers()[0].urls[0];
+        let local_port: u16 = local
+            .trim_start_matches("turn:127.0.0.1:")
+            .trim_end_matches("?transport=udp")
+            .parse()
+            .expect("a local port");
+        let stack = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        (
+            bridge,
+            stack,
+            SocketAddr::from(([127, 0, 0, 1], local_port)),
+        )
+    }
+
+    /// ChannelData on 0x4000 carrying `data`, unpadded (as a datagram may be).
+    fn channel_data(data: &[u8]) -> Vec<u8> {
+        let mut message = vec![0x40, 0x00];
+        message.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        message.extend_from_slice(data);
+        message
+    }
+
+    #[tokio::test]
+    async fn datagrams_go_onto_the_stream_padded_and_the_stream_comes_back_as_datagrams() {
+        let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = server.local_addr().unwrap().port();
+        let (_bridge, stack, local) = bridged(port, no_failures()).await;
+        stack.send_to(&channel_data(b"abcde"), local).await.unwrap();
+        let (mut conn, _) = tokio::time::timeout(WAIT, server.accept())
+            .await
+            .expect("the bridge connects")
+            .unwrap();
+        let mut got = [0u8; 12];
+        conn.read_exact(&mut got).await.unwrap();
+        assert_eq!(
+            got.as_slice(),
+            [channel_data(b"abcde"), vec![0, 0, 0]].concat()
+        );
+        // Two messages in one write, each back as its own datagram (with its padding).
+        let (a, b) = (
+            [channel_data(b"xy"), vec![0, 0]].concat(),
+            channel_data(b"1234"),
+        );
+        conn.write_all(&[a.clone(), b.clone()].concat())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        for expected in [a, b] {
+            let (n, from) = tokio::time::timeout(WAIT, stack.recv_from(&mut buf))
+                .await
+                .expect("a datagram back")
+                .unwrap();
+            assert_eq!(from, local);
+            assert_eq!(&buf[..n], expected.as_slice());
+        }
+    }
+
+    #[tokio::test]
+    async fn dropping_the_bridge_closes_its_connections() {
+        let server = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = server.local_addr().unwrap().port();
+        let (bridge, stack, local) = bridged(port, no_failures()).await;
+        stack.send_to(&channel_data(b"x"), local).await.unwrap();
+        let (mut conn, _) = tokio::time::timeout(WAIT, server.accept())
+            .await
+            .expect("the bridge connects")
+            .unwrap();
+        let mut first = [0u8; 8];
+        conn.read_exact(&mut first).await.unwrap();
+        drop(bridge);
+        let mut rest = [0u8; 8];
+        let read = tokio::time::timeout(WAIT, conn.read(&mut rest))
+            .await
+            .expect("the connection closes when the bridge is dropped");
+        assert_eq!(read.unwrap(), 0, "closed, not more data");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_reported_once_and_the_allocate_refused() {
+        use rtc::stun::message::{
+            CLASS_ERROR_RESPONSE, CLASS_REQUEST, METHOD_ALLOCATE, Message, MessageType,
+            TransactionId,
+        };
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&failures);
+        let (_bridge, stack, local) = bridged(
+            port,
+            Arc::new(move |failure| seen.lock().unwrap().push(failure)),
+        )
+        .await;
+        let mut allocate = Message::new();
+        let tid = TransactionId::new();
+        allocate
+            .build(&[
+                Box::new(tid),
+                Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
+            ])
+            .unwrap();
+        stack.send_to(&allocate.raw, local).await.unwrap();
+        let mut buf = [0u8; 512];
+        let (n, _) = tokio::time::timeout(WAIT, stack.recv_from(&mut buf))
+            .await
+            .expect("the bridge answers in the server's place")
+            .unwrap();
+        let mut answer = Message::new();
+        answer.unmarshal_binary(&buf[..n]).unwrap();
+        assert_eq!(answer.transaction_id, tid);
+        assert_eq!(
+            answer.typ,
+            MessageType::new(METHOD_ALLOCATE, CLASS_ERROR_RESPONSE)
+        );
+        assert_eq!(
+            *failures.lock().unwrap(),
+            [TurnFailure::Refused {
+                server: format!("127.0.0.1:{port}"),
+                protocol: RelayProtocol::Tcp,
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn udp_urls_pass_through_without_a_bridge() {
+        let servers = [IceServer {
+            urls: vec!["turn:127.0.0.1:3478".into(), "stun:127.0.0.1:3478".into()],
+            username: Some("u".into()),
+            credential: Some("c".into()),
+        }];
+        let bridge = TurnBridge::start(&servers, None, no_failures())
+            .await
+            .unwrap();
+        assert_eq!(bridge.servers(), servers);
+        assert!(bridge.listeners.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_ca_file_is_a_turn_ca_failure() {
+        let servers = [IceServer {
+            urls: vec!["turns:127.0.0.1:5349".into()],
+            username: None,
+            credential: None,
+        }];
+        let err = TurnBridge::start(
+            &servers,
+            Some(Path::new("/nonexistent/ca.pem")),
+            no_failures(),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(&err, CallError::Turn(TurnFailure::CaFile { path, .. }) if path == "/nonexistent/ca.pem"),
+            "{err:?}"
+        );
+    }
+}
