@@ -3,7 +3,7 @@
 //! reach it: relay-only calls connect over `turn:…?transport=tcp` and over `turns:` (also
 //! when the servers come from `welcome`, UDP, TCP and TLS together), and an untrusted
 //! certificate, rejected credentials and a closed port fail the call within 30 s with
-//! their own reason.
+//! their own reason. Relay candidates are signaled ranked UDP over TCP over TLS.
 //!
 //! Needs coturn and iptables, and root in a network namespace with only loopback (as
 //! `scripts/test` runs the tests); elsewhere each test says SKIPPED (and fails in CI).
@@ -15,10 +15,13 @@ use std::time::Duration;
 
 mod common;
 
+use call::peer::{Peer, PeerEvent, PeerSetup, build_peer};
 use call::turn_stream::{RelayProtocol, TurnFailure};
 use call::{CallEvent, CallOptions, CallState, Failure, IceOptions, Summary, TurnServer, run_call};
 use clap::Parser;
 use common::{options, signaling_server};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use signaling_proto::IceServer;
 use testkit::{Coturn, CoturnTls, UdpDropped};
 
 /// A certificate for 127.0.0.1 and localhost, self-signed: the CA of itself.
@@ -323,6 +326,74 @@ async fn a_closed_turn_tcp_port_fails_the_call_at_once_naming_it() {
         "a refused connection is told at once, not after retries: {:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_candidates_are_signaled_udp_above_tcp_above_tls() {
+    let certificate = Certificate::new();
+    let coturn = Coturn::start_tls(
+        CoturnTls {
+            cert: &certificate.cert,
+            key: &certificate.key,
+        },
+        &[],
+    );
+    let tls_port = coturn.tls_port.unwrap();
+    let Peer {
+        pc,
+        mut events,
+        relays,
+        ..
+    } = build_peer(&PeerSetup {
+        bind: vec!["127.0.0.1:0".parse().unwrap()],
+        ice_servers: vec![IceServer {
+            urls: vec![
+                format!("turn:127.0.0.1:{}?transport=udp", coturn.port),
+                format!("turn:127.0.0.1:{}?transport=tcp", coturn.port),
+                format!("turns:127.0.0.1:{tls_port}?transport=tcp"),
+            ],
+            username: Some("user1".into()),
+            credential: Some("pass1".into()),
+        }],
+        relay_only: true,
+        turn_ca: Some(certificate.cert.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    pc.add_transceiver_from_kind(RtpCodecKind::Audio, None)
+        .await
+        .unwrap();
+    let offer = pc.create_offer(None).await.unwrap();
+    pc.set_local_description(offer).await.unwrap();
+    let mut priorities = std::collections::HashMap::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = events.recv().await {
+            match event {
+                PeerEvent::Candidate(candidate) if candidate.candidate.contains(" typ relay") => {
+                    // candidate:FOUNDATION COMPONENT udp PRIORITY ADDRESS PORT typ relay …
+                    let fields: Vec<&str> = candidate.candidate.split(' ').collect();
+                    let priority: u32 = fields[3].parse().unwrap();
+                    let protocol = relays
+                        .registry()
+                        .protocol_of(fields[4], fields[5].parse().unwrap())
+                        .unwrap();
+                    priorities.insert(protocol, priority);
+                }
+                PeerEvent::GatheringComplete => return,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("gathering completes within 10 s");
+    let _ = pc.close().await;
+    let (udp, tcp, tls) = (
+        priorities[&RelayProtocol::Udp],
+        priorities[&RelayProtocol::Tcp],
+        priorities[&RelayProtocol::Tls],
+    );
+    assert!(udp > tcp && tcp > tls, "{priorities:?}");
 }
 
 /// Join → connected for relay-only calls over TURN/UDP, TURN/TCP and TURN/TLS on
