@@ -375,4 +375,34 @@ mod tests {
         assert_eq!(Switch::On.asked(), Some(true));
         assert_eq!(Switch::Auto.asked(), None);
     }
+
+    #[test]
+    fn turn_over_tls_takes_a_ca_file() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            ice: IceArgs,
+        }
+        let flags = <Flags as clap::Parser>::parse_from([
+            "peercall",
+            "--turn",
+            "turns:turn.example.org:5349",
+            "--turn-username",
+            "u",
+            "--turn-credential",
+            "c",
+            "--turn-ca",
+            "ca.pem",
+            "--relay-only",
+        ]);
+        let ice = flags.ice.options();
+        assert_eq!(ice.turn_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(
+            ice.turn.map(|t| t.url).as_deref(),
+            Some("turns:turn.example.org:5349")
+        );
+        // The CA alone applies to the server's TURN URLs.
+        let flags = <Flags as clap::Parser>::parse_from(["peercall", "--turn-ca", "ca.pem"]);
+        assert_eq!(flags.ice.options().turn_ca, Some(PathBuf::from("ca.pem")));
+    }
 }

@@ -198,7 +198,7 @@ async fn relay_only_calls_connect_over_turns_when_udp_to_coturn_is_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn udp_tcp_and_tls_turn_urls_from_welcome_work_together_and_tls_is_not_preferred() {
+async fn udp_tcp_and_tls_turn_urls_from_welcome_work_together_when_udp_is_dropped() {
     let certificate = Certificate::new();
     let Some(turn) = StreamOnlyCoturn::start(Some(&certificate)) else {
         return;
