@@ -34,8 +34,10 @@ pub struct Config {
     #[arg(long, value_name = "URL")]
     pub stun: Vec<String>,
 
-    /// TURN server URL handed to peers in `welcome` (repeatable), e.g. turn:203.0.113.5:3478.
-    /// Needs --turn-username and --turn-credential, or --turn-secret.
+    /// TURN server URL handed to peers in `welcome` (repeatable), e.g. turn:203.0.113.5:3478
+    /// (UDP), turn:203.0.113.5:3478?transport=tcp (TCP), turns:turn.example.org:5349 (TLS);
+    /// all share the credentials. Needs --turn-username and --turn-credential, or
+    /// --turn-secret.
     #[arg(long, value_name = "URL")]
     pub turn: Vec<String>,
 
@@ -250,5 +252,32 @@ mod tests {
         ]);
         c.validate().unwrap();
         assert!(matches!(c.ice().turn_auth, TurnAuth::Secret { ttl, .. } if ttl.as_secs() == 60));
+    }
+
+    #[test]
+    fn udp_tcp_and_tls_turn_urls_are_handed_out_together() {
+        let urls = [
+            "turn:turn.example.org:3478",
+            "turn:turn.example.org:3478?transport=tcp",
+            "turns:turn.example.org:5349?transport=tcp",
+        ];
+        let c = Config::parse_from([
+            "s",
+            "--turn",
+            urls[0],
+            "--turn",
+            urls[1],
+            "--turn",
+            urls[2],
+            "--turn-username",
+            "u",
+            "--turn-credential",
+            "c",
+        ]);
+        c.validate().unwrap();
+        let servers = c.ice().servers_for(&signaling_proto::PeerId::new("1"), 0);
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].urls, urls);
+        assert_eq!(servers[0].username.as_deref(), Some("u"));
     }
 }

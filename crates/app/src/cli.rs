@@ -1,6 +1,7 @@
 //! The headless calls: flags shared by `call` and `loopback`, and the two commands.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -82,7 +83,8 @@ pub struct IceArgs {
     /// A STUN server, `stun:HOST:PORT` (repeatable).
     #[arg(long = "stun", value_name = "URL")]
     pub stun: Vec<String>,
-    /// A TURN server, `turn:HOST:PORT` (UDP).
+    /// A TURN server: `turn:HOST:PORT` (UDP), `turn:HOST:PORT?transport=tcp` (TCP) or
+    /// `turns:HOST:PORT` (TLS).
     #[arg(long, value_name = "URL", requires_all = ["turn_username", "turn_credential"])]
     pub turn: Option<String>,
     /// TURN username.
@@ -94,6 +96,10 @@ pub struct IceArgs {
     /// Use relayed (TURN) candidates only.
     #[arg(long)]
     pub relay_only: bool,
+    /// CA certificates (PEM) to trust for TURN over TLS (`turns:`), besides the
+    /// system's roots; applies to the server's TURN URLs too.
+    #[arg(long, value_name = "PEM")]
+    pub turn_ca: Option<PathBuf>,
 }
 
 /// `peercall call`.
@@ -212,6 +218,7 @@ impl IceArgs {
                 credential: self.turn_credential.clone().unwrap_or_default(),
             }),
             relay_only: self.relay_only,
+            turn_ca: self.turn_ca.clone(),
         }
     }
 }
@@ -367,5 +374,35 @@ mod tests {
         assert_eq!(parse_speaker("none"), Ok(AudioOutput::Null));
         assert_eq!(Switch::On.asked(), Some(true));
         assert_eq!(Switch::Auto.asked(), None);
+    }
+
+    #[test]
+    fn turn_over_tls_takes_a_ca_file() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            ice: IceArgs,
+        }
+        let flags = <Flags as clap::Parser>::parse_from([
+            "peercall",
+            "--turn",
+            "turns:turn.example.org:5349",
+            "--turn-username",
+            "u",
+            "--turn-credential",
+            "c",
+            "--turn-ca",
+            "ca.pem",
+            "--relay-only",
+        ]);
+        let ice = flags.ice.options();
+        assert_eq!(ice.turn_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(
+            ice.turn.map(|t| t.url).as_deref(),
+            Some("turns:turn.example.org:5349")
+        );
+        // The CA alone applies to the server's TURN URLs.
+        let flags = <Flags as clap::Parser>::parse_from(["peercall", "--turn-ca", "ca.pem"]);
+        assert_eq!(flags.ice.options().turn_ca, Some(PathBuf::from("ca.pem")));
     }
 }

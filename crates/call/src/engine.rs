@@ -27,6 +27,7 @@ use crate::options::{open_audio, open_speaker, open_video};
 use crate::peer::{Peer, PeerEvent, PeerSetup, build_peer, to_rtc};
 use crate::state::{CallState, Failure};
 use crate::stats::StatsLine;
+use crate::turn_stream::TurnBridge;
 use crate::{CallError, SignalingClient, SignalingConfig, SignalingEvent};
 
 /// How often a statistics line is made (and the encoders adapted).
@@ -136,6 +137,8 @@ struct Link {
     tracks: Option<LocalTracks>,
     /// When it was built: connect and first-frame times count from here.
     built: Instant,
+    /// Its bridge to TURN servers over TCP and TLS (stopped when the link is dropped).
+    relays: TurnBridge,
 }
 
 /// The I/O around the machine.
@@ -274,6 +277,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         match event {
             Some(PeerEvent::Candidate(candidate)) => Some(Input::LocalCandidate(candidate)),
             Some(PeerEvent::GatheringComplete) => Some(Input::GatheringComplete),
+            Some(PeerEvent::RelayFailed(failure)) => Some(Input::RelayFailed(failure)),
             Some(PeerEvent::State(state)) => Some(Input::Connection(match state {
                 RTCPeerConnectionState::Connected => Connection::Connected,
                 RTCPeerConnectionState::Disconnected => Connection::Disconnected,
@@ -392,11 +396,13 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             pc,
             events,
             feedback,
+            relays,
         } = build_peer(&PeerSetup {
             bind: self.options.bind.clone(),
             ice_servers: self.options.ice.servers(&self.ice_servers),
             relay_only: self.options.ice.relay_only,
             bitrate: self.options.bitrate,
+            turn_ca: self.options.ice.turn_ca.clone(),
         })
         .await?;
         let tracks = match LocalTracks::add(&pc, &self.options).await {
@@ -412,6 +418,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             feedback,
             tracks: Some(tracks),
             built: Instant::now(),
+            relays,
         });
         Ok(())
     }
@@ -446,6 +453,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             Arc::clone(&link.pc),
             Arc::clone(&link.feedback),
             tracks,
+            link.relays.registry().clone(),
         ));
         media.start_senders().await?;
         for track in std::mem::take(&mut self.early_tracks) {

@@ -11,7 +11,8 @@
 //! specialisations of one shape, [`pipeline`]) with frame assembly and the jitter buffer
 //! ([`jitter`]) and keyframe requests ([`keyframe`]), adaptation ([`adapt`]) and the
 //! statistics ([`stats`]). RTP's wrapping counters are unwrapped in one place
-//! ([`sequence`]).
+//! ([`sequence`]). TURN servers reached over TCP or TLS go through a bridge of ours
+//! ([`turn_stream`]), since the stack speaks TURN over UDP only.
 
 pub mod adapt;
 pub mod audio;
@@ -32,6 +33,7 @@ pub mod sequence;
 pub mod signaling;
 pub mod state;
 pub mod stats;
+pub mod turn_stream;
 pub mod video;
 
 pub use engine::{CallEvent, Summary, run_call};
@@ -59,6 +61,9 @@ pub enum CallError {
     /// A camera, microphone or speaker could not be used.
     #[error(transparent)]
     Media(#[from] media::MediaError),
+    /// TURN over TCP or TLS cannot be set up (its CA file).
+    #[error(transparent)]
+    Turn(#[from] turn_stream::TurnFailure),
 }
 
 impl CallError {

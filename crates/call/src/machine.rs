@@ -85,6 +85,9 @@ pub enum Input {
     LocalCandidate(IceCandidateInit),
     /// Our peer connection has gathered all its candidates.
     GatheringComplete,
+    /// A TURN server reached over TCP or TLS gave no relay, and why (said before the
+    /// end of gathering it leads to).
+    RelayFailed(crate::turn_stream::TurnFailure),
     /// Our peer connection's state changed.
     Connection(Connection),
     /// The machine's network interfaces or addresses changed.
@@ -183,6 +186,8 @@ struct Link {
     polite: bool,
     /// Whether our ICE-restart offer waits for its answer.
     restarting: bool,
+    /// Why a TURN server over TCP or TLS gave no relay, if one did not.
+    relay_failure: Option<crate::turn_stream::TurnFailure>,
 }
 
 /// A call's control flow: events in, actions out.
@@ -310,9 +315,12 @@ impl CallMachine {
                     to: self.link.remote.clone(),
                 });
             }
+            Input::RelayFailed(failure) => {
+                self.link.relay_failure.get_or_insert(failure);
+            }
             Input::GatheringComplete => {
                 if self.config.relay_only && self.link.relay_candidates == 0 {
-                    self.fail(Failure::NoRelayCandidate);
+                    self.fail(self.no_relay());
                 } else {
                     self.push(Action::SendCandidate {
                         candidate: None,
@@ -558,7 +566,9 @@ impl CallMachine {
             }
             (Connection::Failed, Phase::Waiting | Phase::Connecting) => {
                 let relay_candidates = self.link.relay_candidates > 0;
-                self.fail(if self.config.relay_only && !relay_candidates {
+                self.fail(if !relay_candidates && self.link.relay_failure.is_some() {
+                    self.no_relay()
+                } else if self.config.relay_only && !relay_candidates {
                     Failure::NoRelayCandidate
                 } else {
                     Failure::IceFailed { relay_candidates }
@@ -599,6 +609,15 @@ impl CallMachine {
     fn stop_media(&mut self) {
         if std::mem::take(&mut self.media) {
             self.push(Action::StopMedia);
+        }
+    }
+
+    /// Why there is no relay: the TURN server's failure when one was told, else none
+    /// could be gathered.
+    fn no_relay(&self) -> Failure {
+        match &self.link.relay_failure {
+            Some(failure) => Failure::Turn(failure.clone()),
+            None => Failure::NoRelayCandidate,
         }
     }
 
@@ -1071,6 +1090,53 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
                 candidate: None,
                 to: None
             }]
+        );
+    }
+
+    #[test]
+    fn a_turn_server_failure_is_the_reason_when_no_relay_came() {
+        let refused = crate::turn_stream::TurnFailure::CredentialsRejected {
+            server: "127.0.0.1:3478".into(),
+        };
+        let mut run = Run::new(MachineConfig {
+            relay_only: true,
+            ..config()
+        });
+        run.on(Input::Joined(vec![]));
+        assert_eq!(run.on(Input::RelayFailed(refused.clone())), []);
+        assert_eq!(
+            run.on(Input::GatheringComplete),
+            [
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::Turn(refused.clone())))
+            ]
+        );
+        // Not relay-only, with no relay at all: ICE failing is told by the TURN failure.
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        run.on(Input::PeerJoined(id("b")));
+        run.on(Input::RelayFailed(refused.clone()));
+        assert_eq!(
+            run.on(Input::Connection(Connection::Failed)),
+            [
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::Turn(refused.clone())))
+            ]
+        );
+        // A relay that did come (from another server) keeps the ICE failure.
+        let mut run = Run::new(config());
+        run.on(Input::Joined(vec![]));
+        run.on(Input::PeerJoined(id("b")));
+        run.on(Input::RelayFailed(refused));
+        run.on(Input::LocalCandidate(candidate("relay")));
+        assert_eq!(
+            run.on(Input::Connection(Connection::Failed)),
+            [
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::IceFailed {
+                    relay_candidates: true
+                }))
+            ]
         );
     }
 

@@ -11,6 +11,7 @@ use media::echo::{EchoTap, echo_reference};
 use media::frame::now_us;
 use media::pattern::read_code;
 use media::tone::MarkDetector;
+use rtc::peer_connection::transport::RTCIceCandidateType;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
@@ -31,6 +32,7 @@ use crate::pipeline::SendParams;
 use crate::stats::{
     AudioIn, AudioOut, IceStats, Latency, ProcessingLine, StatsLine, VideoIn, VideoOut,
 };
+use crate::turn_stream::RelayRegistry;
 use crate::video::{
     PathRtt, VideoControl, VideoReceiveCounters, VideoReceiveSnapshot, VideoSendCounters,
     VideoSendSnapshot, receive_video, send_video,
@@ -152,6 +154,8 @@ pub(crate) struct MediaSession {
     pc: Arc<dyn PeerConnection>,
     feedback: Arc<Feedback>,
     tracks: LocalTracks,
+    /// How our relay candidates reach their TURN servers.
+    relays: RelayRegistry,
     rtt: Arc<PathRtt>,
     /// When the first remote picture was decoded.
     first_frame: Arc<OnceLock<Instant>>,
@@ -184,6 +188,7 @@ impl MediaSession {
         pc: Arc<dyn PeerConnection>,
         feedback: Arc<Feedback>,
         tracks: LocalTracks,
+        relays: RelayRegistry,
     ) -> Self {
         let started = Instant::now();
         Self {
@@ -197,6 +202,7 @@ impl MediaSession {
             pc,
             feedback,
             tracks,
+            relays,
             rtt: Arc::new(PathRtt::default()),
             first_frame: Arc::new(OnceLock::new()),
             video_control: Arc::new(VideoControl::default()),
@@ -439,8 +445,12 @@ impl MediaSession {
             }
         }
         if let Some(pair) = selected_pair(&self.pc).await {
-            ice.local = Some(pair.local().typ.to_string());
+            let local = pair.local();
+            ice.local = Some(local.typ.to_string());
             ice.remote = Some(pair.remote().typ.to_string());
+            if local.typ == RTCIceCandidateType::Relay {
+                ice.relay_protocol = self.relays.protocol_of(&local.address, local.port);
+            }
         }
         let (mut packets_lost, mut nacks) = (0, 0);
         for inbound in report.inbound_rtp_streams() {

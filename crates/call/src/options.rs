@@ -3,6 +3,7 @@
 //! changes devices through while the call runs.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +51,8 @@ pub enum AudioOutput {
 /// A TURN server given on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnServer {
-    /// `turn:HOST:PORT`.
+    /// `turn:HOST:PORT` (UDP), `turn:HOST:PORT?transport=tcp` (TCP) or
+    /// `turns:HOST:PORT` (TLS).
     pub url: String,
     /// Username.
     pub username: String,
@@ -67,6 +69,9 @@ pub struct IceOptions {
     pub turn: Option<TurnServer>,
     /// Use relayed candidates only.
     pub relay_only: bool,
+    /// CA certificates (PEM) trusted for TURN over TLS (`turns:`), besides the system's
+    /// roots; for our TURN servers and the `welcome`'s alike.
+    pub turn_ca: Option<PathBuf>,
 }
 
 impl IceOptions {
@@ -268,6 +273,7 @@ mod tests {
                 credential: "c".into(),
             }),
             relay_only: true,
+            turn_ca: None,
         };
         let servers = ours.servers(&welcome);
         assert_eq!(servers.len(), 2);

@@ -1,12 +1,13 @@
 //! Peer connections on webrtc 0.21: codecs (H.264 42e01f with RTX, Opus), the default
 //! interceptors (NACK, RTCP reports, TWCC) plus congestion control (GCC with a pacer)
-//! and the [`RtcpTap`], explicit bind addresses, ICE servers, and an event handler
-//! that only forwards.
+//! and the [`RtcpTap`], explicit bind addresses, ICE servers (TURN over TCP and TLS
+//! through the [`TurnBridge`]), and an event handler that only forwards.
 //!
 //! The handler runs on the connection's driver task, so it does nothing but push
 //! [`PeerEvent`]s into a channel; the call engine does the work.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::peer_connection::transport::{RTCIceCandidatePair, RTCIceServer};
+use rtc::peer_connection::transport::{RTCIceCandidatePair, RTCIceCandidateType, RTCIceServer};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
@@ -42,6 +43,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use crate::CallError;
 use crate::feedback::{Feedback, PACING_FACTOR, PACING_FLOOR, ReportingEstimator, RtcpTap};
 use crate::rtx::RtxUnwrap;
+use crate::turn_stream::{RelayRegistry, TurnBridge, TurnFailure, relay_priority};
 
 /// Payload type we offer for H.264.
 pub const H264_PAYLOAD_TYPE: u8 = 102;
@@ -132,6 +134,8 @@ pub enum PeerEvent {
     State(RTCPeerConnectionState),
     /// The other peer's media arrived.
     Track(Arc<dyn TrackRemote>),
+    /// A TURN server reached over TCP or TLS gave no relay.
+    RelayFailed(TurnFailure),
 }
 
 /// How to build a peer connection.
@@ -145,6 +149,8 @@ pub struct PeerSetup {
     pub relay_only: bool,
     /// Congestion control: where the estimate starts and its bounds, bits per second.
     pub bitrate: BitrateRange,
+    /// CA certificates (PEM) trusted for TURN over TLS, besides the system's roots.
+    pub turn_ca: Option<PathBuf>,
 }
 
 /// Most packets the pacer holds (its default is 4096): stale video queued for seconds
@@ -187,6 +193,8 @@ pub struct Peer {
     pub events: mpsc::Receiver<PeerEvent>,
     /// Congestion estimate and receiver reports.
     pub feedback: Arc<Feedback>,
+    /// The bridge to TURN servers over TCP and TLS (lives as long as the connection).
+    pub relays: TurnBridge,
 }
 
 impl std::fmt::Debug for PeerEvent {
@@ -196,32 +204,44 @@ impl std::fmt::Debug for PeerEvent {
             PeerEvent::GatheringComplete => f.write_str("GatheringComplete"),
             PeerEvent::State(s) => f.debug_tuple("State").field(s).finish(),
             PeerEvent::Track(_) => f.write_str("Track(..)"),
+            PeerEvent::RelayFailed(failure) => f.debug_tuple("RelayFailed").field(failure).finish(),
         }
     }
 }
 
-struct Forward(mpsc::Sender<PeerEvent>);
+struct Forward {
+    tx: mpsc::Sender<PeerEvent>,
+    relays: RelayRegistry,
+}
 
 #[async_trait::async_trait]
 impl PeerConnectionEventHandler for Forward {
-    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
-        if let Ok(init) = event.candidate.to_json() {
-            let _ = self.0.try_send(PeerEvent::Candidate(from_rtc(init)));
+    async fn on_ice_candidate(&self, mut event: RTCPeerConnectionIceEvent) {
+        let candidate = &mut event.candidate;
+        // Rank relays as browsers do, UDP over TCP over TLS, in what the other peer
+        // hears (our own agent keeps the stack's priorities).
+        if candidate.typ == RTCIceCandidateType::Relay
+            && let Some(protocol) = self.relays.protocol_of(&candidate.address, candidate.port)
+        {
+            candidate.priority = relay_priority(candidate.priority, protocol);
+        }
+        if let Ok(init) = candidate.to_json() {
+            let _ = self.tx.try_send(PeerEvent::Candidate(from_rtc(init)));
         }
     }
 
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
         if state == RTCIceGatheringState::Complete {
-            let _ = self.0.try_send(PeerEvent::GatheringComplete);
+            let _ = self.tx.try_send(PeerEvent::GatheringComplete);
         }
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.0.try_send(PeerEvent::State(state));
+        let _ = self.tx.try_send(PeerEvent::State(state));
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.0.try_send(PeerEvent::Track(track));
+        let _ = self.tx.try_send(PeerEvent::Track(track));
     }
 }
 
@@ -308,8 +328,23 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         )
         .with(Slot::from(14_000), RtcpTap::new(Arc::clone(&feedback)))
         .with(Slot::from(500), RtxUnwrap::default());
-    let ice_servers = setup
-        .ice_servers
+    let (tx, events) = mpsc::channel(1024);
+    // The bridge reports into the same channel, before the stack hears of the failure
+    // (so before the end of gathering it leads to); weakly, so that the channel still
+    // closes when the connection's driver is gone.
+    let report = tx.downgrade();
+    let relays = TurnBridge::start(
+        &setup.ice_servers,
+        setup.turn_ca.as_deref(),
+        Arc::new(move |failure| {
+            if let Some(tx) = report.upgrade() {
+                let _ = tx.try_send(PeerEvent::RelayFailed(failure));
+            }
+        }),
+    )
+    .await?;
+    let ice_servers = relays
+        .servers()
         .iter()
         .map(|s| RTCIceServer {
             urls: s.urls.clone(),
@@ -321,7 +356,6 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
     if setup.relay_only {
         config = config.with_ice_transport_policy(RTCIceTransportPolicy::Relay);
     }
-    let (tx, events) = mpsc::channel(1024);
     let runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| CallError::webrtc("no async runtime for webrtc"))?;
     // rtc-ice checks a pair every 200 ms by default, so even loopback peers take
@@ -352,7 +386,10 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         .with_setting_engine(settings)
         .with_media_engine(engine)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Forward(tx)))
+        .with_handler(Arc::new(Forward {
+            tx,
+            relays: relays.registry().clone(),
+        }))
         .with_runtime(runtime)
         .with_udp_addrs(setup.bind.iter().map(ToString::to_string).collect())
         .build()
@@ -362,6 +399,7 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         pc: Arc::new(pc),
         events,
         feedback,
+        relays,
     })
 }
 

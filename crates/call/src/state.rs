@@ -182,6 +182,11 @@ pub enum Failure {
         /// What went wrong, naming the device.
         detail: String,
     },
+    /// A TURN server reached over TCP or TLS gave no relay: unreachable, certificate not
+    /// trusted, credentials rejected (only relayed candidates were allowed, or there were
+    /// none but from it).
+    #[error("{0}")]
+    Turn(crate::turn_stream::TurnFailure),
     /// The WebRTC stack refused something.
     #[error("WebRTC error: {0}")]
     WebRtc(String),
@@ -203,6 +208,7 @@ impl Failure {
             Failure::ConnectTimeout(_) => "connect-timeout",
             Failure::ConnectionLost => "connection-lost",
             Failure::Device { .. } => "device",
+            Failure::Turn(turn) => turn.code(),
             Failure::WebRtc(_) => "webrtc",
         }
     }
@@ -226,6 +232,7 @@ impl Failure {
             | Failure::ConnectTimeout(_)
             | Failure::ConnectionLost => "Check the network, the firewall and the TURN server.",
             Failure::NoCommonCodec(_) => "The other side needs a codec peercall has.",
+            Failure::Turn(turn) => turn.advice(),
             Failure::Device {
                 kind: Some(DeviceKind::Camera),
                 ..
@@ -260,6 +267,7 @@ impl From<CallError> for Failure {
             CallError::WebRtc(err) => Failure::WebRtc(err),
             CallError::Media(err) => err.into(),
             CallError::NoRelayCandidate => Failure::NoRelayCandidate,
+            CallError::Turn(turn) => Failure::Turn(turn),
         }
     }
 }
@@ -346,6 +354,21 @@ mod tests {
         assert_eq!(failure.code(), "server-unreachable");
         let text = failure.explained();
         assert_eq!(text.matches("Is the server running").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_turn_failure_keeps_its_own_code_and_advice() {
+        let failure = Failure::Turn(crate::turn_stream::TurnFailure::CertificateNotTrusted {
+            server: "turn.example.com:5349".into(),
+            reason: "invalid peer certificate: UnknownIssuer".into(),
+        });
+        assert_eq!(failure.code(), "turn-certificate");
+        let text = failure.explained();
+        assert!(
+            text.starts_with("TURN server turn.example.com:5349: certificate not trusted"),
+            "{text}"
+        );
+        assert!(text.contains("--turn-ca PEM"), "{text}");
     }
 
     #[test]

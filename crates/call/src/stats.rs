@@ -147,6 +147,10 @@ pub struct IceStats {
     pub remote: Option<String>,
     /// Round-trip time of the selected pair (STUN), ms.
     pub rtt_ms: Option<f64>,
+    /// How our relay candidate of the selected pair reaches its TURN server (`udp`,
+    /// `tcp`, `tls`); absent when that candidate is not a relay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_protocol: Option<crate::turn_stream::RelayProtocol>,
 }
 
 /// Video we send.
@@ -353,6 +357,19 @@ mod tests {
         assert_eq!(json["t"], 3);
         assert_eq!(json["state"], "connected");
         assert!(json["video_in"]["latency_ms"].is_null());
+        assert!(
+            json["ice"].get("relay_protocol").is_none(),
+            "no relay, no relay_protocol"
+        );
+        let relayed = StatsLine {
+            ice: IceStats {
+                relay_protocol: Some(crate::turn_stream::RelayProtocol::Tls),
+                ..IceStats::default()
+            },
+            ..StatsLine::default()
+        };
+        let json = serde_json::to_value(&relayed).expect("json");
+        assert_eq!(json["ice"]["relay_protocol"], "tls");
         assert_eq!(json["audio_out"]["expected_loss_pct"], 0);
     }
 }

@@ -16,6 +16,7 @@ fn relay_only(server: SocketAddr, room: &str, turn: Option<TurnServer>) -> CallO
         stun: Vec::new(),
         turn,
         relay_only: true,
+        turn_ca: None,
     };
     options
 }

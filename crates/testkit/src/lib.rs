@@ -16,18 +16,39 @@ use std::time::Duration;
 /// coturn started from the repository's turnserver.conf, kept to 127.0.0.1.
 pub struct Coturn {
     child: Child,
-    /// The STUN/TURN port on 127.0.0.1.
+    /// The STUN/TURN port on 127.0.0.1 (UDP, and TCP for `?transport=tcp`).
     pub port: u16,
+    /// The TURN-over-TLS port on 127.0.0.1 (`turns:`), when started with a certificate.
+    pub tls_port: Option<u16>,
     _dir: tempfile::TempDir,
+}
+
+/// A certificate and its key for coturn's TLS listener (PEM files).
+#[derive(Debug, Clone, Copy)]
+pub struct CoturnTls<'a> {
+    /// The certificate chain.
+    pub cert: &'a Path,
+    /// Its private key.
+    pub key: &'a Path,
 }
 
 impl Coturn {
     /// Starts coturn on fresh ports; tries again on others if it does not come up
     /// (another process may have taken a port between our probe and its bind).
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with(None, extra)
+    }
+
+    /// [`Coturn::start`], with a TLS listener (`turns:`) on [`Coturn::tls_port`] serving
+    /// `tls`'s certificate.
+    pub fn start_tls(tls: CoturnTls<'_>, extra: &[&str]) -> Self {
+        Self::start_with(Some(tls), extra)
+    }
+
+    fn start_with(tls: Option<CoturnTls<'_>>, extra: &[&str]) -> Self {
         let mut log = String::new();
         for _ in 0..3 {
-            match Self::try_start(extra) {
+            match Self::try_start(tls, extra) {
                 Ok(coturn) => return coturn,
                 Err(why) => log = why,
             }
@@ -35,7 +56,7 @@ impl Coturn {
         panic!("coturn did not start: {log}");
     }
 
-    fn try_start(extra: &[&str]) -> Result<Self, String> {
+    fn try_start(tls: Option<CoturnTls<'_>>, extra: &[&str]) -> Result<Self, String> {
         let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../turnserver.conf");
         let dir = tempfile::tempdir().unwrap();
         let port = free_udp_port();
@@ -44,8 +65,21 @@ impl Coturn {
         cmd.arg("-c")
             .arg(&conf)
             .args(["--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
-            .args(["--allow-loopback-peers", "--no-tls", "--no-dtls"])
-            .arg(format!("--listening-port={port}"))
+            .args(["--allow-loopback-peers", "--no-dtls"]);
+        let tls_port = match tls {
+            Some(tls) => {
+                let tls_port = free_tcp_port();
+                cmd.arg(format!("--tls-listening-port={tls_port}"))
+                    .arg(format!("--cert={}", tls.cert.display()))
+                    .arg(format!("--pkey={}", tls.key.display()));
+                Some(tls_port)
+            }
+            None => {
+                cmd.arg("--no-tls");
+                None
+            }
+        };
+        cmd.arg(format!("--listening-port={port}"))
             .arg(format!("--min-port={relay}"))
             .arg(format!("--max-port={}", relay.saturating_add(20)))
             .arg(format!("--pidfile={}", dir.path().join("pid").display()))
@@ -60,6 +94,7 @@ impl Coturn {
         let coturn = Self {
             child,
             port,
+            tls_port,
             _dir: dir,
         };
         // Wait until it answers a STUN binding request.
@@ -73,7 +108,10 @@ impl Coturn {
         for _ in 0..100 {
             let _ = probe.send_to(&binding, ("127.0.0.1", port));
             let mut buf = [0u8; 512];
-            if probe.recv_from(&mut buf).is_ok() {
+            let tls_up = tls_port.is_none_or(|tls_port| {
+                std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_ok()
+            });
+            if probe.recv_from(&mut buf).is_ok() && tls_up {
                 return Ok(coturn);
             }
         }
@@ -99,6 +137,74 @@ impl Drop for Coturn {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A firewall rule that drops UDP to a port on 127.0.0.1 (so that only TCP and TLS reach
+/// a TURN server there), in this process's network namespace; removed when dropped.
+pub struct UdpDropped {
+    rule: Vec<String>,
+}
+
+impl UdpDropped {
+    /// Drops UDP to `port`. Refused (with why) unless this process is root in a network
+    /// namespace of its own, as `scripts/test` runs the tests: never the machine's
+    /// firewall.
+    pub fn to_port(port: u16) -> Result<Self, String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("dropping UDP with iptables needs root (CI runs as root)".into());
+        }
+        if !only_loopback() {
+            return Err(
+                "not in a network namespace with only loopback: run the tests as scripts/test \
+                 does (unshare --net -- sh -c 'ip link set lo up && cargo test …')"
+                    .into(),
+            );
+        }
+        let rule: Vec<String> = ["OUTPUT", "-o", "lo", "-p", "udp", "--dport"]
+            .into_iter()
+            .map(String::from)
+            .chain([port.to_string(), "-j".into(), "DROP".into()])
+            .collect();
+        iptables("-A", &rule)?;
+        Ok(Self { rule })
+    }
+}
+
+impl Drop for UdpDropped {
+    fn drop(&mut self) {
+        let _ = iptables("-D", &self.rule);
+    }
+}
+
+/// Whether this process's network namespace has no interface but loopback (then a
+/// firewall rule in it touches nothing else).
+pub fn only_loopback() -> bool {
+    let Ok(devices) = std::fs::read_to_string("/proc/self/net/dev") else {
+        return false;
+    };
+    // Two header lines, then one line per interface: `  lo: …`.
+    devices
+        .lines()
+        .skip(2)
+        .filter_map(|line| line.split(':').next())
+        .all(|name| name.trim() == "lo")
+}
+
+/// `iptables OP RULE…`.
+fn iptables(op: &str, rule: &[String]) -> Result<(), String> {
+    let out = Command::new("iptables")
+        .arg(op)
+        .args(rule)
+        .output()
+        .map_err(|e| format!("iptables not found ({e}): install it (scripts/test does)"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "iptables {op} {rule:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
