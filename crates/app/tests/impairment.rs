@@ -75,6 +75,38 @@ impl Lab {
         Some(lab)
     }
 
+    /// Two namespaces joined by veth `va`–`vb` with IPv6 addresses only (fd00:99::1 –
+    /// fd00:99::2), the signaling server on the first, the peers bound to every interface.
+    fn ipv6_only(name: &str) -> Option<Lab> {
+        if !nix::unistd::geteuid().is_root() {
+            testkit::skip_or_fail("network namespaces need root (CI runs as root)");
+            return None;
+        }
+        let tag = format!("{}-{}", std::process::id() % 100_000, name);
+        let (a, b) = (format!("pca-{tag}"), format!("pcb-{tag}"));
+        ip(&["netns", "add", &a]);
+        ip(&["netns", "add", &b]);
+        let mut lab = Lab {
+            a: a.clone(),
+            b: b.clone(),
+            stop_server: None,
+            server: String::new(),
+            impairers: Vec::new(),
+            bind: Some(["[::]:0", "[::]:0"]),
+        };
+        ip(&[
+            "link", "add", "va", "netns", &a, "type", "veth", "peer", "name", "vb", "netns", &b,
+        ]);
+        for (ns, dev, addr) in [(&a, "va", "fd00:99::1/64"), (&b, "vb", "fd00:99::2/64")] {
+            // No duplicate address detection: the address is usable at once.
+            ip(&["-n", ns, "addr", "add", addr, "dev", dev, "nodad"]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        lab.start_server("[fd00:99::1]:0");
+        Some(lab)
+    }
+
     /// [`Lab::new`] with the signaling on a second link of its own (veth `sa`–`sb`,
     /// 10.98.0.1 – 10.98.0.2, UDP dropped on it so media cannot take it), and the peers
     /// bound to every interface: `va`–`vb` can then change under the media while the
@@ -409,6 +441,25 @@ fn a_path_that_never_comes_back_ends_the_call_with_a_reason_within_30_s() {
             lines.iter().any(|l| l["state"] == "reconnecting"),
             "{who}:\n{}",
             brief(lines)
+        );
+    }
+}
+
+#[test]
+fn two_peers_with_only_ipv6_addresses_call_over_ipv6_host_candidates() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(lab) = Lab::ipv6_only("ipv6") else {
+        return;
+    };
+    let (a, b) = lab.call(5, || {});
+    for (who, lines) in [("a", &a), ("b", &b)] {
+        let (_, summary) = split(lines, 0);
+        assert_eq!(summary["ok"], true, "{who}: {summary}");
+        let last = &summary["summary"]["last"];
+        assert_eq!(last["ice"]["local"], "host", "{who}: {last}");
+        assert!(
+            last["video_in"]["fps"].as_u64().unwrap() >= 25,
+            "{who}: {last}"
         );
     }
 }
