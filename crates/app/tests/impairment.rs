@@ -47,37 +47,33 @@ impl Lab {
     /// Sets the namespaces up, or `None` when not root: then the test is skipped
     /// loudly, or fails in CI (which runs as root).
     fn new(name: &str) -> Option<Lab> {
-        if !nix::unistd::geteuid().is_root() {
-            testkit::skip_or_fail("network namespaces need root (CI runs as root)");
-            return None;
-        }
-        let tag = format!("{}-{}", std::process::id() % 100_000, name);
-        let (a, b) = (format!("pca-{tag}"), format!("pcb-{tag}"));
-        ip(&["netns", "add", &a]);
-        ip(&["netns", "add", &b]);
-        let mut lab = Lab {
-            a: a.clone(),
-            b: b.clone(),
-            stop_server: None,
-            server: String::new(),
-            impairers: Vec::new(),
-            bind: Some(["10.99.0.1:0", "10.99.0.2:0"]),
-        };
-        ip(&[
-            "link", "add", "va", "netns", &a, "type", "veth", "peer", "name", "vb", "netns", &b,
-        ]);
-        for (ns, dev, addr) in [(&a, "va", "10.99.0.1/24"), (&b, "vb", "10.99.0.2/24")] {
-            ip(&["-n", ns, "addr", "add", addr, "dev", dev]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        lab.start_server("10.99.0.1:0");
-        Some(lab)
+        Lab::with_addresses(
+            name,
+            ["10.99.0.1/24", "10.99.0.2/24"],
+            "10.99.0.1:0",
+            ["10.99.0.1:0", "10.99.0.2:0"],
+        )
     }
 
     /// Two namespaces joined by veth `va`–`vb` with IPv6 addresses only (fd00:99::1 –
     /// fd00:99::2), the signaling server on the first, the peers bound to every interface.
     fn ipv6_only(name: &str) -> Option<Lab> {
+        Lab::with_addresses(
+            name,
+            ["fd00:99::1/64", "fd00:99::2/64"],
+            "[fd00:99::1]:0",
+            ["[::]:0", "[::]:0"],
+        )
+    }
+
+    /// The namespaces with `addresses` on `va` and `vb`, the server on `listen` in `a`,
+    /// and the peers bound to `bind`.
+    fn with_addresses(
+        name: &str,
+        addresses: [&str; 2],
+        listen: &'static str,
+        bind: [&'static str; 2],
+    ) -> Option<Lab> {
         if !nix::unistd::geteuid().is_root() {
             testkit::skip_or_fail("network namespaces need root (CI runs as root)");
             return None;
@@ -92,18 +88,22 @@ impl Lab {
             stop_server: None,
             server: String::new(),
             impairers: Vec::new(),
-            bind: Some(["[::]:0", "[::]:0"]),
+            bind: Some(bind),
         };
         ip(&[
             "link", "add", "va", "netns", &a, "type", "veth", "peer", "name", "vb", "netns", &b,
         ]);
-        for (ns, dev, addr) in [(&a, "va", "fd00:99::1/64"), (&b, "vb", "fd00:99::2/64")] {
-            // No duplicate address detection: the address is usable at once.
-            ip(&["-n", ns, "addr", "add", addr, "dev", dev, "nodad"]);
+        for (ns, dev, addr) in [(&a, "va", addresses[0]), (&b, "vb", addresses[1])] {
+            let mut add = vec!["-n", ns, "addr", "add", addr, "dev", dev];
+            if addr.contains(':') {
+                // No duplicate address detection: the address is usable at once.
+                add.push("nodad");
+            }
+            ip(&add);
             ip(&["-n", ns, "link", "set", dev, "up"]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
-        lab.start_server("[fd00:99::1]:0");
+        lab.start_server(listen);
         Some(lab)
     }
 

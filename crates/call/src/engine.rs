@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use signaling_proto::{ClientMessage, IceServer, Signal};
+use signaling_proto::{ClientMessage, IceServer, PeerId, Signal};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
@@ -308,15 +308,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         match action {
             Action::SetState(state) => (self.on_event)(CallEvent::State(state)),
             Action::NewConnection => self.new_connection().await?,
-            Action::Offer { to } => {
-                let pc = self.pc()?;
-                let offer = pc.create_offer(None).await.map_err(CallError::webrtc)?;
-                let sdp = offer.sdp.clone();
-                pc.set_local_description(offer)
-                    .await
-                    .map_err(CallError::webrtc)?;
-                self.send(ClientMessage::Offer { sdp, to })?;
-            }
+            Action::Offer { to } => self.offer(to).await?,
             Action::Answer { to, offer } => {
                 let pc = self.pc()?;
                 let offer = rtc::peer_connection::sdp::RTCSessionDescription::offer(offer)
@@ -340,15 +332,9 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     .map_err(CallError::webrtc)?;
             }
             Action::RestartIce { to } => {
-                let pc = self.pc()?;
                 tracing::info!("restarting ICE");
-                pc.restart_ice().await.map_err(CallError::webrtc)?;
-                let offer = pc.create_offer(None).await.map_err(CallError::webrtc)?;
-                let sdp = offer.sdp.clone();
-                pc.set_local_description(offer)
-                    .await
-                    .map_err(CallError::webrtc)?;
-                self.send(ClientMessage::Offer { sdp, to: Some(to) })?;
+                self.pc()?.restart_ice().await.map_err(CallError::webrtc)?;
+                self.offer(Some(to)).await?;
             }
             Action::Rollback => {
                 let rollback = rtc::peer_connection::sdp::RTCSessionDescription::rollback(None)
@@ -372,6 +358,17 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             Action::End(_) => {}
         }
         Ok(())
+    }
+
+    /// Creates an offer, sets it as the local description and sends it to `to`.
+    async fn offer(&self, to: Option<PeerId>) -> Result<(), Failure> {
+        let pc = self.pc()?;
+        let offer = pc.create_offer(None).await.map_err(CallError::webrtc)?;
+        let sdp = offer.sdp.clone();
+        pc.set_local_description(offer)
+            .await
+            .map_err(CallError::webrtc)?;
+        self.send(ClientMessage::Offer { sdp, to })
     }
 
     fn pc(&self) -> Result<Arc<dyn PeerConnection>, Failure> {
