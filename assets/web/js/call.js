@@ -5,14 +5,31 @@
 //   it for whoever joins next), then trickle candidates the same way;
 // - someone already there: wait for their held offer, answer it with `to` set;
 // - the other peer leaves: drop the connection and, alone again, make a fresh held offer;
-// - an offer arrives while in a call (the other side restarted): answer it on a new
-//   connection.
-// Remote candidates that arrive before the remote description are queued, never lost.
+// - an offer arrives while in a call: from the same session (its `o=` id) it renegotiates
+//   this connection (an ICE restart): answer it in place; from another, the other side
+//   started over: answer it on a new connection. When both offer at once, the side that
+//   answered the call's first offer yields (it is the polite one).
+// - the connection drops mid-call: after 2 s disconnected, or at once when ICE fails,
+//   restart ICE (at most every 3 s), the media left running; after 20 s of reconnecting
+//   the call fails with `connection-lost`.
+// Remote candidates that arrive before the remote description (or, during our restart,
+// before its answer) are queued, never lost.
 
 import { Signaling } from './signaling.js';
 
 /** Seconds from the other peer's arrival to a connection before the call fails. */
 const CONNECT_TIMEOUT_MS = 30_000;
+/** How long the connection may stay disconnected before ICE is restarted. */
+const RESTART_GRACE_MS = 2_000;
+/** The shortest time between two ICE restarts of ours. */
+const RESTART_INTERVAL_MS = 3_000;
+/** How long reconnecting may last before the call fails. */
+const RECONNECT_TIMEOUT_MS = 20_000;
+
+/** The `o=` line's session id of a session description, or null. */
+export function sessionId(sdp) {
+  return /^o=\S+ (\d+) /m.exec(sdp || '')?.[1] ?? null;
+}
 
 /**
  * Why a call failed, by the same codes as the native peer's `reason_code`
@@ -30,6 +47,8 @@ export const FAILURES = {
     `ICE failed: no network path to the other peer${detail}. Check the network, the firewall and the TURN server.`,
   'connect-timeout': () =>
     'The call did not connect within 30 s of the other peer arriving. A TURN server may be needed.',
+  'connection-lost': () =>
+    'The connection broke and did not come back. Check the network, the firewall and the TURN server.',
   webrtc: (detail) => `WebRTC error: ${detail}`,
 };
 
@@ -74,6 +93,11 @@ export class Call {
     this.iceServers = [];
     this.relayCandidate = false;
     this.connectTimer = null;
+    this.polite = false;       // whether we answered the first offer: we yield in glare
+    this.connected = false;    // whether this connection has been up
+    this.lastRestart = 0;
+    this.restartTimer = null;
+    this.reconnectTimer = null;
     this.signaling = new Signaling(options.server, {
       onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail('webrtc', `negotiation failed: ${err.message}`)),
       onstatus: (status, detail) => this.onSignalingStatus(status, detail),
@@ -132,7 +156,11 @@ export class Call {
         this.armConnectTimer();
         break;
       case 'offer':
-        await this.answer(msg);
+        if (this.pc?.remoteDescription && sessionId(msg.sdp) === sessionId(this.pc.remoteDescription.sdp)) {
+          await this.renegotiate(msg);
+        } else {
+          await this.answer(msg);
+        }
         break;
       case 'answer':
         if (!this.pc || this.pc.signalingState !== 'have-local-offer') return;
@@ -143,7 +171,7 @@ export class Call {
       case 'candidate':
         if (this.remoteId && msg.from !== this.remoteId) return;
         this.pending.push({ from: msg.from, candidate: msg.candidate });
-        if (this.pc?.remoteDescription) await this.flushCandidates();
+        if (this.pc?.remoteDescription && this.pc.signalingState === 'stable') await this.flushCandidates();
         break;
       case 'peer-left':
         if (this.remoteId && msg.id !== this.remoteId) return;
@@ -172,6 +200,7 @@ export class Call {
     });
     this.pc = pc;
     this.relayCandidate = false;
+    this.connected = false;
     const remote = new MediaStream();
     pc.ontrack = (event) => {
       remote.addTrack(event.track);
@@ -191,15 +220,26 @@ export class Call {
       switch (pc.connectionState) {
         case 'connected':
           clearTimeout(this.connectTimer);
+          clearTimeout(this.restartTimer);
+          clearTimeout(this.reconnectTimer);
+          this.reconnectTimer = null;
+          this.connected = true;
           this.setState('connected');
           break;
         case 'disconnected':
-          this.setState('reconnecting', 'the connection is interrupted; trying to recover');
+          if (!this.connected) break;
+          this.reconnecting();
+          this.scheduleRestart(RESTART_GRACE_MS);
           break;
         case 'failed':
-          this.fail('ice-failed', this.relayCandidate
-            ? ' (not even through the TURN relay)'
-            : ' (and no TURN relay was available)');
+          if (this.connected) {
+            this.reconnecting();
+            this.scheduleRestart(0);
+          } else {
+            this.fail('ice-failed', this.relayCandidate
+              ? ' (not even through the TURN relay)'
+              : ' (and no TURN relay was available)');
+          }
           break;
         default:
           break;
@@ -232,8 +272,54 @@ export class Call {
     }
   }
 
+  /** The connection dropped mid-call: say so, and give up after a while. */
+  reconnecting() {
+    this.setState('reconnecting', 'the connection is interrupted; trying to recover');
+    if (!this.reconnectTimer) {
+      this.reconnectTimer = setTimeout(() => this.fail('connection-lost'), RECONNECT_TIMEOUT_MS);
+    }
+  }
+
+  /** Restarts ICE in `delayMs`, or as soon after as the pace allows. */
+  scheduleRestart(delayMs) {
+    clearTimeout(this.restartTimer);
+    const wait = Math.max(delayMs, this.lastRestart + RESTART_INTERVAL_MS - Date.now());
+    this.restartTimer = setTimeout(() => {
+      this.restartIce().catch((err) => console.warn('ICE restart failed', err));
+    }, Math.max(0, wait));
+  }
+
+  /**
+   * Restarts ICE: new credentials, fresh candidates, an offer on this connection to the
+   * other peer; the media keep running.
+   */
+  async restartIce() {
+    const pc = this.pc;
+    if (!pc || !this.remoteId || pc.signalingState !== 'stable') return;
+    this.lastRestart = Date.now();
+    await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    this.signaling.send({ type: 'offer', sdp: pc.localDescription.sdp, to: this.remoteId });
+  }
+
+  /**
+   * A new offer from the session we are in (the other side restarted ICE): answered on
+   * this connection. When it crosses our own offer, the polite side drops its own (the
+   * browser rolls it back) and answers; the other ignores it and waits for its answer.
+   */
+  async renegotiate(msg) {
+    const pc = this.pc;
+    if (pc.signalingState !== 'stable' && !this.polite) return;
+    this.remoteId = msg.from;
+    clearTimeout(this.restartTimer);
+    await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
+    await pc.setLocalDescription(await pc.createAnswer());
+    this.signaling.send({ type: 'answer', sdp: pc.localDescription.sdp, to: msg.from });
+    await this.flushCandidates();
+  }
+
   /** Makes a held offer: alone in the room, for whoever joins next. */
   async offer() {
+    this.polite = false;
     this.remoteId = null;
     this.pending = [];
     const pc = this.newPeer();
@@ -245,6 +331,7 @@ export class Call {
 
   /** Answers an offer on a fresh connection (also when it restarts a call). */
   async answer(msg) {
+    this.polite = true;
     this.remoteId = msg.from;
     this.pending = this.pending.filter((p) => p.from === msg.from);
     const pc = this.newPeer();
@@ -281,6 +368,9 @@ export class Call {
 
   closePeer() {
     clearTimeout(this.connectTimer);
+    clearTimeout(this.restartTimer);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
     if (this.pc) {
       this.pc.close();
       this.pc = null;

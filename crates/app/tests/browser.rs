@@ -347,6 +347,129 @@ async fn native_peer_answers_a_browser_that_joined_first() {
     browser.close().await;
 }
 
+/// Frames the browser has decoded from the native peer so far.
+async fn frames_decoded(browser: &Browser) -> u64 {
+    let script = "const reports = [...(await window.peercall.call.pc.getStats()).values()];
+         const video = reports.find((r) => r.type === 'inbound-rtp' && r.kind === 'video');
+         return video ? video.framesDecoded : 0;";
+    let value = browser.eval_async(script).await.unwrap();
+    value
+        .as_u64()
+        .unwrap_or_else(|| panic!("framesDecoded: {value}"))
+}
+
+/// The ICE username fragment of the page's local or remote description.
+async fn ufrag(browser: &Browser, which: &str) -> String {
+    let script = format!(
+        "return /a=ice-ufrag:(\\S+)/.exec(window.peercall.call.pc.{which}Description.sdp)[1]"
+    );
+    let value = browser.eval(&script).await.unwrap();
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{which} ufrag: {value}"))
+        .to_string()
+}
+
+/// Waits until the browser decodes `more` frames beyond what it had, connected.
+async fn video_goes_on(browser: &Browser, more: u64, what: &str) {
+    let before = frames_decoded(browser).await;
+    let until = Instant::now() + STATS_WITHIN;
+    loop {
+        let now = frames_decoded(browser).await;
+        if now >= before + more {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "{what}: {} frames decoded in {STATS_WITHIN:?}",
+            now - before
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_state(browser, "connected").await;
+}
+
+/// A network interface with an address, in this test's namespace, while it lives.
+struct ExtraAddress;
+
+impl ExtraAddress {
+    fn add() -> Self {
+        let ip = |args: &[&str]| {
+            let out = Command::new("ip").args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        ip(&[
+            "link", "add", "pcx0", "type", "veth", "peer", "name", "pcx1",
+        ]);
+        ip(&["addr", "add", "10.250.0.1/24", "dev", "pcx0"]);
+        ip(&["link", "set", "pcx0", "up"]);
+        ExtraAddress
+    }
+}
+
+impl Drop for ExtraAddress {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", "pcx0"]).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_and_native_peer_each_restart_ice_and_the_call_goes_on() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    if !nix::unistd::geteuid().is_root() {
+        testkit::skip_or_fail("adding a network interface needs root (CI runs as root)");
+        return;
+    }
+    let (server, _stop) = signaling_server(&[]).await;
+    let browser = browser_in(server, "restart", "").await;
+    wait_state(&browser, "waiting").await;
+    let native = native_in(server, "restart", &[]);
+    wait_state(&browser, "connected").await;
+    video_goes_on(&browser, 15, "before any restart").await;
+
+    // The browser restarts: the native peer answers on the same connection.
+    let ours = ufrag(&browser, "local").await;
+    let restarted = browser
+        .eval_async("await window.peercall.call.restartIce(); return true;")
+        .await
+        .unwrap();
+    assert_eq!(restarted, true, "{restarted}");
+    browser
+        .wait_for(
+            "return window.peercall.call.pc.signalingState === 'stable'",
+            STATS_WITHIN,
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        ufrag(&browser, "local").await,
+        ours,
+        "the browser's ICE credentials"
+    );
+    video_goes_on(&browser, 15, "after the browser's restart").await;
+
+    // The native peer's network changes: it restarts, the browser answers in place.
+    let theirs = ufrag(&browser, "remote").await;
+    let _extra = ExtraAddress::add();
+    let changed = format!(
+        "return /a=ice-ufrag:(\\S+)/.exec(window.peercall.call.pc.remoteDescription.sdp)[1] !== '{theirs}'"
+    );
+    browser.wait_for(&changed, STATS_WITHIN).await.unwrap();
+    video_goes_on(&browser, 15, "after the native peer's restart").await;
+
+    let summary = native_summary(native).await;
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_eq!(
+        summary["summary"]["calls"], 1,
+        "one call throughout: {summary}"
+    );
+    browser.close().await;
+}
+
 /// The page asked for the browser's own echo cancellation, noise suppression and gain
 /// control, and its stats panel says they are on.
 async fn browser_shows_its_audio_processing(browser: &Browser) {
