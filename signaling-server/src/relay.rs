@@ -10,12 +10,19 @@
 //!   `max_held_messages` and `max_held_bytes`, and go, in order, to the next
 //!   peer that joins, right after its `welcome`;
 //! - outputs for one input are in the order they must be delivered, so a
-//!   sender's messages reach each recipient in the order sent.
+//!   sender's messages reach each recipient in the order sent;
+//! - a peer that reconnects and joins with the `resume` token of its previous
+//!   connection takes that connection's place in the room: the old one leaves the room
+//!   unannounced (it is left to close or time out on its own), and the others hear
+//!   `peer-joined` with `replaces`. A token is an HMAC of the id under a key made for
+//!   this relay, so it cannot be guessed and needs no storage.
 
 use std::collections::{HashMap, VecDeque};
 
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use signaling_proto::{
-    ClientMessage, ErrorCode, PeerId, PeerInfo, PeerName, RoomId, ServerMessage, Signal,
+    ClientMessage, ErrorCode, PeerId, PeerInfo, PeerName, Resume, RoomId, ServerMessage, Signal,
 };
 
 use crate::ice::IceConfig;
@@ -95,18 +102,44 @@ pub struct Relay {
     next_id: u64,
     peers: HashMap<PeerId, PeerState>,
     rooms: HashMap<RoomId, Room>,
+    /// The key resume tokens are made with (none: no resuming).
+    resume_key: Option<[u8; 32]>,
 }
 
 impl Relay {
-    /// An empty relay.
-    pub fn new(limits: RelayLimits, ice: IceConfig) -> Self {
+    /// An empty relay, with resume tokens made under `resume_key` (random per server
+    /// run: tokens from another run are not honoured; none: peers cannot resume).
+    pub fn new(limits: RelayLimits, ice: IceConfig, resume_key: Option<[u8; 32]>) -> Self {
         Self {
             limits,
             ice,
             next_id: 1,
             peers: HashMap::new(),
             rooms: HashMap::new(),
+            resume_key,
         }
+    }
+
+    /// The resume token for `peer` (none when this relay does not resume).
+    pub fn resume_token(&self, peer: &PeerId) -> Option<String> {
+        let mac = self.resume_mac(peer)?;
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    fn resume_mac(&self, peer: &PeerId) -> Option<Hmac<sha1::Sha1>> {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(self.resume_key.as_ref()?).ok()?;
+        mac.update(peer.as_str().as_bytes());
+        Some(mac)
+    }
+
+    /// Whether `resume` is a genuine token for its id.
+    fn genuine(&self, resume: &Resume) -> bool {
+        let Some(mac) = self.resume_mac(&resume.id) else {
+            return false;
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&resume.token)
+            .is_ok_and(|tag| mac.verify_slice(&tag).is_ok())
     }
 
     /// Registers a new connection and returns its id, unique for this relay.
@@ -137,7 +170,13 @@ impl Relay {
                 ErrorCode::AlreadyJoined,
                 format!("already in room '{current}' (asked for '{wanted}'): send leave first"),
             ),
-            (ClientMessage::Join { room, name }, None) => self.join(from, room, name, now_unix),
+            (ClientMessage::Join { room, name, resume }, None) => {
+                let replaces = resume
+                    .filter(|r| &r.id != from && self.genuine(r))
+                    .map(|r| r.id)
+                    .filter(|old| self.room_of(old) == Some(&room));
+                self.join(from, room, name, replaces, now_unix)
+            }
             (ClientMessage::Leave, Some(room)) => self.leave(from, &room),
             (ClientMessage::Leave, None) => refuse(from, ErrorCode::NotJoined, "not in a room"),
             (relayed, None) => refuse(
@@ -223,8 +262,24 @@ impl Relay {
         from: &PeerId,
         room_id: RoomId,
         name: Option<PeerName>,
+        replaces: Option<PeerId>,
         now_unix: u64,
     ) -> Vec<Outbound> {
+        let resume = self.resume_token(from);
+        if let Some(old) = &replaces {
+            // The old connection leaves the room unannounced; it closes or times out on
+            // its own, with no room to tell.
+            if let Some(state) = self.peers.get_mut(old) {
+                state.room = None;
+            }
+            if let Some(room) = self.rooms.get_mut(&room_id) {
+                room.members.retain(|m| &m.id != old);
+                // What it held was addressed from its old id: it offers afresh.
+                room.held.clear();
+                room.held_bytes = 0;
+            }
+            tracing::info!(peer = %from, replaces = %old, room = %room_id, "resumed");
+        }
         let room = self.rooms.entry(room_id.clone()).or_default();
         if room.members.len() >= self.limits.max_peers {
             return refuse(
@@ -264,6 +319,7 @@ impl Relay {
                 room: room_id,
                 peers,
                 ice_servers: self.ice.servers_for(from, now_unix),
+                resume,
             },
         ));
         if !others.is_empty() {
@@ -272,6 +328,7 @@ impl Relay {
                 message: ServerMessage::PeerJoined {
                     id: from.clone(),
                     name,
+                    replaces,
                 },
             });
         }
@@ -378,14 +435,103 @@ mod tests {
     use signaling_proto::IceCandidateInit;
 
     fn relay() -> Relay {
-        Relay::new(RelayLimits::default(), IceConfig::none())
+        Relay::new(RelayLimits::default(), IceConfig::none(), Some([7; 32]))
     }
 
     fn join(room: &str) -> ClientMessage {
         ClientMessage::Join {
             room: RoomId::new(room).unwrap(),
             name: None,
+            resume: None,
         }
+    }
+
+    fn rejoin(room: &str, id: &PeerId, token: String) -> ClientMessage {
+        ClientMessage::Join {
+            room: RoomId::new(room).unwrap(),
+            name: None,
+            resume: Some(Resume {
+                id: id.clone(),
+                token,
+            }),
+        }
+    }
+
+    fn token_in(out: &[Outbound]) -> String {
+        match &out[0].message {
+            ServerMessage::Welcome {
+                resume: Some(token),
+                ..
+            } => token.clone(),
+            other => panic!("no resume token: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_peer_that_reconnects_with_its_token_takes_its_old_place_unannounced() {
+        let mut r = relay();
+        let [a, b] = [r.connect(), r.connect()];
+        let token = token_in(&r.handle(&a, join("call"), 10, 0));
+        r.handle(&b, join("call"), 10, 0);
+        // a's network changed: a new connection joins with the old one's token, while
+        // the old one still lingers (the server has not noticed it is dead).
+        let a2 = r.connect();
+        let out = r.handle(&a2, rejoin("call", &a, token), 10, 0);
+        assert!(
+            matches!(&out[0].message, ServerMessage::Welcome { peers, resume: Some(_), .. } if peers.len() == 1 && peers[0].id == b),
+            "{out:?}"
+        );
+        assert_eq!(out[1].to, vec![b.clone()]);
+        assert_eq!(
+            out[1].message,
+            ServerMessage::PeerJoined {
+                id: a2.clone(),
+                name: None,
+                replaces: Some(a.clone())
+            }
+        );
+        r.assert_invariants();
+        // The old connection's end tells nobody anything.
+        assert!(r.disconnect(&a).is_empty());
+        r.assert_invariants();
+        // b's messages reach a2.
+        let out = r.handle(&b, offer("o", Some(&a2)), 10, 0);
+        assert_eq!(out[0].to, vec![a2.clone()]);
+    }
+
+    #[test]
+    fn a_wrong_or_foreign_token_is_an_ordinary_join() {
+        let mut r = relay();
+        let [a, b, c] = [r.connect(), r.connect(), r.connect()];
+        r.handle(&a, join("call"), 10, 0);
+        let b_token = token_in(&r.handle(&b, join("call"), 10, 0));
+        // c presents b's token as a's, a forged one, and a's id with nothing valid: each
+        // is a plain join, and the room is full.
+        for token in [b_token.clone(), "AAAA".into(), "not base64!".into()] {
+            assert_eq!(
+                error_code(&r.handle(&c, rejoin("call", &a, token), 10, 0)),
+                Some(ErrorCode::RoomFull)
+            );
+        }
+        // b's token for another room does not take b's place there.
+        let d = r.connect();
+        let out = r.handle(&d, rejoin("other", &b, b_token), 10, 0);
+        assert!(
+            matches!(&out[0].message, ServerMessage::Welcome { peers, .. } if peers.is_empty())
+        );
+        assert_eq!(out.len(), 1, "nobody to tell: {out:?}");
+        r.assert_invariants();
+    }
+
+    #[test]
+    fn a_relay_without_a_key_issues_no_tokens() {
+        let mut r = Relay::new(RelayLimits::default(), IceConfig::none(), None);
+        let a = r.connect();
+        let out = r.handle(&a, join("call"), 10, 0);
+        assert!(matches!(
+            &out[0].message,
+            ServerMessage::Welcome { resume: None, .. }
+        ));
     }
 
     fn offer(sdp: &str, to: Option<&PeerId>) -> ClientMessage {
@@ -483,6 +629,7 @@ mod tests {
                 ..Default::default()
             },
             IceConfig::none(),
+            Some([7; 32]),
         );
         let [a, b, c] = [r.connect(), r.connect(), r.connect()];
         for p in [&a, &b, &c] {

@@ -84,7 +84,7 @@ pub async fn serve(
         .max_frame_size(Some(hard_frame_limit));
     let shared = Arc::new(Shared {
         hub: Mutex::new(Hub {
-            relay: Relay::new(config.relay_limits(), config.ice()),
+            relay: Relay::new(config.relay_limits(), config.ice(), resume_key()),
             conns: HashMap::new(),
             stopping: false,
         }),
@@ -660,4 +660,17 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh key for this run's resume tokens; none without an entropy source (a guessable
+/// key would let anyone who knows a peer's id take its place).
+fn resume_key() -> Option<[u8; 32]> {
+    let mut key = [0; 32];
+    match getrandom::fill(&mut key) {
+        Ok(()) => Some(key),
+        Err(err) => {
+            tracing::error!(%err, "no entropy for resume tokens: reconnecting peers rejoin as new");
+            None
+        }
+    }
 }

@@ -363,7 +363,14 @@ fn video_resumes_within_a_second_after_a_two_second_blackout() {
 #[test]
 fn a_handover_to_a_new_address_mid_call_resumes_video_within_3_s_without_hanging_up() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(lab) = Lab::with_signaling_link("handover") else {
+    // Everything on the one link, the signaling too: the move breaks b's signaling
+    // connection as well, and b takes its place in the room back over a new one.
+    let Some(lab) = Lab::with_addresses(
+        "handover",
+        ["10.99.0.1/24", "10.99.0.2/24"],
+        "10.99.0.1:0",
+        ["0.0.0.0:0", "0.0.0.0:0"],
+    ) else {
         return;
     };
     let b = lab.b.clone();

@@ -234,7 +234,14 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                         self.machine.handle_input(now, input);
                     }
                 }
-                Wake::NetworkChanged => self.machine.handle_input(now, Input::NetworkChanged),
+                Wake::NetworkChanged => {
+                    // The signaling connection's path may be gone too, unnoticed: take
+                    // our place in the room back over a new one.
+                    if let Some(signaling) = &self.signaling {
+                        signaling.reconnect_now();
+                    }
+                    self.machine.handle_input(now, Input::NetworkChanged);
+                }
             }
         }
     }
@@ -250,6 +257,11 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 self.ice_servers = joined.ice_servers;
                 Input::Joined(joined.peers.into_iter().map(|p| p.id).collect())
             }
+            SignalingEvent::PeerJoined {
+                id,
+                replaces: Some(old),
+                ..
+            } => Input::PeerResumed { old, new: id },
             SignalingEvent::PeerJoined { id, .. } => Input::PeerJoined(id),
             SignalingEvent::PeerLeft { id } => Input::PeerLeft(id),
             SignalingEvent::Signal { from, signal } => {

@@ -75,6 +75,13 @@ pub enum Input {
     PeerJoined(PeerId),
     /// Someone left the room.
     PeerLeft(PeerId),
+    /// A peer came back over a new connection, in its old place: `old` is now `new`.
+    PeerResumed {
+        /// The id it had.
+        old: PeerId,
+        /// The id it has.
+        new: PeerId,
+    },
     /// The other peer sent an offer, answer or candidate.
     Signal(PeerId, Signal),
     /// The signaling connection dropped (it reconnects on its own).
@@ -186,6 +193,9 @@ struct Link {
     polite: bool,
     /// Whether our ICE-restart offer waits for its answer.
     restarting: bool,
+    /// Whether a restart is due but waits for the signaling (or the other peer) to be
+    /// back.
+    restart_waiting: bool,
     /// Why a TURN server over TCP or TLS gave no relay, if one did not.
     relay_failure: Option<crate::turn_stream::TurnFailure>,
 }
@@ -303,6 +313,12 @@ impl CallMachine {
             Input::Joined(peers) => self.on_joined(now, peers),
             Input::PeerJoined(id) => self.on_peer_joined(now, id),
             Input::PeerLeft(id) => self.on_peer_left(now, &id),
+            Input::PeerResumed { old, new } => {
+                if self.link.remote.as_ref() == Some(&old) {
+                    self.link.remote = Some(new);
+                    self.resume_restart(now);
+                }
+            }
             Input::Signal(from, signal) => self.on_signal(now, from, signal),
             Input::SignalingDown => self.signaling_up = false,
             Input::SignalingLost => self.fail(Failure::SignalingLost),
@@ -365,11 +381,10 @@ impl CallMachine {
         if self.in_call() {
             // Back after an outage, with new ids: whoever is there is the other peer.
             self.link.remote = (peers.len() == 1).then(|| peers[0].clone());
-            // An unanswered restart offer went to the old id: offer again.
-            if self.phase == Phase::Reconnecting || self.link.restarting {
-                self.link.restarting = false;
-                self.want_restart(now);
+            if self.phase == Phase::Reconnecting {
+                self.link.restart_waiting = true;
             }
+            self.resume_restart(now);
         } else {
             // First join, or a rejoin before the call was up: the old negotiation's
             // messages went to ids that no longer exist, so start over.
@@ -520,10 +535,21 @@ impl CallMachine {
             .get_or_insert(now + self.config.reconnect_timeout);
     }
 
-    /// Restarts ICE now, if there is someone to send the offer to (else on rejoining).
+    /// A way to the other peer is back: a restart that waited for it, or one whose offer
+    /// went to an id or connection that is gone, goes out now.
+    fn resume_restart(&mut self, now: Instant) {
+        if std::mem::take(&mut self.link.restart_waiting)
+            || std::mem::take(&mut self.link.restarting)
+        {
+            self.want_restart(now);
+        }
+    }
+
+    /// Restarts ICE now, if there is someone to send the offer to (else once there is).
     fn restart_ice(&mut self, now: Instant) {
         self.restart_at = None;
         let Some(to) = self.link.remote.clone().filter(|_| self.signaling_up) else {
+            self.link.restart_waiting = true;
             return;
         };
         if self.link.restarting
@@ -1313,6 +1339,52 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_restart_wanted_while_the_signaling_reconnects_goes_out_once_it_is_back() {
+        let mut run = Run::connected_as_caller(config());
+        // The network changed: the signaling reconnects, ICE has not noticed anything.
+        run.on(Input::NetworkChanged);
+        run.on(Input::SignalingDown);
+        assert_eq!(run.wait(Duration::ZERO), []);
+        assert_eq!(run.on(Input::Joined(vec![id("b")])), []);
+        assert_eq!(
+            run.wait(Duration::ZERO),
+            [Action::RestartIce { to: id("b") }]
+        );
+    }
+
+    #[test]
+    fn a_peer_back_in_its_old_place_is_followed_and_gets_our_restart_again() {
+        let mut run = Run::connected_as_caller(config());
+        run.on(Input::NetworkChanged);
+        assert_eq!(
+            run.wait(Duration::ZERO),
+            [Action::RestartIce { to: id("b") }]
+        );
+        // b's own connection moved before our offer reached it: offer again, to b's new id.
+        assert_eq!(
+            run.on(Input::PeerResumed {
+                old: id("b"),
+                new: id("b2")
+            }),
+            []
+        );
+        assert_eq!(
+            run.wait(RESTART_INTERVAL),
+            [Action::RestartIce { to: id("b2") }]
+        );
+        // Someone else's return changes nothing.
+        assert_eq!(
+            run.on(Input::PeerResumed {
+                old: id("x"),
+                new: id("y")
+            }),
+            []
+        );
+        assert_eq!(run.wait(RESTART_INTERVAL), []);
+        assert_eq!(run.m.state(), CallState::Connected);
     }
 
     #[test]

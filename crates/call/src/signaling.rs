@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use signaling_proto::{
-    ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, PeerName, RoomId, ServerMessage, Signal,
+    ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, PeerName, Resume, RoomId, ServerMessage,
+    Signal,
 };
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
@@ -67,6 +68,8 @@ pub struct Joined {
     pub ice_servers: Vec<IceServer>,
     /// Whether this is a join after a reconnection.
     pub rejoined: bool,
+    /// What to present to take this connection's place after the next reconnection.
+    pub resume: Option<Resume>,
 }
 
 /// What happens on the signaling connection.
@@ -80,6 +83,8 @@ pub enum SignalingEvent {
         id: PeerId,
         /// Their name, if they gave one.
         name: Option<PeerName>,
+        /// The id they had, when they came back over a new connection.
+        replaces: Option<PeerId>,
     },
     /// Someone left the room.
     PeerLeft {
@@ -167,6 +172,7 @@ pub enum SignalingError {
 pub struct SignalingClient {
     outgoing: mpsc::Sender<ClientMessage>,
     events: mpsc::Receiver<SignalingEvent>,
+    reconnect: Arc<Notify>,
     task: JoinHandle<()>,
 }
 
@@ -180,16 +186,33 @@ impl SignalingClient {
                 reason: "the scheme must be ws:// or wss://".into(),
             });
         }
-        let (ws, joined) = open_and_join(&config, false).await?;
+        let (ws, joined) = open_and_join(&config, None, false).await?;
         let (outgoing, outgoing_rx) = mpsc::channel(256);
         let (events_tx, events) = mpsc::channel(1024);
+        let resume = joined.resume.clone();
         let _ = events_tx.send(SignalingEvent::Joined(joined)).await;
-        let task = tokio::spawn(run(ws, config, outgoing_rx, events_tx));
+        let reconnect = Arc::new(Notify::new());
+        let task = tokio::spawn(run(
+            ws,
+            resume,
+            config,
+            outgoing_rx,
+            events_tx,
+            Arc::clone(&reconnect),
+        ));
         Ok(Self {
             outgoing,
             events,
+            reconnect,
             task,
         })
+    }
+
+    /// Drops the connection and connects again at once (taking our place in the room
+    /// back): after a network change, the old connection's path may be gone without
+    /// either end noticing for a long while.
+    pub fn reconnect_now(&self) {
+        self.reconnect.notify_one();
     }
 
     /// Queues a message for the server. While disconnected, messages are dropped (they
@@ -214,9 +237,11 @@ impl SignalingClient {
     }
 }
 
-/// Opens the WebSocket and joins; returns the socket and the welcome.
+/// Opens the WebSocket and joins (after a reconnection, presenting `resume` to take the
+/// old connection's place); returns the socket and the welcome.
 async fn open_and_join(
     config: &SignalingConfig,
+    resume: Option<Resume>,
     rejoined: bool,
 ) -> Result<(Ws, Joined), SignalingError> {
     let attempt = async {
@@ -235,6 +260,7 @@ async fn open_and_join(
         let join = ClientMessage::Join {
             room: config.room.clone(),
             name: config.name.clone(),
+            resume: resume.clone(),
         };
         ws.send(Message::Text(join.to_json().into()))
             .await
@@ -251,9 +277,14 @@ async fn open_and_join(
                     id,
                     peers,
                     ice_servers,
+                    resume: token,
                     ..
                 }) => {
                     let joined = Joined {
+                        resume: token.map(|token| Resume {
+                            id: id.clone(),
+                            token,
+                        }),
                         id,
                         peers,
                         ice_servers,
@@ -295,31 +326,41 @@ enum SessionEnd {
     Closed,
     /// The connection dropped.
     Dropped(String),
+    /// The engine asked for a new connection.
+    Asked,
 }
 
 /// The background task: sessions, and reconnection between them.
 async fn run(
     mut ws: Ws,
+    mut resume: Option<Resume>,
     config: SignalingConfig,
     mut outgoing: mpsc::Receiver<ClientMessage>,
     events: mpsc::Sender<SignalingEvent>,
+    reconnect: Arc<Notify>,
 ) {
     let salt = u64::from(std::process::id());
     loop {
-        let reason = match session(&mut ws, &mut outgoing, &events).await {
+        let reason = match session(&mut ws, &mut outgoing, &events, &reconnect).await {
             SessionEnd::Closed => {
                 let leave = ClientMessage::Leave.to_json();
                 let _ = ws.send(Message::Text(leave.into())).await;
                 let _ = ws.close(None).await;
                 return;
             }
-            SessionEnd::Dropped(reason) => reason,
+            SessionEnd::Dropped(reason) => (reason, false),
+            SessionEnd::Asked => ("the network changed".to_string(), true),
         };
+        let (reason, at_once) = reason;
         let mut attempt = 0;
         ws = loop {
-            let retry_in = config
-                .backoff
-                .delay(attempt, salt.wrapping_add(u64::from(attempt)));
+            let retry_in = if at_once && attempt == 0 {
+                Duration::ZERO
+            } else {
+                config
+                    .backoff
+                    .delay(attempt, salt.wrapping_add(u64::from(attempt)))
+            };
             tracing::info!(%reason, ?retry_in, "signaling connection lost; reconnecting");
             let event = SignalingEvent::Disconnected {
                 reason: reason.clone(),
@@ -340,9 +381,10 @@ async fn run(
                     },
                 }
             }
-            match open_and_join(&config, true).await {
+            match open_and_join(&config, resume.clone(), true).await {
                 Ok((ws, joined)) => {
                     tracing::info!(id = %joined.id, "signaling reconnected");
+                    resume = joined.resume.clone();
                     if events.send(SignalingEvent::Joined(joined)).await.is_err() {
                         return;
                     }
@@ -362,9 +404,11 @@ async fn session(
     ws: &mut Ws,
     outgoing: &mut mpsc::Receiver<ClientMessage>,
     events: &mpsc::Sender<SignalingEvent>,
+    reconnect: &Notify,
 ) -> SessionEnd {
     loop {
         tokio::select! {
+            () = reconnect.notified() => return SessionEnd::Asked,
             frame = ws.next() => {
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text,
@@ -404,7 +448,9 @@ async fn session(
 
 fn to_event(message: ServerMessage) -> Option<SignalingEvent> {
     Some(match message {
-        ServerMessage::PeerJoined { id, name } => SignalingEvent::PeerJoined { id, name },
+        ServerMessage::PeerJoined { id, name, replaces } => {
+            SignalingEvent::PeerJoined { id, name, replaces }
+        }
         ServerMessage::PeerLeft { id } => SignalingEvent::PeerLeft { id },
         ServerMessage::Offer { sdp, from, .. } => SignalingEvent::Signal {
             from,

@@ -143,6 +143,16 @@ impl fmt::Display for PeerId {
     }
 }
 
+/// What a reconnecting peer presents in `join` to take its previous connection's place
+/// in the room (see `welcome.resume`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The id it had.
+    pub id: PeerId,
+    /// The `resume` token its `welcome` gave it.
+    pub token: String,
+}
+
 /// An ICE candidate in the browser's `RTCIceCandidateInit` JSON form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -195,6 +205,9 @@ pub enum ClientMessage {
         /// An optional display name.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<PeerName>,
+        /// After a reconnect: the connection this one replaces in the room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
     },
     /// An SDP offer, relayed.
     Offer {
@@ -289,6 +302,10 @@ pub enum ServerMessage {
         /// ICE servers to use unless the peer's own settings override them.
         #[serde(rename = "iceServers", default)]
         ice_servers: Vec<IceServer>,
+        /// A secret to present (with `id`) in a later `join` after a reconnect, to take
+        /// this connection's place in the room.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     /// A peer entered the room.
     PeerJoined {
@@ -297,6 +314,10 @@ pub enum ServerMessage {
         /// Its name, if it gave one.
         #[serde(default)]
         name: Option<PeerName>,
+        /// The peer that came back over a new connection: the id it had (no `peer-left`
+        /// was sent for it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<PeerId>,
     },
     /// A peer left the room (by `leave`, close or time-out).
     PeerLeft {
@@ -463,11 +484,39 @@ mod tests {
             msg,
             ClientMessage::Join {
                 room: RoomId::new("abc_1-2").unwrap(),
-                name: None
+                name: None,
+                resume: None,
             }
         );
         let msg = ClientMessage::from_json(r#"{"type":"join","room":"r","name":"Ada"}"#).unwrap();
         assert!(matches!(msg, ClientMessage::Join { name: Some(n), .. } if n.as_str() == "Ada"));
+    }
+
+    #[test]
+    fn join_may_carry_a_resume_and_welcome_and_peer_joined_their_parts() {
+        let msg = ClientMessage::from_json(
+            r#"{"type":"join","room":"r","resume":{"id":"7","token":"t0k"}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            msg,
+            ClientMessage::Join { resume: Some(Resume { id, token }), .. }
+                if id.as_str() == "7" && token == "t0k"
+        ));
+        let joined =
+            ServerMessage::from_json(r#"{"type":"peer-joined","id":"8","replaces":"7"}"#).unwrap();
+        assert!(matches!(
+            joined,
+            ServerMessage::PeerJoined { replaces: Some(old), .. } if old.as_str() == "7"
+        ));
+        // Without them, nothing about resuming goes on the wire (old clients see v1 as
+        // it was).
+        let plain = ServerMessage::PeerJoined {
+            id: PeerId::new("2"),
+            name: None,
+            replaces: None,
+        };
+        assert!(!plain.to_json().contains("replaces"));
     }
 
     #[test]
@@ -550,8 +599,10 @@ mod tests {
                 username: None,
                 credential: None,
             }],
+            resume: Some("t0k".into()),
         };
         let v: serde_json::Value = serde_json::from_str(&welcome.to_json()).unwrap();
+        assert_eq!(v["resume"], "t0k");
         assert_eq!(v["type"], "welcome");
         assert_eq!(v["iceServers"][0]["urls"][0], "stun:127.0.0.1:3478");
         assert_eq!(
@@ -562,6 +613,7 @@ mod tests {
         let joined = ServerMessage::PeerJoined {
             id: PeerId::new("2"),
             name: None,
+            replaces: None,
         };
         assert!(joined.to_json().contains(r#""type":"peer-joined""#));
         let err = ServerMessage::error(ErrorCode::RoomFull, "full");
