@@ -143,7 +143,11 @@ export class Call {
     switch (msg.type) {
       case 'welcome':
         this.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
-        if (this.pc && this.state === 'connected') return; // a signaling reconnect mid-call
+        if (this.pc && (this.state === 'connected' || this.state === 'reconnecting')) {
+          // A signaling reconnect mid-call: a restart offer may have been lost with it.
+          if (this.state === 'reconnecting') this.scheduleRestart(0);
+          return;
+        }
         if (msg.peers.length === 0) {
           await this.offer();
         } else {
@@ -152,6 +156,11 @@ export class Call {
         }
         break;
       case 'peer-joined':
+        // The peer we talk to came back over a new connection: follow its new id.
+        if (msg.replaces && msg.replaces === this.remoteId) {
+          this.remoteId = msg.id;
+          break;
+        }
         if (this.state === 'waiting') this.setState('connecting', `${msg.name || 'a peer'} joined`);
         this.armConnectTimer();
         break;

@@ -2,7 +2,8 @@
 // (`shared/protocol.md` in the repository; `crates/signaling-proto/PROTOCOL.md`).
 // It knows nothing of WebRTC: it sends typed messages and hands every message it
 // receives to `onmessage`. If the connection drops after it was up, it reconnects with
-// backoff and joins the same room again; a call's media does not need it meanwhile.
+// backoff and joins the same room again, taking its old place back with the `resume`
+// token of its last `welcome`; a call's media does not need it meanwhile.
 
 /** Delays between reconnection attempts, in milliseconds (the last one repeats). */
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
@@ -24,6 +25,7 @@ export class Signaling {
     this.handlers = handlers;
     this.ws = null;
     this.join = null;          // the last join message, sent again after a reconnect
+    this.resume = null;        // {id, token} from the last welcome, for coming back
     this.wasOpen = false;      // whether the connection was ever up
     this.attempt = 0;
     this.closed = false;
@@ -51,7 +53,7 @@ export class Signaling {
       this.wasOpen = true;
       this.attempt = 0;
       this.handlers.onstatus?.('open');
-      ws.send(JSON.stringify(this.join));
+      ws.send(JSON.stringify(this.resume ? { ...this.join, resume: this.resume } : this.join));
     };
     ws.onmessage = (event) => {
       let msg;
@@ -60,6 +62,9 @@ export class Signaling {
       } catch {
         console.warn('signaling: a frame that is not JSON', event.data);
         return;
+      }
+      if (msg?.type === 'welcome') {
+        this.resume = typeof msg.resume === 'string' ? { id: msg.id, token: msg.resume } : null;
       }
       if (msg && typeof msg.type === 'string') this.handlers.onmessage(msg);
     };
