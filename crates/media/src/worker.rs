@@ -10,8 +10,9 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::MediaError;
+use crate::codec::{VideoDecoder, VideoEncoder};
 use crate::frame::VideoFrame;
-use crate::h264::{Encoded, H264Decoder, H264Encoder};
+use crate::h264::Encoded;
 
 /// A thread that runs jobs of type `J` in order.
 #[derive(Debug)]
@@ -78,11 +79,11 @@ pub enum EncoderJob {
 /// Runs `encoder` on its own thread; every picture's result goes to `output`.
 /// Setting errors are reported through `output` too.
 pub fn encoder_thread(
-    mut encoder: H264Encoder,
+    mut encoder: VideoEncoder,
     capacity: usize,
     mut output: impl FnMut(Result<Encoded, MediaError>) + Send + 'static,
 ) -> Result<Worker<EncoderJob>, MediaError> {
-    Worker::spawn("h264-encoder", capacity, move |job| match job {
+    Worker::spawn("video-encoder", capacity, move |job| match job {
         EncoderJob::Encode(picture) => output(encoder.encode(&picture)),
         EncoderJob::Keyframe => encoder.request_keyframe(),
         EncoderJob::Bitrate(bps) => {
@@ -110,11 +111,11 @@ pub struct DecodeJob {
 /// Runs `decoder` on its own thread; each access unit's result goes to `output`
 /// (`Ok(None)` when it completed no picture, `Err` when a keyframe is needed).
 pub fn decoder_thread(
-    mut decoder: H264Decoder,
+    mut decoder: VideoDecoder,
     capacity: usize,
     mut output: impl FnMut(Result<Option<VideoFrame>, MediaError>) + Send + 'static,
 ) -> Result<Worker<DecodeJob>, MediaError> {
-    Worker::spawn("h264-decoder", capacity, move |job: DecodeJob| {
+    Worker::spawn("video-decoder", capacity, move |job: DecodeJob| {
         output(decoder.decode(&job.data, job.capture_us));
     })
 }
@@ -122,6 +123,7 @@ pub fn decoder_thread(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::VideoCodec;
     use crate::h264::EncoderSettings;
     use crate::pattern::{PatternGenerator, read_code};
     use std::sync::mpsc::channel;
@@ -129,11 +131,18 @@ mod tests {
 
     #[test]
     fn pictures_go_through_encoder_and_decoder_threads_in_order() {
+        for codec in VideoCodec::ALL {
+            pictures_go_through_the_threads_in_order(codec);
+        }
+    }
+
+    fn pictures_go_through_the_threads_in_order(codec: VideoCodec) {
         let (units_tx, units) = channel();
-        let encoder = H264Encoder::new(320, 240, EncoderSettings::new(500_000, 30.0)).unwrap();
+        let encoder =
+            VideoEncoder::new(codec, 320, 240, EncoderSettings::new(500_000, 30.0)).unwrap();
         let enc = encoder_thread(encoder, 8, move |r| units_tx.send(r).unwrap()).unwrap();
         let (pictures_tx, pictures) = channel();
-        let dec = decoder_thread(H264Decoder::new().unwrap(), 8, move |r| {
+        let dec = decoder_thread(VideoDecoder::new(codec).unwrap(), 8, move |r| {
             pictures_tx.send(r).unwrap()
         })
         .unwrap();
