@@ -387,6 +387,12 @@ fn depacketize(codec: VideoCodec, packets: &[Stored], timestamp: u32) -> Assembl
         if codec == VideoCodec::H264 && !aggregation_fits(&p.payload) {
             return Assembled::Lost;
         }
+        if codec != VideoCodec::H264 {
+            // rtc-rtp 0.21.1's VP8 and VP9 depacketizers keep fields of the previous
+            // packet (VP9 even collects its reference indices until "too many"): each
+            // packet gets a fresh one. (H.264's keeps the FU-A fragments it joins.)
+            depacketizer = self::depacketizer(codec);
+        }
         match depacketizer.depacketize(&p.payload) {
             Ok(part) => data.extend_from_slice(&part),
             Err(_) => return Assembled::Lost,
@@ -857,5 +863,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_vp9_frame_in_flexible_mode_over_many_packets_comes_out_whole() {
+        // Chromium's descriptor: I (15-bit picture id), P, F, then one reference index
+        // in every packet; B on the first, E on the last.
+        let mut a = FrameAssembler::new(VideoCodec::Vp9, AssemblerConfig::default());
+        let body: Vec<Vec<u8>> = (0..6u8).map(|i| vec![0x84 + i; 100]).collect();
+        for (i, part) in body.iter().enumerate() {
+            let mut flags = 0x80 | 0x40 | 0x10;
+            if i == 0 {
+                flags |= 0x08;
+            }
+            if i == body.len() - 1 {
+                flags |= 0x04;
+            }
+            let mut payload = vec![flags, 0x80, 0x05, 0x02];
+            payload.extend_from_slice(part);
+            a.push(
+                0,
+                RtpIn {
+                    seq: 10 + i as u16,
+                    timestamp: 3000,
+                    marker: i == body.len() - 1,
+                    payload: Bytes::from(payload),
+                },
+            );
+        }
+        assert_eq!(
+            frames_of(&mut a, u64::MAX),
+            [Assembled::Frame {
+                data: body.concat(),
+                timestamp: 3000,
+                keyframe: false,
+            }]
+        );
     }
 }

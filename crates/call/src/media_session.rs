@@ -23,7 +23,7 @@ use media::frame::now_us;
 use media::pattern::read_code;
 use media::tone::MarkDetector;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -176,7 +176,7 @@ impl LocalTracks {
 
     /// Answering `offer` (already set as the remote description): picks the video codec
     /// (the one asked for if offered, else the offer's first of ours), puts it first in
-    /// the answer and on the track.
+    /// the answer (keeping the offer's payload types) and on the track.
     pub(crate) async fn before_answer(&mut self, offer: &str) -> Result<(), CallError> {
         let offered = sdp::video_codecs(offer);
         let Some(&first) = offered.first() else {
@@ -186,9 +186,40 @@ impl LocalTracks {
             .preferred
             .filter(|c| offered.contains(c))
             .unwrap_or(first);
-        let mut order = vec![chosen];
-        order.extend(offered.into_iter().filter(|&c| c != chosen));
-        self.set_order(&order).await?;
+        if chosen != first
+            && let Some(transceiver) = &self.video_transceiver
+        {
+            // The transceiver lists the offer's codecs with the offer's payload types
+            // now: move the chosen one (and its RTX) to the front.
+            let current = match &self.video {
+                Some((_, sender, _)) => {
+                    sender
+                        .get_parameters()
+                        .await
+                        .map_err(CallError::webrtc)?
+                        .rtp_parameters
+                        .codecs
+                }
+                None => match transceiver.receiver().await.map_err(CallError::webrtc)? {
+                    Some(receiver) => {
+                        receiver
+                            .get_parameters()
+                            .await
+                            .map_err(CallError::webrtc)?
+                            .rtp_parameters
+                            .codecs
+                    }
+                    None => Vec::new(),
+                },
+            };
+            let reordered = put_first(current, chosen);
+            if !reordered.is_empty() {
+                transceiver
+                    .set_codec_preferences(reordered)
+                    .await
+                    .map_err(CallError::webrtc)?;
+            }
+        }
         self.carry(chosen).await
     }
 
@@ -233,6 +264,23 @@ impl LocalTracks {
             .await
             .map_err(CallError::webrtc)
     }
+}
+
+/// `codecs` with the first of `chosen`'s entries and its RTX (`apt=` its payload type)
+/// moved to the front, the rest in their order.
+fn put_first(codecs: Vec<RTCRtpCodecParameters>, chosen: VideoCodec) -> Vec<RTCRtpCodecParameters> {
+    let Some(pt) = codecs
+        .iter()
+        .find(|c| VideoCodec::from_sdp_name(&c.rtp_codec.mime_type) == Some(chosen))
+        .map(|c| c.payload_type)
+    else {
+        return codecs;
+    };
+    let apt = format!("apt={pt}");
+    let (front, rest): (Vec<_>, Vec<_>) = codecs
+        .into_iter()
+        .partition(|c| c.payload_type == pt || c.rtp_codec.sdp_fmtp_line == apt);
+    front.into_iter().chain(rest).collect()
 }
 
 /// The transceiver `sender` belongs to.
@@ -719,4 +767,44 @@ fn random_ssrc() -> u32 {
             .to_le_bytes();
     }
     u32::from_le_bytes(bytes) & !1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
+
+    fn codec(payload_type: u8, mime: &str, fmtp: &str) -> RTCRtpCodecParameters {
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime.into(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: fmtp.into(),
+                rtcp_feedback: vec![],
+            },
+            payload_type,
+        }
+    }
+
+    #[test]
+    fn the_chosen_codec_and_its_rtx_go_first_with_the_offers_payload_types() {
+        let offered = vec![
+            codec(120, "video/VP8", ""),
+            codec(124, "video/rtx", "apt=120"),
+            codec(121, "video/VP9", "profile-id=0"),
+            codec(125, "video/rtx", "apt=121"),
+        ];
+        let types = |list: Vec<RTCRtpCodecParameters>| -> Vec<u8> {
+            list.iter().map(|c| c.payload_type).collect()
+        };
+        assert_eq!(
+            types(put_first(offered.clone(), VideoCodec::Vp9)),
+            [121, 125, 120, 124]
+        );
+        assert_eq!(
+            types(put_first(offered.clone(), VideoCodec::H264)),
+            [120, 124, 121, 125]
+        );
+    }
 }
