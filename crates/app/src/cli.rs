@@ -167,7 +167,7 @@ pub(crate) fn parse_speaker(s: &str) -> Result<AudioOutput, String> {
     })
 }
 
-fn parse_codec(s: &str) -> Result<VideoCodec, String> {
+pub(crate) fn parse_codec(s: &str) -> Result<VideoCodec, String> {
     s.parse()
         .map_err(|e: media::codec::UnknownCodec| e.to_string())
 }
