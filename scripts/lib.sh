@@ -3,8 +3,8 @@
 
 # Packages every build needs: C/C++ compilers (ring, openh264), pkg-config for -sys
 # crates, cmake (libopus), nasm (openh264's SIMD assembly), ALSA headers (cpal), libclang
-# (bindgen, for the V4L2 camera bindings).
-BUILD_PACKAGES=(build-essential pkg-config ca-certificates cmake nasm libasound2-dev libclang-dev)
+# (bindgen, for the V4L2 camera bindings), libvpx (VP8 and VP9, linked from the system).
+BUILD_PACKAGES=(build-essential pkg-config ca-certificates cmake nasm libasound2-dev libclang-dev libvpx-dev)
 # What the desktop window loads at run time: OpenGL through Mesa (GLX or EGL) and the X11
 # libraries winit opens (keyboard, cursors, screens, input).
 WINDOW_PACKAGES=(libgl1 libegl1 libgl1-mesa-dri libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6)

@@ -2,9 +2,9 @@
 //
 // URL parameters (all optional): `room` (else an unguessable one is made and put in the
 // address bar to share), `name`, `relay=1` (relay-only), `codec=VP8` (offer and accept
-// only that video codec, e.g. to check how a peer without it fails), `server` (a ws:// or
-// wss:// URL; default: the server that served this page) and `autojoin=1` (join at once,
-// for scripts and tests).
+// only that video codec: a VP8 or VP9 call, or AV1 to see how a peer without it
+// fails), `server` (a ws:// or wss:// URL; default: the server that served this page)
+// and `autojoin=1` (join at once, for scripts and tests).
 //
 // `window.peercall` exposes the live call, its state and timings for automation.
 

@@ -3,9 +3,10 @@
 //! - time from the callee's join to its first decoded remote picture, over repeated
 //!   calls (distribution);
 //! - glass-to-glass latency of every picture at 640x480@30 and 1280x720@30, from the
-//!   capture time the test pattern carries (distribution);
+//!   capture time the test pattern carries (distribution), in H.264 and in VP8;
 //! - CPU of one `peercall call` process sending and receiving 1280x720@30, as a share of
-//!   one core: each second's (distribution), the whole call's, and by thread;
+//!   one core: each second's (distribution), the whole call's, and by thread; in H.264,
+//!   VP8 and VP9;
 //! - its resident memory over a long call (growth after warm-up should be flat).
 //!
 //! Flags: `--runs N` (calls for the join figure, default 20), `--seconds S` (length of
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use call::{CallOptions, FrameSink, run_call};
 use media::VideoFormat;
+use media::codec::VideoCodec;
 use media::frame::now_us;
 use media::pattern::read_code;
 use signaling_proto::RoomId;
@@ -51,8 +53,16 @@ fn args() -> Args {
     parsed
 }
 
-fn options(server: SocketAddr, room: &str, format: VideoFormat, seconds: u64) -> CallOptions {
+/// A peer on 127.0.0.1 sending the test sources in `format` for `seconds`, `codec` first.
+fn options_in(
+    server: SocketAddr,
+    room: &str,
+    format: VideoFormat,
+    seconds: u64,
+    codec: VideoCodec,
+) -> CallOptions {
     let mut o = CallOptions::new(format!("ws://{server}/ws"), RoomId::new(room).unwrap());
+    o.video_codec = Some(codec);
     o.bind = vec!["127.0.0.1:0".parse().unwrap()];
     o.format = format;
     o.duration = Some(Duration::from_secs(seconds));
@@ -79,15 +89,26 @@ async fn call(
     format: VideoFormat,
     seconds: u64,
 ) -> (call::Summary, Vec<(f64, f64)>) {
+    call_in(server, room, format, seconds, VideoCodec::H264).await
+}
+
+/// [`call`] in `codec`.
+async fn call_in(
+    server: SocketAddr,
+    room: &str,
+    format: VideoFormat,
+    seconds: u64,
+    codec: VideoCodec,
+) -> (call::Summary, Vec<(f64, f64)>) {
     let caller = tokio::spawn(run_call(
-        options(server, room, format, seconds),
+        options_in(server, room, format, seconds, codec),
         |_| {},
         std::future::pending(),
     ));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&latencies);
-    let mut callee = options(server, room, format, seconds);
+    let mut callee = options_in(server, room, format, seconds, codec);
     let joined = Instant::now();
     callee.remote_video = Some(FrameSink(Arc::new(move |picture| {
         if let Some(code) = read_code(picture) {
@@ -142,7 +163,7 @@ fn usage(pid: u32, at: f64) -> Option<Sample> {
     })
 }
 
-fn peer_process(server: SocketAddr, room: &str, seconds: u64) -> Child {
+fn peer_process(server: SocketAddr, room: &str, seconds: u64, codec: VideoCodec) -> Child {
     Command::new(env!("CARGO_BIN_EXE_peercall"))
         .args([
             "call",
@@ -160,18 +181,25 @@ fn peer_process(server: SocketAddr, room: &str, seconds: u64) -> Child {
             "720",
         ])
         .args(["--duration", &seconds.to_string()])
+        .args(["--video-codec", &codec.sdp_name().to_lowercase()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("peercall binary")
 }
 
-/// Two `peercall call` processes at 720p30; samples the second's CPU and memory every
-/// `every` until they end.
-async fn processes(server: SocketAddr, room: &str, seconds: u64, every: Duration) -> Vec<Sample> {
-    let mut a = peer_process(server, room, seconds);
+/// Two `peercall call` processes at 720p30 in `codec`; samples the second's CPU and
+/// memory every `every` until they end.
+async fn processes(
+    server: SocketAddr,
+    room: &str,
+    seconds: u64,
+    every: Duration,
+    codec: VideoCodec,
+) -> Vec<Sample> {
+    let mut a = peer_process(server, room, seconds, codec);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut b = peer_process(server, room, seconds);
+    let mut b = peer_process(server, room, seconds, codec);
     let start = Instant::now();
     let mut samples = Vec::new();
     while b.try_wait().ok().flatten().is_none() {
@@ -201,14 +229,14 @@ async fn main() {
         "ms",
     );
 
-    for (label, format) in [("640x480@30", VGA), ("1280x720@30", HD)] {
-        let (summary, latencies) = call(
-            server,
-            label.replace('@', "-").as_str(),
-            format,
-            args.seconds,
-        )
-        .await;
+    // H.264 and VP8 in the same run, one after the other, so the two compare.
+    for (codec, (label, format)) in [VideoCodec::H264, VideoCodec::Vp8]
+        .into_iter()
+        .flat_map(|c| [("640x480@30", VGA), ("1280x720@30", HD)].map(|f| (c, f)))
+    {
+        let room = format!("{}-{}", codec.sdp_name(), label.replace('@', "-"));
+        let (summary, latencies) = call_in(server, &room, format, args.seconds, codec).await;
+        let label = format!("{label} {codec}");
         let steady = latencies
             .iter()
             .filter(|(t, _)| *t >= 3.0)
@@ -232,39 +260,55 @@ async fn main() {
         }
     }
 
-    let samples = processes(server, "cpu", args.seconds, Duration::from_secs(1)).await;
-    // Skip the first seconds (start-up, encoder warm-up), as far as the run allows.
-    let warm_up = (args.seconds as f64 / 4.0).min(3.0);
-    let steady: Vec<_> = samples.iter().filter(|s| s.at >= warm_up).collect();
-    report(
-        "CPU of one peer sending and receiving 1280x720@30, each second",
-        steady
-            .windows(2)
-            .map(|w| (w[1].ticks - w[0].ticks) as f64 / (w[1].at - w[0].at))
-            .collect(),
-        "% of one core",
-    );
-    if let (Some(first), Some(last)) = (steady.first(), steady.last()) {
-        let seconds = last.at - first.at;
-        let share = |from: u64, to: u64| (to - from) as f64 / seconds;
-        let threads: Vec<String> = last
-            .threads
-            .iter()
-            .map(|(name, to)| {
-                let from = first.threads.get(name).copied().unwrap_or(0);
-                format!("{name} {:.1}%", share(from, *to))
-            })
-            .collect();
-        println!(
-            "  over {seconds:.0} s: {:.1}% of one core; by thread: {}",
-            share(first.ticks, last.ticks),
-            threads.join(", ")
+    for codec in VideoCodec::ALL {
+        let samples = processes(
+            server,
+            &format!("cpu-{}", codec.sdp_name()),
+            args.seconds,
+            Duration::from_secs(1),
+            codec,
+        )
+        .await;
+        // Skip the first seconds (start-up, encoder warm-up), as far as the run allows.
+        let warm_up = (args.seconds as f64 / 4.0).min(3.0);
+        let steady: Vec<_> = samples.iter().filter(|s| s.at >= warm_up).collect();
+        report(
+            &format!("CPU of one peer sending and receiving 1280x720@30 in {codec}, each second"),
+            steady
+                .windows(2)
+                .map(|w| (w[1].ticks - w[0].ticks) as f64 / (w[1].at - w[0].at))
+                .collect(),
+            "% of one core",
         );
+        if let (Some(first), Some(last)) = (steady.first(), steady.last()) {
+            let seconds = last.at - first.at;
+            let share = |from: u64, to: u64| (to - from) as f64 / seconds;
+            let threads: Vec<String> = last
+                .threads
+                .iter()
+                .map(|(name, to)| {
+                    let from = first.threads.get(name).copied().unwrap_or(0);
+                    format!("{name} {:.1}%", share(from, *to))
+                })
+                .collect();
+            println!(
+                "  over {seconds:.0} s: {:.1}% of one core; by thread: {}",
+                share(first.ticks, last.ticks),
+                threads.join(", ")
+            );
+        }
     }
 
     if args.memory_minutes > 0 {
         let seconds = args.memory_minutes * 60;
-        let samples = processes(server, "memory", seconds, Duration::from_secs(10)).await;
+        let samples = processes(
+            server,
+            "memory",
+            seconds,
+            Duration::from_secs(10),
+            VideoCodec::H264,
+        )
+        .await;
         let at = |t: f64| {
             samples
                 .iter()

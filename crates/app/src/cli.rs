@@ -11,6 +11,7 @@ use call::{
     Summary, TurnServer, VideoInput, run_call,
 };
 use clap::Args;
+use media::codec::VideoCodec;
 use signaling_proto::{PeerName, RoomId};
 
 /// What to send and how much of it.
@@ -40,6 +41,11 @@ pub struct MediaArgs {
     /// Highest video bitrate, kbit/s.
     #[arg(long, default_value_t = 2_500)]
     pub max_bitrate: u32,
+    /// Video codec to put first in the offer or answer: `h264`, `vp8` or `vp9` (none:
+    /// H.264 first in our offers, and our answers follow the offer's order). The codec
+    /// used is the answer's first.
+    #[arg(long, value_parser = parse_codec)]
+    pub video_codec: Option<VideoCodec>,
     /// Seconds to stay connected (none: until Ctrl-C, or the other peer hangs up).
     #[arg(long)]
     pub duration: Option<f64>,
@@ -167,6 +173,11 @@ pub(crate) fn parse_speaker(s: &str) -> Result<AudioOutput, String> {
     })
 }
 
+pub(crate) fn parse_codec(s: &str) -> Result<VideoCodec, String> {
+    s.parse()
+        .map_err(|e: media::codec::UnknownCodec| e.to_string())
+}
+
 impl MediaArgs {
     fn apply(&self, options: &mut CallOptions) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -182,6 +193,7 @@ impl MediaArgs {
             "--min-bitrate must be at least 30 and at most --max-bitrate"
         );
         options.video = self.video.clone();
+        options.video_codec = self.video_codec;
         options.audio = self.audio.clone();
         options.speaker = self.speaker.clone();
         options.processing = ProcessingOptions {
@@ -404,5 +416,14 @@ mod tests {
         // The CA alone applies to the server's TURN URLs.
         let flags = <Flags as clap::Parser>::parse_from(["peercall", "--turn-ca", "ca.pem"]);
         assert_eq!(flags.ice.options().turn_ca, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn the_video_codec_flag_takes_h264_vp8_or_vp9_and_names_them_when_wrong() {
+        assert_eq!(parse_codec("vp8"), Ok(VideoCodec::Vp8));
+        assert_eq!(parse_codec("VP9"), Ok(VideoCodec::Vp9));
+        assert_eq!(parse_codec("h264"), Ok(VideoCodec::H264));
+        let err = parse_codec("av1").unwrap_err();
+        assert!(err.contains("h264, vp8 or vp9"), "{err}");
     }
 }

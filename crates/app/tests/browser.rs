@@ -1,14 +1,15 @@
 //! Calls with a real, headless Chromium (fake camera and microphone) running the web
 //! client that the signaling server serves: browser ↔ `peercall call` in both join
-//! orders, the same relay-only through coturn, browser ↔ browser, and a browser that
-//! offers only VP8; the desktop app (in a window on a virtual display) calling the
-//! browser and called by it; and Firefox ESR calling `peercall call` and Chromium.
+//! orders (H.264), with the web client's `codec=VP8` and `codec=VP9`, the same
+//! relay-only through coturn, browser ↔ browser, and a browser that offers only AV1
+//! (refused); the desktop app (in a window on a virtual display) calling the browser
+//! and called by it; and Firefox ESR, with no H.264 plugin, calling `peercall call` and
+//! Chromium in VP8.
 //! Assertions come from the browsers' own `getStats` and the native side's stats.
 //! Screenshots mid-call are kept in `target/artifacts`.
 //!
-//! Needs `chromium`, `chromium-driver`, `firefox-esr`, geckodriver, `g++` and
-//! `libopenh264-dev` (for Firefox's OpenH264 plugin), `Xvfb` and Mesa (scripts/test
-//! installs them). The tests take turns: each runs browsers and real-time codecs, and
+//! Needs `chromium`, `chromium-driver`, `firefox-esr`, geckodriver, `Xvfb` and Mesa
+//! (scripts/test installs them). The tests take turns: each runs browsers and real-time codecs, and
 //! the machine has two cores.
 
 mod common;
@@ -259,16 +260,29 @@ fn assert_media_both_ways(stats: &Reports, summary: &Value) {
 /// Waits until the browser decodes our H.264 at the size we send (640x480), at ≥ 25
 /// fps, and hears our audio, while sending H.264 and Opus.
 async fn browser_getting_ours(browser: &Browser) -> Reports {
-    stats_once(browser, "the browser gets our media", browser_gets_ours).await
+    browser_getting_ours_in(browser, "video/H264").await
+}
+
+/// [`browser_getting_ours`] with `video` (a MIME type) both ways instead of H.264.
+async fn browser_getting_ours_in(browser: &Browser, video: &str) -> Reports {
+    stats_once(browser, "the browser gets our media", |stats| {
+        browser_gets_ours_in(stats, video)
+    })
+    .await
 }
 
 /// The browser decodes our H.264 at the size we send (640x480), at ≥ 25 fps, and
 /// hears our audio; it sends H.264 and Opus.
 fn browser_gets_ours(stats: &Reports) -> Result<(), String> {
+    browser_gets_ours_in(stats, "video/H264")
+}
+
+/// [`browser_gets_ours`] with `video` (a MIME type) both ways.
+fn browser_gets_ours_in(stats: &Reports, video: &str) -> Result<(), String> {
     let video_in = stats.rtp("video", "inbound-rtp")?;
     for (kind, direction, codec) in [
-        ("video", "inbound-rtp", "video/H264"),
-        ("video", "outbound-rtp", "video/H264"),
+        ("video", "inbound-rtp", video),
+        ("video", "outbound-rtp", video),
         ("audio", "inbound-rtp", "audio/opus"),
     ] {
         let got = stats.codec(kind, direction)?;
@@ -554,9 +568,14 @@ async fn two_browsers_call_each_other_through_the_server() {
 /// A browser in a call with another browser decodes its H.264 (more than a second of
 /// it) and hears its audio.
 fn browser_gets_a_browsers(stats: &Reports) -> Result<(), String> {
+    browser_gets_a_browsers_in(stats, "video/H264")
+}
+
+/// [`browser_gets_a_browsers`] in `video` (a MIME type).
+fn browser_gets_a_browsers_in(stats: &Reports, video: &str) -> Result<(), String> {
     let video_in = stats.rtp("video", "inbound-rtp")?;
     let codec = stats.codec("video", "inbound-rtp")?;
-    check!(codec == "video/H264", "inbound video is {codec}");
+    check!(codec == video, "inbound video is {codec}, not {video}");
     check!(
         video_in["framesDecoded"].as_u64().unwrap_or(0) > 30,
         "too few pictures decoded: {video_in}"
@@ -581,19 +600,55 @@ async fn firefox_in(server: SocketAddr, room: &str) -> Browser {
     browser
 }
 
+/// Our summary says we sent and received `codec` (`VP8`, `VP9`, `H264`).
+fn assert_native_codec(summary: &Value, codec: &str) {
+    let last = &summary["summary"]["last"];
+    assert_eq!(last["video_out"]["codec"], codec, "{last}");
+    assert_eq!(last["video_in"]["codec"], codec, "{last}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn native_peer_and_firefox_call_with_h264_both_ways() {
+async fn native_peer_and_firefox_without_h264_call_with_vp8_both_ways() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let browser = firefox_in(server, "firefox-native").await;
     wait_state(&browser, "waiting").await;
     let native = native_in(server, "firefox-native", &[]);
     wait_state(&browser, "connected").await;
-    let stats = browser_getting_ours(&browser).await;
+    // Firefox offers VP8 first (and VP9), no H.264: our answer follows its order.
+    let stats = browser_getting_ours_in(&browser, "video/VP8").await;
     screenshot_shows_remote_video(&browser, "firefox-call-with-native.png").await;
     let summary = native_summary(native).await;
-    assert_media_both_ways(&stats, &summary);
+    if let Err(why) = browser_gets_ours_in(&stats, "video/VP8") {
+        panic!("{why}");
+    }
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_we_get_the_browsers(&summary["summary"]["last"]);
+    assert_native_codec(&summary, "VP8");
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_peer_and_chromium_call_in_vp8_and_in_vp9_when_the_page_asks() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (server, _stop) = signaling_server(&[]).await;
+    for codec in ["VP8", "VP9"] {
+        let room = format!("chromium-{}", codec.to_lowercase());
+        let browser = browser_in(server, &room, &format!("&codec={codec}")).await;
+        wait_state(&browser, "waiting").await;
+        let native = native_in(server, &room, &[]);
+        wait_state(&browser, "connected").await;
+        let mime = format!("video/{codec}");
+        let stats = browser_getting_ours_in(&browser, &mime).await;
+        let summary = native_summary(native).await;
+        if let Err(why) = browser_gets_ours_in(&stats, &mime) {
+            panic!("{codec}: {why}");
+        }
+        assert_eq!(summary["ok"], true, "{codec}: {summary}");
+        assert_we_get_the_browsers(&summary["summary"]["last"]);
+        assert_native_codec(&summary, codec);
+        browser.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -605,12 +660,11 @@ async fn firefox_and_chromium_call_each_other_through_the_server() {
     let firefox = firefox_in(server, "two-browsers").await;
     wait_state(&chromium, "connected").await;
     wait_state(&firefox, "connected").await;
+    // Firefox has no H.264: the two settle on VP8.
     for browser in [&chromium, &firefox] {
-        stats_once(
-            browser,
-            "a browser gets the other's media",
-            browser_gets_a_browsers,
-        )
+        stats_once(browser, "a browser gets the other's media", |stats| {
+            browser_gets_a_browsers_in(stats, "video/VP8")
+        })
         .await;
     }
     screenshot_shows_remote_video(&firefox, "firefox-call-with-chromium.png").await;
@@ -619,19 +673,19 @@ async fn firefox_and_chromium_call_each_other_through_the_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn native_peer_refuses_a_browser_offering_only_vp8_with_the_reason() {
+async fn native_peer_refuses_a_browser_offering_only_av1_with_the_reason() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
-    let browser = browser_in(server, "vp8-only", "&codec=VP8").await;
+    let browser = browser_in(server, "av1-only", "&codec=AV1").await;
     wait_state(&browser, "waiting").await;
-    let native = native_in(server, "vp8-only", &[]);
+    let native = native_in(server, "av1-only", &[]);
     let summary = tokio::time::timeout(Duration::from_secs(30), native_summary(native))
         .await
         .expect("the native peer gives up within 30 s");
     assert_eq!(summary["ok"], false, "{summary}");
     let reason = summary["reason"].as_str().unwrap();
     assert!(
-        reason.contains("VP8") && reason.contains("H264"),
+        reason.contains("AV1") && reason.contains("H264, VP8 or VP9"),
         "the reason names what was offered and what we decode: {reason}"
     );
     assert_eq!(summary["reason_code"], "no-common-codec", "{summary}");

@@ -21,6 +21,17 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 #[test]
 fn five_percent_loss_40_ms_rtt_and_jitter_keep_25_fps_without_freezes() {
+    lossy_link_keeps_25_fps_without_freezes(&[], "H264");
+}
+
+#[test]
+fn five_percent_loss_40_ms_rtt_and_jitter_keep_25_fps_without_freezes_in_vp8() {
+    lossy_link_keeps_25_fps_without_freezes(&["--video-codec", "vp8"], "VP8");
+}
+
+/// A 15 s call with `flags` over 40 ms RTT, ±5 ms jitter and 5% loss each way: ≥ 25 fps
+/// after the first 3 s, no gap over 500 ms, NACKs sent, Opus FEC told, video in `codec`.
+fn lossy_link_keeps_25_fps_without_freezes(flags: &[&str], codec: &str) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let Some(mut lab) = Lab::new("loss") else {
         return;
@@ -31,14 +42,16 @@ fn five_percent_loss_40_ms_rtt_and_jitter_keep_25_fps_without_freezes() {
         jitter: Duration::from_millis(std::env::var("J").map_or(5, |v| v.parse().unwrap())),
         loss: std::env::var("L").map_or(0.05, |v| v.parse().unwrap()),
     });
-    let (a, b) = lab.call(15, || {});
+    let (a, b) = lab.call_with(15, flags, || {});
     for (who, lines) in [("a", &a), ("b", &b)] {
-        println!("{who}:\n{}", brief(lines));
+        println!("{codec}, {who}:\n{}", brief(lines));
         let (steady, summary) = split(lines, 3);
         assert_eq!(summary["ok"], true, "{who}: {summary}");
         let fps = mean(&steady, |l| l["video_in"]["fps"].as_f64().unwrap());
         assert!(fps >= 25.0, "{who}: {fps} fps:\n{}", brief(lines));
         let last = &summary["summary"]["last"];
+        assert_eq!(last["video_out"]["codec"], codec, "{who}: {last}");
+        assert_eq!(last["video_in"]["codec"], codec, "{who}: {last}");
         assert!(
             last["video_in"]["longest_gap_ms"].as_u64().unwrap() <= 500,
             "{who}:\n{}",

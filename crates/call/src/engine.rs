@@ -323,11 +323,15 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             Action::Offer { to } => self.offer(to).await?,
             Action::Answer { to, offer } => {
                 let pc = self.pc()?;
-                let offer = rtc::peer_connection::sdp::RTCSessionDescription::offer(offer)
-                    .map_err(CallError::webrtc)?;
-                pc.set_remote_description(offer)
+                let description =
+                    rtc::peer_connection::sdp::RTCSessionDescription::offer(offer.clone())
+                        .map_err(CallError::webrtc)?;
+                pc.set_remote_description(description)
                     .await
                     .map_err(CallError::webrtc)?;
+                if let Some(tracks) = self.tracks_mut() {
+                    tracks.before_answer(&offer).await?;
+                }
                 let answer = pc.create_answer(None).await.map_err(CallError::webrtc)?;
                 let sdp = answer.sdp.clone();
                 pc.set_local_description(answer)
@@ -336,6 +340,9 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 self.send(ClientMessage::Answer { sdp, to: Some(to) })?;
             }
             Action::ApplyAnswer(sdp) => {
+                if let Some(tracks) = self.tracks_mut() {
+                    tracks.before_applying_answer(&sdp).await?;
+                }
                 let answer = rtc::peer_connection::sdp::RTCSessionDescription::answer(sdp)
                     .map_err(CallError::webrtc)?;
                 self.pc()?
@@ -381,6 +388,11 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             .await
             .map_err(CallError::webrtc)?;
         self.send(ClientMessage::Offer { sdp, to })
+    }
+
+    /// Our tracks on the current connection, until media starts with them.
+    fn tracks_mut(&mut self) -> Option<&mut LocalTracks> {
+        self.link.as_mut()?.tracks.as_mut()
     }
 
     fn pc(&self) -> Result<Arc<dyn PeerConnection>, Failure> {

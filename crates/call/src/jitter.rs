@@ -1,8 +1,9 @@
-//! H.264 frame assembly on the RTP marker bit, with a jitter buffer sized to the
-//! measured jitter.
+//! Video frame assembly (H.264, VP8 or VP9) on the RTP marker bit, with a jitter buffer
+//! sized to the measured jitter.
 //!
 //! [`FrameAssembler`] is a plain type (time is an argument, in microseconds): RTP
-//! packets go in, whole access units come out as soon as their last packet (the one
+//! packets of one codec go in, whole encoded pictures come out (depacketized by rtc-rtp's
+//! depacketizer of that codec; a keyframe told by [`media::codec::is_keyframe`]) as soon as their last packet (the one
 //! with the marker bit) and every packet before it back to the previous frame's end
 //! are there — no waiting for the next frame to start. Packets may arrive out of
 //! order or late (NACK retransmissions): once a hole is known (a later packet came),
@@ -18,7 +19,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
+use media::codec::{VideoCodec, is_keyframe};
 use rtc::rtp::codec::h264::H264Packet;
+use rtc::rtp::codec::vp8::Vp8Packet;
+use rtc::rtp::codec::vp9::Vp9Packet;
 use rtc::rtp::packetizer::Depacketizer;
 
 use crate::sequence::{SequenceUnwrapper, TimestampUnwrapper};
@@ -57,7 +61,7 @@ impl Default for AssemblerConfig {
     }
 }
 
-/// One RTP packet of an H.264 stream.
+/// One RTP packet of a video stream.
 #[derive(Debug, Clone)]
 pub struct RtpIn {
     /// Sequence number.
@@ -66,20 +70,20 @@ pub struct RtpIn {
     pub timestamp: u32,
     /// Marker bit: the last packet of an access unit.
     pub marker: bool,
-    /// RTP payload (RFC 6184).
+    /// RTP payload (RFC 6184 for H.264, RFC 7741 for VP8, RFC 9628 for VP9).
     pub payload: Bytes,
 }
 
 /// What comes out of the assembler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Assembled {
-    /// A whole access unit in Annex-B form.
+    /// A whole encoded picture (for H.264 an access unit in Annex-B form).
     Frame {
-        /// Annex-B NAL units.
+        /// The picture: Annex-B NAL units, or a VP8 or VP9 frame.
         data: Vec<u8>,
         /// Its RTP timestamp.
         timestamp: u32,
-        /// Whether it holds an IDR picture (decodable on its own).
+        /// Whether it is a keyframe (an IDR picture; decodable on its own).
         keyframe: bool,
     },
     /// Packets of one or more frames never arrived (or could not be read); what
@@ -126,9 +130,10 @@ impl JitterEstimate {
     }
 }
 
-/// Assembles H.264 access units from RTP packets; see the module documentation.
+/// Assembles encoded pictures from RTP packets; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct FrameAssembler {
+    codec: VideoCodec,
     config: AssemblerConfig,
     packets: BTreeMap<u64, Stored>,
     seqs: SequenceUnwrapper,
@@ -143,9 +148,15 @@ pub struct FrameAssembler {
 }
 
 impl FrameAssembler {
-    /// An empty assembler.
-    pub fn new(config: AssemblerConfig) -> Self {
+    /// The codec it assembles.
+    pub fn codec(&self) -> VideoCodec {
+        self.codec
+    }
+
+    /// An empty assembler of `codec`'s packets.
+    pub fn new(codec: VideoCodec, config: AssemblerConfig) -> Self {
         Self {
+            codec,
             config,
             packets: BTreeMap::new(),
             seqs: SequenceUnwrapper::default(),
@@ -262,7 +273,7 @@ impl FrameAssembler {
                 .filter_map(|s| self.packets.remove(&s))
                 .collect();
             self.next = Some(end + 1);
-            return Some(depacketize(&packets, timestamp as u32));
+            return Some(depacketize(self.codec, &packets, timestamp as u32));
         }
         let overflow = self.packets.len() > self.config.max_packets;
         let hole_expired = self
@@ -303,12 +314,11 @@ impl FrameAssembler {
     /// Before the first frame: the first packet that starts a frame, dropping
     /// anything before it.
     fn find_start(&mut self) -> Option<u64> {
-        let probe = H264Packet::default();
         let mut previous: Option<(u64, u64)> = None;
         let mut start = None;
         for (&seq, p) in &self.packets {
             let new_frame = previous.is_none_or(|(s, ts)| s + 1 != seq || ts != p.timestamp);
-            if new_frame && probe.is_partition_head(&p.payload) {
+            if new_frame && partition_head(self.codec, &p.payload) {
                 start = Some(seq);
                 break;
             }
@@ -352,22 +362,46 @@ impl FrameAssembler {
     }
 }
 
-fn depacketize(packets: &[Stored], timestamp: u32) -> Assembled {
-    let mut depacketizer = H264Packet::default();
+/// Whether `payload` starts a picture of `codec` (its depacketizer's partition head).
+fn partition_head(codec: VideoCodec, payload: &Bytes) -> bool {
+    match codec {
+        VideoCodec::H264 => H264Packet::default().is_partition_head(payload),
+        VideoCodec::Vp8 => Vp8Packet::default().is_partition_head(payload),
+        VideoCodec::Vp9 => Vp9Packet::default().is_partition_head(payload),
+    }
+}
+
+/// The depacketizer of `codec`.
+fn depacketizer(codec: VideoCodec) -> Box<dyn Depacketizer> {
+    match codec {
+        VideoCodec::H264 => Box::<H264Packet>::default(),
+        VideoCodec::Vp8 => Box::<Vp8Packet>::default(),
+        VideoCodec::Vp9 => Box::<Vp9Packet>::default(),
+    }
+}
+
+fn depacketize(codec: VideoCodec, packets: &[Stored], timestamp: u32) -> Assembled {
+    let mut depacketizer = depacketizer(codec);
     let mut data = Vec::new();
     for p in packets {
-        if !aggregation_fits(&p.payload) {
+        if codec == VideoCodec::H264 && !aggregation_fits(&p.payload) {
             return Assembled::Lost;
         }
+        if codec != VideoCodec::H264 {
+            // rtc-rtp 0.21.1's VP8 and VP9 depacketizers keep fields of the previous
+            // packet (VP9 even collects its reference indices until "too many"): each
+            // packet gets a fresh one. (H.264's keeps the FU-A fragments it joins.)
+            depacketizer = self::depacketizer(codec);
+        }
         match depacketizer.depacketize(&p.payload) {
-            Ok(nalus) => data.extend_from_slice(&nalus),
+            Ok(part) => data.extend_from_slice(&part),
             Err(_) => return Assembled::Lost,
         }
     }
     if data.is_empty() {
         return Assembled::Lost;
     }
-    let keyframe = nal_types(&data).any(|t| t == 5);
+    let keyframe = is_keyframe(codec, &data);
     Assembled::Frame {
         data,
         timestamp,
@@ -400,13 +434,6 @@ fn aggregation_fits(payload: &[u8]) -> bool {
     true
 }
 
-/// NAL unit types in an Annex-B buffer.
-fn nal_types(data: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    data.windows(4)
-        .filter(|w| w[..3] == [0, 0, 1])
-        .map(|w| w[3] & 0x1f)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,13 +456,20 @@ mod tests {
             .collect()
     }
 
+    /// NAL unit types in an Annex-B buffer.
+    fn nal_types(data: &[u8]) -> impl Iterator<Item = u8> + '_ {
+        data.windows(4)
+            .filter(|w| w[..3] == [0, 0, 1])
+            .map(|w| w[3] & 0x1f)
+    }
+
     fn frames_of(assembler: &mut FrameAssembler, now: u64) -> Vec<Assembled> {
         std::iter::from_fn(|| assembler.pop(now)).collect()
     }
 
     #[test]
     fn a_frame_comes_out_when_its_marker_packet_arrives() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         let packets = frame(100, 3000, 3, true);
         for p in &packets[..2] {
             a.push(0, p.clone());
@@ -455,7 +489,7 @@ mod tests {
 
     #[test]
     fn reordered_packets_and_a_sequence_wrap_still_make_whole_frames() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         let mut packets = frame(65_534, 0, 4, true); // 65534, 65535, 0, 1
         packets.extend(frame(2, 3000, 2, false));
         packets.swap(1, 2);
@@ -479,7 +513,7 @@ mod tests {
 
     #[test]
     fn a_late_retransmission_fills_the_hole_before_the_wait_runs_out() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         let first = frame(10, 0, 1, true);
         let second = frame(11, 3000, 3, false);
         a.push(0, first[0].clone());
@@ -497,7 +531,7 @@ mod tests {
             max_wait_us: 100_000,
             ..AssemblerConfig::default()
         };
-        let mut a = FrameAssembler::new(config);
+        let mut a = FrameAssembler::new(VideoCodec::H264, config);
         a.push(0, frame(10, 0, 1, true)[0].clone());
         a.pop(0);
         let broken = frame(11, 3000, 3, false);
@@ -527,7 +561,7 @@ mod tests {
             max_wait_us: 100_000,
             ..AssemblerConfig::default()
         };
-        let mut a = FrameAssembler::new(config);
+        let mut a = FrameAssembler::new(VideoCodec::H264, config);
         // A 40-packet keyframe trickling in over 800 ms (a slow link).
         let key = frame(0, 0, 40, true);
         for (i, p) in key.iter().enumerate() {
@@ -546,7 +580,7 @@ mod tests {
 
     #[test]
     fn missing_packets_are_reported_once_when_overdue() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         a.push(0, frame(10, 0, 1, true)[0].clone());
         a.pop(0);
         let second = frame(11, 3000, 5, false); // 11..=15; 12 and 13 go missing
@@ -568,7 +602,7 @@ mod tests {
             max_wait_us: 100_000,
             ..AssemblerConfig::default()
         };
-        let mut a = FrameAssembler::new(config);
+        let mut a = FrameAssembler::new(VideoCodec::H264, config);
         // Frames on time, then one 300 ms late (a queue), with a hole.
         for n in 0..5u32 {
             let t = u64::from(n) * 33_333;
@@ -587,7 +621,7 @@ mod tests {
 
     #[test]
     fn joining_mid_frame_starts_at_the_next_frame() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         let first = frame(10, 0, 3, true);
         a.push(0, first[1].clone());
         a.push(0, first[2].clone());
@@ -609,8 +643,8 @@ mod tests {
 
     #[test]
     fn steady_arrivals_add_no_delay_and_jittery_ones_add_about_twice_the_jitter() {
-        let mut steady = FrameAssembler::new(AssemblerConfig::default());
-        let mut jittery = FrameAssembler::new(AssemblerConfig::default());
+        let mut steady = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        let mut jittery = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         for n in 0..300u32 {
             let t = u64::from(n) * 33_333;
             let wobble = [0u64, 10_000, 0, 10_000][n as usize % 4];
@@ -630,7 +664,7 @@ mod tests {
 
     #[test]
     fn a_complete_frame_is_held_until_its_release_time() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         // Frames arriving 5 ms after their RTP time; then one that arrives early.
         for n in 0..10u32 {
             let t = u64::from(n) * 33_333 + 5_000;
@@ -649,7 +683,7 @@ mod tests {
 
     #[test]
     fn garbage_payloads_are_losses_not_panics() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         // A good keyframe first: from then on each packet below is a whole frame of
         // its own (one packet, marker set), so each must come out as something.
         a.push(0, frame(0, 0, 1, true)[0].clone());
@@ -716,7 +750,7 @@ mod tests {
 
     #[test]
     fn a_stap_a_keyframe_comes_out_whole() {
-        let mut a = FrameAssembler::new(AssemblerConfig::default());
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         // SPS, PPS and an IDR slice aggregated in one packet.
         let payload = [
             0x18, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce, 0, 3, 0x65, 0x88, 0x84,
@@ -735,5 +769,135 @@ mod tests {
         };
         assert!(keyframe);
         assert_eq!(nal_types(&data).collect::<Vec<_>>(), [7, 8, 5]);
+    }
+
+    /// RTP packets of `frame`, packetized by rtc-rtp's payloader of `codec` at a
+    /// 1200-byte MTU, starting at sequence number `seq`.
+    fn packetized(codec: VideoCodec, frame: &[u8], seq: u16, timestamp: u32) -> Vec<RtpIn> {
+        use rtc::rtp::codec::vp8::Vp8Payloader;
+        use rtc::rtp::codec::vp9::Vp9Payloader;
+        use rtc::rtp::packetizer::Payloader;
+        let payloads = match codec {
+            VideoCodec::Vp8 => {
+                let mut payloader = Vp8Payloader::default();
+                payloader.enable_picture_id = true;
+                payloader.payload(1200, &Bytes::copy_from_slice(frame))
+            }
+            _ => Vp9Payloader::default().payload(1200, &Bytes::copy_from_slice(frame)),
+        }
+        .unwrap();
+        let last = payloads.len() - 1;
+        payloads
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| RtpIn {
+                seq: seq.wrapping_add(i as u16),
+                timestamp,
+                marker: i == last,
+                payload,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vp8_and_vp9_frames_come_out_whole_with_their_keyframes_marked() {
+        use media::codec::VideoEncoder;
+        use media::h264::{Encoded, EncoderSettings};
+        use media::pattern::PatternGenerator;
+        for codec in [VideoCodec::Vp8, VideoCodec::Vp9] {
+            let mut encoder =
+                VideoEncoder::new(codec, 640, 480, EncoderSettings::new(1_000_000, 30.0)).unwrap();
+            let pattern = PatternGenerator::new(640, 480);
+            let mut a = FrameAssembler::new(codec, AssemblerConfig::default());
+            assert_eq!(a.codec(), codec);
+            let mut seq = 65_530u16;
+            for n in 0..5u32 {
+                let Encoded::Frame(unit) = encoder.encode(&pattern.frame(n, 0)).unwrap() else {
+                    panic!("{codec} skipped picture {n}")
+                };
+                let packets = packetized(codec, &unit.data, seq, n * 3000);
+                assert!(
+                    n > 0 || packets.len() > 1,
+                    "{codec}: a keyframe spans packets"
+                );
+                seq = seq.wrapping_add(packets.len() as u16);
+                // Joining mid-stream: the first packets before a frame start are dropped.
+                for p in packets {
+                    a.push(u64::from(n) * 33_334, p);
+                }
+                assert_eq!(
+                    frames_of(&mut a, u64::MAX),
+                    [Assembled::Frame {
+                        data: unit.data,
+                        timestamp: n * 3000,
+                        keyframe: n == 0,
+                    }],
+                    "{codec} frame {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn vp8_and_vp9_garbage_is_lost_or_passed_on_never_a_panic() {
+        for codec in [VideoCodec::Vp8, VideoCodec::Vp9] {
+            let mut a = FrameAssembler::new(codec, AssemblerConfig::default());
+            for n in 0..400u32 {
+                let len = (n * 7) % 40;
+                let payload: Vec<u8> = (0..len)
+                    .map(|i| (i.wrapping_mul(n + 3) ^ (n << 3) ^ 0x90) as u8)
+                    .collect();
+                a.push(
+                    u64::from(n) * 1000,
+                    RtpIn {
+                        seq: n as u16,
+                        timestamp: n * 3000,
+                        marker: n % 3 == 0,
+                        payload: Bytes::from(payload),
+                    },
+                );
+                for out in frames_of(&mut a, u64::MAX) {
+                    if let Assembled::Frame { data, .. } = out {
+                        assert!(!data.is_empty());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_vp9_frame_in_flexible_mode_over_many_packets_comes_out_whole() {
+        // Chromium's descriptor: I (15-bit picture id), P, F, then one reference index
+        // in every packet; B on the first, E on the last.
+        let mut a = FrameAssembler::new(VideoCodec::Vp9, AssemblerConfig::default());
+        let body: Vec<Vec<u8>> = (0..6u8).map(|i| vec![0x84 + i; 100]).collect();
+        for (i, part) in body.iter().enumerate() {
+            let mut flags = 0x80 | 0x40 | 0x10;
+            if i == 0 {
+                flags |= 0x08;
+            }
+            if i == body.len() - 1 {
+                flags |= 0x04;
+            }
+            let mut payload = vec![flags, 0x80, 0x05, 0x02];
+            payload.extend_from_slice(part);
+            a.push(
+                0,
+                RtpIn {
+                    seq: 10 + i as u16,
+                    timestamp: 3000,
+                    marker: i == body.len() - 1,
+                    payload: Bytes::from(payload),
+                },
+            );
+        }
+        assert_eq!(
+            frames_of(&mut a, u64::MAX),
+            [Assembled::Frame {
+                data: body.concat(),
+                timestamp: 3000,
+                keyframe: false,
+            }]
+        );
     }
 }

@@ -1028,10 +1028,10 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
 
     #[test]
     fn an_offer_or_answer_without_a_codec_we_decode_fails_naming_it() {
-        let vp8_only = DECODABLE.replace("H264", "VP8");
+        let av1_only = DECODABLE.replace("H264", "AV1");
         let mut run = Run::new(config());
         run.on(Input::Joined(vec![id("a")]));
-        let actions = run.on(Input::Signal(id("a"), Signal::Offer(vp8_only.clone())));
+        let actions = run.on(Input::Signal(id("a"), Signal::Offer(av1_only.clone())));
         let [
             Action::CloseConnection,
             Action::End(CallState::Failed(Failure::NoCommonCodec(e))),
@@ -1039,12 +1039,12 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
         else {
             panic!("{actions:?}")
         };
-        assert_eq!(e.offered, ["VP8"]);
+        assert_eq!(e.offered, ["AV1"]);
 
         let mut run = Run::new(config());
         run.on(Input::Joined(vec![]));
         run.on(Input::PeerJoined(id("b")));
-        let actions = run.on(Input::Signal(id("b"), Signal::Answer(vp8_only)));
+        let actions = run.on(Input::Signal(id("b"), Signal::Answer(av1_only)));
         assert!(
             matches!(
                 actions.as_slice(),

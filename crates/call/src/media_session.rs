@@ -1,23 +1,35 @@
 //! One connected call's media: the local tracks added to the peer connection, the send
 //! and receive pipelines started on them, adaptation every second, the statistics line,
 //! and the teardown that stops and joins every pipeline.
+//!
+//! The video codec: the video transceiver's codec preferences list H.264, VP8 and VP9
+//! (each with its RTX) in our order of preference, so an offer says what we would like;
+//! answering, we follow the offer's order unless a codec was asked for
+//! ([`CallOptions::video_codec`]). The first codec of the answer is the one both sides
+//! send. The local track must carry that codec before the description that completes
+//! the negotiation is applied (webrtc binds its NACK/RTX/TWCC streams to it then), so
+//! [`LocalTracks::before_answer`] and [`LocalTracks::before_applying_answer`] swap the
+//! sender's track description for one with the chosen codec; the send pipeline
+//! packetizes with that codec itself ([`send_video`]).
 
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use media::AudioSink;
 use media::apm::{ProcessedAudio, ProcessingStats};
+use media::codec::VideoCodec;
 use media::echo::{EchoTap, echo_reference};
 use media::frame::now_us;
 use media::pattern::read_code;
 use media::tone::MarkDetector;
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::transport::RTCIceCandidateType;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, StatsSelector};
-use webrtc::rtp_transceiver::RtpSender;
+use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use crate::CallError;
 use crate::adapt::{Adaptation, Signals};
@@ -27,15 +39,19 @@ use crate::audio::{
 };
 use crate::feedback::Feedback;
 use crate::options::{AudioInput, CallOptions, VideoInput, open_audio, open_speaker, open_video};
-use crate::peer::{local_track, negotiated_payload_type, selected_pair};
+use crate::peer::{
+    local_track, negotiated_payload_type, negotiated_video_payload_type, selected_pair,
+    video_codec, video_codec_preferences,
+};
 use crate::pipeline::SendParams;
+use crate::sdp;
 use crate::stats::{
     AudioIn, AudioOut, IceStats, Latency, ProcessingLine, StatsLine, VideoIn, VideoOut,
 };
 use crate::turn_stream::RelayRegistry;
 use crate::video::{
-    PathRtt, VideoControl, VideoReceiveCounters, VideoReceiveSnapshot, VideoSendCounters,
-    VideoSendSnapshot, receive_video, send_video,
+    CodecInUse, PathRtt, ReceiveCodecs, VideoControl, VideoReceiveCounters, VideoReceiveSnapshot,
+    VideoSendCounters, VideoSendSnapshot, receive_video, send_video,
 };
 
 /// Opus bitrate, bits per second.
@@ -79,20 +95,31 @@ type LocalTrack = (Arc<TrackLocalStaticSample>, Arc<dyn RtpSender>, u32);
 pub(crate) struct LocalTracks {
     video: Option<LocalTrack>,
     audio: Option<LocalTrack>,
+    /// The video transceiver (sending or receive-only), whose codec order we set.
+    video_transceiver: Option<Arc<dyn RtpTransceiver>>,
+    /// The video codec the track carries now: after negotiation, the one sent.
+    video_codec: VideoCodec,
+    /// The codec asked for, if any.
+    preferred: Option<VideoCodec>,
 }
 
 impl LocalTracks {
     /// Adds a track for each source the options name (a receive-only transceiver
-    /// where there is none), with fresh random SSRCs.
+    /// where there is none), with fresh random SSRCs, and puts the video codecs in our
+    /// order of preference.
     pub(crate) async fn add(
         pc: &Arc<dyn PeerConnection>,
         options: &CallOptions,
     ) -> Result<Self, CallError> {
         let ssrc = random_ssrc();
         let stream = format!("peercall-{ssrc:x}");
+        let first = options.video_codec.unwrap_or_default();
         let mut tracks = LocalTracks {
             video: None,
             audio: None,
+            video_transceiver: None,
+            video_codec: first,
+            preferred: options.video_codec,
         };
         for (kind, wanted, ssrc) in [
             (RtpCodecKind::Video, options.video != VideoInput::None, ssrc),
@@ -104,16 +131,23 @@ impl LocalTracks {
         ] {
             if !wanted {
                 // Still receive what the other side sends.
-                pc.add_transceiver_from_kind(kind, None)
+                let transceiver = pc
+                    .add_transceiver_from_kind(kind, None)
                     .await
                     .map_err(CallError::webrtc)?;
+                if kind == RtpCodecKind::Video {
+                    tracks.video_transceiver = Some(transceiver);
+                }
                 continue;
             }
-            let track = local_track(&stream, kind, ssrc)?;
+            let track = local_track(&stream, kind, ssrc, first)?;
             let sender = pc
                 .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
                 .await
                 .map_err(CallError::webrtc)?;
+            if kind == RtpCodecKind::Video {
+                tracks.video_transceiver = transceiver_of(pc, &sender).await;
+            }
             let slot = Some((track, sender, ssrc));
             if kind == RtpCodecKind::Video {
                 tracks.video = slot;
@@ -121,8 +155,149 @@ impl LocalTracks {
                 tracks.audio = slot;
             }
         }
+        // Adding a track narrows the transceiver's codecs to the track's own: list all.
+        tracks.set_order(&VideoCodec::preferring(first)).await?;
         Ok(tracks)
     }
+
+    /// The video codec the track carries (after negotiation, the one sent).
+    pub(crate) fn video_codec(&self) -> VideoCodec {
+        self.video_codec
+    }
+
+    /// Lists our video codecs in `order` (each with its RTX) in what we offer or answer.
+    async fn set_order(&self, order: &[VideoCodec]) -> Result<(), CallError> {
+        if let Some(transceiver) = &self.video_transceiver {
+            transceiver
+                .set_codec_preferences(video_codec_preferences(order))
+                .await
+                .map_err(CallError::webrtc)?;
+        }
+        Ok(())
+    }
+
+    /// Answering `offer` (already set as the remote description): picks the video codec
+    /// (the one asked for if offered, else the offer's first of ours), puts it first in
+    /// the answer (keeping the offer's payload types) and on the track.
+    pub(crate) async fn before_answer(&mut self, offer: &str) -> Result<(), CallError> {
+        let offered = sdp::video_codecs(offer);
+        let Some(&first) = offered.first() else {
+            return Ok(());
+        };
+        let chosen = self
+            .preferred
+            .filter(|c| offered.contains(c))
+            .unwrap_or(first);
+        if chosen != first
+            && let Some(transceiver) = &self.video_transceiver
+        {
+            // The transceiver lists the offer's codecs with the offer's payload types
+            // now: move the chosen one (and its RTX) to the front.
+            let current = match &self.video {
+                Some((_, sender, _)) => {
+                    sender
+                        .get_parameters()
+                        .await
+                        .map_err(CallError::webrtc)?
+                        .rtp_parameters
+                        .codecs
+                }
+                None => match transceiver.receiver().await.map_err(CallError::webrtc)? {
+                    Some(receiver) => {
+                        receiver
+                            .get_parameters()
+                            .await
+                            .map_err(CallError::webrtc)?
+                            .rtp_parameters
+                            .codecs
+                    }
+                    None => Vec::new(),
+                },
+            };
+            let reordered = put_first(current, chosen);
+            if !reordered.is_empty() {
+                transceiver
+                    .set_codec_preferences(reordered)
+                    .await
+                    .map_err(CallError::webrtc)?;
+            }
+        }
+        self.carry(chosen).await
+    }
+
+    /// Before applying `answer`: the track carries the answer's first video codec.
+    pub(crate) async fn before_applying_answer(&mut self, answer: &str) -> Result<(), CallError> {
+        match sdp::video_codecs(answer).first() {
+            Some(&chosen) => self.carry(chosen).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Gives the video sender a track description with `codec` (same ids and SSRCs).
+    async fn carry(&mut self, codec: VideoCodec) -> Result<(), CallError> {
+        if codec == self.video_codec {
+            return Ok(());
+        }
+        tracing::debug!(from = %self.video_codec, to = %codec, "video codec negotiated");
+        self.video_codec = codec;
+        let Some((track, sender, _)) = &self.video else {
+            return Ok(());
+        };
+        let current = track.track().await;
+        let mut encodings = sender
+            .get_parameters()
+            .await
+            .map_err(CallError::webrtc)?
+            .encodings;
+        for encoding in &mut encodings {
+            encoding.codec = video_codec(codec);
+        }
+        let description = MediaStreamTrack::new(
+            current.stream_id().clone(),
+            current.track_id().clone(),
+            current.label().clone(),
+            RtpCodecKind::Video,
+            encodings,
+        );
+        let replacement =
+            TrackLocalStaticSample::new(Instant::now(), description).map_err(CallError::webrtc)?;
+        sender
+            .replace_track(Arc::new(replacement))
+            .await
+            .map_err(CallError::webrtc)
+    }
+}
+
+/// `codecs` with the first of `chosen`'s entries and its RTX (`apt=` its payload type)
+/// moved to the front, the rest in their order.
+fn put_first(codecs: Vec<RTCRtpCodecParameters>, chosen: VideoCodec) -> Vec<RTCRtpCodecParameters> {
+    let Some(pt) = codecs
+        .iter()
+        .find(|c| VideoCodec::from_sdp_name(&c.rtp_codec.mime_type) == Some(chosen))
+        .map(|c| c.payload_type)
+    else {
+        return codecs;
+    };
+    let apt = format!("apt={pt}");
+    let (front, rest): (Vec<_>, Vec<_>) = codecs
+        .into_iter()
+        .partition(|c| c.payload_type == pt || c.rtp_codec.sdp_fmtp_line == apt);
+    front.into_iter().chain(rest).collect()
+}
+
+/// The transceiver `sender` belongs to.
+async fn transceiver_of(
+    pc: &Arc<dyn PeerConnection>,
+    sender: &Arc<dyn RtpSender>,
+) -> Option<Arc<dyn RtpTransceiver>> {
+    for transceiver in pc.get_transceivers().await {
+        if let Ok(Some(candidate)) = transceiver.sender().await
+            && candidate.id() == sender.id()
+        {
+            return Some(transceiver);
+        }
+    }
+    None
 }
 
 /// A session dropped without [`MediaSession::stop_and_join`] (its call was cancelled)
@@ -163,6 +338,10 @@ pub(crate) struct MediaSession {
     audio_control: Arc<AudioControl>,
     video_out: Arc<VideoSendCounters>,
     video_in: Arc<VideoReceiveCounters>,
+    /// The codec we send video in, once sending.
+    video_out_codec: CodecInUse,
+    /// The codec the remote video arrives in, once it does.
+    video_in_codec: Arc<CodecInUse>,
     audio_out: Arc<AudioSendCounters>,
     audio_in: Arc<AudioReceiveCounters>,
     measured: Arc<Mutex<Measured>>,
@@ -209,6 +388,8 @@ impl MediaSession {
             audio_control: Arc::new(AudioControl::default()),
             video_out: Arc::default(),
             video_in: Arc::default(),
+            video_out_codec: CodecInUse::default(),
+            video_in_codec: Arc::default(),
             audio_out: Arc::default(),
             audio_in: Arc::default(),
             measured: Arc::default(),
@@ -238,7 +419,9 @@ impl MediaSession {
         let options = &self.options;
         let switches = &options.switches;
         if let Some((track, sender, ssrc)) = &self.tracks.video {
-            let payload_type = negotiated_payload_type(sender).await?;
+            let codec = self.tracks.video_codec();
+            let payload_type = negotiated_video_payload_type(sender, codec).await?;
+            self.video_out_codec.set(codec);
             let source = match switches.video.take_pending() {
                 Some(parked) => parked,
                 None => open_video(&options.video, options.format)?,
@@ -252,6 +435,7 @@ impl MediaSession {
                     bitrate_bps: options.bitrate.start.min(options.bitrate.max),
                     frames: None,
                 },
+                codec,
                 Arc::clone(&self.video_control),
                 Arc::clone(&self.video_out),
             )));
@@ -367,11 +551,16 @@ impl MediaSession {
         if track.kind().await == RtpCodecKind::Video {
             let first_frame = Arc::clone(&self.first_frame);
             let remote_video = self.options.remote_video.clone();
+            let codecs = ReceiveCodecs {
+                payload_types: self.video_payload_types().await,
+                in_use: Arc::clone(&self.video_in_codec),
+            };
             return Ok(tokio::spawn(receive_video(
                 track,
                 RECEIVE_IDLE,
                 Arc::clone(&self.video_in),
                 Arc::clone(&self.rtt),
+                codecs,
                 move |picture| {
                     let _ = first_frame.set(Instant::now());
                     if let Some(sink) = &remote_video {
@@ -412,6 +601,26 @@ impl MediaSession {
             RECEIVE_CHANNELS,
             Box::new(sink),
         )))
+    }
+
+    /// Which of our video codecs each payload type stands for: from our description
+    /// first, then the remote's for payload types ours does not name.
+    async fn video_payload_types(&self) -> Vec<(u8, VideoCodec)> {
+        let mut types = Vec::new();
+        for description in [
+            self.pc.local_description().await,
+            self.pc.remote_description().await,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for (pt, codec) in sdp::video_payload_types(&description.sdp) {
+                if !types.iter().any(|&(known, _)| known == pt) {
+                    types.push((pt, codec));
+                }
+            }
+        }
+        types
     }
 
     /// Every pipeline's counters now.
@@ -482,6 +691,7 @@ impl MediaSession {
                 nacked: self.feedback.nacked_packets(),
                 loss_pct: loss(&self.tracks.video),
                 estimate_kbps: (self.feedback.estimate_bps() / 1000.0) as u64,
+                codec: self.video_out_codec.get().map(|c| c.sdp_name().to_owned()),
                 ..VideoOut::default()
             },
             video_in: VideoIn {
@@ -501,6 +711,7 @@ impl MediaSession {
                 longest_gap_ms: vi.longest_gap_ms,
                 jitter_buffer_ms: vi.jitter_buffer_us as f64 / 1000.0,
                 latency_ms: latency,
+                codec: self.video_in_codec.get().map(|c| c.sdp_name().to_owned()),
                 out_of_order,
             },
             audio_out: AudioOut {
@@ -566,4 +777,44 @@ fn random_ssrc() -> u32 {
             .to_le_bytes();
     }
     u32::from_le_bytes(bytes) & !1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
+
+    fn codec(payload_type: u8, mime: &str, fmtp: &str) -> RTCRtpCodecParameters {
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime.into(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: fmtp.into(),
+                rtcp_feedback: vec![],
+            },
+            payload_type,
+        }
+    }
+
+    #[test]
+    fn the_chosen_codec_and_its_rtx_go_first_with_the_offers_payload_types() {
+        let offered = vec![
+            codec(120, "video/VP8", ""),
+            codec(124, "video/rtx", "apt=120"),
+            codec(121, "video/VP9", "profile-id=0"),
+            codec(125, "video/rtx", "apt=121"),
+        ];
+        let types = |list: Vec<RTCRtpCodecParameters>| -> Vec<u8> {
+            list.iter().map(|c| c.payload_type).collect()
+        };
+        assert_eq!(
+            types(put_first(offered.clone(), VideoCodec::Vp9)),
+            [121, 125, 120, 124]
+        );
+        assert_eq!(
+            types(put_first(offered.clone(), VideoCodec::H264)),
+            [120, 124, 121, 125]
+        );
+    }
 }

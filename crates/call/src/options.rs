@@ -121,6 +121,10 @@ pub struct CallOptions {
     pub format: VideoFormat,
     /// Video bitrate bounds (and start), bits per second.
     pub bitrate: BitrateRange,
+    /// The video codec to put first. `None`: our offers list H.264, VP8, VP9 in that
+    /// order, and our answers follow the offer's order. `Some`: that codec first in
+    /// both (when the other side has it).
+    pub video_codec: Option<media::codec::VideoCodec>,
     /// STUN/TURN overrides.
     pub ice: IceOptions,
     /// How long to stay connected (`None`: until hang-up).
@@ -214,6 +218,7 @@ impl CallOptions {
                 fps: 30.0,
             },
             bitrate: BitrateRange::default(),
+            video_codec: None,
             ice: IceOptions::default(),
             duration: None,
             connect_timeout: Duration::from_secs(30),

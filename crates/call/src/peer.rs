@@ -1,4 +1,5 @@
-//! Peer connections on webrtc 0.21: codecs (H.264 42e01f with RTX, Opus), the default
+//! Peer connections on webrtc 0.21: codecs (H.264 42e01f, VP8 and VP9 profile 0, each
+//! with RTX; Opus), the default
 //! interceptors (NACK, RTCP reports, TWCC) plus congestion control (GCC with a pacer)
 //! and the [`RtcpTap`], explicit bind addresses, ICE servers (TURN over TCP and TLS
 //! through the [`TurnBridge`]), and an event handler that only forwards.
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use media::codec::VideoCodec;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Gcc, NackGeneratorBuilder, PacerBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
@@ -20,7 +22,7 @@ use rtc::peer_connection::configuration::interceptor_registry::{
     CongestionFeedback, configure_congestion_control, register_default_interceptors,
 };
 use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MediaEngine,
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MIME_TYPE_VP9, MediaEngine,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
@@ -49,19 +51,79 @@ use crate::turn_stream::{RelayRegistry, TurnBridge, TurnFailure, relay_priority}
 pub const H264_PAYLOAD_TYPE: u8 = 102;
 /// Payload type we offer for H.264 retransmissions (RTX).
 pub const RTX_PAYLOAD_TYPE: u8 = 103;
+/// Payload type we offer for VP8.
+pub const VP8_PAYLOAD_TYPE: u8 = 96;
+/// Payload type we offer for VP8 retransmissions (RTX).
+pub const VP8_RTX_PAYLOAD_TYPE: u8 = 97;
+/// Payload type we offer for VP9.
+pub const VP9_PAYLOAD_TYPE: u8 = 98;
+/// Payload type we offer for VP9 retransmissions (RTX).
+pub const VP9_RTX_PAYLOAD_TYPE: u8 = 99;
 /// Payload type we offer for Opus.
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 
 /// H.264 constrained baseline 3.1, packetization mode 1: what browsers and we decode.
 pub fn h264_codec() -> RTCRtpCodec {
+    video_codec(VideoCodec::H264)
+}
+
+/// The RTP codec of `codec`: H.264 constrained baseline 3.1 in packetization mode 1,
+/// VP8, or VP9 profile 0 (8-bit 4:2:0), each at 90 kHz.
+pub fn video_codec(codec: VideoCodec) -> RTCRtpCodec {
+    let (mime_type, fmtp) = match codec {
+        VideoCodec::H264 => (
+            MIME_TYPE_H264,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        ),
+        VideoCodec::Vp8 => (MIME_TYPE_VP8, ""),
+        VideoCodec::Vp9 => (MIME_TYPE_VP9, "profile-id=0"),
+    };
     RTCRtpCodec {
-        mime_type: MIME_TYPE_H264.to_owned(),
+        mime_type: mime_type.to_owned(),
         clock_rate: 90_000,
         channels: 0,
-        sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
-            .to_owned(),
+        sdp_fmtp_line: fmtp.to_owned(),
         rtcp_feedback: vec![],
     }
+}
+
+/// The payload types we register for `codec` and for its retransmissions (RTX).
+pub fn video_payload_types(codec: VideoCodec) -> (u8, u8) {
+    match codec {
+        VideoCodec::H264 => (H264_PAYLOAD_TYPE, RTX_PAYLOAD_TYPE),
+        VideoCodec::Vp8 => (VP8_PAYLOAD_TYPE, VP8_RTX_PAYLOAD_TYPE),
+        VideoCodec::Vp9 => (VP9_PAYLOAD_TYPE, VP9_RTX_PAYLOAD_TYPE),
+    }
+}
+
+/// `codec` and its RTX (`apt=`), as registered with the media engine.
+fn video_codec_with_rtx(codec: VideoCodec) -> [RTCRtpCodecParameters; 2] {
+    let (payload_type, rtx_payload_type) = video_payload_types(codec);
+    [
+        RTCRtpCodecParameters {
+            rtp_codec: video_codec(codec),
+            payload_type,
+        },
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: MIME_TYPE_RTX.to_owned(),
+                clock_rate: 90_000,
+                channels: 0,
+                sdp_fmtp_line: format!("apt={payload_type}"),
+                rtcp_feedback: vec![],
+            },
+            payload_type: rtx_payload_type,
+        },
+    ]
+}
+
+/// The video codecs in `order`, each followed by its RTX: a transceiver's codec
+/// preferences (the order an offer or answer lists them in).
+pub fn video_codec_preferences(order: &[VideoCodec]) -> Vec<RTCRtpCodecParameters> {
+    order
+        .iter()
+        .flat_map(|&c| video_codec_with_rtx(c))
+        .collect()
 }
 
 /// Opus, 48 kHz, with in-band FEC.
@@ -75,17 +137,18 @@ pub fn opus_codec() -> RTCRtpCodec {
     }
 }
 
-/// A local track of `kind` (H.264 for video, Opus for audio) sending on `ssrc`, in
+/// A local track of `kind` (`video` for video, Opus for audio) sending on `ssrc`, in
 /// media stream `stream`.
 pub fn local_track(
     stream: &str,
     kind: RtpCodecKind,
     ssrc: u32,
+    video: VideoCodec,
 ) -> Result<Arc<TrackLocalStaticSample>, CallError> {
     let codec = if kind == RtpCodecKind::Audio {
         opus_codec()
     } else {
-        h264_codec()
+        video_codec(video)
     };
     let track = TrackLocalStaticSample::new(
         Instant::now(),
@@ -122,6 +185,22 @@ pub async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>) -> Result<u8, 
         .first()
         .map(|c| c.payload_type)
         .ok_or_else(|| CallError::webrtc("the sender has no negotiated codec"))
+}
+
+/// The payload type negotiated for video `codec` on `sender`: the one its samples must
+/// be written with.
+pub async fn negotiated_video_payload_type(
+    sender: &Arc<dyn RtpSender>,
+    codec: VideoCodec,
+) -> Result<u8, CallError> {
+    let parameters = sender.get_parameters().await.map_err(CallError::webrtc)?;
+    parameters
+        .rtp_parameters
+        .codecs
+        .iter()
+        .find(|c| VideoCodec::from_sdp_name(&c.rtp_codec.mime_type) == Some(codec))
+        .map(|c| c.payload_type)
+        .ok_or_else(|| CallError::webrtc(format!("{codec} was not negotiated")))
 }
 
 /// What a peer connection reports.
@@ -270,26 +349,18 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         return Err(CallError::NoRelayCandidate);
     }
     let mut engine = MediaEngine::default();
-    let rtx = RTCRtpCodec {
-        mime_type: MIME_TYPE_RTX.to_owned(),
-        clock_rate: 90_000,
-        channels: 0,
-        sdp_fmtp_line: format!("apt={H264_PAYLOAD_TYPE}"),
-        rtcp_feedback: vec![],
+    let audio = RTCRtpCodecParameters {
+        rtp_codec: opus_codec(),
+        payload_type: OPUS_PAYLOAD_TYPE,
     };
-    for (codec, payload_type, kind) in [
-        (h264_codec(), H264_PAYLOAD_TYPE, RtpCodecKind::Video),
-        (rtx, RTX_PAYLOAD_TYPE, RtpCodecKind::Video),
-        (opus_codec(), OPUS_PAYLOAD_TYPE, RtpCodecKind::Audio),
-    ] {
+    let video = video_codec_preferences(&VideoCodec::ALL);
+    for (codec, kind) in video
+        .into_iter()
+        .map(|c| (c, RtpCodecKind::Video))
+        .chain([(audio, RtpCodecKind::Audio)])
+    {
         engine
-            .register_codec(
-                RTCRtpCodecParameters {
-                    rtp_codec: codec,
-                    payload_type,
-                },
-                kind,
-            )
+            .register_codec(codec, kind)
             .map_err(CallError::webrtc)?;
     }
     let feedback = Arc::new(Feedback::default());

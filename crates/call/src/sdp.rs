@@ -1,7 +1,8 @@
 //! What a remote session description offers, read through rtc's SDP parser
 //! (`rtc::sdp`): whether we can decode what it will send, so a call with nothing in
-//! common fails with a reason instead of a black screen; and which session it belongs
-//! to, so a new offer mid-call can be told apart as a renegotiation of the same
+//! common fails with a reason instead of a black screen; which of our video codecs a
+//! description lists, in its order, and under which payload types; and which session it
+//! belongs to, so a new offer mid-call can be told apart as a renegotiation of the same
 //! connection (same `o=` session id, RFC 8866 §5.2; JSEP keeps it for the life of a
 //! peer connection) or a fresh connection.
 //!
@@ -13,6 +14,8 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
+
+use media::codec::VideoCodec;
 
 use rtc::sdp::description::common::Attribute;
 use rtc::sdp::description::media::MediaDescription;
@@ -87,12 +90,15 @@ pub struct Undecodable {
     pub needed: &'static str,
 }
 
+/// What we decode in a video section, as a list for people.
+const VIDEO_NEEDED: &str = "H264, VP8 or VP9";
+
 /// Checks that every video and audio section the remote will send has a codec we
-/// decode (H.264 for video, Opus for audio). The error says what was offered instead.
-/// A description the SDP parser refuses passes (the WebRTC stack refuses it next,
-/// with its own error); nothing here panics.
+/// decode (H.264, VP8 or VP9 for video, Opus for audio). The error says what was
+/// offered instead. A description the SDP parser refuses passes (the WebRTC stack
+/// refuses it next, with its own error); nothing here panics.
 pub fn check_decodable(sdp: &str) -> Result<(), Undecodable> {
-    let Ok(description) = SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes())) else {
+    let Some(description) = parse(sdp) else {
         return Ok(());
     };
     let session_direction = direction(&description.attributes);
@@ -100,13 +106,23 @@ pub fn check_decodable(sdp: &str) -> Result<(), Undecodable> {
         if !sends(media, session_direction) {
             continue;
         }
-        let (wanted, label) = match media.media_name.media.as_str() {
-            "video" => ("H264", "video"),
-            "audio" => ("opus", "audio"),
+        let codecs = codec_names(media);
+        let (decodable, wanted, label) = match media.media_name.media.as_str() {
+            "video" => (
+                codecs
+                    .iter()
+                    .any(|c| VideoCodec::from_sdp_name(c).is_some()),
+                VIDEO_NEEDED,
+                "video",
+            ),
+            "audio" => (
+                codecs.iter().any(|c| c.eq_ignore_ascii_case("opus")),
+                "opus",
+                "audio",
+            ),
             _ => continue,
         };
-        let codecs = codec_names(media);
-        if !codecs.iter().any(|c| c.eq_ignore_ascii_case(wanted)) {
+        if !decodable {
             return Err(Undecodable {
                 media: label,
                 offered: codecs
@@ -122,9 +138,44 @@ pub fn check_decodable(sdp: &str) -> Result<(), Undecodable> {
 
 /// The `o=` line's session id, if the description parses.
 pub fn session_id(sdp: &str) -> Option<u64> {
-    SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes()))
-        .ok()
-        .map(|description| description.origin.session_id)
+    parse(sdp).map(|description| description.origin.session_id)
+}
+
+fn parse(sdp: &str) -> Option<SessionDescription> {
+    SessionDescription::unmarshal(&mut Cursor::new(sdp.as_bytes())).ok()
+}
+
+/// The video codecs of ours that the first enabled video section of `sdp` lists, in its
+/// order: in an answer, the first is the one both sides send.
+pub fn video_codecs(sdp: &str) -> Vec<VideoCodec> {
+    let Some(description) = parse(sdp) else {
+        return Vec::new();
+    };
+    description
+        .media_descriptions
+        .iter()
+        .find(|m| m.media_name.media == "video" && m.media_name.port.value != 0)
+        .map(|m| {
+            codec_names(m)
+                .iter()
+                .filter_map(|name| VideoCodec::from_sdp_name(name))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Which of our video codecs each payload type of `sdp`'s video sections maps to.
+pub fn video_payload_types(sdp: &str) -> Vec<(u8, VideoCodec)> {
+    let Some(description) = parse(sdp) else {
+        return Vec::new();
+    };
+    description
+        .media_descriptions
+        .iter()
+        .filter(|m| m.media_name.media == "video")
+        .flat_map(|m| m.codecs().into_values())
+        .filter_map(|c| Some((c.payload_type, VideoCodec::from_sdp_name(&c.name)?)))
+        .collect()
 }
 
 /// Repair and comfort-noise formats: not what a section is decoded with.
@@ -159,16 +210,40 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
     }
 
     #[test]
-    fn an_offer_with_only_vp8_video_is_refused_with_what_it_offered() {
-        let sdp = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "a=rtpmap:98 VP9/90000\r\n");
+    fn an_offer_with_only_vp8_or_vp9_video_is_decodable() {
+        let vp8_only = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "");
+        assert_eq!(check_decodable(&vp8_only), Ok(()));
+        let vp9_only = vp8_only.replace("VP8", "VP9");
+        assert_eq!(check_decodable(&vp9_only), Ok(()));
+    }
+
+    #[test]
+    fn an_offer_with_only_av1_video_is_refused_with_what_it_offered() {
+        let sdp = CHROME_LIKE
+            .replace("a=rtpmap:102 H264/90000\r\n", "a=rtpmap:45 AV1/90000\r\n")
+            .replace("VP8", "AV1X");
         let err = check_decodable(&sdp).unwrap_err();
-        assert_eq!((err.media, err.needed), ("video", "H264"));
-        assert_eq!(err.offered, ["VP8", "VP9"]);
+        assert_eq!((err.media, err.needed), ("video", "H264, VP8 or VP9"));
+        assert_eq!(err.offered, ["AV1X", "AV1"]);
         let text = err.to_string();
         assert!(
-            text.contains("no video codec") && text.contains("VP8, VP9"),
+            text.contains("no video codec") && text.contains("AV1X, AV1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_video_codecs_and_payload_types_are_read_in_the_sections_order() {
+        assert_eq!(
+            video_codecs(CHROME_LIKE),
+            [VideoCodec::Vp8, VideoCodec::H264]
+        );
+        let mut types = video_payload_types(CHROME_LIKE);
+        types.sort_by_key(|&(pt, _)| pt);
+        assert_eq!(types, [(96, VideoCodec::Vp8), (102, VideoCodec::H264)]);
+        assert!(video_codecs("garbage").is_empty());
+        let disabled = CHROME_LIKE.replace("m=video 9", "m=video 0");
+        assert!(video_codecs(&disabled).is_empty());
     }
 
     #[test]
@@ -183,18 +258,24 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
 
     #[test]
     fn disabled_or_receive_only_sections_need_no_codec_of_ours() {
-        let vp8_only = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "");
-        let disabled = vp8_only.replace("m=video 9", "m=video 0");
+        let av1_only = av1_only();
+        let disabled = av1_only.replace("m=video 9", "m=video 0");
         assert_eq!(check_decodable(&disabled), Ok(()));
-        let recvonly = format!("{vp8_only}a=recvonly\r\n");
+        let recvonly = format!("{av1_only}a=recvonly\r\n");
         assert_eq!(check_decodable(&recvonly), Ok(()));
     }
 
-    /// [`CHROME_LIKE`] with only VP8 for video, Opus taken out of the audio, and
-    /// `session` as its session-level attributes.
-    fn undecodable_with_session(session: &str) -> String {
+    /// [`CHROME_LIKE`] with only AV1 for video (at VP8's payload type).
+    fn av1_only() -> String {
         CHROME_LIKE
             .replace("a=rtpmap:102 H264/90000\r\n", "")
+            .replace("VP8", "AV1")
+    }
+
+    /// [`CHROME_LIKE`] with only AV1 for video, Opus taken out of the audio, and
+    /// `session` as its session-level attributes.
+    fn undecodable_with_session(session: &str) -> String {
+        av1_only()
             .replace("opus/48000/2", "PCMU/8000")
             .replace("t=0 0\r\n", &format!("t=0 0\r\n{session}"))
     }
@@ -221,7 +302,7 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
             let err = check_decodable(&video_says(session, media)).unwrap_err();
             assert_eq!(
                 (err.media, err.offered),
-                ("video", vec!["VP8".to_owned()]),
+                ("video", vec!["AV1".to_owned()]),
                 "{session}/{media}"
             );
         }
@@ -233,10 +314,9 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
 
     #[test]
     fn a_bundle_only_section_on_port_0_sends() {
-        let vp8_only = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "");
-        let bundled = vp8_only
+        let bundled = av1_only()
             .replace("m=video 9", "m=video 0")
-            .replace("a=rtpmap:96 VP8", "a=bundle-only\r\na=rtpmap:96 VP8");
+            .replace("a=rtpmap:96 AV1", "a=bundle-only\r\na=rtpmap:96 AV1");
         assert_eq!(check_decodable(&bundled).map_err(|e| e.media), Err("video"));
     }
 
@@ -264,12 +344,12 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
             assert_eq!(check_decodable(sdp), Ok(()), "{sdp:?}");
         }
         // Every prefix of a real description, and each with a line mangled.
-        let vp8_only = CHROME_LIKE.replace("a=rtpmap:102 H264/90000\r\n", "");
-        for end in 0..=vp8_only.len() {
-            let _ = check_decodable(&vp8_only[..end]);
+        let av1_only = av1_only();
+        for end in 0..=av1_only.len() {
+            let _ = check_decodable(&av1_only[..end]);
             let _ = check_decodable(&format!(
                 "{}\r\na=rtpmap:x y/z\r\nm=video -1 x",
-                &vp8_only[..end]
+                &av1_only[..end]
             ));
         }
     }

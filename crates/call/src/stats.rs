@@ -180,6 +180,8 @@ pub struct VideoOut {
     pub target_kbps: u64,
     /// The congestion controller's estimate, kbit/s.
     pub estimate_kbps: u64,
+    /// The codec sent (`H264`, `VP8`, `VP9`), once sending.
+    pub codec: Option<String>,
 }
 
 /// Video we receive.
@@ -217,6 +219,8 @@ pub struct VideoIn {
     pub jitter_buffer_ms: f64,
     /// Glass-to-glass latency (when the remote sends the test pattern).
     pub latency_ms: Option<Latency>,
+    /// The codec received (`H264`, `VP8`, `VP9`), once video arrives.
+    pub codec: Option<String>,
     /// Frame numbers of the test pattern that went backwards (should stay 0).
     pub out_of_order: u64,
 }

@@ -1,30 +1,33 @@
 //! Video send and receive pipelines over a webrtc 0.21 track: the two video
 //! specialisations of the one pipeline shape ([`crate::pipeline`]).
 //!
-//! Sending: a [`VideoSource`] is read on a capture thread that feeds the H.264
-//! encoder's thread (never the async runtime); access units cross the
-//! [`SendThread`] queue to the task that writes them as samples, whose RTP timestamps
-//! follow the capture times exactly; keyframe requests (PLI/FIR) from the receiver
+//! Sending: a [`VideoSource`] is read on a capture thread that feeds the encoder's
+//! thread (H.264, VP8 or VP9, whichever was negotiated; never the async runtime);
+//! encoded pictures cross the [`SendThread`] queue to the task that packetizes them with
+//! that codec's payloader and writes the packets, whose RTP timestamps follow the
+//! capture times exactly; keyframe requests (PLI/FIR) from the receiver
 //! reach the encoder, paced; the first picture is an IDR. Counted in
 //! [`VideoSendCounters`].
-//! Receiving: RTP from the remote track is assembled into access units, decoded on a
-//! [`ReceiveThread`] and handed to a frame sink; a picture that cannot be decoded
+//! Receiving: RTP from the remote track is assembled into pictures of the codec its
+//! payload type was negotiated for, decoded on a [`ReceiveThread`] and handed to a frame sink; a picture that cannot be decoded
 //! triggers a rate-limited PLI, and packets still missing are NACKed again. Counted in
 //! [`VideoReceiveCounters`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use media::VideoFrame;
-use media::h264::{AccessUnit, Encoded, EncoderSettings, H264Decoder, H264Encoder};
+use media::codec::{VideoCodec, VideoDecoder, VideoEncoder};
+use media::h264::{AccessUnit, Encoded, EncoderSettings};
 use media::source::{VideoFormat, VideoSource};
 use media::worker::{DecodeJob, EncoderJob, Worker, decoder_thread, encoder_thread};
-use rtc::media::Sample;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
     TransportLayerNack, nack_pairs_from_sequence_numbers,
 };
+use rtc::rtp::packetizer::Packetizer;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -41,6 +44,33 @@ use crate::stats::{Rates, counters};
 
 /// RTP clock rate of video.
 pub const VIDEO_CLOCK: u64 = 90_000;
+
+/// Largest RTP payload a picture is cut into (what webrtc's sample tracks use).
+const RTP_MTU: usize = 1200;
+
+/// The video codec a pipeline runs, for the statistics: set by the pipeline, read by
+/// the statistics line.
+#[derive(Debug, Default)]
+pub struct CodecInUse(AtomicU8);
+
+impl CodecInUse {
+    /// Records `codec`.
+    pub fn set(&self, codec: VideoCodec) {
+        let index = VideoCodec::ALL
+            .iter()
+            .position(|&c| c == codec)
+            .unwrap_or(0);
+        self.0.store(index as u8 + 1, Ordering::Relaxed);
+    }
+
+    /// The codec recorded last, if any.
+    pub fn get(&self) -> Option<VideoCodec> {
+        let stored = self.0.load(Ordering::Relaxed);
+        VideoCodec::ALL
+            .get(usize::from(stored.checked_sub(1)?))
+            .copied()
+    }
+}
 
 /// A sample duration that the track turns into exactly `ticks` of `clock`: webrtc 0.21
 /// truncates `duration * clock`, so round the duration up by less than one tick.
@@ -223,21 +253,40 @@ impl VideoControl {
     }
 }
 
-/// Sends `source` on `track` until the source fails, the track closes, `control`
-/// says stop, or `send.frames` pictures are taken. Returns when done.
+/// Sends `source` in `codec` on `track` until the source fails, the track closes,
+/// `control` says stop, or `send.frames` pictures are taken. Returns when done.
+///
+/// Pictures are packetized here with `codec`'s payloader and written as RTP, whatever
+/// codec the track was made with (the negotiation may have chosen another one after the
+/// track was added; see [`crate::media_session`]).
 pub async fn send_video(
     mut source: Box<dyn VideoSource>,
     track: Arc<TrackLocalStaticSample>,
     send: SendParams,
+    codec: VideoCodec,
     control: Arc<VideoControl>,
     counters: Arc<VideoSendCounters>,
 ) -> Result<(), CallError> {
     let format = source.format();
     let settings = EncoderSettings::new(send.bitrate_bps, format.fps);
-    // Frame skipping stays off: with it, openh264 drops pictures whenever the target
-    // tightens (after every keyframe, under random loss), and the adaptation ladder
-    // already lowers size and rate when the target is far below what they need.
-    let encoder = H264Encoder::new(format.width, format.height, settings).map_err(codec_error)?;
+    // H.264 frame skipping stays off: with it, openh264 drops pictures whenever the
+    // target tightens (after every keyframe, under random loss), and the adaptation
+    // ladder already lowers size and rate when the target is far below what they need.
+    // libvpx's frame dropping is off for the same reason.
+    let encoder =
+        VideoEncoder::new(codec, format.width, format.height, settings).map_err(codec_error)?;
+    let payloader = crate::peer::video_codec(codec)
+        .payloader()
+        .map_err(CallError::webrtc)?;
+    let mut packetizer = rtc::rtp::packetizer::new_packetizer(
+        Instant::now(),
+        RTP_MTU,
+        send.payload_type,
+        send.ssrc,
+        payloader,
+        Box::new(rtc::rtp::sequence::new_random_sequencer()),
+        VIDEO_CLOCK as u32,
+    );
     // The capture thread owns the encoder's thread: when the source ends, the encoder
     // thread finishes and the queue closes behind the last picture. Controls reach it
     // through atomics, so the async side never holds (or joins) a codec thread.
@@ -267,16 +316,12 @@ pub async fn send_video(
                 let Some(au) = unit else { break };
                 let ticks = clock.ticks_for(au.capture_us);
                 let bytes = au.data.len() as u64;
-                let sample = Sample {
-                    data: au.data.into(),
-                    duration: duration_for_ticks(ticks, VIDEO_CLOCK),
-                    ..Sample::new(Instant::now())
-                };
-                track
-                    .sample_writer(send.ssrc, send.payload_type)
-                    .write_sample(&sample)
-                    .await
+                let packets = packetizer
+                    .packetize(Instant::now(), &Bytes::from(au.data), ticks as u32)
                     .map_err(CallError::webrtc)?;
+                for packet in packets {
+                    track.write_rtp(packet).await.map_err(CallError::webrtc)?;
+                }
                 counters.frames_sent.bump();
                 counters.bytes.add(bytes);
                 if au.keyframe {
@@ -303,7 +348,7 @@ pub async fn send_video(
 
 /// Starts the encoder's thread; its access units go to `out`.
 fn start_encoder(
-    encoder: H264Encoder,
+    encoder: VideoEncoder,
     out: UnitSender<AccessUnit>,
     counters: Arc<VideoSendCounters>,
 ) -> Result<Worker<EncoderJob>, CallError> {
@@ -433,24 +478,51 @@ impl PathRtt {
 /// A gap between decoded pictures longer than this is a freeze.
 pub const FREEZE_GAP: Duration = Duration::from_millis(200);
 
+/// What a video receiver knows of the negotiation: which of our codecs each payload
+/// type stands for, and where to note the codec it receives.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiveCodecs {
+    /// Payload type → codec, from the session descriptions.
+    pub payload_types: Vec<(u8, VideoCodec)>,
+    /// Set to the codec of the packets arriving.
+    pub in_use: Arc<CodecInUse>,
+}
+
+impl ReceiveCodecs {
+    fn codec_of(&self, payload_type: u8) -> Option<VideoCodec> {
+        self.payload_types
+            .iter()
+            .find(|(pt, _)| *pt == payload_type)
+            .map(|&(_, codec)| codec)
+    }
+}
+
 /// Receives video from `track` until it goes quiet for `idle`, handing every decoded
 /// picture to `sink` (on the decoder thread).
 ///
-/// Frames are assembled on the marker bit by a [`FrameAssembler`]; after a loss, or a
-/// picture that fails to decode, pictures are skipped until the next keyframe and a
-/// keyframe request goes out (rate-limited, repeated until one arrives).
+/// Each packet's payload type says its codec (`codecs`); packets of a payload type that
+/// is none of ours are dropped. Frames are assembled on the marker bit by a
+/// [`FrameAssembler`] of that codec (a new codec starts a new one, waiting for a
+/// keyframe); after a loss, or a picture that fails to decode, pictures are skipped
+/// until the next keyframe and a keyframe request goes out (rate-limited, repeated until
+/// one arrives).
 pub async fn receive_video(
     track: Arc<dyn TrackRemote>,
     idle: Duration,
     counters: Arc<VideoReceiveCounters>,
     rtt: Arc<PathRtt>,
+    codecs: ReceiveCodecs,
     mut sink: impl FnMut(VideoFrame) + Send + 'static,
 ) -> Result<(), CallError> {
     let (errors_tx, mut errors) = mpsc::unbounded_channel::<()>();
     let decoded = Arc::clone(&counters);
     let mut last_picture: Option<Instant> = None;
+    let first_codec = codecs
+        .payload_types
+        .first()
+        .map_or(VideoCodec::H264, |&(_, c)| c);
     let decoder = decoder_thread(
-        H264Decoder::new().map_err(codec_error)?,
+        VideoDecoder::new(first_codec).map_err(codec_error)?,
         DECODER_QUEUE,
         move |result| match result {
             Ok(Some(picture)) => {
@@ -475,7 +547,8 @@ pub async fn receive_video(
     .map_err(codec_error)?;
     let epoch = Instant::now();
     let micros = |at: Instant| at.saturating_duration_since(epoch).as_micros() as u64;
-    let mut assembler = FrameAssembler::new(AssemblerConfig::default());
+    let mut assembler = FrameAssembler::new(first_codec, AssemblerConfig::default());
+    let mut unknown_payload_types = 0u64;
     let mut pli = KeyframeRequestLimiter::new(REQUEST_INTERVAL);
     let mut media_ssrc = 0;
     // Decoding starts at a keyframe; a stream joined later asks for one at once.
@@ -491,6 +564,24 @@ pub async fn receive_video(
                 let Some(event) = event else { break };
                 let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
                 idle_since = Instant::now();
+                let Some(codec) = codecs.codec_of(packet.header.payload_type) else {
+                    unknown_payload_types += 1;
+                    if unknown_payload_types == 1 {
+                        tracing::warn!(
+                            payload_type = packet.header.payload_type,
+                            "video of a payload type we did not negotiate: dropped"
+                        );
+                    }
+                    continue;
+                };
+                if codecs.in_use.get() != Some(codec) {
+                    tracing::info!(%codec, "receiving video");
+                    codecs.in_use.set(codec);
+                }
+                if codec != assembler.codec() {
+                    assembler = FrameAssembler::new(codec, AssemblerConfig::default());
+                    need_keyframe = true;
+                }
                 media_ssrc = packet.header.ssrc;
                 counters.bytes.add(packet.payload.len() as u64);
                 assembler.push(micros(idle_since), RtpIn {
@@ -520,6 +611,7 @@ pub async fn receive_video(
                     }
                     need_keyframe = false;
                     if !decoder.submit(DecodeJob {
+                        codec: assembler.codec(),
                         data,
                         capture_us: 0,
                     }) {

@@ -1,7 +1,9 @@
 //! Native peers call each other through the real signaling server on 127.0.0.1 with
 //! the call engine: media both ways whichever peer joins first; the one that stays
 //! takes the next call when the other leaves; media outlives the signaling server;
-//! failures (server unreachable, room full, no common codec) end with their reason.
+//! failures (server unreachable, room full, no common codec) end with their reason;
+//! every video codec (H.264, VP8, VP9) carries a call, chosen as the offer and answer
+//! say.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -236,14 +238,14 @@ async fn media_keeps_flowing_when_the_signaling_server_dies_mid_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offer_with_no_codec_we_decode_fails_the_call_with_that_reason() {
     let (server, _stop) = signaling_server().await;
-    let config = SignalingConfig::new(format!("ws://{server}/ws"), RoomId::new("vp8").unwrap());
+    let config = SignalingConfig::new(format!("ws://{server}/ws"), RoomId::new("av1").unwrap());
     let mut browser = SignalingClient::connect(config).await.unwrap();
     let Some(SignalingEvent::Joined(_)) = browser.next_event().await else {
         panic!("no welcome")
     };
     let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendrecv\r\n\
-a=rtpmap:96 VP8/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+a=rtpmap:96 AV1/90000\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
 a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
 a=setup:actpass\r\na=rtcp-mux\r\n";
     browser
@@ -255,7 +257,7 @@ a=setup:actpass\r\na=rtcp-mux\r\n";
     let (tx, _rx) = mpsc::unbounded_channel();
     let summary = tokio::time::timeout(
         Duration::from_secs(30),
-        spawn_call(options(server, "vp8", Some(3)), tx, oneshot::channel().1),
+        spawn_call(options(server, "av1", Some(3)), tx, oneshot::channel().1),
     )
     .await
     .expect("the failure comes within 30 s")
@@ -264,7 +266,56 @@ a=setup:actpass\r\na=rtcp-mux\r\n";
         panic!("{summary:?}")
     };
     assert_eq!(undecodable.media, "video");
-    assert_eq!(undecodable.offered, ["VP8"]);
+    assert_eq!(undecodable.offered, ["AV1"]);
+    let text = undecodable.to_string();
+    assert!(text.contains("AV1") && text.contains("VP8"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_codec_carries_a_call_and_the_choice_follows_the_offer_and_answer() {
+    use media::codec::VideoCodec::{H264, Vp8, Vp9};
+    let (server, _stop) = signaling_server().await;
+    // (the offerer's choice, the answerer's choice, the codec both must send)
+    let cases = [
+        (Some(Vp8), Some(Vp8), Vp8),
+        (Some(Vp9), Some(Vp9), Vp9),
+        (Some(H264), Some(H264), H264),
+        // Nobody asks: H.264, first in our offers.
+        (None, None, H264),
+        // The answer follows the offer's order unless its side asked for a codec.
+        (Some(Vp9), None, Vp9),
+        (None, Some(Vp8), Vp8),
+    ];
+    for (round, (offerer, answerer, expected)) in cases.into_iter().enumerate() {
+        let room = format!("codec-{round}");
+        let mut first = peer(server, &room, "offerer", 640, 480);
+        first.video_codec = offerer;
+        let mut second = peer(server, &room, "answerer", 640, 480);
+        second.video_codec = answerer;
+        let (tx, mut first_states) = mpsc::unbounded_channel();
+        let first_call = spawn_call(first, tx, oneshot::channel().1);
+        // The first to join offers.
+        wait_for(&mut first_states, |s| *s == CallState::Waiting).await;
+        let (tx, _second_states) = mpsc::unbounded_channel();
+        let second_call = spawn_call(second, tx, oneshot::channel().1);
+        let (a, b) = (first_call.await.unwrap(), second_call.await.unwrap());
+        let case = format!("offerer {offerer:?}, answerer {answerer:?}");
+        for (who, summary) in [("offerer", &a), ("answerer", &b)] {
+            let who = format!("{case}: {who}");
+            assert_media_both_ways(&who, summary);
+            let last = summary.last.as_ref().unwrap();
+            let name = Some(expected.sdp_name());
+            assert_eq!(last.video_out.codec.as_deref(), name, "{who} sends");
+            assert_eq!(last.video_in.codec.as_deref(), name, "{who} receives");
+            assert_eq!(last.video_in.decode_errors, 0, "{who}: {:?}", last.video_in);
+            assert!(last.video_in.fps >= 25, "{who}: {:?}", last.video_in);
+            let latency = last.video_in.latency_ms.as_ref().unwrap();
+            println!(
+                "{expected}, {who}: {} fps in, latency p50 {} ms, p95 {} ms, max {} ms",
+                last.video_in.fps, latency.p50, latency.p95, latency.max
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use media::codec::VideoCodec;
 use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
 use media::pattern::{PatternGenerator, read_code};
 use rtc::media::Sample;
@@ -108,7 +109,7 @@ async fn call_and_read_back(setup: &PeerSetup) {
     let mut caller = peer(setup).await;
     let mut callee = peer(setup).await;
     let ssrc = 0x5eed_u32;
-    let track = local_track("peercall", RtpCodecKind::Video, ssrc).unwrap();
+    let track = local_track("peercall", RtpCodecKind::Video, ssrc, VideoCodec::H264).unwrap();
     let sender = caller
         .pc
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)

@@ -4,7 +4,8 @@
 //! - [`source`]: the [`VideoSource`] / [`AudioSource`] / [`AudioSink`] traits that make
 //!   devices and synthetic sources interchangeable;
 //! - [`pattern`] and [`tone`]: the synthetic test sources and their readers;
-//! - [`h264`] and [`opus_codec`]: the codecs;
+//! - [`codec`]: the video codecs ([`codec::VideoCodec`]) behind one encoder and one decoder
+//!   type, over [`h264`] (openh264) and [`vpx`] (VP8 and VP9, libvpx); [`opus_codec`]: Opus;
 //! - [`apm`]: echo cancellation, noise suppression and gain control on the microphone
 //!   path, fed through [`echo`] with what the speaker plays;
 //! - [`switch`]: sources and sinks whose device changes while they run (mute, camera
@@ -20,6 +21,7 @@
 pub mod apm;
 pub mod audio;
 pub mod camera;
+pub mod codec;
 pub mod convert;
 pub mod echo;
 pub mod frame;
@@ -32,6 +34,7 @@ pub mod resample;
 pub mod source;
 pub mod switch;
 pub mod tone;
+pub mod vpx;
 pub mod worker;
 
 pub use frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE, VideoFrame, now_us};
@@ -88,7 +91,7 @@ pub enum MediaError {
     /// An encoder or decoder failed; for a decoder, ask the sender for a keyframe.
     #[error("{codec} error: {reason}")]
     Codec {
-        /// "H.264" or "Opus".
+        /// "H.264", "VP8", "VP9" or "Opus".
         codec: &'static str,
         /// What the codec said.
         reason: String,

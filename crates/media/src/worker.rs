@@ -10,8 +10,9 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use crate::MediaError;
+use crate::codec::{VideoCodec, VideoDecoder, VideoEncoder};
 use crate::frame::VideoFrame;
-use crate::h264::{Encoded, H264Decoder, H264Encoder};
+use crate::h264::Encoded;
 
 /// A thread that runs jobs of type `J` in order.
 #[derive(Debug)]
@@ -78,11 +79,11 @@ pub enum EncoderJob {
 /// Runs `encoder` on its own thread; every picture's result goes to `output`.
 /// Setting errors are reported through `output` too.
 pub fn encoder_thread(
-    mut encoder: H264Encoder,
+    mut encoder: VideoEncoder,
     capacity: usize,
     mut output: impl FnMut(Result<Encoded, MediaError>) + Send + 'static,
 ) -> Result<Worker<EncoderJob>, MediaError> {
-    Worker::spawn("h264-encoder", capacity, move |job| match job {
+    Worker::spawn("video-encoder", capacity, move |job| match job {
         EncoderJob::Encode(picture) => output(encoder.encode(&picture)),
         EncoderJob::Keyframe => encoder.request_keyframe(),
         EncoderJob::Bitrate(bps) => {
@@ -98,10 +99,13 @@ pub fn encoder_thread(
     })
 }
 
-/// One access unit to decode, with the capture time carried alongside.
+/// One encoded picture to decode, with its codec and the capture time carried alongside.
 #[derive(Debug)]
 pub struct DecodeJob {
-    /// Annex-B access unit.
+    /// The codec it is in: a picture of another codec than the decoder's replaces the
+    /// decoder with one of that codec (the call renegotiated).
+    pub codec: VideoCodec,
+    /// The encoded picture (for H.264 an Annex-B access unit).
     pub data: Vec<u8>,
     /// Capture time to stamp on the picture.
     pub capture_us: u64,
@@ -110,11 +114,18 @@ pub struct DecodeJob {
 /// Runs `decoder` on its own thread; each access unit's result goes to `output`
 /// (`Ok(None)` when it completed no picture, `Err` when a keyframe is needed).
 pub fn decoder_thread(
-    mut decoder: H264Decoder,
+    mut decoder: VideoDecoder,
     capacity: usize,
     mut output: impl FnMut(Result<Option<VideoFrame>, MediaError>) + Send + 'static,
 ) -> Result<Worker<DecodeJob>, MediaError> {
-    Worker::spawn("h264-decoder", capacity, move |job: DecodeJob| {
+    Worker::spawn("video-decoder", capacity, move |job: DecodeJob| {
+        if job.codec != decoder.codec() {
+            tracing::debug!(from = %decoder.codec(), to = %job.codec, "new video codec");
+            match VideoDecoder::new(job.codec) {
+                Ok(fresh) => decoder = fresh,
+                Err(err) => return output(Err(err)),
+            }
+        }
         output(decoder.decode(&job.data, job.capture_us));
     })
 }
@@ -129,11 +140,18 @@ mod tests {
 
     #[test]
     fn pictures_go_through_encoder_and_decoder_threads_in_order() {
+        for codec in VideoCodec::ALL {
+            pictures_go_through_the_threads_in_order(codec);
+        }
+    }
+
+    fn pictures_go_through_the_threads_in_order(codec: VideoCodec) {
         let (units_tx, units) = channel();
-        let encoder = H264Encoder::new(320, 240, EncoderSettings::new(500_000, 30.0)).unwrap();
+        let encoder =
+            VideoEncoder::new(codec, 320, 240, EncoderSettings::new(500_000, 30.0)).unwrap();
         let enc = encoder_thread(encoder, 8, move |r| units_tx.send(r).unwrap()).unwrap();
         let (pictures_tx, pictures) = channel();
-        let dec = decoder_thread(H264Decoder::new().unwrap(), 8, move |r| {
+        let dec = decoder_thread(VideoDecoder::new(codec).unwrap(), 8, move |r| {
             pictures_tx.send(r).unwrap()
         })
         .unwrap();
@@ -150,6 +168,7 @@ mod tests {
             };
             assert_eq!(au.keyframe, n == 0 || n == 10, "picture {n}");
             assert!(dec.submit(DecodeJob {
+                codec,
                 data: au.data,
                 capture_us: au.capture_us
             }));
@@ -160,6 +179,37 @@ mod tests {
                 .unwrap();
             assert_eq!(read_code(&picture).unwrap().frame, n);
             assert_eq!(picture.capture_us, u64::from(n));
+        }
+    }
+
+    #[test]
+    fn a_picture_of_another_codec_gets_a_decoder_of_that_codec() {
+        let (pictures_tx, pictures) = channel();
+        let dec = decoder_thread(VideoDecoder::new(VideoCodec::H264).unwrap(), 8, move |r| {
+            pictures_tx.send(r).unwrap()
+        })
+        .unwrap();
+        let g = PatternGenerator::new(320, 240);
+        for (n, codec) in [VideoCodec::Vp8, VideoCodec::Vp9, VideoCodec::H264]
+            .into_iter()
+            .enumerate()
+        {
+            let mut encoder =
+                VideoEncoder::new(codec, 320, 240, EncoderSettings::new(500_000, 30.0)).unwrap();
+            let Encoded::Frame(au) = encoder.encode(&g.frame(n as u32, 0)).unwrap() else {
+                panic!("{codec} skipped")
+            };
+            assert!(dec.submit(DecodeJob {
+                codec,
+                data: au.data,
+                capture_us: 0
+            }));
+            let picture = pictures
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert_eq!(read_code(&picture).unwrap().frame, n as u32, "{codec}");
         }
     }
 

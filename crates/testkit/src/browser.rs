@@ -4,8 +4,8 @@
 //!
 //! Each runs with a fresh profile in a temporary directory, allowed to gather
 //! candidates on 127.0.0.1 so that it can call inside a loopback-only network
-//! namespace. Firefox gets the OpenH264 plugin that it would download on first use,
-//! built from source by `firefox-openh264/build.sh` (test machines have no internet).
+//! namespace. Firefox runs with what it has on its own: no OpenH264 plugin (it is
+//! never downloaded), so it calls with VP8 or VP9.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -32,8 +32,8 @@ const CHROMIUM_FLAGS: &[&str] = &[
 
 /// Firefox preferences: fake devices, granted without asking (the permission is what
 /// makes it gather every local address, not just the default route's), loopback
-/// candidates, no mDNS names, no updates or downloads, and the OpenH264 plugin placed
-/// in the profile enabled.
+/// candidates, no mDNS names, no updates or downloads (so no OpenH264 plugin either:
+/// Firefox offers VP8 and VP9 only).
 fn firefox_prefs() -> Value {
     json!({
         "media.navigator.streams.fake": true,
@@ -44,16 +44,12 @@ fn firefox_prefs() -> Value {
         "media.peerconnection.ice.obfuscate_host_addresses": false,
         "media.autoplay.default": 0,
         "media.gmp-manager.updateEnabled": false,
-        "media.gmp-gmpopenh264.enabled": true,
+        "media.gmp-gmpopenh264.enabled": false,
         "media.gmp-gmpopenh264.autoupdate": false,
-        "media.gmp-gmpopenh264.version": OPENH264_PLUGIN_VERSION,
         "browser.shell.checkDefaultBrowser": false,
         "app.update.enabled": false,
     })
 }
-
-/// The version directory `firefox-openh264/build.sh` writes the plugin under.
-const OPENH264_PLUGIN_VERSION: &str = "2.6.0";
 
 /// The Firefox binary: `$FIREFOX`, else Debian's ESR (not its wrapper script).
 fn firefox_binary() -> PathBuf {
@@ -61,46 +57,6 @@ fn firefox_binary() -> PathBuf {
         || PathBuf::from("/usr/lib/firefox-esr/firefox-esr"),
         PathBuf::from,
     )
-}
-
-/// Builds Firefox's OpenH264 plugin once per test run (under `target/`), and returns
-/// the directory holding `gmp-gmpopenh264/`.
-fn openh264_plugin() -> Result<PathBuf, String> {
-    static BUILT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(dir) = built.as_ref() {
-        return Ok(dir.clone());
-    }
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = here.join("../../target/firefox-openh264");
-    let out = Command::new("bash")
-        .arg(here.join("firefox-openh264/build.sh"))
-        .arg(&dir)
-        .output()
-        .map_err(|e| format!("bash: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "building Firefox's OpenH264 plugin failed (install g++ and libopenh264-dev): {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    *built = Some(dir.clone());
-    Ok(dir)
-}
-
-/// Copies `from` into `to`, recursively.
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 /// One headless browser with its own driver process and profile.
@@ -155,12 +111,9 @@ impl Browser {
     }
 
     /// Starts geckodriver on a free port and opens a headless Firefox session whose
-    /// camera and microphone are Firefox's fakes, with H.264 through the OpenH264
-    /// plugin.
+    /// camera and microphone are Firefox's fakes, with no H.264 plugin (VP8 and VP9).
     pub async fn launch_firefox() -> Result<Self, String> {
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
-        copy_dir(&openh264_plugin()?, profile.path())
-            .map_err(|e| format!("copying the OpenH264 plugin into the profile: {e}"))?;
         let caps = json!({
             "browserName": "firefox",
             "moz:firefoxOptions": {

@@ -240,6 +240,7 @@ fn start_call(
     options.video = request.video.input();
     options.audio = request.audio.input();
     options.speaker = request.speaker.output();
+    options.video_codec = request.video_codec;
     options.processing = ProcessingOptions {
         echo_cancellation: Some(request.processing.echo_cancellation),
         noise_suppression: Some(request.processing.noise_suppression),

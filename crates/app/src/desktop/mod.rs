@@ -29,7 +29,9 @@ use media::VideoFormat;
 use signaling_proto::RoomId;
 
 use bridge::{Bridge, BridgeConfig};
-use model::{AudioPick, Launch, Model, Settings, SpeakerPick, UiFigures, UploadMs, VideoPick};
+use model::{
+    AudioPick, CodecPick, Launch, Model, Settings, SpeakerPick, UiFigures, UploadMs, VideoPick,
+};
 use video::VideoTexture;
 
 /// The frame rate of the video sent: what cameras give and the test pattern draws.
@@ -75,6 +77,9 @@ pub struct AppArgs {
     /// Where received audio plays: `none`, `default` or a speaker id (saved).
     #[arg(long, value_parser = crate::cli::parse_speaker)]
     pub speaker: Option<AudioOutput>,
+    /// Video codec to put first: `h264`, `vp8` or `vp9` (saved).
+    #[arg(long, value_parser = crate::cli::parse_codec)]
+    pub video_codec: Option<media::codec::VideoCodec>,
     /// Width of the video sent.
     #[arg(long, default_value_t = DEFAULT_WIDTH)]
     pub width: u32,
@@ -242,6 +247,9 @@ fn apply_flags(settings: &mut Settings, args: &AppArgs) {
         settings.server = server.clone();
     } else if args.self_call || args.room.is_some() {
         settings.server.clear();
+    }
+    if let Some(codec) = args.video_codec {
+        settings.video_codec = CodecPick::of(Some(codec));
     }
     if let Some(video) = &args.video {
         settings.video = match video {

@@ -19,6 +19,7 @@ use call::stats::StatsLine;
 use call::{AudioInput, AudioOutput, CallState, Failure, ProcessingOptions, VideoInput};
 use media::DeviceKind;
 use media::apm::Processing;
+use media::codec::VideoCodec;
 use serde::{Deserialize, Serialize};
 use signaling_proto::{PeerName, RoomId};
 
@@ -103,6 +104,63 @@ pub struct Settings {
     pub volume: f32,
     /// Which microphone processing the user allows.
     pub processing: ProcessingPrefs,
+    /// The video codec to put first in offers and answers.
+    pub video_codec: CodecPick,
+}
+
+/// The video codec the user prefers: put first in what we offer and answer (the call
+/// uses it when the other side has it; the answer decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CodecPick {
+    /// No preference: H.264 first in our offers; our answers follow the offer.
+    #[default]
+    Automatic,
+    /// H.264 first.
+    H264,
+    /// VP8 first.
+    Vp8,
+    /// VP9 first.
+    Vp9,
+}
+
+impl CodecPick {
+    /// Every choice, in the order the picker lists them.
+    pub const ALL: [CodecPick; 4] = [
+        CodecPick::Automatic,
+        CodecPick::H264,
+        CodecPick::Vp8,
+        CodecPick::Vp9,
+    ];
+
+    /// The codec to put first, if any.
+    pub fn codec(self) -> Option<VideoCodec> {
+        match self {
+            CodecPick::Automatic => None,
+            CodecPick::H264 => Some(VideoCodec::H264),
+            CodecPick::Vp8 => Some(VideoCodec::Vp8),
+            CodecPick::Vp9 => Some(VideoCodec::Vp9),
+        }
+    }
+
+    /// The choice for `codec` (`None`: automatic).
+    pub fn of(codec: Option<VideoCodec>) -> Self {
+        match codec {
+            None => CodecPick::Automatic,
+            Some(VideoCodec::H264) => CodecPick::H264,
+            Some(VideoCodec::Vp8) => CodecPick::Vp8,
+            Some(VideoCodec::Vp9) => CodecPick::Vp9,
+        }
+    }
+
+    /// What the picker shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            CodecPick::Automatic => "Automatic",
+            CodecPick::H264 => "H.264",
+            CodecPick::Vp8 => "VP8",
+            CodecPick::Vp9 => "VP9",
+        }
+    }
 }
 
 /// The microphone processing the user allows. An allowed stage runs where it helps: echo
@@ -142,6 +200,7 @@ impl Default for Settings {
             speaker: SpeakerPick::Speaker("default".into()),
             volume: 1.0,
             processing: ProcessingPrefs::default(),
+            video_codec: CodecPick::Automatic,
         }
     }
 }
@@ -248,6 +307,8 @@ pub struct JoinRequest {
     pub volume: f32,
     /// The microphone processing stages to run.
     pub processing: Processing,
+    /// The video codec to put first (`None`: no preference).
+    pub video_codec: Option<VideoCodec>,
 }
 
 /// Where the app is.
@@ -492,6 +553,7 @@ impl Model {
             camera_off: self.sends_black(),
             volume: self.settings.volume,
             processing: self.processing(),
+            video_codec: self.settings.video_codec.codec(),
         }));
     }
 
@@ -589,6 +651,12 @@ impl Model {
             }
             self.processing_changed(processing);
         }
+    }
+
+    /// A video codec picked: it applies from the next call on (a running call keeps
+    /// what it negotiated).
+    pub fn pick_video_codec(&mut self, pick: CodecPick) {
+        self.settings.video_codec = pick;
     }
 
     /// Mute pressed (or `M`). Out of a call it is kept for the next one.
@@ -934,6 +1002,27 @@ mod tests {
                 _ => None,
             })
             .unwrap_or_else(|| panic!("no join in {:?}", m.outbox))
+    }
+
+    #[test]
+    fn the_video_codec_setting_reaches_the_join_and_old_settings_read_as_automatic() {
+        let mut m = Model::new(Settings::default(), Launch::default());
+        m.embedded = Some("ws://127.0.0.1:4000/ws".into());
+        m.room = "team".into();
+        m.join();
+        assert_eq!(join_request(&m).video_codec, None);
+        let mut m = Model::new(Settings::default(), Launch::default());
+        m.embedded = Some("ws://127.0.0.1:4000/ws".into());
+        m.room = "team".into();
+        m.pick_video_codec(CodecPick::Vp9);
+        m.join();
+        assert_eq!(join_request(&m).video_codec, Some(VideoCodec::Vp9));
+        // Settings saved before the setting existed still load.
+        let old: Settings = serde_json::from_str(r#"{"name":"ann"}"#).unwrap();
+        assert_eq!(old.video_codec, CodecPick::Automatic);
+        for pick in CodecPick::ALL {
+            assert_eq!(CodecPick::of(pick.codec()), pick);
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use eframe::egui::{self, Color32, RichText};
 
-use super::model::{AudioPick, MAX_VOLUME, Model, Phase, SpeakerPick, VideoPick};
+use super::model::{AudioPick, CodecPick, MAX_VOLUME, Model, Phase, SpeakerPick, VideoPick};
 use super::video::Picture;
 use call::CallState;
 
@@ -282,6 +282,12 @@ fn devices(ui: &mut egui::Ui, model: &mut Model) {
     model.pick_audio(audio);
     let speaker = picker(ui, "Speaker", &model.settings.speaker, &speakers);
     model.pick_speaker(speaker);
+    let codecs: Vec<_> = CodecPick::ALL
+        .into_iter()
+        .map(|c| (c, c.label().to_string()))
+        .collect();
+    let codec = picker(ui, "Video codec", &model.settings.video_codec, &codecs);
+    model.pick_video_codec(codec);
 
     let mut volume = model.settings.volume;
     if ui
@@ -478,7 +484,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::desktop::model::{Command, Device, Devices, Event, Launch, Settings};
+    use crate::desktop::model::{CodecPick, Command, Device, Devices, Event, Launch, Settings};
     use call::Failure;
 
     fn harness(setup: impl FnOnce(&mut Model)) -> Harness<'static, Model> {
@@ -561,6 +567,25 @@ mod tests {
         h.get_by_label("Test pattern");
         h.get_by_label("No video");
         assert!(h.query_by_label("Desk camera").is_none());
+    }
+
+    #[test]
+    fn the_video_codec_picked_in_the_device_panel_goes_into_the_next_call() {
+        let mut h = harness(|m| m.handle_event(Instant::now(), Event::Devices(Devices::default())));
+        h.get_by_role_and_label(Role::ComboBox, "Video codec")
+            .click();
+        h.run();
+        h.get_by_label("H.264");
+        h.get_by_label("VP9");
+        h.get_by_label("VP8").click();
+        h.run();
+        assert_eq!(h.state().settings.video_codec, CodecPick::Vp8);
+        h.state_mut().join();
+        let join = h.state().outbox.iter().find_map(|c| match c {
+            Command::Join(j) => Some(j.video_codec),
+            _ => None,
+        });
+        assert_eq!(join, Some(Some(media::codec::VideoCodec::Vp8)));
     }
 
     #[test]

@@ -179,8 +179,8 @@ impl Lab {
         }
     }
 
-    /// Starts `peercall call` in namespace `a` (`first`) or `b`.
-    pub fn peer(&self, first: bool, seconds: u32) -> Child {
+    /// Starts `peercall call` in namespace `a` (`first`) or `b`, with `flags` added.
+    pub fn peer(&self, first: bool, seconds: u32, flags: &[&str]) -> Child {
         let ns = if first { &self.a } else { &self.b };
         let bind = self
             .bind
@@ -189,6 +189,7 @@ impl Lab {
             .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_peercall"), "call"])
             .args(["--server", &self.server, "--room", "lab", "--bind", bind])
             .args(["--duration", &seconds.to_string()])
+            .args(flags)
             .env("RUST_LOG", "warn,peercall=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -199,7 +200,17 @@ impl Lab {
     /// Both peers, `b` joining once `a` waits in the room; `during` runs while they
     /// call.
     pub fn call(&self, seconds: u32, during: impl FnOnce()) -> (Vec<Value>, Vec<Value>) {
-        let mut a = self.peer(true, seconds);
+        self.call_with(seconds, &[], during)
+    }
+
+    /// [`Lab::call`] with `flags` given to both peers.
+    pub fn call_with(
+        &self,
+        seconds: u32,
+        flags: &[&str],
+        during: impl FnOnce(),
+    ) -> (Vec<Value>, Vec<Value>) {
+        let mut a = self.peer(true, seconds, flags);
         // a's log, read as it comes: b starts once a says it is waiting.
         let (waiting, is_waiting) = mpsc::channel();
         let a_log = BufReader::new(a.stderr.take().unwrap());
@@ -218,7 +229,7 @@ impl Lab {
             let _ = a.kill();
             panic!("peer a never waited; its log:\n{}", a_log.join().unwrap());
         }
-        let b = self.peer(false, seconds);
+        let b = self.peer(false, seconds, flags);
         during();
         let lines = |out: Output, stderr: String| {
             let text = String::from_utf8_lossy(&out.stdout).to_string();
