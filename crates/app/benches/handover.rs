@@ -14,7 +14,7 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::{Lab, ip, run};
+use lab::Lab;
 use testkit::report;
 
 fn runs() -> u32 {
@@ -35,30 +35,12 @@ fn main() {
     }
     let (mut moved, mut stayed) = (Vec::new(), Vec::new());
     for n in 0..runs() {
-        let Some(lab) = Lab::with_addresses(
-            &format!("ho{n}"),
-            ["10.99.0.1/24", "10.99.0.2/24"],
-            "10.99.0.1:0",
-            ["0.0.0.0:0", "0.0.0.0:0"],
-        ) else {
+        let Some(lab) = Lab::for_handover(&format!("ho{n}")) else {
             return;
         };
-        let b = lab.b.clone();
         let (a_lines, b_lines) = lab.call(9, || {
             std::thread::sleep(Duration::from_secs(4));
-            run(
-                "ip",
-                &[
-                    "netns",
-                    "exec",
-                    &b,
-                    "sysctl",
-                    "-qw",
-                    "net.ipv4.conf.vb.promote_secondaries=1",
-                ],
-            );
-            ip(&["-n", &b, "addr", "add", "10.99.0.3/24", "dev", "vb"]);
-            ip(&["-n", &b, "addr", "del", "10.99.0.2/24", "dev", "vb"]);
+            lab.move_b();
         });
         for (lines, into) in [(&b_lines, &mut moved), (&a_lines, &mut stayed)] {
             let summary = lines.last().expect("a summary line");

@@ -14,7 +14,7 @@ use testkit::netem::Impairment;
 
 mod lab;
 
-use lab::{Lab, brief, ip, mean, run, split};
+use lab::{Lab, brief, mean, split};
 
 /// The calls are real-time: run one scenario at a time on the two cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -109,34 +109,12 @@ fn video_resumes_within_a_second_after_a_two_second_blackout() {
 #[test]
 fn a_handover_to_a_new_address_mid_call_resumes_video_within_3_s_without_hanging_up() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    // Everything on the one link, the signaling too: the move breaks b's signaling
-    // connection as well, and b takes its place in the room back over a new one.
-    let Some(lab) = Lab::with_addresses(
-        "handover",
-        ["10.99.0.1/24", "10.99.0.2/24"],
-        "10.99.0.1:0",
-        ["0.0.0.0:0", "0.0.0.0:0"],
-    ) else {
+    let Some(lab) = Lab::for_handover("handover") else {
         return;
     };
-    let b = lab.b.clone();
     let (a_lines, b_lines) = lab.call(14, || {
         std::thread::sleep(Duration::from_secs(5));
-        // b moves: its new address comes up as the old one goes (kept when the old
-        // one, the subnet's first, is deleted).
-        run(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &b,
-                "sysctl",
-                "-qw",
-                "net.ipv4.conf.vb.promote_secondaries=1",
-            ],
-        );
-        ip(&["-n", &b, "addr", "add", "10.99.0.3/24", "dev", "vb"]);
-        ip(&["-n", &b, "addr", "del", "10.99.0.2/24", "dev", "vb"]);
+        lab.move_b();
     });
     for (who, lines) in [("a", &a_lines), ("b", &b_lines)] {
         let (late, summary) = split(lines, 11);

@@ -102,6 +102,37 @@ impl Lab {
         Some(lab)
     }
 
+    /// Everything on the one link, the signaling too, and the peers bound to every
+    /// interface: [`Lab::move_b`] then breaks b's signaling connection as well as its
+    /// media path, as a real handover does.
+    pub fn for_handover(name: &str) -> Option<Lab> {
+        Lab::with_addresses(
+            name,
+            ["10.99.0.1/24", "10.99.0.2/24"],
+            "10.99.0.1:0",
+            ["0.0.0.0:0", "0.0.0.0:0"],
+        )
+    }
+
+    /// b moves: a new address (10.99.0.3) comes up as its old one goes (kept when the
+    /// old one, the subnet's first, is deleted).
+    pub fn move_b(&self) {
+        let b = &self.b;
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                b,
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.vb.promote_secondaries=1",
+            ],
+        );
+        ip(&["-n", b, "addr", "add", "10.99.0.3/24", "dev", "vb"]);
+        ip(&["-n", b, "addr", "del", "10.99.0.2/24", "dev", "vb"]);
+    }
+
     /// [`Lab::new`] with the signaling on a second link of its own (veth `sa`–`sb`,
     /// 10.98.0.1 – 10.98.0.2, UDP dropped on it so media cannot take it), and the peers
     /// bound to every interface: `va`–`vb` can then change under the media while the
