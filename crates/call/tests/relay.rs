@@ -3,12 +3,11 @@
 //! which fails with the TURN hint within the 30 s bound.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 mod common;
 
-use call::{CallOptions, CallState, Failure, IceOptions, Summary, TurnServer, run_call};
-use common::{options, signaling_server};
+use call::{CallOptions, CallState, Failure, IceOptions, TurnServer, run_call};
+use common::{call_between_two, options, signaling_server, within_the_bound};
 
 fn relay_only(server: SocketAddr, room: &str, turn: Option<TurnServer>) -> CallOptions {
     let mut options = options(server, room, Some(3));
@@ -29,37 +28,12 @@ fn turn(port: u16, credential: &str) -> Option<TurnServer> {
     })
 }
 
-async fn within_the_bound(call: impl std::future::Future<Output = Summary>) -> Summary {
-    tokio::time::timeout(Duration::from_secs(30), call)
-        .await
-        .expect("the call ends within 30 s")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_only_calls_connect_through_coturn_on_relay_pairs_both_sides() {
     let coturn = testkit::Coturn::start(&[]);
     let (server, _stop) = signaling_server().await;
     let options = relay_only(server, "relay", turn(coturn.port, "pass1"));
-    let (waiting, is_waiting) = tokio::sync::oneshot::channel();
-    let mut waiting = Some(waiting);
-    let first = tokio::spawn(run_call(
-        options.clone(),
-        move |event| {
-            if let call::CallEvent::State(CallState::Waiting) = event
-                && let Some(waiting) = waiting.take()
-            {
-                let _ = waiting.send(());
-            }
-        },
-        std::future::pending(),
-    ));
-    // The second joins once the first waits in the room, its offer held.
-    tokio::time::timeout(Duration::from_secs(30), is_waiting)
-        .await
-        .expect("the first peer waits within 30 s")
-        .expect("the first peer's call ended before it waited");
-    let second = tokio::spawn(run_call(options, |_| {}, std::future::pending()));
-    for summary in [first.await.unwrap(), second.await.unwrap()] {
+    for summary in call_between_two(options).await {
         assert!(summary.media_flowed_both_ways(), "{summary:?}");
         let ice = &summary.last.as_ref().unwrap().ice;
         assert_eq!(ice.local.as_deref(), Some("relay"), "{ice:?}");

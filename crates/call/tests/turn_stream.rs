@@ -8,7 +8,6 @@
 //! Needs coturn and iptables, and root in a network namespace with only loopback (as
 //! `scripts/test` runs the tests); elsewhere each test says SKIPPED (and fails in CI).
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,9 +16,9 @@ mod common;
 
 use call::peer::{Peer, PeerEvent, PeerSetup, build_peer};
 use call::turn_stream::{RelayProtocol, TurnFailure};
-use call::{CallEvent, CallOptions, CallState, Failure, IceOptions, Summary, TurnServer, run_call};
+use call::{CallOptions, CallState, Failure, IceOptions, Summary, TurnServer, run_call};
 use clap::Parser;
-use common::{options, signaling_server};
+use common::{call_between_two, options, signaling_server, within_the_bound};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use signaling_proto::IceServer;
 use testkit::{Coturn, CoturnTls, UdpDropped};
@@ -112,37 +111,6 @@ fn relay_only(
         turn_ca,
     };
     options
-}
-
-async fn within_the_bound(call: impl Future<Output = Summary>) -> Summary {
-    tokio::time::timeout(Duration::from_secs(30), call)
-        .await
-        .expect("the call ends within 30 s")
-}
-
-/// Two peers with `options` (the second joins once the first waits); their summaries.
-async fn call_between_two(options: CallOptions) -> [Summary; 2] {
-    let (waiting, is_waiting) = tokio::sync::oneshot::channel();
-    let mut waiting = Some(waiting);
-    let first = tokio::spawn(run_call(
-        options.clone(),
-        move |event| {
-            if let CallEvent::State(CallState::Waiting) = event
-                && let Some(waiting) = waiting.take()
-            {
-                let _ = waiting.send(());
-            }
-        },
-        std::future::pending(),
-    ));
-    tokio::time::timeout(Duration::from_secs(30), is_waiting)
-        .await
-        .expect("the first peer waits within 30 s")
-        .expect("the first peer's call ended before it waited");
-    let second = tokio::spawn(run_call(options, |_| {}, std::future::pending()));
-    let first = within_the_bound(async { first.await.unwrap() }).await;
-    let second = within_the_bound(async { second.await.unwrap() }).await;
-    [first, second]
 }
 
 /// Both sides connected relay/relay, media flowed, and our relay was reached over

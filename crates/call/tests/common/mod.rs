@@ -1,10 +1,14 @@
-//! Shared by the call tests: a real signaling server on 127.0.0.1 and call options
-//! for peers on loopback.
+//! Shared by the call tests: a real signaling server on 127.0.0.1, call options for
+//! peers on loopback, and two peers calling each other within the 30 s bound.
+
+#![allow(dead_code, reason = "each call test uses the helpers it needs")]
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use call::CallOptions;
+use std::future::Future;
+
+use call::{CallEvent, CallOptions, CallState, Summary, run_call};
 use clap::Parser;
 use signaling_proto::RoomId;
 use tokio::sync::oneshot;
@@ -32,4 +36,36 @@ pub fn options(server: SocketAddr, room: &str, seconds: Option<u64>) -> CallOpti
     };
     options.duration = seconds.map(Duration::from_secs);
     options
+}
+
+/// Waits for `call` to end, at most 30 s.
+pub async fn within_the_bound(call: impl Future<Output = Summary>) -> Summary {
+    tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the call ends within 30 s")
+}
+
+/// Two peers with `options` (the second joins once the first waits); their summaries.
+pub async fn call_between_two(options: CallOptions) -> [Summary; 2] {
+    let (waiting, is_waiting) = oneshot::channel();
+    let mut waiting = Some(waiting);
+    let first = tokio::spawn(run_call(
+        options.clone(),
+        move |event| {
+            if let CallEvent::State(CallState::Waiting) = event
+                && let Some(waiting) = waiting.take()
+            {
+                let _ = waiting.send(());
+            }
+        },
+        std::future::pending(),
+    ));
+    tokio::time::timeout(Duration::from_secs(30), is_waiting)
+        .await
+        .expect("the first peer waits within 30 s")
+        .expect("the first peer's call ended before it waited");
+    let second = tokio::spawn(run_call(options, |_| {}, std::future::pending()));
+    let first = within_the_bound(async { first.await.unwrap() }).await;
+    let second = within_the_bound(async { second.await.unwrap() }).await;
+    [first, second]
 }
