@@ -7,9 +7,13 @@
 //! with the marker bit) and every packet before it back to the previous frame's end
 //! are there — no waiting for the next frame to start. Packets may arrive out of
 //! order or late (NACK retransmissions): once a hole is known (a later packet came),
-//! the frame waits up to [`AssemblerConfig::max_wait_us`] for it to fill, then is given
-//! up and reported as [`Assembled::Lost`] so the receiver can ask for a keyframe. A
-//! frame still arriving without a hole (a big keyframe on a slow link) is not lost.
+//! its missing packets are asked for again every so often ([`FrameAssembler::overdue`]),
+//! and after [`AssemblerConfig::max_wait_us`] the assembler is
+//! [`stalled`](FrameAssembler::stalled): the receiver asks for a keyframe too, and
+//! whichever comes first — the repair or a whole keyframe past the hole — ends the
+//! wait. Frames skipped for a keyframe, or given up after [`MAX_HOLE_WAIT_US`], are
+//! reported as [`Assembled::Lost`]. A frame still arriving without a hole (a big
+//! keyframe on a slow link) is not lost.
 //!
 //! A complete frame is held back only as long as the network's jitter needs: its
 //! release time is its RTP time mapped through the smallest transit time seen lately
@@ -30,9 +34,12 @@ use crate::sequence::{SequenceUnwrapper, TimestampUnwrapper};
 /// RTP clock ticks per microsecond denominator: video runs at 90 kHz.
 const CLOCK_HZ: u64 = 90_000;
 
-/// The longest a frame with a hole ever waits, µs, however long the queue on the path:
-/// past two seconds a keyframe comes sooner than the repair.
-const MAX_HOLE_WAIT_US: u64 = 2_000_000;
+/// The longest a frame with a hole ever waits, µs: a keyframe asked for when the wait
+/// ran out has not come in two seconds either, so the frame is given up.
+pub const MAX_HOLE_WAIT_US: u64 = 2_000_000;
+
+/// How many times one missing packet is asked for again after the stack's own NACK.
+const MAX_RENACKS: u32 = 4;
 
 /// The widest hole asked for again packet by packet: a jump of more sequence numbers
 /// is a stream that started over or a long outage, which a keyframe repairs instead.
@@ -41,9 +48,9 @@ const MAX_RENACK_HOLE: u64 = 64;
 /// Tuning of a [`FrameAssembler`].
 #[derive(Debug, Clone, Copy)]
 pub struct AssemblerConfig {
-    /// Longest wait for a missing packet (e.g. its NACK retransmission), µs: the NACK
-    /// goes out within 20 ms and a second one 60 ms after the hole shows, so this
-    /// allows two tries on a round trip of up to about 50 ms, one up to 100 ms.
+    /// Wait for a missing packet (e.g. its NACK retransmission) before a keyframe is
+    /// asked for too, µs: the NACK goes out within 20 ms and a second one 60 ms after
+    /// the hole shows, so this allows two tries on a round trip of up to about 50 ms.
     pub max_wait_us: u64,
     /// Most jitter-buffer delay ever added, µs.
     pub max_delay_us: u64,
@@ -143,8 +150,9 @@ pub struct FrameAssembler {
     jitter: JitterEstimate,
     /// Timestamps whose completion was already measured.
     measured: Option<u64>,
-    /// Missing packets already reported by [`overdue`](Self::overdue).
-    reported: std::collections::BTreeSet<u64>,
+    /// Missing packets asked for again by [`overdue`](Self::overdue): when last, and
+    /// how many times.
+    reported: BTreeMap<u64, (u64, u32)>,
 }
 
 impl FrameAssembler {
@@ -164,7 +172,7 @@ impl FrameAssembler {
             next: None,
             jitter: JitterEstimate::default(),
             measured: None,
-            reported: std::collections::BTreeSet::new(),
+            reported: BTreeMap::new(),
         }
     }
 
@@ -177,12 +185,13 @@ impl FrameAssembler {
         }
     }
 
-    /// How long a frame with a hole waits now: the set wait plus twice the queue.
+    /// How long a frame with a hole waits before a keyframe is asked for: the set wait
+    /// plus twice the queue.
     fn wait_us(&self) -> u64 {
         (self.config.max_wait_us + 2 * self.queue_delay_us()).min(MAX_HOLE_WAIT_US)
     }
 
-    /// Changes how long a frame with a hole waits for repairs, µs.
+    /// Changes how long a frame with a hole waits for repairs alone, µs.
     pub fn set_max_wait_us(&mut self, us: u64) {
         self.config.max_wait_us = us;
     }
@@ -218,21 +227,24 @@ impl FrameAssembler {
         }
     }
 
-    /// Packets missing for at least `age_us` (plus twice the queue delay) at `now_us`
-    /// since a later packet came, each reported once: what to ask for again when the
-    /// first retransmission did not come.
+    /// Packets still missing at `now_us`, `age_us` (plus twice the queue delay) after a
+    /// later packet came or after they were last reported, each at most
+    /// [`MAX_RENACKS`] times: what to ask for again when a retransmission did not come.
     pub fn overdue(&mut self, now_us: u64, age_us: u64) -> Vec<u16> {
         let Some(next) = self.next else {
             return Vec::new();
         };
-        self.reported.retain(|&s| s >= next);
-        let queue = self.queue_delay_us();
+        self.reported.retain(|&s, _| s >= next);
+        let age_us = age_us + 2 * self.queue_delay_us();
         let mut out = Vec::new();
         let mut expected = next;
         for (&seq, p) in self.packets.range(next..) {
-            if seq - expected <= MAX_RENACK_HOLE && now_us >= p.arrival_us + age_us + 2 * queue {
+            if seq - expected <= MAX_RENACK_HOLE {
                 for missing in expected..seq {
-                    if self.reported.insert(missing) {
+                    let (last, times) = self.reported.entry(missing).or_insert((p.arrival_us, 0));
+                    if *times < MAX_RENACKS && now_us >= *last + age_us {
+                        *last = now_us;
+                        *times += 1;
                         out.push(missing as u16);
                     }
                 }
@@ -242,12 +254,29 @@ impl FrameAssembler {
         out
     }
 
-    /// When [`pop`](Self::pop) may next give something out (µs), if anything waits.
-    pub fn next_event_us(&self) -> Option<u64> {
+    /// Whether the next frame has waited for a hole longer than the set wait at
+    /// `now_us`: time to ask for a keyframe as well.
+    pub fn stalled(&self, now_us: u64) -> bool {
+        self.next
+            .filter(|&next| self.complete_frame(next).is_none())
+            .and_then(|next| self.hole_seen_us(next))
+            .is_some_and(|seen| now_us >= seen + self.wait_us())
+    }
+
+    /// When [`pop`](Self::pop) may next give something out or the assembler becomes
+    /// [`stalled`](Self::stalled) (µs), if anything waits.
+    pub fn next_event_us(&self, now_us: u64) -> Option<u64> {
         let next = self.next?;
         match self.complete_frame(next) {
             Some((_, timestamp)) => Some(self.release_us(timestamp)),
-            None => self.hole_seen_us(next).map(|t| t + self.wait_us()),
+            None => self.hole_seen_us(next).map(|seen| {
+                let stall = seen + self.wait_us();
+                if now_us < stall {
+                    stall
+                } else {
+                    seen + MAX_HOLE_WAIT_US.max(self.wait_us())
+                }
+            }),
         }
     }
 
@@ -275,13 +304,40 @@ impl FrameAssembler {
             self.next = Some(end + 1);
             return Some(depacketize(self.codec, &packets, timestamp as u32));
         }
+        if let Some(keyframe) = self.keyframe_after(next) {
+            self.packets.retain(|&s, _| s >= keyframe);
+            self.next = Some(keyframe);
+            return Some(Assembled::Lost);
+        }
         let overflow = self.packets.len() > self.config.max_packets;
         let hole_expired = self
             .hole_seen_us(next)
-            .is_some_and(|seen| now_us >= seen + self.wait_us());
+            .is_some_and(|seen| now_us >= seen + MAX_HOLE_WAIT_US.max(self.wait_us()));
         if overflow || hole_expired {
             self.give_up(next);
             return Some(Assembled::Lost);
+        }
+        None
+    }
+
+    /// The first packet of a whole keyframe past the (incomplete) frame at `next`, if
+    /// one has come: nothing before it is worth waiting for then. Its start must be
+    /// known: the packet before it came, with an earlier timestamp.
+    fn keyframe_after(&self, next: u64) -> Option<u64> {
+        let mut previous: Option<(u64, u64)> = None;
+        for (&seq, p) in self.packets.range(next..) {
+            let starts = previous.is_some_and(|(s, ts)| s + 1 == seq && ts < p.timestamp);
+            previous = Some((seq, p.timestamp));
+            if !starts || !partition_head(self.codec, &p.payload) {
+                continue;
+            }
+            let Some((end, _)) = self.complete_frame(seq) else {
+                continue;
+            };
+            let frame = depacketize(self.codec, self.packets.range(seq..=end).map(|(_, p)| p), 0);
+            if matches!(frame, Assembled::Frame { keyframe: true, .. }) {
+                return Some(seq);
+            }
         }
         None
     }
@@ -380,7 +436,11 @@ fn depacketizer(codec: VideoCodec) -> Box<dyn Depacketizer> {
     }
 }
 
-fn depacketize(codec: VideoCodec, packets: &[Stored], timestamp: u32) -> Assembled {
+fn depacketize<'a>(
+    codec: VideoCodec,
+    packets: impl IntoIterator<Item = &'a Stored>,
+    timestamp: u32,
+) -> Assembled {
     let mut depacketizer = depacketizer(codec);
     let mut data = Vec::new();
     for p in packets {
@@ -525,8 +585,9 @@ mod tests {
         assert!(matches!(a.pop(90_000), Some(Assembled::Frame { .. })));
     }
 
-    #[test]
-    fn a_hole_that_never_fills_is_given_up_and_reported() {
+    /// An assembler with a 100 ms wait that gave out a keyframe (seq 10) and holds a
+    /// frame (seqs 11..=13, from 33 ms) without its packet 12.
+    fn with_a_hole() -> FrameAssembler {
         let config = AssemblerConfig {
             max_wait_us: 100_000,
             ..AssemblerConfig::default()
@@ -537,19 +598,68 @@ mod tests {
         let broken = frame(11, 3000, 3, false);
         a.push(33_000, broken[0].clone());
         a.push(33_000, broken[2].clone());
-        let next = frame(14, 6000, 2, true);
-        for p in &next {
-            a.push(66_000, p.clone());
+        a
+    }
+
+    #[test]
+    fn a_hole_that_outlasts_the_wait_asks_for_a_keyframe_and_is_given_up_later() {
+        let mut a = with_a_hole();
+        for p in frame(14, 6000, 2, false) {
+            a.push(66_000, p);
         }
         // The hole (packet 12) is known since packet 13 came at 33 ms.
         assert_eq!(a.pop(100_000), None);
-        assert_eq!(a.next_event_us(), Some(133_000));
-        assert_eq!(a.pop(133_000), Some(Assembled::Lost));
+        assert!(!a.stalled(100_000));
+        assert_eq!(a.next_event_us(100_000), Some(133_000));
+        assert!(a.stalled(133_000), "time to ask for a keyframe");
+        assert_eq!(a.pop(133_000), None, "the repair may still come");
+        let give_up = 33_000 + MAX_HOLE_WAIT_US;
+        assert_eq!(a.next_event_us(133_000), Some(give_up));
+        assert_eq!(a.pop(give_up - 1), None);
+        assert_eq!(a.pop(give_up), Some(Assembled::Lost));
         assert!(matches!(
-            a.pop(133_000),
+            a.pop(give_up),
             Some(Assembled::Frame {
                 timestamp: 6000,
+                keyframe: false,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_whole_keyframe_past_a_hole_ends_the_wait_at_once() {
+        let mut a = with_a_hole();
+        for p in frame(14, 6000, 2, false) {
+            a.push(66_000, p);
+        }
+        let key = frame(16, 9000, 3, true);
+        a.push(99_000, key[0].clone());
+        a.push(99_000, key[1].clone());
+        assert_eq!(a.pop(99_000), None, "the keyframe is not whole yet");
+        a.push(100_000, key[2].clone());
+        assert_eq!(a.pop(100_000), Some(Assembled::Lost));
+        assert!(!a.stalled(100_000));
+        assert!(matches!(
+            a.pop(100_000),
+            Some(Assembled::Frame {
+                timestamp: 9000,
                 keyframe: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_repair_that_comes_after_the_wait_is_still_used() {
+        let mut a = with_a_hole();
+        assert!(a.stalled(200_000));
+        a.push(250_000, frame(11, 3000, 3, false)[1].clone());
+        assert!(!a.stalled(250_000));
+        assert!(matches!(
+            a.pop(250_000),
+            Some(Assembled::Frame {
+                timestamp: 3000,
                 ..
             })
         ));
@@ -569,7 +679,7 @@ mod tests {
             a.push(now, p.clone());
             if i + 1 < key.len() {
                 assert_eq!(a.pop(now), None, "packet {i}");
-                assert_eq!(a.next_event_us(), None);
+                assert_eq!(a.next_event_us(now), None);
             }
         }
         assert!(matches!(
@@ -579,7 +689,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_packets_are_reported_once_when_overdue() {
+    fn missing_packets_are_reported_when_overdue_and_again_a_few_times() {
         let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         a.push(0, frame(10, 0, 1, true)[0].clone());
         a.pop(0);
@@ -590,8 +700,22 @@ mod tests {
         // The frame came 7 ms later than the first: the waits stretch by twice that.
         assert_eq!(a.overdue(110_000, 60_000), Vec::<u16>::new(), "not yet");
         assert_eq!(a.overdue(114_000, 60_000), [12, 13]);
-        assert_eq!(a.overdue(130_000, 60_000), Vec::<u16>::new(), "once");
-        a.push(130_000, second[1].clone());
+        assert_eq!(
+            a.overdue(130_000, 60_000),
+            Vec::<u16>::new(),
+            "not again yet"
+        );
+        assert_eq!(a.overdue(188_000, 60_000), [12, 13], "again");
+        a.push(190_000, second[1].clone());
+        for now in [262_000, 336_000] {
+            assert_eq!(a.overdue(now, 60_000), [13], "again at {now}");
+        }
+        assert_eq!(
+            a.overdue(600_000, 60_000),
+            Vec::<u16>::new(),
+            "at most {MAX_RENACKS} times"
+        );
+        a.push(130_000, second[2].clone());
         a.push(130_000, second[2].clone());
         assert!(matches!(a.pop(200_000), Some(Assembled::Frame { .. })));
     }
@@ -615,8 +739,8 @@ mod tests {
         a.push(late, broken[2].clone());
         assert!(a.queue_delay_us() >= 299_000, "{}", a.queue_delay_us());
         assert_eq!(a.overdue(late + 100_000, 60_000), Vec::<u16>::new());
-        assert_eq!(a.pop(late + 100_000), None, "the plain wait is not enough");
-        assert_eq!(a.pop(late + 700_001), Some(Assembled::Lost));
+        assert!(!a.stalled(late + 100_000), "the plain wait is not enough");
+        assert!(a.stalled(late + 700_001));
     }
 
     #[test]
@@ -675,7 +799,7 @@ mod tests {
         }
         let t = 10 * 33_333 + 5_000 - 3_000; // 3 ms early
         a.push(t, frame(10, 30_000, 1, false)[0].clone());
-        let release = a.next_event_us().expect("a frame waits");
+        let release = a.next_event_us(0).expect("a frame waits");
         assert!(release > t, "{release} vs {t}");
         assert_eq!(a.pop(t), None);
         assert!(a.pop(release).is_some());

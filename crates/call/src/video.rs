@@ -441,8 +441,8 @@ const MIN_REPAIR_TIME: Duration = Duration::from_millis(40);
 /// a short path.
 const MIN_REPAIR_WAIT: Duration = Duration::from_millis(120);
 
-/// The most a frame waits for repairs: beyond a second, a keyframe comes sooner than a
-/// frozen picture thaws.
+/// The most a frame waits for repairs alone: beyond a second, a keyframe comes sooner
+/// than a frozen picture thaws.
 const MAX_REPAIR_WAIT: Duration = Duration::from_secs(1);
 
 /// The round-trip time of the path, as the call engine last measured it: the
@@ -456,15 +456,15 @@ impl PathRtt {
         self.0.store(rtt.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// How long after a hole shows a still-missing packet is asked for again: the
-    /// stack's NACK goes out within [`NACK_DELAY`], its answer takes a round trip (and
-    /// half of one to spare, at least [`MIN_REPAIR_TIME`]).
+    /// How long after a hole shows (or after the last ask) a still-missing packet is
+    /// asked for again: the stack's NACK goes out within [`NACK_DELAY`], its answer
+    /// takes a round trip (and half of one to spare, at least [`MIN_REPAIR_TIME`]).
     pub fn renack_after(&self) -> Duration {
         NACK_DELAY + self.rtt().mul_f64(1.5).max(MIN_REPAIR_TIME)
     }
 
-    /// How long a frame with a hole waits for repairs (two tries, the second with time
-    /// to spare) before it is given up and a keyframe asked for; between
+    /// How long a frame with a hole waits for repairs alone (two tries, the second with
+    /// time to spare) before a keyframe is asked for as well; between
     /// [`MIN_REPAIR_WAIT`] and [`MAX_REPAIR_WAIT`].
     pub fn max_wait(&self) -> Duration {
         (self.renack_after() + self.rtt().mul_f64(2.5)).clamp(MIN_REPAIR_WAIT, MAX_REPAIR_WAIT)
@@ -556,7 +556,7 @@ pub async fn receive_video(
     let mut idle_since = Instant::now();
     loop {
         let wake = assembler
-            .next_event_us()
+            .next_event_us(micros(Instant::now()))
             .map_or(idle_since + idle, |us| epoch + Duration::from_micros(us));
         let mut request_keyframe = false;
         tokio::select! {
@@ -610,6 +610,7 @@ pub async fn receive_video(
                         continue;
                     }
                     need_keyframe = false;
+                    request_keyframe &= !keyframe;
                     if !decoder.submit(DecodeJob {
                         codec: assembler.codec(),
                         data,
@@ -626,8 +627,10 @@ pub async fn receive_video(
                 }
             }
         }
+        // A hole waited for long enough: a keyframe may come sooner than its repair.
+        request_keyframe |= assembler.stalled(micros(Instant::now()));
         // The stack asks for a lost packet once; ask again for what is still missing a
-        // while later (its retransmission was lost too), before the frame is given up.
+        // while later (its retransmission was lost too).
         assembler.set_max_wait_us(rtt.max_wait().as_micros() as u64);
         let again = assembler.overdue(
             micros(Instant::now()),
