@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use signaling_proto::{ClientMessage, IceServer, PeerId, Signal};
 use tokio::sync::mpsc;
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
@@ -139,6 +140,8 @@ struct Link {
     built: Instant,
     /// Its bridge to TURN servers over TCP and TLS (stopped when the link is dropped).
     relays: TurnBridge,
+    /// Its data channel.
+    _channel: Arc<dyn DataChannel>,
 }
 
 /// The I/O around the machine.
@@ -418,6 +421,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             events,
             feedback,
             relays,
+            channel,
         } = build_peer(&PeerSetup {
             bind: self.options.bind.clone(),
             ice_servers: self.options.ice.servers(&self.ice_servers),
@@ -440,6 +444,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             tracks: Some(tracks),
             built: Instant::now(),
             relays,
+            _channel: channel,
         });
         Ok(())
     }
