@@ -83,17 +83,48 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a Chromium session whose camera and
     /// microphone are Chromium's fakes (a 30 fps picture, a beeping tone).
     pub async fn launch() -> Result<Self, String> {
-        Self::start(&["--use-fake-device-for-media-stream=fps=30"]).await
+        let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let flags = ["--use-fake-device-for-media-stream=fps=30"];
+        Self::start(&flags, chromium_binary(), profile).await
     }
 
     /// A Chromium session with no camera and no microphone at all (access is granted,
     /// but there is nothing to open), as on a machine without them.
     pub async fn launch_without_media_devices() -> Result<Self, String> {
-        Self::start(&[]).await
+        let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        Self::start(&[], chromium_binary(), profile).await
     }
 
-    async fn start(flags: &[&str]) -> Result<Self, String> {
+    /// [`Browser::launch`] with Chromium in the network namespace `netns` (one made with
+    /// `ip netns`; needs root) and its driver in ours: the two talk over a pipe instead
+    /// of a port, which the namespaces would keep apart. Pages from `origin` (plain http
+    /// on an address of the namespace, not localhost) count as secure, so that they may
+    /// open the camera.
+    pub async fn launch_in_netns(netns: &str, origin: &str) -> Result<Self, String> {
         let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let wrapper = profile.path().join("chromium-in-netns");
+        let script = format!(
+            "#!/bin/sh\nexec ip netns exec '{netns}' '{}' \"$@\"\n",
+            chromium_binary().display()
+        );
+        std::fs::write(&wrapper, script).map_err(|e| e.to_string())?;
+        let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+        std::fs::set_permissions(&wrapper, executable).map_err(|e| e.to_string())?;
+        let secure = format!("--unsafely-treat-insecure-origin-as-secure={origin}");
+        let flags = [
+            "--use-fake-device-for-media-stream=fps=30",
+            "--remote-debugging-pipe",
+            &secure,
+        ];
+        Self::start(&flags, wrapper, profile).await
+    }
+
+    /// Chromium `binary` with `flags` and `profile`.
+    async fn start(
+        flags: &[&str],
+        binary: PathBuf,
+        profile: tempfile::TempDir,
+    ) -> Result<Self, String> {
         let mut args: Vec<String> = CHROMIUM_FLAGS
             .iter()
             .chain(flags)
@@ -102,7 +133,7 @@ impl Browser {
         args.push(format!("--user-data-dir={}", profile.path().display()));
         let caps = json!({
             "goog:chromeOptions": {
-                "binary": chromium_binary(),
+                "binary": binary,
                 "args": args,
             }
         });
