@@ -221,7 +221,8 @@ impl MediaArgs {
 }
 
 impl IceArgs {
-    fn options(&self) -> IceOptions {
+    /// The call engine's ICE options these flags make.
+    pub(crate) fn options(&self) -> IceOptions {
         IceOptions {
             stun: self.stun.clone(),
             turn: self.turn.clone().map(|url| TurnServer {

@@ -44,6 +44,8 @@ pub struct BridgeConfig {
     pub embedded: Option<SocketAddr>,
     /// Look for devices (off in tests, where the list is given).
     pub watch_devices: bool,
+    /// STUN/TURN settings given on the command line.
+    pub ice: call::IceOptions,
 }
 
 /// The UI's end of the bridge.
@@ -236,6 +238,7 @@ fn start_call(
     let mut options = CallOptions::new(request.server, request.room);
     options.name = request.name;
     options.bind = config.bind.clone();
+    options.ice = config.ice.clone();
     options.format = config.format;
     options.video = request.video.input();
     options.audio = request.audio.input();

@@ -101,6 +101,8 @@ pub struct AppArgs {
     /// Where the embedded signaling server listens (it also serves the browser client).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    #[command(flatten)]
+    pub ice: crate::cli::IceArgs,
 }
 
 /// Opens the window and runs until it closes.
@@ -189,6 +191,7 @@ impl App {
                 },
                 embedded: Some(args.listen),
                 watch_devices: true,
+                ice: args.ice.options(),
             },
         );
         let mut model = Model::new(settings, launch(&args));
