@@ -1,5 +1,5 @@
-//! The `signaling-server` command: prints its URL, serves, and on SIGTERM or SIGINT
-//! closes every peer with a close frame and exits 0.
+//! The `signaling-server` command: prints its URL, serves (on IPv6 too when asked), and on
+//! SIGTERM or SIGINT closes every peer with a close frame and exits 0.
 
 mod common;
 
@@ -9,10 +9,16 @@ use std::time::Duration;
 
 use common::Client;
 
-/// Starts the binary on an ephemeral port; returns the child and its WebSocket URL.
+/// Starts the binary on an ephemeral port of 127.0.0.1; returns the child and its
+/// WebSocket URL.
 fn start(extra: &[&str]) -> (std::process::Child, String) {
+    start_on("127.0.0.1:0", extra)
+}
+
+/// Starts the binary on `listen`; returns the child and the WebSocket URL it prints.
+fn start_on(listen: &str, extra: &[&str]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", listen])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -23,7 +29,7 @@ fn start(extra: &[&str]) -> (std::process::Child, String) {
         .read_line(&mut line)
         .unwrap();
     assert!(
-        line.starts_with("peercall signaling server: http://127.0.0.1:"),
+        line.starts_with("peercall signaling server: http://"),
         "{line}"
     );
     let url = line
@@ -102,4 +108,14 @@ fn bad_flags_exit_non_zero_with_a_message_that_names_them() {
         err.contains("cannot listen on") && err.contains("--listen"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn listening_on_every_ipv6_address_serves_peers_over_ipv6() {
+    let (mut child, url) = start_on("[::]:0", &[]);
+    let port = url.rsplit(':').next().unwrap().trim_end_matches("/ws");
+    let mut peer = Client::connect(&format!("ws://[::1]:{port}/ws")).await;
+    peer.join("room").await;
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -1,4 +1,6 @@
-//! `peercall loopback` calls itself over real ICE/DTLS/SRTP on 127.0.0.1 and reports it.
+//! `peercall loopback` calls itself over real ICE/DTLS/SRTP on 127.0.0.1 and reports it;
+//! two `peercall call` bound to `[::1]` call each other over IPv6 loopback; bad
+//! flags and a missing camera are refused with what is wrong.
 
 use std::process::Command;
 
@@ -98,5 +100,40 @@ fn bad_flags_are_refused_with_what_is_expected() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_bound_to_ipv6_loopback_call_each_other_over_it() {
+    let listener = tokio::net::TcpListener::bind("[::]:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(signaling_server::serve(
+        listener,
+        signaling_server::Config::default(),
+        std::future::pending(),
+    ));
+    let peer = move || {
+        Command::new(env!("CARGO_BIN_EXE_peercall"))
+            .args(["call", "--server", &format!("ws://[::1]:{port}/ws")])
+            .args(["--room", "ipv6", "--bind", "[::1]:0", "--duration", "3"])
+            .args(["--width", "320", "--height", "240"])
+            .output()
+    };
+    let (a, b) = tokio::join!(
+        tokio::task::spawn_blocking(peer),
+        tokio::task::spawn_blocking(peer)
+    );
+    for out in [a.unwrap().unwrap(), b.unwrap().unwrap()] {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary: serde_json::Value = text
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("{text}\n{}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(summary["ok"], true, "{summary}");
+        assert_eq!(
+            summary["summary"]["last"]["ice"]["local"], "host",
+            "{summary}"
+        );
     }
 }
