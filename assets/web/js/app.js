@@ -52,7 +52,10 @@ function setState(state, detail = '') {
   $('hangup').disabled = !inCall;
   for (const id of ['name', 'room', 'relay']) $(id).disabled = inCall;
   if (state === 'failed') showBanner(detail);
-  if (!inCall) stopStats();
+  if (!inCall) {
+    stopStats();
+    $('verification').hidden = true;
+  }
 }
 
 function shareLink() {
@@ -124,6 +127,11 @@ function join() {
     ...(codec ? { videoCodec: `video/${codec}`, onlyCodec: true } : {}),
   }, {
     onstate: setState,
+    onverification: (code) => {
+      const el = $('verification');
+      el.textContent = code ? `verification code ${code}: the same on both screens means nobody is in between` : '';
+      el.hidden = !code;
+    },
     onremote: (stream) => {
       const video = $('remote-video');
       if (video.srcObject !== stream) video.srcObject = stream;

@@ -16,6 +16,7 @@
 // before its answer) are queued, never lost.
 
 import { Signaling } from './signaling.js';
+import { verificationCode } from './verify.js';
 
 /** Seconds from the other peer's arrival to a connection before the call fails. */
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -80,7 +81,8 @@ export class Call {
    * @param {object} options  `server` (WebSocket URL), `room`, `name`, `relayOnly`,
    *   `videoCodec` (MIME type to prefer, default `video/H264`), `onlyCodec` (offer only it),
    *   `stream` (local MediaStream, may lack tracks: then receive-only).
-   * @param {object} handlers  `onstate(state, detail)`, `onremote(stream)`.
+   * @param {object} handlers  `onstate(state, detail)`, `onremote(stream)`,
+   *   `onverification(code)` (the call's verification code, once connected).
    */
   constructor(options, handlers) {
     this.options = { videoCodec: 'video/H264', onlyCodec: false, ...options };
@@ -234,6 +236,11 @@ export class Call {
           this.reconnectTimer = null;
           this.connected = true;
           this.setState('connected');
+          verificationCode(pc.localDescription?.sdp, pc.remoteDescription?.sdp).then((code) => {
+            if (pc !== this.pc) return;
+            this.verification = code;
+            this.handlers.onverification?.(code);
+          });
           break;
         case 'disconnected':
           if (!this.connected) break;

@@ -1,6 +1,6 @@
 //! Calls with a real, headless Chromium (fake camera and microphone) running the web
 //! client that the signaling server serves: browser ↔ `peercall call` in both join
-//! orders (H.264), with the web client's `codec=VP8` and `codec=VP9`, the same
+//! orders (H.264; both show one verification code), with the web client's `codec=VP8` and `codec=VP9`, the same
 //! relay-only through coturn, browser ↔ browser, and a browser that offers only AV1
 //! (refused); the desktop app (in a window on a virtual display) calling the browser
 //! and called by it; and Firefox ESR, with no H.264 plugin, calling `peercall call` and
@@ -356,8 +356,19 @@ async fn native_peer_answers_a_browser_that_joined_first() {
     let stats = browser_getting_ours(&browser).await;
     screenshot_shows_remote_video(&browser, "browser-call-with-native.png").await;
     browser_shows_its_audio_processing(&browser).await;
+    let shown = browser
+        .wait_for(
+            "return document.getElementById('verification').hidden ? null : window.peercall.call.verification",
+            STATS_WITHIN,
+        )
+        .await
+        .unwrap();
     let summary = native_summary(native).await;
     assert_media_both_ways(&stats, &summary);
+    assert_eq!(
+        shown, summary["summary"]["last"]["verification"],
+        "the page and the native peer show one verification code"
+    );
     browser.close().await;
 }
 

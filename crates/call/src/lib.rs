@@ -34,6 +34,7 @@ pub mod signaling;
 pub mod state;
 pub mod stats;
 pub mod turn_stream;
+pub mod verify;
 pub mod video;
 
 pub use engine::{CallEvent, Summary, run_call};

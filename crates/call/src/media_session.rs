@@ -49,6 +49,7 @@ use crate::stats::{
     AudioIn, AudioOut, IceStats, Latency, ProcessingLine, StatsLine, VideoIn, VideoOut,
 };
 use crate::turn_stream::RelayRegistry;
+use crate::verify;
 use crate::video::{
     CodecInUse, PathRtt, ReceiveCodecs, VideoControl, VideoReceiveCounters, VideoReceiveSnapshot,
     VideoSendCounters, VideoSendSnapshot, receive_video, send_video,
@@ -677,7 +678,15 @@ impl MediaSession {
             ),
             Err(_) => (None, 0, 0),
         };
+        let verification = match (
+            self.pc.local_description().await,
+            self.pc.remote_description().await,
+        ) {
+            (Some(local), Some(remote)) => verify::code(&local.sdp, &remote.sdp),
+            _ => None,
+        };
         StatsLine {
+            verification,
             ice,
             video_out: VideoOut {
                 fps: vo_rates.per_second,

@@ -288,6 +288,9 @@ pub struct StatsLine {
     pub state: String,
     /// Whether the signaling connection is up (media does not need it).
     pub signaling: bool,
+    /// The call's verification code (see [`crate::verify`]), for the two people to
+    /// compare.
+    pub verification: Option<String>,
     /// ICE.
     pub ice: IceStats,
     /// Video sent.

@@ -3,7 +3,8 @@
 //! takes the next call when the other leaves; media outlives the signaling server;
 //! failures (server unreachable, room full, no common codec) end with their reason;
 //! every video codec (H.264, VP8, VP9) carries a call, chosen as the offer and answer
-//! say.
+//! say; both sides show one verification code, and the two ends of a man in the middle
+//! show different ones.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -366,4 +367,36 @@ async fn an_unreachable_server_or_a_full_room_fails_with_a_reason() {
         assert!(summary.connected);
         assert_eq!(summary.outcome, CallState::Ended(EndReason::HungUp));
     }
+}
+
+/// The verification code a call's summary ends with.
+fn verification(summary: &Summary) -> String {
+    summary
+        .last
+        .as_ref()
+        .and_then(|l| l.verification.clone())
+        .unwrap_or_else(|| panic!("no verification code: {summary:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_sides_of_a_call_show_the_same_verification_code() {
+    let (server, _stop) = signaling_server().await;
+    let [a, b] = common::call_between_two(options(server, "verify", Some(2))).await;
+    assert!(a.media_flowed_both_ways(), "{a:?}");
+    assert_eq!(verification(&a), verification(&b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_man_in_the_middle_makes_the_two_ends_show_different_codes() {
+    // Whoever sits in the middle holds a call with each end: A's signaling reaches the
+    // middle's first peer (room `a` of one server), B's its second (room `b` of another).
+    let (near, _stop_near) = signaling_server().await;
+    let (far, _stop_far) = signaling_server().await;
+    let ([a, middle_a], [middle_b, b]) = tokio::join!(
+        common::call_between_two(options(near, "a", Some(2))),
+        common::call_between_two(options(far, "b", Some(2))),
+    );
+    assert_eq!(verification(&a), verification(&middle_a));
+    assert_eq!(verification(&b), verification(&middle_b));
+    assert_ne!(verification(&a), verification(&b));
 }

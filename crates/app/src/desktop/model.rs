@@ -489,6 +489,15 @@ impl Model {
         matches!(self.phase, Phase::InCall(_))
     }
 
+    /// The verification code of the call under way, once connected: the two people
+    /// compare it to know that nobody is in between.
+    pub fn verification(&self) -> Option<&str> {
+        self.stats
+            .as_ref()
+            .filter(|_| self.in_call())
+            .and_then(|s| s.verification.as_deref())
+    }
+
     /// The signaling server a call would use: the setting, else the embedded one.
     pub fn server_url(&self) -> Option<String> {
         let typed = self.settings.server.trim();
@@ -1071,6 +1080,24 @@ mod tests {
         m.join();
         assert!(!join_request(&m).processing.noise_suppression);
         assert!(join_request(&m).processing.echo_cancellation);
+    }
+
+    #[test]
+    fn the_verification_code_shows_during_a_call_only() {
+        let mut m = model();
+        let now = Instant::now();
+        m.join();
+        assert_eq!(m.verification(), None);
+        let line = StatsLine {
+            verification: Some("791 067".into()),
+            ..StatsLine::default()
+        };
+        m.handle_event(now, Event::Stats(Box::new(line.clone())));
+        assert_eq!(m.verification(), Some("791 067"));
+        m.handle_event(now, Event::Ended);
+        assert_eq!(m.verification(), None);
+        m.join();
+        assert_eq!(m.verification(), None, "not the last call's");
     }
 
     #[test]

@@ -138,6 +138,13 @@ fn call_bar(ui: &mut egui::Ui, model: &mut Model) {
         ui.heading("peercall");
         let colour = state_colour(&model.phase);
         ui.label(RichText::new(model.phase.words()).color(colour).strong());
+        if let Some(code) = model.verification() {
+            ui.label(RichText::new(format!("code {code}")).monospace())
+                .on_hover_text(
+                    "Read this code out to each other: the same on both screens means \
+                     nobody is in between.",
+                );
+        }
         ui.separator();
         let editable = !model.in_call();
         ui.label("Name");
@@ -422,12 +429,21 @@ fn stats_overlay(ui: &mut egui::Ui, model: &Model, area: egui::Rect) {
     });
     let lines = [
         format!(
-            "received H.264 {}x{} {} fps {} kbit/s",
-            v.width, v.height, v.fps, v.kbps
+            "received {} {}x{} {} fps {} kbit/s",
+            v.codec.as_deref().unwrap_or("video"),
+            v.width,
+            v.height,
+            v.fps,
+            v.kbps
         ),
         format!(
-            "sent H.264 {}x{} {} fps {} kbit/s (target {})",
-            o.width, o.height, o.fps, o.kbps, o.target_kbps
+            "sent {} {}x{} {} fps {} kbit/s (target {})",
+            o.codec.as_deref().unwrap_or("video"),
+            o.width,
+            o.height,
+            o.fps,
+            o.kbps,
+            o.target_kbps
         ),
         format!(
             "audio Opus in {} kbit/s, out {} kbit/s",
