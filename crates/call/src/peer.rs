@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use media::codec::VideoCodec;
+use rtc::data_channel::RTCDataChannelInit;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Gcc, NackGeneratorBuilder, PacerBuilder, Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
@@ -37,7 +38,6 @@ use rtc::rtp_transceiver::rtp_sender::{
     RtpCodecKind,
 };
 use signaling_proto::{IceCandidateInit, IceServer};
-use rtc::data_channel::RTCDataChannelInit;
 use tokio::sync::{mpsc, watch};
 use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
