@@ -2,12 +2,13 @@
 //! from up to eight peers; checks its invariants after every step and that every
 //! delivery goes to a connected peer.
 //!
-//! Input: lines; each line's first byte picks the peer (low 3 bits) and the action
+//! Input: lines (a first byte `A` turns access tokens on); each line's first byte picks the peer (low 3 bits) and the action
 //! (next 2 bits: frame, disconnect, connect again); the rest of the line is the frame.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use signaling_proto::{ClientMessage, PeerId};
+use signaling_server::auth::TokenKey;
 use signaling_server::ice::IceConfig;
 use signaling_server::relay::{Relay, RelayLimits};
 
@@ -17,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         max_held_messages: 8,
         max_held_bytes: 4096,
     };
-    let mut relay = Relay::new(limits, IceConfig::none());
+    // With access tokens on, the key is one the fuzzer cannot sign for: every join is
+    // refused `unauthorized`, and the invariants must hold all the same.
+    let auth = (data.first() == Some(&b'A')).then(|| TokenKey::new("fuzzing key, long enough"));
+    let mut relay = Relay::new(limits, IceConfig::none(), Some([7; 32])).with_auth(auth);
     let mut peers: Vec<Option<PeerId>> = (0..8).map(|_| Some(relay.connect())).collect();
     for line in data.split(|&b| b == b'\n') {
         let Some((&op, frame)) = line.split_first() else {

@@ -169,6 +169,8 @@ impl Server {
                 "1000000000",
             ])
             .args(["--max-connections", &max_connections.to_string()])
+            // Every load connection comes from 127.0.0.1: no per-host limits.
+            .args(["--max-connections-per-ip", "0", "--join-rate-per-ip", "0"])
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)

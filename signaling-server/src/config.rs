@@ -1,4 +1,5 @@
-//! Server settings: every limit of `protocol.md` as a flag, ICE servers, TLS and the web root.
+//! Server settings: every limit of `protocol.md` as a flag, access control (tokens,
+//! origins, per-host limits), ICE servers, TLS and the web root.
 //!
 //! [`Config`] is a clap parser so the binary and any embedding app share one set of
 //! flags; [`Config::default`] is the protocol's defaults.
@@ -9,7 +10,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::ServerError;
+use crate::auth::{MIN_SECRET_LEN, TokenKey};
 use crate::ice::{IceConfig, TurnAuth};
+use crate::limits::PerHostLimits;
+use crate::origin::OriginPolicy;
 use crate::relay::RelayLimits;
 
 /// Settings of the signaling server (the listen address is the caller's: see [`crate::serve`]).
@@ -110,6 +114,37 @@ pub struct Config {
     /// Bytes queued for one slow reader before it is dropped.
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 20)]
     pub outbox_bytes: usize,
+
+    /// Require an access token on `join`: a JWT signed with this secret (HS256) naming
+    /// the room, as `signaling-server token` prints. Without it anyone may join any room.
+    /// At least 16 bytes.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "SIGNALING_AUTH_SECRET",
+        hide_env_values = true
+    )]
+    pub auth_secret: Option<String>,
+
+    /// A web origin (scheme://host[:port]) whose pages may open the WebSocket, besides
+    /// the server's own (repeatable; `*`: any). Browsers from other origins are refused
+    /// at the upgrade; clients that send no Origin (native ones) are not affected.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allowed_origin: Vec<String>,
+
+    /// Most WebSocket connections open at once from one host (IPv4 address or IPv6 /64);
+    /// one more gets `too-many-connections` and is closed. 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_connections_per_ip: usize,
+
+    /// Joins a second one host may send on average; past it the join gets
+    /// `rate-limited`. 0: no limit.
+    #[arg(long, value_name = "PER_SEC", default_value_t = 10.0)]
+    pub join_rate_per_ip: f64,
+
+    /// Joins one host may send at once before --join-rate-per-ip applies.
+    #[arg(long, value_name = "JOINS", default_value_t = 100)]
+    pub join_burst_per_ip: u32,
 }
 
 impl Default for Config {
@@ -146,7 +181,40 @@ impl Config {
                 self.rate
             ));
         }
+        if !(self.join_rate_per_ip.is_finite() && self.join_rate_per_ip >= 0.0) {
+            return bad(format!(
+                "--join-rate-per-ip must be 0 (no limit) or a positive number, not {}",
+                self.join_rate_per_ip
+            ));
+        }
+        if let Some(secret) = &self.auth_secret
+            && secret.len() < MIN_SECRET_LEN
+        {
+            return bad(format!(
+                "--auth-secret must be at least {MIN_SECRET_LEN} bytes (a short one can be found from a token)"
+            ));
+        }
+        self.origins()?;
         Ok(())
+    }
+
+    /// The key access tokens are checked with (none: no `--auth-secret`, anyone joins).
+    pub fn token_key(&self) -> Option<TokenKey> {
+        self.auth_secret.as_deref().map(TokenKey::new)
+    }
+
+    /// Which web origins may open the WebSocket.
+    pub fn origins(&self) -> Result<OriginPolicy, ServerError> {
+        OriginPolicy::new(&self.allowed_origin).map_err(ServerError::Config)
+    }
+
+    /// Each host's connection and join limits.
+    pub fn per_host_limits(&self) -> PerHostLimits {
+        PerHostLimits {
+            max_connections: self.max_connections_per_ip,
+            join_rate: self.join_rate_per_ip,
+            join_burst: self.join_burst_per_ip,
+        }
     }
 
     /// The relay's room limits.
@@ -219,7 +287,31 @@ mod tests {
         assert_eq!(c.join_timeout, Duration::from_secs(30));
         assert_eq!(c.max_bad_messages, 20);
         assert!(c.ping_interval + c.pong_timeout <= Duration::from_secs(30));
+        // Access control: no tokens, the server's own pages only, and one host gets at
+        // most 1% of the connections and 10 joins a second (bursts of 100).
+        assert!(c.auth_secret.is_none() && c.allowed_origin.is_empty());
+        assert_eq!(c.max_connections_per_ip, 100);
+        assert!(c.max_connections_per_ip * 100 <= c.max_connections);
+        assert_eq!((c.join_rate_per_ip, c.join_burst_per_ip), (10.0, 100));
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn a_short_auth_secret_or_a_bad_origin_is_a_config_error() {
+        let c = Config::parse_from(["s", "--auth-secret", "short"]);
+        assert!(c.validate().unwrap_err().to_string().contains("16 bytes"));
+        let c = Config::parse_from(["s", "--auth-secret", "sixteen bytes ok"]);
+        c.validate().unwrap();
+        assert!(c.token_key().is_some());
+        let c = Config::parse_from(["s", "--allowed-origin", "example.org"]);
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("example.org")
+        );
+        let c = Config::parse_from(["s", "--join-rate-per-ip=-1"]);
+        assert!(c.validate().is_err());
     }
 
     #[test]

@@ -17,9 +17,11 @@
 //! # }
 //! ```
 
+pub mod auth;
 pub mod config;
 pub mod ice;
 pub mod limits;
+pub mod origin;
 pub mod relay;
 mod server;
 mod tls;

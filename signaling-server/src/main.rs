@@ -1,19 +1,26 @@
 //! `signaling-server`: the peercall signaling relay as a command.
 //!
 //! Parses flags, sets up logging, binds the listen address and runs
-//! [`signaling_server::serve`] until SIGINT or SIGTERM.
+//! [`signaling_server::serve`] until SIGINT or SIGTERM; or, as `signaling-server token`,
+//! prints an access token for a server started with `--auth-secret`.
 
 use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+use signaling_proto::{PeerName, RoomId};
+use signaling_server::auth::{MIN_SECRET_LEN, TokenKey};
 use tracing_subscriber::EnvFilter;
 
 /// The peercall signaling relay: relays offers, answers and ICE candidates between the
 /// peers of a room over WebSocket (`/ws`), and serves the browser client at `/`.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// Address to listen on for HTTP and WebSocket (use 0.0.0.0:8080 to accept other machines).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -22,8 +29,42 @@ struct Cli {
     server: signaling_server::Config,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print an access token for one room, for a server started with the same
+    /// --auth-secret: the token alone on stdout (what it allows on stderr). Peers pass it
+    /// as `--token` (peercall) or `?token=` (the browser client).
+    Token(TokenArgs),
+}
+
+/// `signaling-server token`.
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// The server's --auth-secret.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "SIGNALING_AUTH_SECRET",
+        hide_env_values = true
+    )]
+    auth_secret: String,
+    /// The room the token lets its holder join.
+    #[arg(long)]
+    room: String,
+    /// The only name its holder may join under (none: any name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds the token is accepted for, from now (a call that joined in time may go
+    /// on, and come back after a network change, past it).
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    ttl: u64,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Token(args)) = cli.command {
+        return token(args);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -57,6 +98,34 @@ fn main() -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Prints a token for `args.room`: the token alone on stdout, what it allows on stderr.
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.auth_secret.len() >= MIN_SECRET_LEN,
+        "--auth-secret must be at least {MIN_SECRET_LEN} bytes"
+    );
+    let room = RoomId::new(args.room).map_err(|e| anyhow::anyhow!("--room: {e}"))?;
+    let name = args
+        .name
+        .map(PeerName::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let key = TokenKey::new(&args.auth_secret);
+    let token = key.issue(&room, name.as_ref(), Duration::from_secs(args.ttl), now);
+    let who = name.map_or("any name".to_string(), |n| format!("the name '{n}'"));
+    eprintln!(
+        "access token for room '{room}', {who}, accepted for {} s (until Unix time {}):",
+        args.ttl,
+        now.saturating_add(args.ttl)
+    );
+    println!("{token}");
+    Ok(())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

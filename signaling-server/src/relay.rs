@@ -15,16 +15,24 @@
 //!   connection takes that connection's place in the room: the old one leaves the room
 //!   unannounced (it is left to close or time out on its own), and the others hear
 //!   `peer-joined` with `replaces`. A token is an HMAC of the id under a key made for
-//!   this relay, so it cannot be guessed and needs no storage.
+//!   this relay, so it cannot be guessed and needs no storage;
+//! - with an access key (`--auth-secret`, see [`crate::auth`]), a peer is in a room only
+//!   if its `join` carried a token for that room (and its name, if the token names one)
+//!   that checked out then, or took back the place of a peer that did (the resume
+//!   carries the authorization forward, so a reconnect after the token expired keeps
+//!   its place). Anything else is refused `unauthorized` before the room is looked at,
+//!   so neither `welcome` nor its TURN credentials reach it.
 
 use std::collections::{HashMap, VecDeque};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use signaling_proto::{
-    ClientMessage, ErrorCode, PeerId, PeerInfo, PeerName, Resume, RoomId, ServerMessage, Signal,
+    AccessToken, ClientMessage, ErrorCode, PeerId, PeerInfo, PeerName, Resume, RoomId,
+    ServerMessage, Signal,
 };
 
+use crate::auth::{Grant, TokenError, TokenKey};
 use crate::ice::IceConfig;
 
 /// Room and hold limits of the relay.
@@ -75,6 +83,8 @@ struct PeerState {
 struct Member {
     id: PeerId,
     name: Option<PeerName>,
+    /// The name its access token pinned it to, if any (kept when it resumes).
+    token_name: Option<PeerName>,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +114,8 @@ pub struct Relay {
     rooms: HashMap<RoomId, Room>,
     /// The key resume tokens are made with (none: no resuming).
     resume_key: Option<[u8; 32]>,
+    /// The key access tokens are checked with (none: anyone may join).
+    auth: Option<TokenKey>,
 }
 
 impl Relay {
@@ -117,7 +129,15 @@ impl Relay {
             peers: HashMap::new(),
             rooms: HashMap::new(),
             resume_key,
+            auth: None,
         }
+    }
+
+    /// Requires every `join` to carry an access token checked with `auth` (none: anyone
+    /// may join, and tokens are ignored).
+    pub fn with_auth(mut self, auth: Option<TokenKey>) -> Self {
+        self.auth = auth;
+        self
     }
 
     /// The resume token for `peer` (none when this relay does not resume).
@@ -170,12 +190,25 @@ impl Relay {
                 ErrorCode::AlreadyJoined,
                 format!("already in room '{current}' (asked for '{wanted}'): send leave first"),
             ),
-            (ClientMessage::Join { room, name, resume }, None) => {
+            (
+                ClientMessage::Join {
+                    room,
+                    name,
+                    resume,
+                    token,
+                },
+                None,
+            ) => {
                 let replaces = resume
                     .filter(|r| &r.id != from && self.genuine(r))
                     .map(|r| r.id)
                     .filter(|old| self.room_of(old) == Some(&room));
-                self.join(from, room, name, replaces, now_unix)
+                match self.authorize(&room, name, token.as_ref(), replaces.as_ref(), now_unix) {
+                    Ok((name, token_name)) => {
+                        self.join(from, room, name, token_name, replaces, now_unix)
+                    }
+                    Err(why) => refuse(from, ErrorCode::Unauthorized, why.to_string()),
+                }
             }
             (ClientMessage::Leave, Some(room)) => self.leave(from, &room),
             (ClientMessage::Leave, None) => refuse(from, ErrorCode::NotJoined, "not in a room"),
@@ -257,11 +290,50 @@ impl Relay {
         }
     }
 
+    /// Whether a join of `room` may go ahead: the name to join under and the name its
+    /// token pins (both `name` and none when this relay needs no token).
+    fn authorize(
+        &self,
+        room: &RoomId,
+        name: Option<PeerName>,
+        token: Option<&AccessToken>,
+        replaces: Option<&PeerId>,
+        now_unix: u64,
+    ) -> Result<(Option<PeerName>, Option<PeerName>), TokenError> {
+        let Some(key) = &self.auth else {
+            return Ok((name, None));
+        };
+        match key.check(
+            token.map(AccessToken::as_str),
+            room,
+            name.as_ref(),
+            now_unix,
+        ) {
+            Ok(Grant { name: pinned }) => Ok((pinned.clone().or(name), pinned)),
+            Err(refused) => {
+                // A peer taking its place back carries forward what let it in.
+                let old = replaces
+                    .and_then(|old| self.rooms.get(room)?.members.iter().find(|m| &m.id == old));
+                match old.map(|m| m.token_name.clone()) {
+                    None => Err(refused),
+                    Some(None) => Ok((name, None)),
+                    Some(Some(pinned)) => match name {
+                        Some(name) if name != pinned => Err(TokenError::WrongName {
+                            token_name: pinned.to_string(),
+                        }),
+                        _ => Ok((Some(pinned.clone()), Some(pinned))),
+                    },
+                }
+            }
+        }
+    }
+
     fn join(
         &mut self,
         from: &PeerId,
         room_id: RoomId,
         name: Option<PeerName>,
+        token_name: Option<PeerName>,
         replaces: Option<PeerId>,
         now_unix: u64,
     ) -> Vec<Outbound> {
@@ -303,6 +375,7 @@ impl Relay {
         room.members.push(Member {
             id: from.clone(),
             name: name.clone(),
+            token_name,
         });
         let held = std::mem::take(&mut room.held);
         room.held_bytes = 0;
@@ -443,6 +516,7 @@ mod tests {
             room: RoomId::new(room).unwrap(),
             name: None,
             resume: None,
+            token: None,
         }
     }
 
@@ -454,6 +528,7 @@ mod tests {
                 id: id.clone(),
                 token,
             }),
+            token: None,
         }
     }
 
@@ -520,6 +595,171 @@ mod tests {
             matches!(&out[0].message, ServerMessage::Welcome { peers, .. } if peers.is_empty())
         );
         assert_eq!(out.len(), 1, "nobody to tell: {out:?}");
+        r.assert_invariants();
+    }
+
+    const NOW: u64 = 1_767_222_000;
+
+    fn guarded() -> (Relay, TokenKey) {
+        let key = TokenKey::new("a secret of some length");
+        let ice = IceConfig {
+            stun: vec!["stun:127.0.0.1:3478".into()],
+            turn: vec!["turn:127.0.0.1:3478".into()],
+            turn_auth: crate::ice::TurnAuth::Secret {
+                secret: "turn secret".into(),
+                ttl: std::time::Duration::from_secs(600),
+            },
+        };
+        let relay =
+            Relay::new(RelayLimits::default(), ice, Some([7; 32])).with_auth(Some(key.clone()));
+        (relay, key)
+    }
+
+    fn join_with(room: &str, name: Option<&str>, token: Option<&str>) -> ClientMessage {
+        ClientMessage::Join {
+            room: RoomId::new(room).unwrap(),
+            name: name.map(|n| PeerName::new(n).unwrap()),
+            resume: None,
+            token: token.map(AccessToken::new),
+        }
+    }
+
+    fn ticket(key: &TokenKey, room: &str, name: Option<&str>, ttl: u64) -> String {
+        key.issue(
+            &RoomId::new(room).unwrap(),
+            name.map(|n| PeerName::new(n).unwrap()).as_ref(),
+            std::time::Duration::from_secs(ttl),
+            NOW,
+        )
+    }
+
+    #[test]
+    fn with_a_key_only_a_token_for_the_room_gets_in_and_only_then_turn_credentials() {
+        let (mut r, key) = guarded();
+        let [a, b] = [r.connect(), r.connect()];
+        let expired = key.issue(
+            &RoomId::new("call").unwrap(),
+            None,
+            std::time::Duration::from_secs(60),
+            NOW - 3600,
+        );
+        let forged = ticket(&TokenKey::new("not the server's secret"), "call", None, 60);
+        for token in [
+            None,
+            Some(expired.as_str()),
+            Some(forged.as_str()),
+            Some(&ticket(&key, "elsewhere", None, 60)),
+            Some("garbage"),
+        ] {
+            let out = r.handle(&a, join_with("call", None, token), 10, NOW);
+            assert_eq!(error_code(&out), Some(ErrorCode::Unauthorized), "{out:?}");
+            assert_eq!(r.room_of(&a), None);
+            assert_eq!(r.room_count(), 0);
+        }
+        let out = r.handle(
+            &a,
+            join_with("call", None, Some(&ticket(&key, "call", None, 60))),
+            10,
+            NOW,
+        );
+        assert!(
+            matches!(&out[0].message, ServerMessage::Welcome { ice_servers, .. } if ice_servers.len() == 2),
+            "{out:?}"
+        );
+        // Refused before the room is looked at: a full room is not given away.
+        r.handle(
+            &b,
+            join_with("call", None, Some(&ticket(&key, "call", None, 60))),
+            10,
+            NOW,
+        );
+        let c = r.connect();
+        assert_eq!(
+            error_code(&r.handle(&c, join_with("call", None, None), 10, NOW)),
+            Some(ErrorCode::Unauthorized)
+        );
+        r.assert_invariants();
+    }
+
+    #[test]
+    fn a_token_that_names_a_peer_sets_its_name_and_refuses_another() {
+        let (mut r, key) = guarded();
+        let [a, b] = [r.connect(), r.connect()];
+        let ada = ticket(&key, "call", Some("ada"), 60);
+        assert_eq!(
+            error_code(&r.handle(&a, join_with("call", Some("eve"), Some(&ada)), 10, NOW)),
+            Some(ErrorCode::Unauthorized)
+        );
+        r.handle(&a, join_with("call", None, Some(&ada)), 10, NOW);
+        let out = r.handle(
+            &b,
+            join_with("call", None, Some(&ticket(&key, "call", None, 60))),
+            10,
+            NOW,
+        );
+        assert!(
+            matches!(&out[0].message, ServerMessage::Welcome { peers, .. } if peers[0].name.as_ref().is_some_and(|n| n.as_str() == "ada")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_resumed_join_carries_its_authorization_forward_and_nothing_else_does() {
+        let (mut r, key) = guarded();
+        let [a, b] = [r.connect(), r.connect()];
+        let out = r.handle(
+            &a,
+            join_with("call", None, Some(&ticket(&key, "call", Some("ada"), 60))),
+            10,
+            NOW,
+        );
+        let resume = token_in(&out);
+        let b_resume = token_in(&r.handle(
+            &b,
+            join_with("call", None, Some(&ticket(&key, "call", None, 60))),
+            10,
+            NOW,
+        ));
+        // An hour later the token has expired; a's network changed and it comes back
+        // with its resume token (and the stale access token, or none).
+        let later = NOW + 3600;
+        let a2 = r.connect();
+        let mut comeback = rejoin("call", &a, resume.clone());
+        if let ClientMessage::Join { token, .. } = &mut comeback {
+            *token = Some(AccessToken::new(ticket(&key, "call", Some("ada"), 60)));
+        }
+        let out = r.handle(&a2, comeback, 10, later);
+        assert!(
+            matches!(&out[0].message, ServerMessage::Welcome { .. }),
+            "{out:?}"
+        );
+        assert_eq!(
+            out[1].message,
+            ServerMessage::PeerJoined {
+                id: a2.clone(),
+                name: Some(PeerName::new("ada").unwrap()),
+                replaces: Some(a.clone())
+            }
+        );
+        r.assert_invariants();
+        // A resume naming a peer no longer in the room is an ordinary join: refused.
+        r.disconnect(&b);
+        let c = r.connect();
+        assert_eq!(
+            error_code(&r.handle(&c, rejoin("call", &b, b_resume), 10, later)),
+            Some(ErrorCode::Unauthorized)
+        );
+        // Nor does it lift the name the token pinned.
+        let resume2 = token_in(&out);
+        let a3 = r.connect();
+        let mut renamed = rejoin("call", &a2, resume2);
+        if let ClientMessage::Join { name, .. } = &mut renamed {
+            *name = Some(PeerName::new("eve").unwrap());
+        }
+        assert_eq!(
+            error_code(&r.handle(&a3, renamed, 10, later)),
+            Some(ErrorCode::Unauthorized)
+        );
         r.assert_invariants();
     }
 

@@ -10,10 +10,14 @@
 //! - all deliveries for one relay input are pushed under the same lock, so each
 //!   recipient sees a sender's messages in the order sent, and `welcome` before the
 //!   messages held for it;
-//! - every way out of a connection ends in `Relay::disconnect`.
+//! - every way out of a connection ends in `Relay::disconnect`, and every connection
+//!   let in by the per-host limits ([`PerHost`]) is counted out of them again;
+//! - a browser page from an origin the [`OriginPolicy`] does not allow never gets past
+//!   the upgrade (403).
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -46,7 +50,8 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 use tracing::{Instrument, debug, info, warn};
 
-use crate::limits::{Keepalive, KeepaliveAction, TokenBucket};
+use crate::limits::{Host, Keepalive, KeepaliveAction, PerHost, TokenBucket};
+use crate::origin::OriginPolicy;
 use crate::relay::{Outbound, Relay};
 use crate::{Config, ServerError, tls};
 
@@ -82,12 +87,18 @@ pub async fn serve(
         .max_write_buffer_size(config.outbox_bytes.max(1 << 20) * 2)
         .max_message_size(Some(hard_frame_limit))
         .max_frame_size(Some(hard_frame_limit));
+    if config.auth_secret.is_some() {
+        info!("joins need an access token (--auth-secret)");
+    }
     let shared = Arc::new(Shared {
         hub: Mutex::new(Hub {
-            relay: Relay::new(config.relay_limits(), config.ice(), resume_key()),
+            relay: Relay::new(config.relay_limits(), config.ice(), resume_key())
+                .with_auth(config.token_key()),
             conns: HashMap::new(),
+            hosts: PerHost::new(config.per_host_limits()),
             stopping: false,
         }),
+        origins: config.origins()?,
         config,
         ws_config,
         connections: AtomicUsize::new(0),
@@ -107,7 +118,7 @@ pub async fn serve(
     info!(addr = %listener.local_addr()?, scheme, "signaling server listening");
     tokio::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -133,10 +144,11 @@ pub async fn serve(
         let tls = tls.clone();
         shared.tasks.spawn(async move {
             let _http_slot = http_slot;
+            let ip = PeerIp(peer.ip());
             match tls {
-                None => serve_http(stream, app, token).await,
+                None => serve_http(stream, ip, app, token).await,
                 Some(acceptor) => match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_http(stream, app, token).await,
+                    Ok(Ok(stream)) => serve_http(stream, ip, app, token).await,
                     Ok(Err(err)) => debug!(%err, "TLS handshake failed"),
                     Err(_) => debug!("TLS handshake timed out"),
                 },
@@ -163,9 +175,15 @@ pub async fn serve(
     Ok(())
 }
 
+/// The address a request came from (a request extension).
+#[derive(Debug, Clone, Copy)]
+struct PeerIp(IpAddr);
+
 /// State shared by every connection.
 struct Shared {
     config: Config,
+    /// Which browser pages may open the WebSocket.
+    origins: OriginPolicy,
     ws_config: WebSocketConfig,
     hub: Mutex<Hub>,
     /// Open WebSocket connections.
@@ -189,6 +207,8 @@ impl Shared {
 struct Hub {
     relay: Relay,
     conns: HashMap<PeerId, Arc<Conn>>,
+    /// Each host's connections and joins.
+    hosts: PerHost,
     /// Shutting down: nobody is told that the others leave (they did not; the server
     /// did), so calls in progress are not ended by the server going away.
     stopping: bool,
@@ -301,15 +321,20 @@ impl Conn {
     }
 }
 
-/// Serves HTTP/1.1 (with upgrades) on one accepted stream.
-async fn serve_http<S>(stream: S, app: Router, shutdown: CancellationToken)
+/// Serves HTTP/1.1 (with upgrades) on one accepted stream from `ip`.
+async fn serve_http<S>(stream: S, ip: PeerIp, app: Router, shutdown: CancellationToken)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let app = TowerToHyperService::new(app);
+    let service = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ip);
+        hyper::service::Service::call(&app, req)
+    });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HANDSHAKE_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+        .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
@@ -345,6 +370,25 @@ async fn ws_upgrade(State(shared): State<Arc<Shared>>, mut req: Request) -> Resp
     if shared.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
     }
+    let headers = req.headers();
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("(not text)"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !shared.origins.allows(origin, host) {
+        let origin = origin.unwrap_or_default();
+        info!(origin, "refused WebSocket upgrade: origin not allowed");
+        return (
+            StatusCode::FORBIDDEN,
+            format!(
+                "pages from {origin} may not open this signaling server's WebSocket (the server allows them with --allowed-origin)\n"
+            ),
+        )
+            .into_response();
+    }
+    let Some(&PeerIp(ip)) = req.extensions().get::<PeerIp>() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "no peer address\n").into_response();
+    };
     let accept = derive_accept_key(key.as_bytes());
     let task_shared = Arc::clone(&shared);
     shared.tasks.spawn(async move {
@@ -356,7 +400,7 @@ async fn ws_upgrade(State(shared): State<Arc<Shared>>, mut req: Request) -> Resp
                     Some(task_shared.ws_config),
                 )
                 .await;
-                run_connection(task_shared, ws).await;
+                run_connection(task_shared, ws, Host::of(ip)).await;
             }
             Err(err) => debug!(%err, "WebSocket upgrade failed"),
         }
@@ -406,8 +450,8 @@ impl<C: std::ops::Deref<Target = AtomicUsize>> Drop for Slot<C> {
     }
 }
 
-/// Runs one WebSocket connection from upgrade to close.
-async fn run_connection(shared: Arc<Shared>, ws: Ws) {
+/// Runs one WebSocket connection from `host`, from upgrade to close.
+async fn run_connection(shared: Arc<Shared>, ws: Ws, host: Host) {
     let config = &shared.config;
     let slot = Slot::take(&shared.connections);
     let open = slot.count();
@@ -437,17 +481,31 @@ async fn run_connection(shared: Arc<Shared>, ws: Ws) {
 
     let id = {
         let mut hub = shared.lock();
+        if !hub.hosts.connect(host, Instant::now().into_std()) {
+            drop(hub);
+            info!(%host, "refused connection: too many from one host");
+            conn.refuse(
+                ErrorCode::TooManyConnections,
+                format!(
+                    "your address already has the most connections this server allows one host ({}): close some, or try again later",
+                    config.max_connections_per_ip
+                ),
+            );
+            conn.close(CloseCode::Again, "too many connections from one host");
+            return;
+        }
         let id = hub.relay.connect();
         hub.conns.insert(id.clone(), Arc::clone(&conn));
         id
     };
-    debug!(peer = %id, "connected");
-    read_loop(&shared, &id, &conn, stream)
+    debug!(peer = %id, %host, "connected");
+    read_loop(&shared, &id, host, &conn, stream)
         .instrument(tracing::info_span!("peer", id = %id))
         .await;
     {
         let mut hub = shared.lock();
         hub.conns.remove(&id);
+        hub.hosts.disconnect(host, Instant::now().into_std());
         let left = hub.relay.disconnect(&id);
         hub.dispatch(left);
     }
@@ -456,7 +514,13 @@ async fn run_connection(shared: Arc<Shared>, ws: Ws) {
 }
 
 /// Reads frames until the connection ends, enforcing limits and keepalive.
-async fn read_loop(shared: &Shared, id: &PeerId, conn: &Conn, mut stream: SplitStream<Ws>) {
+async fn read_loop(
+    shared: &Shared,
+    id: &PeerId,
+    host: Host,
+    conn: &Conn,
+    mut stream: SplitStream<Ws>,
+) {
     let config = &shared.config;
     let started = Instant::now();
     let join_deadline = started + config.join_timeout;
@@ -577,6 +641,18 @@ async fn read_loop(shared: &Shared, id: &PeerId, conn: &Conn, mut stream: SplitS
         bad_in_row = 0;
         let is_join = matches!(message, ClientMessage::Join { .. });
         let mut hub = shared.lock();
+        if is_join && !hub.hosts.try_join(host, now) {
+            drop(hub);
+            info!(%host, "refused: rate-limited: too many joins from one host");
+            conn.refuse(
+                ErrorCode::RateLimited,
+                format!(
+                    "too many joins from your address (over {}/s, bursts of {}): join dropped, try again shortly",
+                    config.join_rate_per_ip, config.join_burst_per_ip
+                ),
+            );
+            continue;
+        }
         let outbound = hub.relay.handle(id, message, text.len(), unix_now());
         hub.dispatch(outbound);
         joined |= is_join && hub.relay.room_of(id).is_some();

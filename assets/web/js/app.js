@@ -1,7 +1,8 @@
 // The page: wires the form, the videos, the buttons and the stats panel to a `Call`.
 //
 // URL parameters (all optional): `room` (else an unguessable one is made and put in the
-// address bar to share), `name`, `relay=1` (relay-only), `codec=VP8` (offer and accept
+// address bar to share), `name`, `token` (the access token, for a server that needs one:
+// sent with every join, and kept in the share link), `relay=1` (relay-only), `codec=VP8` (offer and accept
 // only that video codec: a VP8 or VP9 call, or AV1 to see how a peer without it
 // fails), `server` (a ws:// or wss:// URL; default: the server that served this page)
 // and `autojoin=1` (join at once, for scripts and tests).
@@ -62,6 +63,8 @@ function shareLink() {
   const url = new URL(window.location.href);
   url.search = '';
   url.searchParams.set('room', $('room').value);
+  // Whoever gets the link needs the token to get in too.
+  if (params.get('token')) url.searchParams.set('token', params.get('token'));
   $('share-link').href = url.toString();
   $('share-link').textContent = url.toString();
   window.history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(params), room: $('room').value })}`);
@@ -122,6 +125,7 @@ function join() {
     server: params.get('server') || defaultServerUrl(),
     room,
     name,
+    token: params.get('token') || undefined,
     relayOnly: $('relay').checked,
     stream: ui.local,
     ...(codec ? { videoCodec: `video/${codec}`, onlyCodec: true } : {}),

@@ -41,6 +41,8 @@ export const FAILURES = {
   'server-unreachable': (detail) =>
     `Cannot reach the signaling server${detail ? ` (${detail})` : ''}. Is the server running, and is the address right?`,
   'room-full': () => 'This room is full: a call has two people. Pick another room.',
+  unauthorized: (detail) =>
+    `Not allowed into this room: ${detail}. Ask whoever runs the server for a link with an access token for this room (…&token=…).`,
   refused: (detail) => `The signaling server refused the join: ${detail}. Try again later.`,
   'no-relay-candidate': () =>
     "ICE failed: no relay candidate could be gathered. Check the TURN server's address and credentials.",
@@ -53,8 +55,14 @@ export const FAILURES = {
   webrtc: (detail) => `WebRTC error: ${detail}`,
 };
 
-/** The server's error codes that end the call, and the failure each is. */
-const FATAL_SERVER_ERRORS = { 'room-full': 'room-full', 'server-full': 'refused' };
+/** The server's error codes that end the call, and the failure each is. Any other error
+ * in answer to a join (before its `welcome`) ends it as `refused`. */
+const FATAL_SERVER_ERRORS = {
+  'room-full': 'room-full',
+  unauthorized: 'unauthorized',
+  'server-full': 'refused',
+  'too-many-connections': 'refused',
+};
 
 /**
  * Orders a transceiver's codecs so `preferred` (a MIME type such as `video/H264`) comes
@@ -78,7 +86,8 @@ export function orderCodecs(codecs, preferred, only = false) {
 
 export class Call {
   /**
-   * @param {object} options  `server` (WebSocket URL), `room`, `name`, `relayOnly`,
+   * @param {object} options  `server` (WebSocket URL), `room`, `name`, `token` (access
+   *   token, for a server that needs one), `relayOnly`,
    *   `videoCodec` (MIME type to prefer, default `video/H264`), `onlyCodec` (offer only it),
    *   `stream` (local MediaStream, may lack tracks: then receive-only).
    * @param {object} handlers  `onstate(state, detail)`, `onremote(stream)`,
@@ -100,6 +109,7 @@ export class Call {
     this.lastRestart = 0;
     this.restartTimer = null;
     this.reconnectTimer = null;
+    this.joining = false;      // a join is sent and its welcome not yet here
     this.signaling = new Signaling(options.server, {
       onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail('webrtc', `negotiation failed: ${err.message}`)),
       onstatus: (status, detail) => this.onSignalingStatus(status, detail),
@@ -114,7 +124,7 @@ export class Call {
   /** Joins the room; the call runs from here until `hangUp` or failure. */
   join() {
     this.setState('joining');
-    this.signaling.connect(this.options.room, this.options.name);
+    this.signaling.connect(this.options.room, this.options.name, this.options.token);
   }
 
   /** Ends the call: leaves the room and closes the connection. */
@@ -133,6 +143,7 @@ export class Call {
   }
 
   onSignalingStatus(status, detail) {
+    if (status === 'open') this.joining = true;  // the join goes out now
     if (status === 'unreachable') {
       this.fail('server-unreachable', detail);
     } else if (status === 'reconnecting' && this.state === 'connected') {
@@ -144,6 +155,7 @@ export class Call {
   async onMessage(msg) {
     switch (msg.type) {
       case 'welcome':
+        this.joining = false;
         this.iceServers = Array.isArray(msg.iceServers) ? msg.iceServers : [];
         if (this.pc && (this.state === 'connected' || this.state === 'reconnecting')) {
           // A signaling reconnect mid-call: a restart offer may have been lost with it.
@@ -191,8 +203,11 @@ export class Call {
         await this.offer();
         break;
       case 'error':
+        // Final, not retried: a refused token (after a reconnect too) stays refused.
         if (FATAL_SERVER_ERRORS[msg.code]) {
           this.fail(FATAL_SERVER_ERRORS[msg.code], msg.message);
+        } else if (this.joining) {
+          this.fail('refused', `${msg.code}: ${msg.message}`);
         } else {
           console.warn('signaling error', msg.code, msg.message);
         }

@@ -3,7 +3,8 @@
 // It knows nothing of WebRTC: it sends typed messages and hands every message it
 // receives to `onmessage`. If the connection drops after it was up, it reconnects with
 // backoff and joins the same room again, taking its old place back with the `resume`
-// token of its last `welcome`; a call's media does not need it meanwhile.
+// token of its last `welcome`; a call's media does not need it meanwhile. Every join
+// carries the access token it was given, for a server that needs one.
 
 /** Delays between reconnection attempts, in milliseconds (the last one repeats). */
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
@@ -32,9 +33,9 @@ export class Signaling {
     this.timer = null;
   }
 
-  /** Opens the connection and joins `room` as `name`. */
-  connect(room, name) {
-    this.join = { type: 'join', room, ...(name ? { name } : {}) };
+  /** Opens the connection and joins `room` as `name`, with the access `token` if any. */
+  connect(room, name, token) {
+    this.join = { type: 'join', room, ...(name ? { name } : {}), ...(token ? { token } : {}) };
     this.closed = false;
     this.open();
   }

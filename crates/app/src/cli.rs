@@ -12,7 +12,7 @@ use call::{
 };
 use clap::Args;
 use media::codec::VideoCodec;
-use signaling_proto::{PeerName, RoomId};
+use signaling_proto::{AccessToken, PeerName, RoomId};
 
 /// What to send and how much of it.
 #[derive(Debug, Clone, Args)]
@@ -120,6 +120,10 @@ pub struct CallArgs {
     /// Name shown to the other peer.
     #[arg(long)]
     pub name: Option<String>,
+    /// Access token for a server that needs one (started with --auth-secret; its
+    /// `signaling-server token` prints one).
+    #[arg(long, env = "PEERCALL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// UDP address to gather candidates on (repeatable; default: all interfaces
     /// except loopback).
     #[arg(long, default_value = "0.0.0.0:0")]
@@ -304,6 +308,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
         .map(PeerName::new)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    options.token = args.token.clone().map(AccessToken::new);
     options.bind = args.bind.clone();
     options.stay = args.stay;
     options.ice = args.ice.options();

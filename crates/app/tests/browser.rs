@@ -4,7 +4,7 @@
 //! relay-only through coturn, browser ↔ browser, and a browser that offers only AV1
 //! (refused); the desktop app (in a window on a virtual display) calling the browser
 //! and called by it; and Firefox ESR, with no H.264 plugin, calling `peercall call` and
-//! Chromium in VP8.
+//! Chromium in VP8; the page with and without an access token on a server that needs one.
 //! Assertions come from the browsers' own `getStats` and the native side's stats.
 //! Screenshots mid-call are kept in `target/artifacts`.
 //!
@@ -840,6 +840,54 @@ async fn the_page_explains_missing_devices_a_full_room_and_an_unreachable_server
         text.contains("cannot reach the signaling server at ws://127.0.0.1:9/ws"),
         "{text}"
     );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_joins_with_its_token_and_says_why_a_token_is_refused() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    const SECRET: &str = "the server's secret, long enough";
+    let (server, _stop) = signaling_server(&["--auth-secret", SECRET]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = |issued: u64| {
+        signaling_server::auth::TokenKey::new(SECRET).issue(
+            &signaling_proto::RoomId::new("guarded").unwrap(),
+            None,
+            Duration::from_secs(600),
+            issued,
+        )
+    };
+    // No token: refused for good, saying what to do.
+    let browser = browser_in(server, "guarded", "").await;
+    wait_state(&browser, "failed").await;
+    assert_eq!(page_reason_code(&browser).await, "unauthorized");
+    let text = banner(&browser).await;
+    assert!(
+        text.contains("none was given") && text.contains("access token"),
+        "{text}"
+    );
+    // An expired one: says so.
+    let expired = token(now - 7200);
+    browser
+        .open(&format!(
+            "http://{server}/?room=guarded&name=chromium&autojoin=1&token={expired}"
+        ))
+        .await
+        .unwrap();
+    wait_state(&browser, "failed").await;
+    assert!(banner(&browser).await.contains("expired"));
+    // A good one: in the room, its offer held for the next peer.
+    browser
+        .open(&format!(
+            "http://{server}/?room=guarded&name=chromium&autojoin=1&token={}",
+            token(now)
+        ))
+        .await
+        .unwrap();
+    wait_state(&browser, "waiting").await;
     browser.close().await;
 }
 

@@ -184,6 +184,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         let mut config =
             SignalingConfig::new(self.options.server.clone(), self.options.room.clone());
         config.name = self.options.name.clone();
+        config.token = self.options.token.clone();
         tokio::select! {
             connected = SignalingClient::connect(config) => match connected {
                 Ok(client) => self.signaling = Some(client),
@@ -283,6 +284,11 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             SignalingEvent::Refused { code, message } => {
                 tracing::warn!(%code, %message, "the signaling server refused a message");
                 return None;
+            }
+            SignalingEvent::Failed(err) => {
+                // The client has stopped for good; its end follows as `None`.
+                self.signaling = None;
+                Input::Failed(err.into())
             }
         })
     }

@@ -101,7 +101,8 @@ pub enum Input {
     NetworkChanged,
     /// The user hung up.
     HangUp,
-    /// Running an action, or a media pipeline, failed.
+    /// Running an action or a media pipeline failed, or signaling gave up for good (a
+    /// reconnection refused `unauthorized`).
     Failed(Failure),
 }
 

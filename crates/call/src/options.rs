@@ -12,7 +12,7 @@ use media::pattern::TestPattern;
 use media::switch::{AudioSwitch, SpeakerSwitch, VideoSwitch};
 use media::tone::TestTone;
 use media::{AudioSink, AudioSource, VideoFormat, VideoFrame, VideoSource};
-use signaling_proto::{IceServer, PeerName, RoomId};
+use signaling_proto::{AccessToken, IceServer, PeerName, RoomId};
 
 use crate::CallError;
 use crate::peer::BitrateRange;
@@ -109,6 +109,8 @@ pub struct CallOptions {
     pub room: RoomId,
     /// Name shown to the other peer.
     pub name: Option<PeerName>,
+    /// The access token for a server that needs one (`--auth-secret` there).
+    pub token: Option<AccessToken>,
     /// UDP addresses to gather on.
     pub bind: Vec<SocketAddr>,
     /// Video to send.
@@ -208,6 +210,7 @@ impl CallOptions {
             server: server.into(),
             room,
             name: None,
+            token: None,
             bind: Vec::new(),
             video: VideoInput::Test,
             audio: AudioInput::Test,

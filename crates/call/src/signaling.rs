@@ -6,15 +6,17 @@
 //! [`SignalingEvent`]s, sends what the call engine hands it, and when the connection
 //! drops it reports [`SignalingEvent::Disconnected`] and reconnects with backoff,
 //! joining the same room again. A peer connection that is already up does not depend
-//! on any of this, so media keeps flowing through a signaling outage.
+//! on any of this, so media keeps flowing through a signaling outage. A server that
+//! refuses the join as `unauthorized` (no valid access token) is final, first time or
+//! after a reconnect: retrying would not change its mind.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use signaling_proto::{
-    ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, PeerName, Resume, RoomId, ServerMessage,
-    Signal,
+    AccessToken, ClientMessage, ErrorCode, IceServer, PeerId, PeerInfo, PeerName, Resume, RoomId,
+    ServerMessage, Signal,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
@@ -35,6 +37,9 @@ pub struct SignalingConfig {
     pub room: RoomId,
     /// The name to show the other peer.
     pub name: Option<PeerName>,
+    /// The access token, for a server that needs one (sent with every join; its `Debug`
+    /// form does not show it).
+    pub token: Option<AccessToken>,
     /// Longest wait for the connection and the `welcome`.
     pub connect_timeout: Duration,
     /// Delays between reconnection attempts.
@@ -50,6 +55,7 @@ impl SignalingConfig {
             url: url.into(),
             room,
             name: None,
+            token: None,
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             tls: None,
@@ -112,10 +118,13 @@ pub enum SignalingEvent {
         /// When the client tries again.
         retry_in: Duration,
     },
+    /// A reconnection was refused for good (`unauthorized`): the client has stopped, and
+    /// no event follows.
+    Failed(SignalingError),
 }
 
 /// Why signaling could not start or go on.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignalingError {
     /// The URL is not a WebSocket URL.
@@ -152,6 +161,14 @@ pub enum SignalingError {
         /// The room.
         room: RoomId,
         /// The server's explanation.
+        message: String,
+    },
+    /// The server needs an access token for the room, and ours (if any) did not do.
+    #[error("not allowed into room '{room}': {message}")]
+    Unauthorized {
+        /// The room.
+        room: RoomId,
+        /// The server's explanation (what is wrong with the token).
         message: String,
     },
     /// The server refused the join for another reason.
@@ -261,6 +278,7 @@ async fn open_and_join(
             room: config.room.clone(),
             name: config.name.clone(),
             resume: resume.clone(),
+            token: config.token.clone(),
         };
         ws.send(Message::Text(join.to_json().into()))
             .await
@@ -297,6 +315,15 @@ async fn open_and_join(
                     message,
                 }) => {
                     return Err(SignalingError::RoomFull {
+                        room: config.room.clone(),
+                        message,
+                    });
+                }
+                Ok(ServerMessage::Error {
+                    code: ErrorCode::Unauthorized,
+                    message,
+                }) => {
+                    return Err(SignalingError::Unauthorized {
                         room: config.room.clone(),
                         message,
                     });
@@ -389,6 +416,13 @@ async fn run(
                         return;
                     }
                     break ws;
+                }
+                Err(err @ SignalingError::Unauthorized { .. }) => {
+                    // Our place was not kept (the server restarted, say) and the token
+                    // no longer lets us in: asking again would not change that.
+                    tracing::warn!(%err, "reconnection refused; giving up");
+                    let _ = events.send(SignalingEvent::Failed(err)).await;
+                    return;
                 }
                 Err(err) => {
                     tracing::debug!(%err, attempt, "reconnection failed");

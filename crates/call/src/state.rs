@@ -144,6 +144,15 @@ pub enum Failure {
         /// The room.
         room: RoomId,
     },
+    /// The signaling server needs an access token for the room, and ours (if any) did not
+    /// do: missing, expired, for another room or name, or not signed by that server.
+    #[error("not allowed into room '{room}': {message}")]
+    Unauthorized {
+        /// The room.
+        room: RoomId,
+        /// The server's explanation (what is wrong with the token).
+        message: String,
+    },
     /// The signaling server refused the join for another reason.
     #[error("the signaling server refused the join: {code}: {message}")]
     Refused {
@@ -200,6 +209,7 @@ impl Failure {
             Failure::ServerUnreachable { .. } => "server-unreachable",
             Failure::ServerTimeout { .. } => "server-timeout",
             Failure::RoomFull { .. } => "room-full",
+            Failure::Unauthorized { .. } => "unauthorized",
             Failure::Refused { .. } => "refused",
             Failure::SignalingLost => "signaling-lost",
             Failure::NoRelayCandidate => "no-relay-candidate",
@@ -221,6 +231,9 @@ impl Failure {
                 "Is the server running, and is the address right?"
             }
             Failure::RoomFull { .. } => "A call has two people: pick another room.",
+            Failure::Unauthorized { .. } => {
+                "Ask whoever runs the server for an access token for this room, and join with it."
+            }
             Failure::SignalingLost => "Check the network and the server, then call again.",
             Failure::NoRelayCandidate => "Check the TURN server's address and credentials.",
             Failure::IceFailed {
@@ -281,6 +294,9 @@ impl From<SignalingError> for Failure {
             }
             SignalingError::Timeout { url, after } => Failure::ServerTimeout { url, after },
             SignalingError::RoomFull { room, .. } => Failure::RoomFull { room },
+            SignalingError::Unauthorized { room, message } => {
+                Failure::Unauthorized { room, message }
+            }
             SignalingError::Refused { code, message } => Failure::Refused { code, message },
             SignalingError::Closed => Failure::SignalingLost,
         }
@@ -369,6 +385,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--turn-ca PEM"), "{text}");
+    }
+
+    #[test]
+    fn a_refused_token_is_its_own_failure_that_says_what_to_do() {
+        let failure = Failure::from(SignalingError::Unauthorized {
+            room: RoomId::new("r").expect("room"),
+            message: "the access token expired 5 s ago".into(),
+        });
+        assert_eq!(failure.code(), "unauthorized");
+        assert_eq!(
+            failure.explained(),
+            "not allowed into room 'r': the access token expired 5 s ago. Ask whoever runs the server for an access token for this room, and join with it."
+        );
     }
 
     #[test]

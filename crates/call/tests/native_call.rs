@@ -1,7 +1,9 @@
 //! Native peers call each other through the real signaling server on 127.0.0.1 with
 //! the call engine: media both ways whichever peer joins first; the one that stays
 //! takes the next call when the other leaves; media outlives the signaling server;
-//! failures (server unreachable, room full, no common codec) end with their reason;
+//! failures (server unreachable, room full, no common codec, no access token) end with
+//! their reason; a server that needs access tokens carries a call between peers with
+//! one;
 //! every video codec (H.264, VP8, VP9) carries a call, chosen as the offer and answer
 //! say; both sides show one verification code, and the two ends of a man in the middle
 //! show different ones.
@@ -13,8 +15,8 @@ mod common;
 
 use call::{CallEvent, CallOptions, CallState, EndReason, Failure, Summary, run_call};
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
-use common::{options, signaling_server};
-use signaling_proto::{ClientMessage, RoomId};
+use common::{call_between_two, options, signaling_server, signaling_server_with};
+use signaling_proto::{AccessToken, ClientMessage, RoomId};
 use tokio::sync::{mpsc, oneshot};
 
 /// Runs a call, sending its state changes to `states`; hangs up when `hangup` fires.
@@ -399,4 +401,43 @@ async fn a_man_in_the_middle_makes_the_two_ends_show_different_codes() {
     assert_eq!(verification(&a), verification(&middle_a));
     assert_eq!(verification(&b), verification(&middle_b));
     assert_ne!(verification(&a), verification(&b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_needs_a_token_carries_a_call_with_one_and_refuses_one_without() {
+    const SECRET: &str = "the server's secret, long enough";
+    let (server, _stop) = signaling_server_with(&["--auth-secret", SECRET]).await;
+    let room = RoomId::new("guarded").unwrap();
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let started = std::time::Instant::now();
+    let refused = spawn_call(
+        options(server, "guarded", Some(1)),
+        tx,
+        oneshot::channel().1,
+    )
+    .await
+    .unwrap();
+    let CallState::Failed(failure) = &refused.outcome else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(failure.code(), "unauthorized", "{failure}");
+    assert!(failure.to_string().contains("none was given"), "{failure}");
+    assert!(started.elapsed() < Duration::from_secs(5), "failed at once");
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = signaling_server::auth::TokenKey::new(SECRET).issue(
+        &room,
+        None,
+        Duration::from_secs(600),
+        now,
+    );
+    let mut with = options(server, "guarded", Some(1));
+    with.token = Some(AccessToken::new(token));
+    for summary in call_between_two(with).await {
+        assert!(summary.connected, "{summary:?}");
+        assert_eq!(summary.outcome, CallState::Ended(EndReason::DurationPassed));
+    }
 }

@@ -8,7 +8,7 @@ use call::backoff::Backoff;
 use call::signaling::Joined;
 use call::{SignalingClient, SignalingConfig, SignalingError, SignalingEvent};
 use clap::Parser;
-use signaling_proto::{ClientMessage, PeerId, RoomId, Signal};
+use signaling_proto::{AccessToken, ClientMessage, PeerId, RoomId, Signal};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -177,6 +177,79 @@ async fn a_full_room_is_refused_with_its_name() {
         "{err}"
     );
     assert!(err.to_string().starts_with("room 'busy' is full"));
+}
+
+/// A token for `room` from a server started with `--auth-secret secret`.
+fn access_token(secret: &str, room: &str) -> AccessToken {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    AccessToken::new(signaling_server::auth::TokenKey::new(secret).issue(
+        &RoomId::new(room).unwrap(),
+        None,
+        Duration::from_secs(600),
+        now,
+    ))
+}
+
+const SECRET: &str = "the server's secret, long enough";
+
+#[tokio::test]
+async fn a_server_that_needs_a_token_lets_ours_in_and_refuses_none_at_once() {
+    let (addr, _server) = server_on("127.0.0.1:0", &["--auth-secret", SECRET]).await;
+    let mut with = config(addr, "guarded");
+    with.token = Some(access_token(SECRET, "guarded"));
+    assert!(!format!("{with:?}").contains(with.token.as_ref().unwrap().as_str()));
+    let mut client = SignalingClient::connect(with).await.unwrap();
+    joined(&mut client).await;
+    let started = Instant::now();
+    for token in [None, Some(access_token(SECRET, "another-room"))] {
+        let mut without = config(addr, "guarded");
+        without.token = token;
+        let err = SignalingClient::connect(without).await.unwrap_err();
+        assert!(
+            matches!(&err, SignalingError::Unauthorized { room, .. } if room.as_str() == "guarded"),
+            "{err}"
+        );
+        assert_eq!(call::Failure::from(err).code(), "unauthorized");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "no retrying");
+}
+
+#[tokio::test]
+async fn a_reconnection_refused_unauthorized_is_final() {
+    let (addr, stop) = server_on("127.0.0.1:0", &["--auth-secret", SECRET]).await;
+    let mut with = config(addr, "guarded");
+    with.token = Some(access_token(SECRET, "guarded"));
+    let mut client = SignalingClient::connect(with).await.unwrap();
+    joined(&mut client).await;
+    // The server comes back with another secret: our place is gone (a new run) and our
+    // token no longer checks out.
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_addr, _server) = server_on(
+        &addr.to_string(),
+        &["--auth-secret", "a new secret, long enough too"],
+    )
+    .await;
+    let failed = loop {
+        match next(&mut client).await {
+            SignalingEvent::Disconnected { .. } => continue,
+            SignalingEvent::Failed(err) => break err,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(
+        matches!(failed, SignalingError::Unauthorized { .. }),
+        "{failed}"
+    );
+    assert!(failed.to_string().contains("signature"), "{failed}");
+    // The client has stopped: no more events, no more attempts.
+    let end = tokio::time::timeout(Duration::from_secs(2), client.next_event())
+        .await
+        .expect("the client ends");
+    assert_eq!(end, None);
 }
 
 #[tokio::test]

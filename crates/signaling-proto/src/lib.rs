@@ -153,6 +153,31 @@ pub struct Resume {
     pub token: String,
 }
 
+/// An access token for `join`, on a server that requires one (`--auth-secret`): opaque to
+/// clients, who get it from whoever runs the server. Its `Debug` form never shows it, so
+/// a logged message does not leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// Wraps a token as given (the server checks it).
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token as text, for the wire.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccessToken(<{} bytes>)", self.0.len())
+    }
+}
+
 /// An ICE candidate in the browser's `RTCIceCandidateInit` JSON form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -208,6 +233,9 @@ pub enum ClientMessage {
         /// After a reconnect: the connection this one replaces in the room.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<Resume>,
+        /// The access token, on a server that requires one (ignored by others).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<AccessToken>,
     },
     /// An SDP offer, relayed.
     Offer {
@@ -405,6 +433,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The server has its maximum number of connections.
     ServerFull,
+    /// `join` without a valid access token on a server that requires one.
+    Unauthorized,
+    /// The connection's address already has its maximum number of connections.
+    TooManyConnections,
     /// A code this version does not know (from a newer server).
     #[serde(other)]
     Unknown,
@@ -422,6 +454,8 @@ impl ErrorCode {
             ErrorCode::QueueFull => "queue-full",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::ServerFull => "server-full",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::TooManyConnections => "too-many-connections",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -486,6 +520,7 @@ mod tests {
                 room: RoomId::new("abc_1-2").unwrap(),
                 name: None,
                 resume: None,
+                token: None,
             }
         );
         let msg = ClientMessage::from_json(r#"{"type":"join","room":"r","name":"Ada"}"#).unwrap();
@@ -517,6 +552,27 @@ mod tests {
             replaces: None,
         };
         assert!(!plain.to_json().contains("replaces"));
+    }
+
+    #[test]
+    fn join_may_carry_a_token_that_debug_output_never_shows() {
+        let msg = ClientMessage::from_json(r#"{"type":"join","room":"r","token":"s3cr3t.t0k3n"}"#)
+            .unwrap();
+        assert!(matches!(
+            &msg,
+            ClientMessage::Join { token: Some(t), .. } if t.as_str() == "s3cr3t.t0k3n"
+        ));
+        assert!(!format!("{msg:?}").contains("s3cr3t"), "{msg:?}");
+        assert_eq!(ClientMessage::from_json(&msg.to_json()).unwrap(), msg);
+        // Without one, nothing about tokens goes on the wire.
+        let plain = ClientMessage::from_json(r#"{"type":"join","room":"r"}"#).unwrap();
+        assert!(!plain.to_json().contains("token"));
+        let err = ServerMessage::error(ErrorCode::Unauthorized, "no token");
+        assert!(err.to_json().contains(r#""code":"unauthorized""#));
+        assert_eq!(
+            ErrorCode::TooManyConnections.to_string(),
+            "too-many-connections"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Test helpers: a real server on 127.0.0.1 and a WebSocket client that speaks the protocol.
 #![allow(dead_code, missing_docs)]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long a test waits for something that should happen at once.
@@ -85,6 +86,33 @@ impl Client {
     pub async fn connect(url: &str) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         Self { ws }
+    }
+
+    /// Connects from `local` (an address of this machine, such as 127.0.0.2: another
+    /// host as the server counts them) with extra request `headers`; the handshake's
+    /// error when the server refuses it.
+    pub async fn connect_from(
+        url: &str,
+        local: IpAddr,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let mut request = url.into_client_request()?;
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, value.parse().expect("a header value"));
+        }
+        let authority = request.uri().authority().expect("a host").as_str();
+        let server: SocketAddr = authority.parse().expect("an ip:port URL");
+        let socket = match local {
+            IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }?;
+        socket.bind(SocketAddr::new(local, 0))?;
+        let stream = socket.connect(server).await?;
+        let (ws, _) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
+        Ok(Self { ws })
     }
 
     pub async fn send(&mut self, value: Value) {

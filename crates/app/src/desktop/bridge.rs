@@ -237,6 +237,7 @@ fn start_call(
 ) -> Running {
     let mut options = CallOptions::new(request.server, request.room);
     options.name = request.name;
+    options.token = request.token;
     options.bind = config.bind.clone();
     options.ice = config.ice.clone();
     options.format = config.format;

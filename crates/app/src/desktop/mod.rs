@@ -65,6 +65,10 @@ pub struct AppArgs {
     /// Join this room at once (on --server, else on the embedded server).
     #[arg(long)]
     pub room: Option<String>,
+    /// Access token for a server that needs one (not saved; the Token field takes one
+    /// too).
+    #[arg(long, env = "PEERCALL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Name shown to the other peer (saved).
     #[arg(long)]
     pub name: Option<String>,
@@ -197,6 +201,9 @@ impl App {
         let mut model = Model::new(settings, launch(&args));
         if let Some(room) = &args.room {
             model.room = room.clone();
+        }
+        if let Some(token) = &args.token {
+            model.token = token.clone();
         }
         Self {
             model,

@@ -21,7 +21,7 @@ use media::DeviceKind;
 use media::apm::Processing;
 use media::codec::VideoCodec;
 use serde::{Deserialize, Serialize};
-use signaling_proto::{PeerName, RoomId};
+use signaling_proto::{AccessToken, PeerName, RoomId};
 
 /// The video the user picked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,6 +293,8 @@ pub struct JoinRequest {
     pub room: RoomId,
     /// Name.
     pub name: Option<PeerName>,
+    /// The access token, for a server that needs one.
+    pub token: Option<AccessToken>,
     /// Video to send.
     pub video: VideoPick,
     /// Audio to send.
@@ -391,6 +393,9 @@ pub struct Model {
     pub settings: Settings,
     /// The room to join (an unguessable one by default).
     pub room: String,
+    /// The access token for a server that needs one (`--auth-secret` there): from
+    /// `--token` or typed. Not saved: tokens are secrets that expire.
+    pub token: String,
     /// Where the call is.
     pub phase: Phase,
     /// The latest stats line.
@@ -461,6 +466,7 @@ impl Model {
         Self {
             settings,
             room: new_room(),
+            token: String::new(),
             phase: Phase::Idle,
             stats: None,
             devices: Devices::default(),
@@ -508,7 +514,8 @@ impl Model {
         }
     }
 
-    /// The browser link to this room on the server (http(s) for ws(s)).
+    /// The browser link to this room on the server (http(s) for ws(s)), with the access
+    /// token when there is one (whoever gets the link gets into the room).
     pub fn browser_link(&self) -> Option<String> {
         let url = self.server_url()?;
         let base = url
@@ -516,7 +523,12 @@ impl Model {
             .map(|rest| format!("http://{rest}"))
             .or_else(|| url.strip_prefix("wss://").map(|r| format!("https://{r}")))?;
         let base = base.strip_suffix("/ws").unwrap_or(&base);
-        Some(format!("{base}/?room={}", self.room))
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("room", self.room.trim());
+        if !self.token.trim().is_empty() {
+            query.append_pair("token", self.token.trim());
+        }
+        Some(format!("{base}/?{}", query.finish()))
     }
 
     /// Join pressed: queues the call, or says what is wrong with the form.
@@ -551,10 +563,14 @@ impl Model {
         }
         self.stats = None;
         self.phase = Phase::InCall(CallState::Joining);
+        let token = Some(self.token.trim())
+            .filter(|t| !t.is_empty())
+            .map(AccessToken::new);
         self.outbox.push(Command::Join(JoinRequest {
             server,
             room,
             name,
+            token,
             video: self.settings.video.clone(),
             audio: self.settings.audio.clone(),
             speaker: self.settings.speaker.clone(),
@@ -1136,6 +1152,44 @@ mod tests {
         assert!(m.outbox.is_empty());
         assert!(m.banner.as_ref().unwrap().text.contains("ws://"));
         assert!(!m.in_call());
+    }
+
+    #[test]
+    fn a_token_goes_with_the_join_and_the_browser_link_and_a_refused_one_says_so() {
+        let mut m = model();
+        m.room = "team".into();
+        m.join();
+        assert_eq!(join_request(&m).token, None, "no token typed: none sent");
+        state(&mut m, CallState::Ended(call::EndReason::HungUp));
+        m.handle_event(Instant::now(), Event::Ended);
+        m.outbox.clear();
+        m.token = " eyJh.eyJy.c2ln ".into();
+        assert_eq!(
+            m.browser_link().as_deref(),
+            Some("http://127.0.0.1:4000/?room=team&token=eyJh.eyJy.c2ln")
+        );
+        m.join();
+        assert_eq!(
+            join_request(&m).token,
+            Some(AccessToken::new("eyJh.eyJy.c2ln"))
+        );
+        state(
+            &mut m,
+            CallState::Failed(Failure::Unauthorized {
+                room: RoomId::new("team").unwrap(),
+                message: "the access token expired 9 s ago".into(),
+            }),
+        );
+        let banner = m.banner.as_ref().unwrap();
+        assert!(banner.error);
+        assert!(banner.text.contains("expired"), "{}", banner.text);
+        assert!(
+            banner.text.contains("access token for this room"),
+            "{}",
+            banner.text
+        );
+        // Tokens are not settings: nothing of it is saved.
+        assert!(!serde_json::to_string(&m.settings).unwrap().contains("eyJ"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The window, drawn from a [`Model`] each frame: the call bar (name, server, room,
-//! Join / Hang up), a banner when something needs saying, the device panel, and the
+//! access token, Join / Hang up), a banner when something needs saying, the device panel, and the
 //! videos with the stats overlay. Edits go into the model; nothing here blocks or
 //! talks to the engine.
 //!
@@ -34,6 +34,8 @@ const NAME_WIDTH: f32 = 110.0;
 const SERVER_WIDTH: f32 = 220.0;
 /// The room field: a fresh room's 22 characters show whole.
 const ROOM_WIDTH: f32 = 200.0;
+/// The access token field: masked, so it need not show whole.
+const TOKEN_WIDTH: f32 = 120.0;
 /// Space above and below the call bar.
 const BAR_PADDING: f32 = 4.0;
 /// Space above the device panel's heading.
@@ -176,6 +178,15 @@ fn call_bar(ui: &mut egui::Ui, model: &mut Model) {
         {
             model.room = super::model::new_room();
         }
+        let label = ui.label("Token").id;
+        ui.add_enabled(
+            editable,
+            egui::TextEdit::singleline(&mut model.token)
+                .password(true)
+                .hint_text("if the server needs one")
+                .desired_width(TOKEN_WIDTH),
+        )
+        .labelled_by(label);
         if let Some(link) = model.browser_link() {
             if ui
                 .button("Copy link")
@@ -541,6 +552,28 @@ mod tests {
         h.get_by_label("joining…");
         h.get_by_label("Hang up");
         assert!(h.query_by_label("Join").is_none());
+    }
+
+    #[test]
+    fn a_token_typed_into_its_masked_field_goes_with_the_join() {
+        let mut h = harness(|_| {});
+        h.get_by_role_and_label(Role::PasswordInput, "Token")
+            .focus();
+        h.run();
+        h.get_by_role_and_label(Role::PasswordInput, "Token")
+            .type_text("eyJ.tok.en");
+        h.run();
+        h.get_by_label("Join").click();
+        h.run();
+        assert!(
+            matches!(h.state().outbox.as_slice(), [Command::Join(j)] if j.token.as_ref().map(|t| t.as_str()) == Some("eyJ.tok.en")),
+            "{:?}",
+            h.state().outbox
+        );
+        assert!(
+            h.query_by_label_contains("eyJ.tok.en").is_none(),
+            "shown masked"
+        );
     }
 
     #[test]

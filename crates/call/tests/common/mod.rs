@@ -15,9 +15,16 @@ use tokio::sync::oneshot;
 
 /// A signaling server on 127.0.0.1 that stops when the returned sender fires (or drops).
 pub async fn signaling_server() -> (SocketAddr, oneshot::Sender<()>) {
+    signaling_server_with(&[]).await
+}
+
+/// [`signaling_server`] with `flags`, as on its command line.
+pub async fn signaling_server_with(flags: &[&str]) -> (SocketAddr, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = signaling_server::Config::parse_from(["signaling-server"]);
+    let mut args = vec!["signaling-server"];
+    args.extend_from_slice(flags);
+    let config = signaling_server::Config::parse_from(args);
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(signaling_server::serve(listener, config, async move {
         let _ = stopped.await;
