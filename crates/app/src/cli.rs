@@ -124,9 +124,9 @@ pub struct CallArgs {
     /// `signaling-server token` prints one).
     #[arg(long, env = "PEERCALL_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// UDP address to gather candidates on (repeatable; default: all interfaces
-    /// except loopback).
-    #[arg(long, default_value = "0.0.0.0:0")]
+    /// UDP address to gather candidates on, with or without a port (repeatable;
+    /// default: all interfaces except loopback).
+    #[arg(long, default_value = "0.0.0.0:0", value_parser = parse_bind)]
     pub bind: Vec<SocketAddr>,
     /// After the other peer leaves, wait for the next one instead of ending.
     #[arg(long)]
@@ -175,6 +175,22 @@ pub(crate) fn parse_speaker(s: &str) -> Result<AudioOutput, String> {
         "default" => AudioOutput::Speaker(None),
         id => AudioOutput::Speaker(Some(id.to_owned())),
     })
+}
+
+/// A `--bind` address: `IP:PORT`, or an IP alone (any port); IPv6 in brackets or bare.
+pub(crate) fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+    let bare = s.trim_start_matches('[').trim_end_matches(']');
+    s.parse::<SocketAddr>()
+        .or_else(|_| {
+            bare.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 0))
+        })
+        .map_err(|_| {
+            format!(
+                "expected an IP address, with or without a port (`127.0.0.1`, `0.0.0.0:5000`, \
+                 `[::1]`, `[::]:5000`), not `{s}`"
+            )
+        })
 }
 
 pub(crate) fn parse_codec(s: &str) -> Result<VideoCodec, String> {
@@ -422,6 +438,26 @@ mod tests {
         // The CA alone applies to the server's TURN URLs.
         let flags = <Flags as clap::Parser>::parse_from(["peercall", "--turn-ca", "ca.pem"]);
         assert_eq!(flags.ice.options().turn_ca, Some(PathBuf::from("ca.pem")));
+    }
+
+    #[test]
+    fn a_bind_address_may_leave_the_port_out_and_ipv6_may_go_without_brackets() {
+        for (given, meant) in [
+            ("127.0.0.1", "127.0.0.1:0"),
+            ("0.0.0.0:5000", "0.0.0.0:5000"),
+            ("[::1]", "[::1]:0"),
+            ("::1", "[::1]:0"),
+            ("[::]:5000", "[::]:5000"),
+        ] {
+            assert_eq!(parse_bind(given), Ok(meant.parse().unwrap()), "{given}");
+        }
+        for wrong in ["localhost", "127.0.0.1:http", "", "1.2.3"] {
+            let err = parse_bind(wrong).unwrap_err();
+            assert!(
+                err.contains("expected an IP address") && err.contains(wrong),
+                "{err}"
+            );
+        }
     }
 
     #[test]

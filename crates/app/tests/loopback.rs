@@ -115,7 +115,7 @@ async fn two_peers_bound_to_ipv6_loopback_call_each_other_over_it() {
     let peer = move || {
         Command::new(env!("CARGO_BIN_EXE_peercall"))
             .args(["call", "--server", &format!("ws://[::1]:{port}/ws")])
-            .args(["--room", "ipv6", "--bind", "[::1]:0", "--duration", "3"])
+            .args(["--room", "ipv6", "--bind", "[::1]", "--duration", "3"])
             .args(["--width", "320", "--height", "240"])
             .output()
     };

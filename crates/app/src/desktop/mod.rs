@@ -98,9 +98,9 @@ pub struct AppArgs {
     /// (for scripts and tests).
     #[arg(long)]
     pub duration: Option<f64>,
-    /// UDP address to gather candidates on (repeatable; default: all interfaces except
-    /// loopback).
-    #[arg(long, default_value = "0.0.0.0:0")]
+    /// UDP address to gather candidates on, with or without a port (repeatable;
+    /// default: all interfaces except loopback).
+    #[arg(long, default_value = "0.0.0.0:0", value_parser = crate::cli::parse_bind)]
     pub bind: Vec<SocketAddr>,
     /// Where the embedded signaling server listens (it also serves the browser client).
     #[arg(long, default_value = "127.0.0.1:0")]
