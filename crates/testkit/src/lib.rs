@@ -13,6 +13,14 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// How many UDP ports coturn may hand out for relays. An allocation that its client never
+/// releases holds its port until its lifetime (10 minutes) runs out. Chromium leaves one
+/// behind over TURN/UDP when its page goes away just after it allocated, as a caller's
+/// does when the callee has left and it re-offered at once (seen in coturn's log: no
+/// refresh with lifetime 0); over TCP and TLS the closed connection ends it. A run of
+/// calls needs room for those.
+const RELAY_PORTS: u16 = 200;
+
 /// A certificate for 127.0.0.1 and localhost, self-signed (the CA of itself, not marked a
 /// CA), written as PEM files to a temporary directory that lives as long as it does: for a
 /// TLS listener in a test (coturn's `turns:`) and the peers told to trust it.
@@ -134,7 +142,7 @@ impl Coturn {
         };
         cmd.arg(format!("--listening-port={port}"))
             .arg(format!("--min-port={relay}"))
-            .arg(format!("--max-port={}", relay.saturating_add(20)))
+            .arg(format!("--max-port={}", relay.saturating_add(RELAY_PORTS)))
             .arg(format!("--pidfile={}", dir.path().join("pid").display()))
             .arg(format!("--db={}", dir.path().join("turndb").display()))
             .args(extra)
