@@ -1,16 +1,21 @@
 //! Calls with a real, headless Chromium (fake camera and microphone) running the web
 //! client that the signaling server serves: browser ↔ `peercall call` in both join
-//! orders (H.264; both show one verification code), with the web client's `codec=VP8` and `codec=VP9`, the same
-//! relay-only through coturn, browser ↔ browser, and a browser that offers only AV1
-//! (refused); the desktop app (in a window on a virtual display) calling the browser
-//! and called by it; and Firefox ESR, with no H.264 plugin, calling `peercall call` and
-//! Chromium in VP8; the page with and without an access token on a server that needs one.
+//! orders (H.264; both show one verification code), with the web client's `codec=VP8`
+//! and `codec=VP9`, the same relay-only through coturn over TURN/UDP, TURN/TCP and
+//! TURN/TLS (for the last two with UDP to coturn dropped, and Chromium accepting the
+//! test's certificate by its public key), browser ↔ browser, and a browser that offers
+//! only AV1 (refused); the desktop app (in a window on a virtual display) calling the
+//! browser and called by it; Firefox ESR, with no H.264 plugin, calling `peercall call`
+//! and Chromium in VP8; and the page with and without an access token on a server that
+//! needs one.
 //! Assertions come from the browsers' own `getStats` and the native side's stats.
 //! Screenshots mid-call are kept in `target/artifacts`.
 //!
-//! Needs `chromium`, `chromium-driver`, `firefox-esr`, geckodriver, `Xvfb` and Mesa
-//! (scripts/test installs them). The tests take turns: each runs browsers and real-time codecs, and
-//! the machine has two cores.
+//! Needs `chromium`, `chromium-driver`, `firefox-esr`, geckodriver, `Xvfb`, Mesa, coturn
+//! and iptables (scripts/test installs them), and root in a loopback-only network
+//! namespace for the UDP drop (elsewhere those tests say SKIPPED, and fail in CI). The
+//! tests take turns: each runs browsers and real-time codecs, and the machine has two
+//! cores.
 
 mod common;
 
@@ -38,13 +43,18 @@ const STATS_WITHIN: Duration = Duration::from_secs(20);
 /// Opens the web client in `room` and joins at once.
 async fn browser_in(server: SocketAddr, room: &str, query: &str) -> Browser {
     let browser = Browser::launch().await.expect("Chromium");
+    join_in(&browser, server, room, query).await;
+    browser
+}
+
+/// Opens the web client in `browser`, in `room`, and joins at once.
+async fn join_in(browser: &Browser, server: SocketAddr, room: &str, query: &str) {
     browser
         .open(&format!(
             "http://{server}/?room={room}&name=chromium&autojoin=1{query}"
         ))
         .await
         .unwrap();
-    browser
 }
 
 /// A `peercall call` process, killed if the test ends before it does, and its log
@@ -191,6 +201,17 @@ impl Reports {
             .as_str()
             .unwrap_or_default()
             .to_string())
+    }
+
+    /// The selected pair's local candidate.
+    fn selected_local(&self) -> Result<&Value, String> {
+        let transport = self
+            .0
+            .iter()
+            .find(|r| r["type"] == "transport")
+            .ok_or("no transport report yet")?;
+        let pair = self.by_id(&transport["selectedCandidatePairId"])?;
+        self.by_id(&pair["localCandidateId"])
     }
 
     /// Candidate types of the selected pair: (local, remote).
@@ -526,32 +547,105 @@ async fn browser_answers_a_native_peer_that_joined_first() {
     browser.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_and_native_call_relay_only_through_coturn() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let coturn = testkit::Coturn::start(&[]);
+/// How both peers reach coturn: the kind of TURN URL the signaling server hands out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TurnOver {
+    /// `turn:…?transport=udp`.
+    Udp,
+    /// `turn:…?transport=tcp`, with UDP to coturn dropped.
+    Tcp,
+    /// `turns:…`, with UDP to coturn dropped.
+    Tls,
+}
+
+impl TurnOver {
+    /// What both sides report as their relay's protocol: Chromium's `relayProtocol`,
+    /// our `ice.relay_protocol`.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+        }
+    }
+}
+
+/// The browser (relay only, `relay=1`) and `peercall call --relay-only` in `room` call
+/// each other through a real coturn, reached `over` UDP, TCP or TLS (a certificate made
+/// here, which both are told to trust); for TCP and TLS UDP to coturn is dropped, so
+/// nothing but the stream gets there. Both sides must show relay/relay over that protocol
+/// and media both ways.
+async fn browser_and_native_call_relay_only(over: TurnOver, room: &str) {
+    let certificate = testkit::Certificate::new();
+    let coturn = testkit::Coturn::start_tls(certificate.for_coturn(), &[]);
+    let _udp_dropped = match over {
+        TurnOver::Udp => None,
+        TurnOver::Tcp | TurnOver::Tls => match testkit::UdpDropped::to_port(coturn.port) {
+            Ok(dropped) => Some(dropped),
+            Err(why) => {
+                testkit::skip_or_fail(&why);
+                return;
+            }
+        },
+    };
     // Both sides take the TURN server from the server's `welcome`.
-    let turn = format!("--turn=turn:127.0.0.1:{}?transport=udp", coturn.port);
+    let turn = match over {
+        TurnOver::Udp => format!("--turn=turn:127.0.0.1:{}?transport=udp", coturn.port),
+        TurnOver::Tcp => format!("--turn=turn:127.0.0.1:{}?transport=tcp", coturn.port),
+        TurnOver::Tls => format!(
+            "--turn=turns:127.0.0.1:{}?transport=tcp",
+            coturn.tls_port.expect("started with TLS")
+        ),
+    };
     let (server, _stop) =
         signaling_server(&[&turn, "--turn-username=user1", "--turn-credential=pass1"]).await;
-    let browser = browser_in(server, "relayed", "&relay=1").await;
-    let native = native_in(server, "relayed", &["--relay-only"]);
+    let browser = Browser::launch_accepting(&certificate)
+        .await
+        .expect("Chromium");
+    join_in(&browser, server, room, "&relay=1").await;
+    let ca = certificate.cert.display().to_string();
+    let native = native_in(server, room, &["--relay-only", "--turn-ca", &ca]);
     wait_state(&browser, "connected").await;
+    let protocol = over.name();
     let stats = stats_once(&browser, "the browser gets our media, relayed", |stats| {
         let pair = stats.pair_types()?;
         check!(pair.0 == "relay" && pair.1 == "relay", "pair {pair:?}");
+        let local = stats.selected_local()?;
+        check!(
+            local["relayProtocol"] == protocol,
+            "the browser's relay is reached over {}, not {protocol}: {local}",
+            local["relayProtocol"]
+        );
         browser_gets_ours(stats)
     })
     .await;
     let summary = native_summary(native).await;
     let ice = &summary["summary"]["last"]["ice"];
     assert_eq!(
-        (&ice["local"], &ice["remote"]),
-        (&"relay".into(), &"relay".into()),
+        (&ice["local"], &ice["remote"], &ice["relay_protocol"]),
+        (&"relay".into(), &"relay".into(), &protocol.into()),
         "{ice}"
     );
     assert_media_both_ways(&stats, &summary);
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_and_native_call_relay_only_over_turn_udp() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    browser_and_native_call_relay_only(TurnOver::Udp, "relayed-udp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_and_native_call_relay_only_over_turn_tcp_when_udp_to_coturn_is_dropped() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    browser_and_native_call_relay_only(TurnOver::Tcp, "relayed-tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_and_native_call_relay_only_over_turns_when_udp_to_coturn_is_dropped() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    browser_and_native_call_relay_only(TurnOver::Tls, "relayed-tls").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

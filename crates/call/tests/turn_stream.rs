@@ -21,30 +21,7 @@ use clap::Parser;
 use common::{call_between_two, options, signaling_server, within_the_bound};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use signaling_proto::IceServer;
-use testkit::{Coturn, CoturnTls, UdpDropped};
-
-/// A certificate for 127.0.0.1 and localhost, self-signed: the CA of itself.
-struct Certificate {
-    _dir: tempfile::TempDir,
-    cert: PathBuf,
-    key: PathBuf,
-}
-
-impl Certificate {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-            .unwrap();
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
-        Self {
-            _dir: dir,
-            cert,
-            key,
-        }
-    }
-}
+use testkit::{Certificate, Coturn, UdpDropped};
 
 /// coturn (with a TLS listener when given a certificate) that UDP cannot reach.
 struct StreamOnlyCoturn {
@@ -56,13 +33,7 @@ impl StreamOnlyCoturn {
     /// `None` (after saying SKIPPED, or failing in CI) where the UDP drop cannot be set.
     fn start(tls: Option<&Certificate>) -> Option<Self> {
         let coturn = match tls {
-            Some(certificate) => Coturn::start_tls(
-                CoturnTls {
-                    cert: &certificate.cert,
-                    key: &certificate.key,
-                },
-                &[],
-            ),
+            Some(certificate) => Coturn::start_tls(certificate.for_coturn(), &[]),
             None => Coturn::start(&[]),
         };
         match UdpDropped::to_port(coturn.port) {
@@ -299,13 +270,7 @@ async fn a_closed_turn_tcp_port_fails_the_call_at_once_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_candidates_are_signaled_udp_above_tcp_above_tls() {
     let certificate = Certificate::new();
-    let coturn = Coturn::start_tls(
-        CoturnTls {
-            cert: &certificate.cert,
-            key: &certificate.key,
-        },
-        &[],
-    );
+    let coturn = Coturn::start_tls(certificate.for_coturn(), &[]);
     let tls_port = coturn.tls_port.unwrap();
     let Peer {
         pc,
@@ -371,13 +336,7 @@ async fn relay_candidates_are_signaled_udp_above_tcp_above_tls() {
 async fn relay_only_setup_time_over_udp_tcp_and_tls() {
     const CALLS: usize = 5;
     let certificate = Certificate::new();
-    let coturn = Coturn::start_tls(
-        CoturnTls {
-            cert: &certificate.cert,
-            key: &certificate.key,
-        },
-        &[],
-    );
+    let coturn = Coturn::start_tls(certificate.for_coturn(), &[]);
     let (server, _stop) = signaling_server().await;
     let tls_port = coturn.tls_port.unwrap();
     for (name, url) in [

@@ -88,6 +88,21 @@ impl Browser {
         Self::start(&flags, chromium_binary(), profile).await
     }
 
+    /// [`Browser::launch`], accepting `certificate` from TLS servers (TURN over TLS,
+    /// `turns:`) though no CA vouches for it: Chromium is told to take a server's
+    /// certificate error for none when the chain holds that certificate's public key
+    /// (`--ignore-certificate-errors-spki-list`, which needs the profile of its own that
+    /// every session has). Any other certificate is still checked.
+    pub async fn launch_accepting(certificate: &crate::Certificate) -> Result<Self, String> {
+        let accept = format!(
+            "--ignore-certificate-errors-spki-list={}",
+            certificate.spki_sha256_base64()
+        );
+        let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let flags = ["--use-fake-device-for-media-stream=fps=30", &accept];
+        Self::start(&flags, chromium_binary(), profile).await
+    }
+
     /// A Chromium session with no camera and no microphone at all (access is granted,
     /// but there is nothing to open), as on a machine without them.
     pub async fn launch_without_media_devices() -> Result<Self, String> {

@@ -1,7 +1,7 @@
 //! Test support shared by the crates' end-to-end tests: real services started on
-//! 127.0.0.1 for the duration of a test, headless Chromium ([`browser`]), a virtual display
-//! with screenshots ([`screen`]), network impairment ([`netem`]) and a sound server
-//! ([`sound`]).
+//! 127.0.0.1 for the duration of a test (with a generated certificate for their TLS),
+//! headless Chromium ([`browser`]), a virtual display with screenshots ([`screen`]),
+//! network impairment ([`netem`]) and a sound server ([`sound`]).
 
 pub mod browser;
 pub mod netem;
@@ -12,6 +12,67 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+/// How many UDP ports coturn may hand out for relays. An allocation that its client never
+/// releases holds its port until its lifetime (10 minutes) runs out. Chromium leaves one
+/// behind over TURN/UDP when its page goes away just after it allocated, as a caller's
+/// does when the callee has left and it re-offered at once (seen in coturn's log: no
+/// refresh with lifetime 0); over TCP and TLS the closed connection ends it. A run of
+/// calls needs room for those.
+const RELAY_PORTS: u16 = 200;
+
+/// A certificate for 127.0.0.1 and localhost, self-signed (the CA of itself, not marked a
+/// CA), written as PEM files to a temporary directory that lives as long as it does: for a
+/// TLS listener in a test (coturn's `turns:`) and the peers told to trust it.
+pub struct Certificate {
+    _dir: tempfile::TempDir,
+    /// The certificate (PEM).
+    pub cert: std::path::PathBuf,
+    /// Its private key (PEM).
+    pub key: std::path::PathBuf,
+    /// Its SubjectPublicKeyInfo (DER).
+    spki_der: Vec<u8>,
+}
+
+impl Certificate {
+    /// A fresh certificate and key.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        Self {
+            _dir: dir,
+            cert,
+            key,
+            spki_der: rcgen::PublicKeyData::subject_public_key_info(&made.signing_key),
+        }
+    }
+
+    /// The SHA-256 of its SubjectPublicKeyInfo, in base64: how Chromium is told to accept
+    /// it ([`browser::Browser::launch_accepting`]).
+    pub fn spki_sha256_base64(&self) -> String {
+        use base64::Engine as _;
+        let digest = ring::digest::digest(&ring::digest::SHA256, &self.spki_der);
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    }
+
+    /// The certificate and key for [`Coturn::start_tls`].
+    pub fn for_coturn(&self) -> CoturnTls<'_> {
+        CoturnTls {
+            cert: &self.cert,
+            key: &self.key,
+        }
+    }
+}
+
+impl Default for Certificate {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// coturn started from the repository's turnserver.conf, kept to 127.0.0.1.
 pub struct Coturn {
@@ -81,7 +142,7 @@ impl Coturn {
         };
         cmd.arg(format!("--listening-port={port}"))
             .arg(format!("--min-port={relay}"))
-            .arg(format!("--max-port={}", relay.saturating_add(20)))
+            .arg(format!("--max-port={}", relay.saturating_add(RELAY_PORTS)))
             .arg(format!("--pidfile={}", dir.path().join("pid").display()))
             .arg(format!("--db={}", dir.path().join("turndb").display()))
             .args(extra)

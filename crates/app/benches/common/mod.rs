@@ -3,12 +3,30 @@
 use std::net::SocketAddr;
 
 /// A signaling server on 127.0.0.1 that runs until the benchmark ends.
+#[allow(dead_code)] // each bench uses what it needs
 pub async fn server() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(signaling_server::serve(
         listener,
         signaling_server::Config::default(),
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// [`server`] with `flags` (`--turn=…` and its credentials, say), as on the command line.
+#[allow(dead_code)] // each bench uses what it needs
+pub async fn server_with(flags: &[&str]) -> SocketAddr {
+    use clap::Parser as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = signaling_server::Config::parse_from(
+        std::iter::once("signaling-server").chain(flags.iter().copied()),
+    );
+    tokio::spawn(signaling_server::serve(
+        listener,
+        config,
         std::future::pending(),
     ));
     addr
