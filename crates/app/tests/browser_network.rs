@@ -54,6 +54,23 @@ async fn chromium_video(browser: &Browser) -> (u64, String, String) {
     (value[0].as_u64().unwrap_or(0), field(1), field(2))
 }
 
+/// Waits (up to 20 s) until Chromium has decoded 2 s of video; what it reports then.
+async fn chromium_decoding(browser: &Browser) -> (u64, String, String) {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = chromium_video(browser).await;
+        if seen.0 >= 60 {
+            return seen;
+        }
+        assert!(
+            Instant::now() < until,
+            "Chromium decoded {} frames in 20 s",
+            seen.0
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Polls Chromium's decoded-frame count every 100 ms for `seconds` (while `during` may
 /// run once, at `at`): the longest time without a new frame after `at`, and the count
 /// at the end.
@@ -114,15 +131,7 @@ async fn native_peer_and_chromium_with_only_ipv6_addresses_call_over_ipv6() {
     };
     let browser = chromium_waiting_in(&lab).await;
     let native = lab.peer(false, 8, &[]);
-    let until = Instant::now() + Duration::from_secs(20);
-    let (frames, local, remote) = loop {
-        let seen = chromium_video(&browser).await;
-        if seen.0 >= 60 || Instant::now() > until {
-            break seen;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert!(frames >= 60, "Chromium decoded {frames} frames in 20 s");
+    let (_, local, remote) = chromium_decoding(&browser).await;
     for address in [&local, &remote] {
         assert!(
             address.parse::<std::net::Ipv6Addr>().is_ok(),
@@ -145,11 +154,7 @@ async fn native_peer_moving_to_a_new_address_mid_call_with_chromium_resumes_with
     };
     let browser = chromium_waiting_in(&lab).await;
     let native = lab.peer(false, 16, &[]);
-    let until = Instant::now() + Duration::from_secs(20);
-    while chromium_video(&browser).await.0 < 60 {
-        assert!(Instant::now() < until, "no video in Chromium within 20 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    chromium_decoding(&browser).await;
     // The native side moves 3 s from now; Chromium's view is followed for 10 s.
     let (gap, frames) =
         chromium_longest_gap(&browser, 10, Duration::from_secs(3), || lab.move_b()).await;
