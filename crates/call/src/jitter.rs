@@ -321,13 +321,14 @@ impl FrameAssembler {
     }
 
     /// The first packet of a whole keyframe past the (incomplete) frame at `next`, if
-    /// one has come: nothing before it is worth waiting for then. Its start must be
-    /// known: the packet before it came, with an earlier timestamp.
+    /// one has come: nothing before it is worth waiting for then. It starts a picture
+    /// of a later timestamp than the packet before it that came (the one right before
+    /// may be in the hole: a sender that comes back after an outage starts with one).
     fn keyframe_after(&self, next: u64) -> Option<u64> {
-        let mut previous: Option<(u64, u64)> = None;
+        let mut previous: Option<u64> = None;
         for (&seq, p) in self.packets.range(next..) {
-            let starts = previous.is_some_and(|(s, ts)| s + 1 == seq && ts < p.timestamp);
-            previous = Some((seq, p.timestamp));
+            let starts = previous.is_some_and(|ts| ts < p.timestamp);
+            previous = Some(p.timestamp);
             if !starts || !partition_head(self.codec, &p.payload) {
                 continue;
             }
@@ -640,6 +641,25 @@ mod tests {
         a.push(100_000, key[2].clone());
         assert_eq!(a.pop(100_000), Some(Assembled::Lost));
         assert!(!a.stalled(100_000));
+        assert!(matches!(
+            a.pop(100_000),
+            Some(Assembled::Frame {
+                timestamp: 9000,
+                keyframe: true,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_keyframe_right_after_the_hole_ends_the_wait_too() {
+        let mut a = with_a_hole();
+        // The packets after 13 were lost as well (an outage); the sender came back
+        // with a keyframe.
+        for p in frame(20, 9000, 3, true) {
+            a.push(100_000, p);
+        }
+        assert_eq!(a.pop(100_000), Some(Assembled::Lost));
         assert!(matches!(
             a.pop(100_000),
             Some(Assembled::Frame {
