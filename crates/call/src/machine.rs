@@ -537,12 +537,13 @@ impl CallMachine {
     }
 
     /// A way to the other peer is back: a restart that waited for it, or one whose offer
-    /// went to an id or connection that is gone, goes out now.
+    /// went to an id or connection that is gone, goes out now (not paced: that offer
+    /// never reached anyone).
     fn resume_restart(&mut self, now: Instant) {
         if std::mem::take(&mut self.link.restart_waiting)
             || std::mem::take(&mut self.link.restarting)
         {
-            self.want_restart(now);
+            self.restart_at = Some(now);
         }
     }
 
