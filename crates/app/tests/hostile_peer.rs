@@ -3,12 +3,14 @@
 //! tracks, an H.264 keyframe whose SPS asks for an 8192x8192 picture, a flood of RTP
 //! and huge RTCP (thousands of NACKs, a storm of PLIs, packets of a type nobody knows).
 //! The native side keeps running with its memory bounded, decodes the real pictures
-//! that follow, and ends normally when the hostile peer leaves.
+//! that follow each attack, and ends with its reason when the hostile peer leaves; the
+//! desktop app under the same barrage keeps drawing.
 
 mod common;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +20,7 @@ use call::peer::{
     negotiated_video_payload_type, to_rtc,
 };
 use call::{SignalingClient, SignalingConfig, SignalingEvent};
-use common::{Killed, signaling_server};
+use common::{Killed, app_window, signaling_server};
 use media::codec::{VideoCodec, VideoEncoder};
 use media::h264::{Encoded, EncoderSettings};
 use media::pattern::PatternGenerator;
@@ -31,10 +33,14 @@ use rtc::rtp::packetizer::Packetizer as _;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::Value;
 use signaling_proto::{ClientMessage, RoomId, Signal};
+use testkit::screen::Xvfb;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
+
+/// The tests start several processes each: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const VIDEO_SSRC: u32 = 0x0bad_f00d;
 const AUDIO_SSRC: u32 = 0x0bad_a0d1;
@@ -533,6 +539,7 @@ impl Bits {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_peer_cannot_crash_or_bloat_us_and_the_call_goes_on() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
     let mut native = Native::start(server, "hostile");
     native.waiting().await;
@@ -588,6 +595,7 @@ async fn a_hostile_peer_cannot_crash_or_bloat_us_and_the_call_goes_on() {
     assert!(native.alive(), "the native peer died");
     watch.abort();
     let grown_mib = (*peak.lock().unwrap() - baseline) / 1024;
+    println!("resident memory: {baseline} KiB before the barrage, grew by at most {grown_mib} MiB");
     assert!(
         grown_mib < 100,
         "resident memory grew by {grown_mib} MiB under the barrage"
@@ -604,4 +612,47 @@ async fn a_hostile_peer_cannot_crash_or_bloat_us_and_the_call_goes_on() {
     assert_eq!(summary["reason_code"], "no-media", "{summary}");
     let status = native.process.0.wait().unwrap();
     assert!(status.code().is_some(), "the native peer died of {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_app_keeps_drawing_under_a_hostile_peer() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let xvfb = Xvfb::start(1280, 800).expect("Xvfb");
+    let (server, _stop) = signaling_server(&[]).await;
+    let url = format!("ws://{server}/ws");
+    let settings = tempfile::tempdir().unwrap();
+    let mut window = app_window(
+        &xvfb.display,
+        settings.path(),
+        &[
+            "--server",
+            &url,
+            "--room",
+            "hostile-desktop",
+            "--video",
+            "test",
+        ],
+    );
+    tokio::task::block_in_place(|| window.wait_state("Waiting"));
+    let mut hostile = Hostile::answer(server, "hostile-desktop").await;
+    tokio::task::block_in_place(|| window.wait_state("Connected"));
+    let drawn = |window: &common::Window| window.frames.load(Ordering::Relaxed);
+    let (before, start) = (drawn(&window), Instant::now());
+    hostile.garbage(2_000).await;
+    hostile.impossible_sps().await;
+    hostile.flood(20_000).await;
+    hostile.huge_rtcp().await;
+    hostile.pictures(60).await;
+    let (frames, seconds) = (drawn(&window) - before, start.elapsed().as_secs_f64());
+    println!("{frames} frames drawn in {seconds:.1} s under the barrage");
+    assert!(
+        window.process.0.try_wait().unwrap().is_none(),
+        "the app died under the barrage"
+    );
+    // Its own camera preview alone asks for 30 a second: a window that stalls for
+    // seconds at a time would fall far below this.
+    assert!(
+        frames as f64 >= 10.0 * seconds,
+        "only {frames} frames drawn in {seconds:.1} s: the window stalled"
+    );
 }
