@@ -289,7 +289,12 @@ fn reporter(peer: Option<&'static str>) -> impl FnMut(CallEvent) + Send {
                 );
             }
             CallState::Ended(reason) => tracing::info!(peer, "call ended: {reason}"),
-            other => tracing::info!(peer, "call {}", other.name()),
+            other => {
+                if matches!(other, CallState::Waiting) {
+                    crate::release_free_memory();
+                }
+                tracing::info!(peer, "call {}", other.name());
+            }
         },
     }
 }

@@ -555,7 +555,7 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         )
         .await
         .map_err(CallError::webrtc)?;
-    tokio::spawn(nudge_while_connecting(Arc::clone(&channel), state));
+    tokio::spawn(nudge_while_connecting(Arc::downgrade(&channel), state));
     Ok(Peer {
         pc: Arc::new(pc),
         events,
@@ -574,8 +574,11 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
 /// flight of a relayed call waited 250–650 ms, and a relay-only call took 1.7 s from
 /// join to connected on loopback. Setting a data channel's buffered-amount threshold
 /// changes nothing else and wakes the driver.
+///
+/// It holds the channel weakly: the channel keeps the connection (and its state sender)
+/// alive, so a strong hold would keep a connection that never said `closed` for ever.
 async fn nudge_while_connecting(
-    channel: Arc<dyn DataChannel>,
+    channel: std::sync::Weak<dyn DataChannel>,
     mut state: watch::Receiver<RTCPeerConnectionState>,
 ) {
     loop {
@@ -596,6 +599,9 @@ async fn nudge_while_connecting(
         }
         while *state.borrow() == RTCPeerConnectionState::Connecting {
             tokio::time::sleep(NUDGE_INTERVAL).await;
+            let Some(channel) = channel.upgrade() else {
+                return;
+            };
             if channel.set_buffered_amount_low_threshold(0).await.is_err() {
                 return;
             }
