@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use call::doctor::{DoctorConfig, Report, ServerResult, SignalingCheck};
 use call::peer::BitrateRange;
 use call::{
     AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, ProcessingOptions,
-    Summary, TurnServer, VideoInput, run_call,
+    SignalingConfig, Summary, TurnServer, VideoInput, run_call,
 };
 use clap::Args;
 use media::codec::VideoCodec;
@@ -144,6 +145,32 @@ pub struct CallArgs {
 pub struct LoopbackArgs {
     #[command(flatten)]
     pub media: MediaArgs,
+    #[command(flatten)]
+    pub ice: IceArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `peercall doctor`.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Signaling server to check, `ws://HOST:PORT/ws` or `wss://HOST:PORT/ws` (its
+    /// `welcome` gives the STUN and TURN servers to check, unless --stun or --turn do).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Access token for a server that needs one.
+    #[arg(long, env = "PEERCALL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// UDP address to gather candidates on, with or without a port (repeatable;
+    /// default: all interfaces except loopback).
+    #[arg(long, default_value = "0.0.0.0:0", value_parser = parse_bind)]
+    pub bind: Vec<SocketAddr>,
+    /// Longest wait for each server, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub ice: IceArgs,
     #[command(flatten)]
@@ -416,6 +443,89 @@ pub fn log_filter(verbosity: u8) -> &'static str {
         1 => "info",
         _ => "info,peercall=debug,call=debug,media=debug,signaling_server=debug",
     }
+}
+
+/// Runs `peercall doctor`: prints what works and what to do; `Ok(false)` when calls are
+/// not expected to connect.
+pub async fn doctor(args: DoctorArgs) -> anyhow::Result<bool> {
+    let signaling = match &args.server {
+        Some(url) => {
+            let mut config = SignalingConfig::new(url.clone(), RoomId::new("doctor")?);
+            config.token = args.token.clone().map(AccessToken::new);
+            Some(config)
+        }
+        None => None,
+    };
+    let ice = args.ice.options();
+    let report = call::doctor::check(DoctorConfig {
+        signaling,
+        ice_servers: ice.servers(&[]),
+        bind: args.bind.clone(),
+        turn_ca: ice.turn_ca.clone(),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    })
+    .await;
+    let cameras = media::camera::cameras().len();
+    let microphones = media::audio::microphones().len();
+    let speakers = media::audio::speakers().len();
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        value["devices"] = serde_json::json!({
+            "cameras": cameras, "microphones": microphones, "speakers": speakers,
+        });
+        println!("{value}");
+    } else {
+        print!("{}", describe(&report, [cameras, microphones, speakers]));
+    }
+    Ok(report.ok)
+}
+
+/// The report for people.
+fn describe(report: &Report, [cameras, microphones, speakers]: [usize; 3]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Devices: {cameras} camera(s), {microphones} microphone(s), {speakers} speaker(s)"
+    );
+    match &report.signaling {
+        Some(SignalingCheck::Reached {
+            url,
+            join_ms,
+            ice_servers,
+        }) => {
+            let _ = writeln!(
+                out,
+                "Signaling {url}: joined in {join_ms} ms; it hands out {ice_servers} ICE server(s)"
+            );
+        }
+        Some(SignalingCheck::Failed { url, error }) => {
+            let _ = writeln!(out, "Signaling {url}: FAILED: {error}");
+        }
+        None => {}
+    }
+    let host = if report.host.is_empty() {
+        "none".to_string()
+    } else {
+        report.host.join(", ")
+    };
+    let _ = writeln!(out, "This machine's addresses: {host}");
+    for server in &report.servers {
+        let result = match &server.result {
+            ServerResult::Reflexive { address } => format!("ok, you are {address} from outside"),
+            ServerResult::Relay { address } => format!("ok, relay {address}"),
+            ServerResult::Timeout => "FAILED: no answer".into(),
+            ServerResult::Blocked => "FAILED: blocked by this machine's firewall".into(),
+            ServerResult::WrongCredentials => "FAILED: wrong username or credential (401)".into(),
+            ServerResult::Forbidden => "FAILED: allocation refused (403)".into(),
+            ServerResult::Failed { reason } => format!("FAILED: {reason}"),
+        };
+        let _ = writeln!(out, "{}: {result}", server.url);
+    }
+    for (i, line) in report.advice.iter().enumerate() {
+        let _ = writeln!(out, "{}{line}", if i == 0 { "\n" } else { "  - " });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@ impl Cli {
             Some(Command::Call(args)) => args.log.verbose,
             Some(Command::Loopback(args)) => args.log.verbose,
             Some(Command::Devices { log, .. }) => log.verbose,
+            Some(Command::Doctor(args)) => args.log.verbose,
         }
     }
 }
@@ -57,6 +58,10 @@ enum Command {
     /// line per peer per second, then a summary; exits 0 when media flowed both ways.
     Loopback(Box<LoopbackArgs>),
     /// List cameras (with their formats), microphones and speakers.
+    /// Check why a call would not connect: devices, the signaling server, and what each
+    /// STUN and TURN server gives (from --stun/--turn, else the server's). Exits 0 when
+    /// calls are expected to connect.
+    Doctor(Box<cli::DoctorArgs>),
     Devices {
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -87,6 +92,9 @@ fn main() -> anyhow::Result<()> {
             true
         }
         Some(Command::Call(args)) => tokio::runtime::Runtime::new()?.block_on(cli::call(*args))?,
+        Some(Command::Doctor(args)) => {
+            tokio::runtime::Runtime::new()?.block_on(cli::doctor(*args))?
+        }
         Some(Command::Loopback(args)) => {
             tokio::runtime::Runtime::new()?.block_on(cli::loopback(*args))?
         }

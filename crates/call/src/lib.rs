@@ -17,6 +17,7 @@
 pub mod adapt;
 pub mod audio;
 pub mod backoff;
+pub mod doctor;
 pub mod engine;
 pub mod feedback;
 pub mod jitter;
