@@ -127,10 +127,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // Throughput and latency over active rooms.
     let rooms = Rooms::open(std::slice::from_ref(&server.url), args.rooms).await?;
     let joins = testkit::sorted(rooms.join_ms.clone());
-    let (rate, _) = rooms.throughput(args.window, args.seconds, None).await;
+    let (rate, cpu) = rooms
+        .throughput(args.window, args.seconds, &[server.pid])
+        .await;
     println!(
-        "relay throughput:          {:.0} messages/s  ({} rooms, 300-byte candidates, window {}; target >= 100000)",
-        rate, args.rooms, args.window
+        "relay throughput:          {:.0} messages/s  ({} rooms, 300-byte candidates, window {}; target >= 100000); server CPU {:.0}% of one core",
+        rate, args.rooms, args.window, cpu[0]
     );
     let (achieved, latencies) = rooms.latency(args.latency_rate, args.seconds).await;
     let p = |q: f64| percentile(&latencies, q);
@@ -209,10 +211,11 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
     println!("(capacity and memory figures: see the plain run)");
     let rooms = Rooms::open(&urls, args.rooms).await?;
     let joins = testkit::sorted(rooms.join_ms.clone());
-    let (rate, redis_cpu) = rooms
-        .throughput(args.window, args.seconds, Some(redis_pid))
-        .await;
-    let redis_cpu = redis_cpu.unwrap_or(f64::NAN);
+    let mut pids = vec![redis_pid];
+    pids.extend(servers.iter().map(|s| s.pid));
+    let (rate, cpu) = rooms.throughput(args.window, args.seconds, &pids).await;
+    let redis_cpu = cpu[0];
+    let instances_cpu: Vec<f64> = cpu[1..].iter().map(|c| c.round()).collect();
     let across = if args.cluster > 1 {
         "peers on different instances"
     } else {
@@ -220,7 +223,7 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
     };
     println!();
     println!(
-        "relay throughput:          {rate:.0} messages/s  ({} rooms, {across}, 300-byte candidates, window {}); Redis CPU {redis_cpu:.0}% of one core",
+        "relay throughput:          {rate:.0} messages/s  ({} rooms, {across}, 300-byte candidates, window {}); CPU % of one core: Redis {redis_cpu:.0}, instances {instances_cpu:?}",
         args.rooms, args.window
     );
     let (achieved, latencies) = rooms.latency(args.latency_rate, args.seconds).await;
@@ -243,6 +246,7 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
             "cluster_instances": args.cluster,
             "throughput_msgs_per_s": rate.round(),
             "redis_cpu_pct_of_one_core": redis_cpu.round(),
+            "instances_cpu_pct_of_one_core": instances_cpu,
             "latency_rate_msgs_per_s": achieved.round(),
             "latency_ms": {"p50": p(0.5), "p90": p(0.9), "p99": p(0.99), "p999": p(0.999), "max": p(1.0)},
             "join_to_welcome_ms": {"p50": percentile(&joins, 0.5), "p99": percentile(&joins, 0.99)},
@@ -500,13 +504,8 @@ impl Rooms {
     }
 
     /// Closed loop: each direction keeps `window` messages in flight. Returns messages/s
-    /// and, given `cpu_pid`, that process's CPU use over the measurement (% of one core).
-    async fn throughput(
-        &self,
-        window: usize,
-        seconds: f64,
-        cpu_pid: Option<u32>,
-    ) -> (f64, Option<f64>) {
+    /// and the CPU use of each of `cpu_pids` over the measurement (% of one core).
+    async fn throughput(&self, window: usize, seconds: f64, cpu_pids: &[u32]) -> (f64, Vec<f64>) {
         let received = Arc::new(AtomicU64::new(0));
         let stop = CancellationToken::new();
         let send = futures_util::future::join_all(self.senders.iter().map(|d| {
@@ -560,14 +559,18 @@ impl Rooms {
         let measure = async {
             tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
             let (n0, t0) = (received.load(Ordering::Relaxed), Instant::now());
-            let cpu0 = cpu_pid.and_then(cpu_seconds);
+            let cpu0: Vec<_> = cpu_pids.iter().map(|&pid| cpu_seconds(pid)).collect();
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             let elapsed = t0.elapsed().as_secs_f64();
             let rate = (received.load(Ordering::Relaxed) - n0) as f64 / elapsed;
-            let cpu = cpu_pid
-                .and_then(cpu_seconds)
+            let cpu = cpu_pids
+                .iter()
                 .zip(cpu0)
-                .map(|(end, start)| (end - start) / elapsed * 100.0);
+                .map(|(&pid, start)| match (cpu_seconds(pid), start) {
+                    (Some(end), Some(start)) => (end - start) / elapsed * 100.0,
+                    _ => f64::NAN,
+                })
+                .collect();
             stop.cancel();
             (rate, cpu)
         };
@@ -646,19 +649,34 @@ impl Rooms {
         (samples.len() as f64 / elapsed, samples)
     }
 
-    /// Lets in-flight messages arrive so the next run starts clean.
+    /// Lets in-flight messages arrive so the next run starts clean: rounds of reading
+    /// until one round of 200 ms brings nothing on any receiver (a closed loop leaves
+    /// `window` messages per direction queued, which takes seconds to clear through a
+    /// cluster), at most 60 s.
     async fn drain(&self) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            futures_util::future::join_all(self.receivers.iter().map(|r| async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let got = futures_util::future::join_all(self.receivers.iter().map(|r| async move {
                 let stream = &mut r.lock().await.stream;
-                while let Ok(Some(_)) =
-                    tokio::time::timeout(Duration::from_millis(200), stream.next()).await
-                {
+                let mut got = 0usize;
+                let quiet = tokio::time::sleep(Duration::from_millis(200));
+                tokio::pin!(quiet);
+                loop {
+                    tokio::select! {
+                        () = &mut quiet => break,
+                        frame = stream.next() => match frame {
+                            Some(Ok(_)) => got += 1,
+                            _ => break,
+                        },
+                    }
                 }
-            })),
-        )
-        .await;
+                got
+            }))
+            .await;
+            if got.iter().sum::<usize>() == 0 {
+                break;
+            }
+        }
         for d in &self.senders {
             let d = d.lock().await;
             d.window.forget_permits(d.window.available_permits());

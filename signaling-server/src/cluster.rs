@@ -57,6 +57,11 @@ pub const HEARTBEAT: Duration = Duration::from_millis(500);
 pub const DEAD_AFTER: Duration = Duration::from_millis(2000);
 /// How long one Redis request may take before Redis counts as lost.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+/// Command connections to Redis per instance, used in turn: one connection's replies are
+/// read by one task, which thousands of connections' requests would queue behind. A
+/// sender's order does not depend on which is used: each of its requests starts after
+/// the previous one's reply.
+const REDIS_CONNECTIONS: usize = 4;
 /// The prefix of every key and channel.
 const PREFIX: &str = "peercall:";
 
@@ -710,7 +715,8 @@ struct State {
 /// a subscription to its own channel, and heartbeats.
 pub struct ClusterNode {
     client: redis::Client,
-    conn: ConnectionManager,
+    conns: Vec<ConnectionManager>,
+    next_conn: std::sync::atomic::AtomicUsize,
     scripts: Scripts,
     limits: RelayLimits,
     ice: IceConfig,
@@ -749,19 +755,28 @@ impl ClusterNode {
         ice: IceConfig,
         auth: Option<TokenKey>,
     ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<ClusterEvent>), ClusterError> {
-        let client = redis::Client::open(url).map_err(|err| ClusterError::BadUrl {
+        let bad_url = |err: redis::RedisError| ClusterError::BadUrl {
             url: url.to_string(),
             reason: err.to_string(),
-        })?;
+        };
+        // Small requests, one after another: without TCP_NODELAY each would wait for the
+        // previous one's acknowledgement (Nagle).
+        let info = redis::IntoConnectionInfo::into_connection_info(url)
+            .map_err(bad_url)?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info).map_err(bad_url)?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(HEARTBEAT);
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let conns = (0..REDIS_CONNECTIONS)
+            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
+            .collect::<Result<_, _>>()?;
         let node = Arc::new(Self {
             client,
-            conn,
+            conns,
+            next_conn: std::sync::atomic::AtomicUsize::new(0),
             scripts: Scripts::new(),
             limits,
             ice,
@@ -809,8 +824,14 @@ impl ClusterNode {
         }
     }
 
+    /// The next command connection, in turn.
+    fn conn(&self) -> ConnectionManager {
+        let i = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.conns[i % self.conns.len()].clone()
+    }
+
     async fn call(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, ClusterError> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await {
             Ok(result) => Ok(result?),
             Err(_) => Err(ClusterError::Timeout(REDIS_TIMEOUT)),
@@ -842,7 +863,7 @@ impl ClusterNode {
         // needs that place's record.
         let replaced_record = match (&self.auth, &replaces) {
             (Some(_), Some(old)) => {
-                let mut conn = self.conn.clone();
+                let mut conn = self.conn();
                 let record: Option<String> = tokio::time::timeout(
                     REDIS_TIMEOUT,
                     redis::cmd("HGET")
@@ -1083,7 +1104,7 @@ impl ClusterNode {
         tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(keys::channel(&instance)))
             .await
             .map_err(|_| ClusterError::Timeout(REDIS_TIMEOUT))??;
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh)
             .map_err(|err| ClusterError::Reply(format!("no entropy: {err}")))?;
