@@ -622,10 +622,11 @@ return {'alive', redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonu
 "#;
 
 /// KEYS: instances, the instance's peers. ARGV: prefix, instance, dead after (ms), "1" to
-/// reap it even if its heartbeat is fresh (an instance's own earlier self).
+/// reap it even if its heartbeat is fresh or gone (an instance's own earlier self).
 const REAP: &str = r#"
 local score = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if ARGV[4] ~= '1' and score ~= false and tonumber(score) >= now_ms() - tonumber(ARGV[3]) then
+if ARGV[4] ~= '1' and (score == false or tonumber(score) >= now_ms() - tonumber(ARGV[3])) then
+  -- Alive after all, or already reaped by another instance.
   return -1
 end
 local peers = redis.call('HGETALL', KEYS[2])
