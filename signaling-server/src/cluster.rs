@@ -55,8 +55,13 @@ use crate::relay::{RelayLimits, ResumeKey, authorize};
 pub const HEARTBEAT: Duration = Duration::from_millis(500);
 /// How long an instance may miss its heartbeats before the others reap it.
 pub const DEAD_AFTER: Duration = Duration::from_millis(2000);
-/// How long one Redis request may take before Redis counts as lost.
+/// How long a heartbeat (or another request on the control connection) may take before
+/// Redis counts as lost.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a peer's request (join, relay, leave) may take before its connection is
+/// closed. Longer than [`REDIS_TIMEOUT`]: under a burst these queue behind each other,
+/// while the heartbeat has a connection of its own.
+const DATA_TIMEOUT: Duration = Duration::from_secs(5);
 /// Command connections to Redis per instance, used in turn: one connection's replies are
 /// read by one task, which thousands of connections' requests would queue behind. A
 /// sender's order does not depend on which is used: each of its requests starts after
@@ -717,6 +722,9 @@ struct State {
 pub struct ClusterNode {
     client: redis::Client,
     conns: Vec<ConnectionManager>,
+    /// The heartbeat's, the reap's and the start's connection, kept apart so they never
+    /// wait behind the peers' requests.
+    control: ConnectionManager,
     next_conn: std::sync::atomic::AtomicUsize,
     scripts: Scripts,
     limits: RelayLimits,
@@ -766,17 +774,22 @@ impl ClusterNode {
             .map_err(bad_url)?
             .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
         let client = redis::Client::open(info).map_err(bad_url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(HEARTBEAT);
+        let config = |timeout| {
+            ConnectionManagerConfig::new()
+                .set_response_timeout(Some(timeout))
+                .set_connection_timeout(Some(REDIS_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_max_delay(HEARTBEAT)
+        };
         let conns = (0..REDIS_CONNECTIONS)
-            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
+            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config(DATA_TIMEOUT)))
             .collect::<Result<_, _>>()?;
+        let control =
+            ConnectionManager::new_lazy_with_config(client.clone(), config(REDIS_TIMEOUT))?;
         let node = Arc::new(Self {
             client,
             conns,
+            control,
             next_conn: std::sync::atomic::AtomicUsize::new(0),
             scripts: Scripts::new(),
             limits,
@@ -831,11 +844,27 @@ impl ClusterNode {
         self.conns[i % self.conns.len()].clone()
     }
 
+    /// Runs a peer's script on the next data connection.
     async fn call(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, ClusterError> {
-        let mut conn = self.conn();
-        match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async(&mut conn)).await {
+        Self::invoke(invocation, &mut self.conn(), DATA_TIMEOUT).await
+    }
+
+    /// Runs a heartbeat or reap script on the control connection.
+    async fn call_control(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<Value, ClusterError> {
+        Self::invoke(invocation, &mut self.control.clone(), REDIS_TIMEOUT).await
+    }
+
+    async fn invoke(
+        invocation: &redis::ScriptInvocation<'_>,
+        conn: &mut ConnectionManager,
+        limit: Duration,
+    ) -> Result<Value, ClusterError> {
+        match tokio::time::timeout(limit, invocation.invoke_async(conn)).await {
             Ok(result) => Ok(result?),
-            Err(_) => Err(ClusterError::Timeout(REDIS_TIMEOUT)),
+            Err(_) => Err(ClusterError::Timeout(limit)),
         }
     }
 
@@ -866,14 +895,14 @@ impl ClusterNode {
             (Some(_), Some(old)) => {
                 let mut conn = self.conn();
                 let record: Option<String> = tokio::time::timeout(
-                    REDIS_TIMEOUT,
+                    DATA_TIMEOUT,
                     redis::cmd("HGET")
                         .arg(keys::members(&room))
                         .arg(old.as_str())
                         .query_async(&mut conn),
                 )
                 .await
-                .map_err(|_| ClusterError::Timeout(REDIS_TIMEOUT))??;
+                .map_err(|_| ClusterError::Timeout(DATA_TIMEOUT))??;
                 record.and_then(|r| serde_json::from_str::<MemberRecord>(&r).ok())
             }
             _ => None,
@@ -990,24 +1019,82 @@ impl ClusterNode {
         to: Option<PeerId>,
         size: usize,
     ) -> Result<Option<(ErrorCode, String)>, ClusterError> {
-        let message = signal.relayed(from.clone(), to.clone()).to_json();
-        let value = self
-            .call(
-                self.scripts
-                    .relay
-                    .key(keys::members(room))
-                    .key(keys::held(room))
-                    .key(keys::held_bytes(room))
-                    .arg(PREFIX)
-                    .arg(from.as_str())
-                    .arg(to.as_ref().map_or("", PeerId::as_str))
-                    .arg(message)
-                    .arg(size)
-                    .arg(self.limits.max_held_messages)
-                    .arg(self.limits.max_held_bytes),
-            )
+        let mut refusals = self
+            .relay_many(from, room, vec![(signal, to, size)])
             .await?;
-        Ok(match RelayReply::parse(&value)? {
+        Ok(refusals.pop().flatten())
+    }
+
+    /// Relays several messages of `from` in `room`, in order, as one pipeline of relay
+    /// scripts (one round trip; Redis runs them in order); the refusal for each, if any.
+    pub async fn relay_many(
+        &self,
+        from: &PeerId,
+        room: &RoomId,
+        items: Vec<(Signal, Option<PeerId>, usize)>,
+    ) -> Result<Vec<Option<(ErrorCode, String)>>, ClusterError> {
+        let (members, held, held_bytes) = (
+            keys::members(room),
+            keys::held(room),
+            keys::held_bytes(room),
+        );
+        let mut pipe = redis::pipe();
+        let mut targets = Vec::with_capacity(items.len());
+        for (signal, to, size) in items {
+            let message = signal.relayed(from.clone(), to.clone()).to_json();
+            pipe.cmd("EVALSHA")
+                .arg(self.scripts.relay.get_hash())
+                .arg(3)
+                .arg(&members)
+                .arg(&held)
+                .arg(&held_bytes)
+                .arg(PREFIX)
+                .arg(from.as_str())
+                .arg(to.as_ref().map_or("", PeerId::as_str))
+                .arg(message)
+                .arg(size)
+                .arg(self.limits.max_held_messages)
+                .arg(self.limits.max_held_bytes);
+            targets.push(to);
+        }
+        let mut conn = self.conn();
+        let values: Vec<Value> = match self.query(&pipe, &mut conn).await {
+            // Redis lost its scripts (it restarted): none of these ran, so load and
+            // send them again.
+            Err(ClusterError::Redis(err))
+                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.scripts.relay.load_async(&mut conn).await?;
+                self.query(&pipe, &mut conn).await?
+            }
+            other => other?,
+        };
+        values
+            .iter()
+            .zip(targets)
+            .map(|(value, to)| Ok(self.refusal(room, to.as_ref(), RelayReply::parse(value)?)))
+            .collect()
+    }
+
+    async fn query(
+        &self,
+        pipe: &redis::Pipeline,
+        conn: &mut ConnectionManager,
+    ) -> Result<Vec<Value>, ClusterError> {
+        match tokio::time::timeout(DATA_TIMEOUT, pipe.query_async(conn)).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(ClusterError::Timeout(DATA_TIMEOUT)),
+        }
+    }
+
+    /// What to answer a relayed message the script answered with `reply`.
+    fn refusal(
+        &self,
+        room: &RoomId,
+        to: Option<&PeerId>,
+        reply: RelayReply,
+    ) -> Option<(ErrorCode, String)> {
+        match reply {
             RelayReply::Sent | RelayReply::Held => None,
             RelayReply::NotJoined => Some((
                 ErrorCode::NotJoined,
@@ -1017,7 +1104,7 @@ impl ClusterNode {
                 ErrorCode::UnknownPeer,
                 format!(
                     "no peer '{}' in room '{room}'",
-                    to.as_ref().map_or("", PeerId::as_str)
+                    to.map_or("", PeerId::as_str)
                 ),
             )),
             RelayReply::QueueFull { held, bytes } => Some((
@@ -1027,7 +1114,7 @@ impl ClusterNode {
                     self.limits.max_held_messages, self.limits.max_held_bytes
                 ),
             )),
-        })
+        }
     }
 
     /// `peer` leaves `room` (by `leave` or close); the others hear `peer-left`.
@@ -1058,7 +1145,7 @@ impl ClusterNode {
     /// peers it took out of their rooms (`None`: it was alive).
     async fn reap(&self, instance: &str, force: bool) -> Result<Option<i64>, ClusterError> {
         let value = self
-            .call(
+            .call_control(
                 self.scripts
                     .reap
                     .key(keys::instances())
@@ -1079,7 +1166,7 @@ impl ClusterNode {
         register: bool,
     ) -> Result<HeartbeatReply, ClusterError> {
         let value = self
-            .call(
+            .call_control(
                 self.scripts
                     .heartbeat
                     .key(keys::instances())
@@ -1105,7 +1192,7 @@ impl ClusterNode {
         tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(keys::channel(&instance)))
             .await
             .map_err(|_| ClusterError::Timeout(REDIS_TIMEOUT))??;
-        let mut conn = self.conn();
+        let mut conn = self.control.clone();
         let mut fresh = [0u8; 32];
         getrandom::fill(&mut fresh)
             .map_err(|err| ClusterError::Reply(format!("no entropy: {err}")))?;

@@ -34,7 +34,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt as _, SinkExt, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use hyper::server::conn::http1;
 use hyper::upgrade::{OnUpgrade, Upgraded};
@@ -648,8 +648,21 @@ async fn read_loop(
         config.pong_timeout,
         started.into_std(),
     );
+    // Cluster mode: relayed messages that arrived together, sent to Redis as one
+    // pipeline once no further frame is ready, or before anything else is answered (so
+    // answers keep the order of what they answer). Always empty otherwise.
+    let mut batch = RelayBatch::default();
     loop {
-        let frame = tokio::select! {
+        let frame = if !batch.is_empty() {
+            match stream.next().now_or_never() {
+                Some(frame) => frame,
+                None => {
+                    batch.flush(shared, id, conn).await;
+                    continue;
+                }
+            }
+        } else {
+            tokio::select! {
             biased;
             () = conn.closing.cancelled() => return,
             () = sleep_until(join_deadline), if !joined => {
@@ -670,7 +683,11 @@ async fn read_loop(
                 continue;
             }
             frame = stream.next() => frame,
+            }
         };
+        if !batch.is_empty() && !matches!(frame, Some(Ok(Message::Text(_)))) {
+            batch.flush(shared, id, conn).await;
+        }
         let message = match frame {
             None => return,
             Some(Ok(message)) => message,
@@ -719,6 +736,7 @@ async fn read_loop(
         };
 
         if !bucket.try_take(now) {
+            batch.flush(shared, id, conn).await;
             if !rate_limited {
                 info!("refused: rate-limited (further drops logged at debug)");
             }
@@ -734,6 +752,7 @@ async fn read_loop(
         }
         rate_limited = false;
         if text.len() > config.max_frame_bytes as usize {
+            batch.flush(shared, id, conn).await;
             let reason = format!(
                 "frame of {} bytes is over the {}-byte limit: dropped",
                 text.len(),
@@ -747,6 +766,7 @@ async fn read_loop(
         let message = match ClientMessage::from_json(&text) {
             Ok(message) => message,
             Err(err) => {
+                batch.flush(shared, id, conn).await;
                 if bad_message(conn, config, &mut bad_in_row, err.to_string()) {
                     return;
                 }
@@ -756,6 +776,21 @@ async fn read_loop(
         bad_in_row = 0;
         let is_join = matches!(message, ClientMessage::Join { .. });
         if let Some(cluster) = &shared.cluster {
+            let room = if is_join || matches!(message, ClientMessage::Leave) {
+                None
+            } else {
+                shared.lock().local.room(id).cloned()
+            };
+            if let Some(room) = room {
+                if let Some((signal, to)) = message.into_signal() {
+                    batch.push(room, signal, to, text.len());
+                    if batch.is_full() {
+                        batch.flush(shared, id, conn).await;
+                    }
+                }
+                continue;
+            }
+            batch.flush(shared, id, conn).await;
             if is_join && !shared.lock().hosts.try_join(host, now) {
                 refuse_join_rate(conn, host, config);
                 continue;
@@ -779,6 +814,62 @@ async fn read_loop(
         let outbound = hub.relay.handle(id, message, text.len(), unix_now());
         hub.dispatch(outbound);
         joined |= is_join && hub.relay.room_of(id).is_some();
+    }
+}
+
+/// Most relayed messages of one connection sent to Redis in one pipeline.
+const MAX_RELAY_BATCH: usize = 32;
+
+/// Cluster mode: one connection's relayed messages waiting to go to Redis together, all
+/// from the room the peer was in when they arrived (a join or leave flushes first).
+#[derive(Default)]
+struct RelayBatch {
+    room: Option<signaling_proto::RoomId>,
+    items: Vec<(signaling_proto::Signal, Option<PeerId>, usize)>,
+}
+
+impl RelayBatch {
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.items.len() >= MAX_RELAY_BATCH
+    }
+
+    fn push(
+        &mut self,
+        room: signaling_proto::RoomId,
+        signal: signaling_proto::Signal,
+        to: Option<PeerId>,
+        size: usize,
+    ) {
+        self.room = Some(room);
+        self.items.push((signal, to, size));
+    }
+
+    /// Sends what waits, in order, and answers each refusal in order.
+    async fn flush(&mut self, shared: &Shared, id: &PeerId, conn: &Conn) {
+        let (Some(cluster), Some(room)) = (&shared.cluster, self.room.take()) else {
+            self.items.clear();
+            return;
+        };
+        if self.items.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.items);
+        match cluster.relay_many(id, &room, items).await {
+            Ok(refusals) => {
+                for (code, message) in refusals.into_iter().flatten() {
+                    info!(peer = %id, room = %room, %code, "refused: {message}");
+                    conn.refuse(code, message);
+                }
+            }
+            Err(err) => {
+                warn!(peer = %id, %err, "relay failed: closing");
+                conn.close(CloseCode::Again, CLUSTER_LOST);
+            }
+        }
     }
 }
 
