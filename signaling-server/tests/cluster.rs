@@ -528,3 +528,26 @@ async fn an_instance_started_before_redis_waits_for_it_and_a_bad_url_is_refused(
     };
     assert!(config.validate().is_err());
 }
+
+#[tokio::test]
+async fn answers_to_a_burst_keep_the_order_of_what_they_answer() {
+    let Some((_redis, servers)) = cluster(2, &[]).await else {
+        return;
+    };
+    let (mut a, _) = servers[0].joined("answers").await;
+    let (mut b, b_id) = servers[1].joined("answers").await;
+    expect_peer_joined(&mut a, &b_id).await;
+    // Relayed messages batch; a bad one in between is answered in its place.
+    a.send(candidate(0, Some(&PeerId::new("gone.1")))).await;
+    a.send(candidate(1, Some(&b_id))).await;
+    a.send_text("not json").await;
+    a.send(candidate(2, Some(&PeerId::new("gone.2")))).await;
+    a.send(candidate(3, Some(&b_id))).await;
+    let first = a.expect_error(ErrorCode::UnknownPeer).await;
+    assert!(first.contains("gone.1"), "{first}");
+    a.expect_error(ErrorCode::BadMessage).await;
+    let second = a.expect_error(ErrorCode::UnknownPeer).await;
+    assert!(second.contains("gone.2"), "{second}");
+    assert_eq!(number_of(&b.recv().await), Some(1));
+    assert_eq!(number_of(&b.recv().await), Some(3));
+}
