@@ -62,11 +62,12 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// closed. Longer than [`REDIS_TIMEOUT`]: under a burst these queue behind each other,
 /// while the heartbeat has a connection of its own.
 const DATA_TIMEOUT: Duration = Duration::from_secs(5);
-/// Command connections to Redis per instance, used in turn: one connection's replies are
-/// read by one task, which thousands of connections' requests would queue behind. A
-/// sender's order does not depend on which is used: each of its requests starts after
-/// the previous one's reply.
-const REDIS_CONNECTIONS: usize = 4;
+/// Command connections to Redis per instance for the peers' requests, used in turn. One:
+/// requests from many peers queued at once then go out in one write (four split them
+/// four ways, and relayed fewer messages per CPU second in `relay_load`). A sender's
+/// order does not depend on this: each of its requests starts after the previous one's
+/// reply.
+const REDIS_CONNECTIONS: usize = 1;
 /// The prefix of every key and channel.
 const PREFIX: &str = "peercall:";
 
