@@ -1214,6 +1214,32 @@ impl ClusterNode {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| ClusterError::Reply("the cluster's resume key is not 32 bytes".into()))?;
+        // The data connections may still hold sockets from before Redis went away: a
+        // request on one fails once and it reconnects. Have that happen here, not to a
+        // peer's join.
+        for conn in &self.conns {
+            let mut conn = conn.clone();
+            let mut last = None;
+            for _ in 0..5 {
+                match tokio::time::timeout(
+                    REDIS_TIMEOUT,
+                    redis::cmd("PING").query_async::<Value>(&mut conn),
+                )
+                .await
+                {
+                    Ok(Ok(_)) => {
+                        last = None;
+                        break;
+                    }
+                    Ok(Err(err)) => last = Some(ClusterError::Redis(err)),
+                    Err(_) => last = Some(ClusterError::Timeout(REDIS_TIMEOUT)),
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if let Some(err) = last {
+                return Err(err);
+            }
+        }
         if let Some(previous) = previous
             && let Some(n) = self.reap(previous, true).await?
         {
