@@ -15,8 +15,10 @@
 //! - a browser page from an origin the [`OriginPolicy`] does not allow never gets past
 //!   the upgrade (403);
 //! - in cluster mode (`--cluster`, see [`crate::cluster`]) rooms live in Redis: a
-//!   connection's messages go through [`ClusterNode`] one at a time (so each sender's
-//!   order holds), what arrives on the instance's channel is pushed into outboxes under
+//!   connection's messages go through [`ClusterNode`] in order, one request at a time
+//!   (relayed messages that arrived together as one pipeline, [`RelayBatch`]), so each
+//!   sender's order holds; every way out of a connection ends in a leave script instead
+//!   of `Relay::disconnect`; what arrives on the instance's channel is pushed into outboxes under
 //!   the hub lock, and a joining peer's arrivals wait in [`LocalPeers`] until its
 //!   `welcome` and held messages are queued. While Redis is lost every connection is
 //!   closed (1013) and upgrades get 503.
