@@ -551,3 +551,51 @@ async fn answers_to_a_burst_keep_the_order_of_what_they_answer() {
     assert_eq!(number_of(&b.recv().await), Some(1));
     assert_eq!(number_of(&b.recv().await), Some(3));
 }
+
+#[tokio::test]
+async fn access_tokens_are_checked_on_every_instance_and_a_resume_carries_them_forward() {
+    const SECRET: &str = "a secret shared by the instances";
+    let Some((_redis, servers)) = cluster(2, &["--auth-secret", SECRET]).await else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let key = signaling_server::auth::TokenKey::new(SECRET);
+    let room = signaling_proto::RoomId::new("guarded").unwrap();
+    let ada = signaling_proto::PeerName::new("ada").unwrap();
+    let token = key.issue(&room, Some(&ada), Duration::from_secs(60), now);
+    let mut eve = servers[1].client().await;
+    eve.send(json!({"type": "join", "room": "guarded"})).await;
+    eve.expect_error(ErrorCode::Unauthorized).await;
+    let mut a = servers[0].client().await;
+    a.send(json!({"type": "join", "room": "guarded", "token": token}))
+        .await;
+    let (a_id, resume) = match a.recv().await {
+        ServerMessage::Welcome {
+            id,
+            resume: Some(resume),
+            ..
+        } => (id, resume),
+        other => panic!("expected welcome, got {other:?}"),
+    };
+    let b_token = key.issue(&room, None, Duration::from_secs(60), now);
+    let mut b = servers[1].client().await;
+    b.send(json!({"type": "join", "room": "guarded", "token": b_token}))
+        .await;
+    assert!(matches!(b.recv().await, ServerMessage::Welcome { .. }));
+    // a comes back through the other instance with no access token at all: its resume
+    // carries the one it joined with (and its name) forward.
+    let mut a2 = servers[1].client().await;
+    a2.send(json!({"type": "join", "room": "guarded", "resume": {"id": a_id, "token": resume}}))
+        .await;
+    assert!(matches!(a2.recv().await, ServerMessage::Welcome { .. }));
+    match b.recv().await {
+        ServerMessage::PeerJoined { name, replaces, .. } => {
+            assert_eq!(name, Some(ada));
+            assert_eq!(replaces, Some(a_id));
+        }
+        other => panic!("expected peer-joined, got {other:?}"),
+    }
+}
