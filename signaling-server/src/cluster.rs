@@ -177,12 +177,17 @@ pub struct MemberRecord {
 
 /// What one instance publishes to another's channel.
 ///
-/// `m\nID,ID\nJSON`: deliver the server message JSON to these local peers, in order.
-/// `e\nID\n`: this local peer's place was taken by a resume; it is in no room any more.
+/// `m\nROOM\nID,ID\nJSON`: deliver the server message JSON, from `ROOM`, to these local
+/// peers, in order. `e\nROOM\nID\n`: this local peer's place in `ROOM` was taken by a
+/// resume; it is in no room any more. The room lets an instance drop what comes late
+/// from a room its peer has left (the reply to `leave` and a message published before it
+/// travel on different connections).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Envelope {
     /// A message for some of the instance's peers.
     Deliver {
+        /// The room it comes from.
+        room: RoomId,
         /// The recipients.
         to: Vec<PeerId>,
         /// The server message, as JSON.
@@ -190,6 +195,8 @@ pub enum Envelope {
     },
     /// A peer that left its room unannounced, its place taken by its resumed self.
     Evict {
+        /// The room.
+        room: RoomId,
         /// The peer.
         peer: PeerId,
     },
@@ -199,15 +206,19 @@ impl Envelope {
     /// Parses a channel message; `None` for anything else.
     pub fn parse(payload: &str) -> Option<Self> {
         let (kind, rest) = payload.split_once('\n')?;
+        let (room, rest) = rest.split_once('\n')?;
+        let room = RoomId::new(room).ok()?;
         let (ids, text) = rest.split_once('\n')?;
-        let ids = ids.split(',').filter(|id| !id.is_empty()).map(PeerId::new);
+        let mut ids = ids.split(',').filter(|id| !id.is_empty()).map(PeerId::new);
         match kind {
             "m" => Some(Envelope::Deliver {
+                room,
                 to: ids.collect(),
                 text: text.to_string(),
             }),
             "e" => Some(Envelope::Evict {
-                peer: ids.into_iter().next()?,
+                room,
+                peer: ids.next()?,
             }),
             _ => None,
         }
@@ -216,11 +227,11 @@ impl Envelope {
     /// The channel message (as the scripts write it).
     pub fn encode(&self) -> String {
         match self {
-            Envelope::Deliver { to, text } => {
+            Envelope::Deliver { room, to, text } => {
                 let ids: Vec<&str> = to.iter().map(PeerId::as_str).collect();
-                format!("m\n{}\n{text}", ids.join(","))
+                format!("m\n{room}\n{}\n{text}", ids.join(","))
             }
-            Envelope::Evict { peer } => format!("e\n{peer}\n"),
+            Envelope::Evict { room, peer } => format!("e\n{room}\n{peer}\n"),
         }
     }
 }
@@ -406,8 +417,9 @@ pub struct LocalPeers<T> {
 #[derive(Debug)]
 struct LocalPeer<T> {
     room: Option<RoomId>,
-    /// `Some` while a join is under way: what arrived for the peer meanwhile.
-    pending: Option<Vec<T>>,
+    /// `Some` while a join is under way: the room it joins, and what arrived for the
+    /// peer from that room meanwhile.
+    pending: Option<(RoomId, Vec<T>)>,
 }
 
 /// What to do with a message that arrived for a local peer.
@@ -417,7 +429,8 @@ pub enum Delivery<T> {
     Now(T),
     /// Kept until the peer's join is answered.
     Buffered,
-    /// No such peer here (it has gone): drop it.
+    /// No such peer here (it has gone), or it is no longer in the room the message
+    /// comes from: drop it.
     Gone,
 }
 
@@ -451,16 +464,16 @@ impl<T> LocalPeers<T> {
         self.peers.get(peer)?.room.as_ref()
     }
 
-    /// A join starts: from now on what arrives for `peer` is buffered. `Err` with the
-    /// room it is already in.
-    pub fn begin_join(&mut self, peer: &PeerId) -> Result<(), RoomId> {
+    /// A join of `room` starts: from now on what arrives for `peer` from it is
+    /// buffered. `Err` with the room it is already in.
+    pub fn begin_join(&mut self, peer: &PeerId, room: &RoomId) -> Result<(), RoomId> {
         let Some(state) = self.peers.get_mut(peer) else {
             return Ok(());
         };
-        if let Some(room) = &state.room {
-            return Err(room.clone());
+        if let Some(current) = &state.room {
+            return Err(current.clone());
         }
-        state.pending = Some(Vec::new());
+        state.pending = Some((room.clone(), Vec::new()));
         Ok(())
     }
 
@@ -471,22 +484,31 @@ impl<T> LocalPeers<T> {
         let Some(state) = self.peers.get_mut(peer) else {
             return Vec::new();
         };
-        state.room = joined;
-        state.pending.take().unwrap_or_default()
+        let waiting = state.pending.take().map(|(_, waiting)| waiting);
+        match joined {
+            Some(room) => {
+                state.room = Some(room);
+                waiting.unwrap_or_default()
+            }
+            None => Vec::new(),
+        }
     }
 
-    /// A message arrived for `peer`.
-    pub fn deliver(&mut self, peer: &PeerId, message: T) -> Delivery<T> {
+    /// A message from `room` arrived for `peer`.
+    pub fn deliver(&mut self, peer: &PeerId, room: &RoomId, message: T) -> Delivery<T> {
         match self.peers.get_mut(peer) {
-            None => Delivery::Gone,
             Some(LocalPeer {
-                pending: Some(buffer),
+                pending: Some((joining, buffer)),
                 ..
-            }) => {
+            }) if joining == room => {
                 buffer.push(message);
                 Delivery::Buffered
             }
-            Some(_) => Delivery::Now(message),
+            Some(LocalPeer {
+                room: Some(current),
+                ..
+            }) if current == room => Delivery::Now(message),
+            _ => Delivery::Gone,
         }
     }
 
@@ -495,9 +517,11 @@ impl<T> LocalPeers<T> {
         self.peers.get_mut(peer)?.room.take()
     }
 
-    /// `peer`'s place was taken by its resumed self: it is in no room any more.
-    pub fn evict(&mut self, peer: &PeerId) {
-        if let Some(state) = self.peers.get_mut(peer) {
+    /// `peer`'s place in `room` was taken by its resumed self: it is in no room any more.
+    pub fn evict(&mut self, peer: &PeerId, room: &RoomId) {
+        if let Some(state) = self.peers.get_mut(peer)
+            && state.room.as_ref() == Some(room)
+        {
             state.room = None;
         }
     }
@@ -530,7 +554,7 @@ impl<T> LocalPeers<T> {
 const PRELUDE: &str = r#"
 local prefix = ARGV[1]
 local function instance_of(id) return string.match(id, '^(.-)%.') end
-local function publish(ids, text)
+local function publish(room, ids, text)
   local groups = {}
   for _, id in ipairs(ids) do
     local inst = instance_of(id)
@@ -540,7 +564,7 @@ local function publish(ids, text)
     end
   end
   for inst, members in pairs(groups) do
-    redis.call('PUBLISH', prefix .. 'to:' .. inst, 'm\n' .. table.concat(members, ',') .. '\n' .. text)
+    redis.call('PUBLISH', prefix .. 'to:' .. inst, 'm\n' .. room .. '\n' .. table.concat(members, ',') .. '\n' .. text)
   end
 end
 local function now_ms()
@@ -561,7 +585,7 @@ if old ~= '' and redis.call('HEXISTS', KEYS[1], old) == 1 then
   local old_inst = instance_of(old)
   if old_inst then
     redis.call('HDEL', prefix .. 'instance:' .. old_inst .. ':peers', old)
-    redis.call('PUBLISH', prefix .. 'to:' .. old_inst, 'e\n' .. old .. '\n')
+    redis.call('PUBLISH', prefix .. 'to:' .. old_inst, 'e\n' .. ARGV[5] .. '\n' .. old .. '\n')
   end
   redis.call('DEL', KEYS[2], KEYS[3])
   replaced = 1
@@ -577,18 +601,18 @@ redis.call('HSET', KEYS[4], ARGV[2], ARGV[5])
 local held = redis.call('LRANGE', KEYS[2], 0, -1)
 redis.call('DEL', KEYS[2], KEYS[3])
 if #others > 0 then
-  if replaced == 1 then publish(others, ARGV[9]) else publish(others, ARGV[8]) end
+  if replaced == 1 then publish(ARGV[5], others, ARGV[9]) else publish(ARGV[5], others, ARGV[8]) end
 end
 return {'ok', replaced, members, held}
 "#;
 
 /// KEYS: members, held, held-bytes. ARGV: prefix, from, to (or ""), message JSON, size,
-/// max held messages, max held bytes.
+/// max held messages, max held bytes, room.
 const RELAY: &str = r#"
 if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 then return {'not-joined'} end
 if ARGV[3] ~= '' then
   if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 0 then return {'unknown-peer'} end
-  publish({ARGV[3]}, ARGV[4])
+  publish(ARGV[8], {ARGV[3]}, ARGV[4])
   return {'sent'}
 end
 local others = {}
@@ -596,7 +620,7 @@ for _, id in ipairs(redis.call('HKEYS', KEYS[1])) do
   if id ~= ARGV[2] then table.insert(others, id) end
 end
 if #others > 0 then
-  publish(others, ARGV[4])
+  publish(ARGV[8], others, ARGV[4])
   return {'sent'}
 end
 local n = redis.call('LLEN', KEYS[2])
@@ -609,13 +633,14 @@ redis.call('INCRBY', KEYS[3], ARGV[5])
 return {'held'}
 "#;
 
-/// KEYS: members, held, held-bytes, this instance's peers. ARGV: prefix, id, peer-left JSON.
+/// KEYS: members, held, held-bytes, this instance's peers. ARGV: prefix, id, peer-left
+/// JSON, room.
 const LEAVE: &str = r#"
 if redis.call('HDEL', KEYS[1], ARGV[2]) == 0 then return 0 end
 redis.call('HDEL', KEYS[4], ARGV[2])
 redis.call('DEL', KEYS[2], KEYS[3])
 local others = redis.call('HKEYS', KEYS[1])
-if #others > 0 then publish(others, ARGV[3]) end
+if #others > 0 then publish(ARGV[4], others, ARGV[3]) end
 return 1
 "#;
 
@@ -644,7 +669,7 @@ for i = 1, #peers, 2 do
     gone = gone + 1
     redis.call('DEL', base .. ':held', base .. ':held-bytes')
     local others = redis.call('HKEYS', base .. ':members')
-    if #others > 0 then publish(others, '{"type":"peer-left","id":"' .. id .. '"}') end
+    if #others > 0 then publish(room, others, '{"type":"peer-left","id":"' .. id .. '"}') end
   end
 end
 redis.call('DEL', KEYS[2])
@@ -679,15 +704,17 @@ impl Scripts {
 /// What the Redis side tells the server.
 #[derive(Debug)]
 pub enum ClusterEvent {
-    /// Deliver `text` to these local peers.
+    /// Deliver `text`, from `room`, to these local peers.
     Deliver {
+        /// The room it comes from.
+        room: RoomId,
         /// The recipients.
         to: Vec<PeerId>,
         /// The server message, as JSON.
         text: String,
     },
-    /// This local peer's place was taken by its resumed self.
-    Evicted(PeerId),
+    /// This local peer's place in this room was taken by its resumed self.
+    Evicted(PeerId, RoomId),
     /// Redis is lost: every connection must be closed, and joins refused until [`Up`].
     ///
     /// [`Up`]: ClusterEvent::Up
@@ -1055,7 +1082,8 @@ impl ClusterNode {
                 .arg(message)
                 .arg(size)
                 .arg(self.limits.max_held_messages)
-                .arg(self.limits.max_held_bytes);
+                .arg(self.limits.max_held_bytes)
+                .arg(room.as_str());
             targets.push(to);
         }
         let mut conn = self.conn();
@@ -1133,7 +1161,8 @@ impl ClusterNode {
                     .key(keys::instance_peers(instance))
                     .arg(PREFIX)
                     .arg(peer.as_str())
-                    .arg(ServerMessage::PeerLeft { id: peer.clone() }.to_json()),
+                    .arg(ServerMessage::PeerLeft { id: peer.clone() }.to_json())
+                    .arg(room.as_str()),
             )
             .await?;
         if int(&value) == Some(1) {
@@ -1365,8 +1394,8 @@ async fn read_channel(
         };
         let payload = String::from_utf8_lossy(msg.get_payload_bytes());
         let event = match Envelope::parse(&payload) {
-            Some(Envelope::Deliver { to, text }) => ClusterEvent::Deliver { to, text },
-            Some(Envelope::Evict { peer }) => ClusterEvent::Evicted(peer),
+            Some(Envelope::Deliver { room, to, text }) => ClusterEvent::Deliver { room, to, text },
+            Some(Envelope::Evict { room, peer }) => ClusterEvent::Evicted(peer, room),
             None => {
                 debug!(%payload, "ignored a channel message");
                 continue;
@@ -1401,15 +1430,26 @@ mod tests {
 
     #[test]
     fn envelopes_round_trip_and_junk_is_ignored() {
+        let room = RoomId::new("r-1").unwrap();
         let deliver = Envelope::Deliver {
+            room: room.clone(),
             to: vec![id("a.1"), id("a.2")],
             text: "{\"type\":\"peer-left\",\"id\":\"b.1\"}\nwith a newline".into(),
         };
         assert_eq!(Envelope::parse(&deliver.encode()), Some(deliver));
-        let evict = Envelope::Evict { peer: id("a.3") };
-        assert_eq!(Envelope::encode(&evict), "e\na.3\n");
-        assert_eq!(Envelope::parse("e\na.3\n"), Some(evict));
-        for junk in ["", "m", "x\na.1\n{}", "e\n\n"] {
+        let evict = Envelope::Evict {
+            room,
+            peer: id("a.3"),
+        };
+        assert_eq!(Envelope::encode(&evict), "e\nr-1\na.3\n");
+        assert_eq!(Envelope::parse("e\nr-1\na.3\n"), Some(evict));
+        for junk in [
+            "",
+            "m",
+            "x\nr\na.1\n{}",
+            "e\nr\n\n",
+            "m\nbad room!\na.1\n{}",
+        ] {
             assert_eq!(Envelope::parse(junk), None, "{junk:?}");
         }
     }
@@ -1485,39 +1525,66 @@ mod tests {
     fn what_arrives_while_a_peer_joins_waits_for_its_welcome() {
         let mut local = LocalPeers::default();
         let a = id("i.1");
-        local.connect(a.clone());
-        assert_eq!(local.deliver(&a, "before"), Delivery::Now("before"));
-        local.begin_join(&a).unwrap();
-        assert_eq!(local.deliver(&a, "m1"), Delivery::Buffered);
-        assert_eq!(local.deliver(&a, "m2"), Delivery::Buffered);
         let room = RoomId::new("r").unwrap();
+        let other = RoomId::new("elsewhere").unwrap();
+        local.connect(a.clone());
+        assert_eq!(local.deliver(&a, &room, "before"), Delivery::Gone);
+        local.begin_join(&a, &room).unwrap();
+        assert_eq!(local.deliver(&a, &room, "m1"), Delivery::Buffered);
+        assert_eq!(local.deliver(&a, &other, "late"), Delivery::Gone);
+        assert_eq!(local.deliver(&a, &room, "m2"), Delivery::Buffered);
         assert_eq!(local.finish_join(&a, Some(room.clone())), vec!["m1", "m2"]);
         assert_eq!(local.room(&a), Some(&room));
-        assert_eq!(local.deliver(&a, "m3"), Delivery::Now("m3"));
+        assert_eq!(local.deliver(&a, &room, "m3"), Delivery::Now("m3"));
         // Already in a room: a second join is refused, nothing is buffered.
-        assert_eq!(local.begin_join(&a), Err(room.clone()));
-        assert_eq!(local.deliver(&a, "m4"), Delivery::Now("m4"));
-        assert_eq!(local.deliver(&id("i.9"), "x"), Delivery::Gone);
+        assert_eq!(local.begin_join(&a, &other), Err(room.clone()));
+        assert_eq!(local.deliver(&a, &room, "m4"), Delivery::Now("m4"));
+        assert_eq!(local.deliver(&id("i.9"), &room, "x"), Delivery::Gone);
         assert_eq!(local.disconnect(&a), Some(room));
         assert!(local.is_empty());
     }
 
     #[test]
-    fn a_refused_join_leaves_the_peer_outside_and_eviction_and_loss_empty_rooms() {
+    fn what_comes_late_from_a_room_left_is_dropped_even_after_joining_another() {
+        let mut local = LocalPeers::default();
+        let a = id("i.1");
+        let [first, second] = [
+            RoomId::new("first").unwrap(),
+            RoomId::new("second").unwrap(),
+        ];
+        local.connect(a.clone());
+        local.begin_join(&a, &first).unwrap();
+        local.finish_join(&a, Some(first.clone()));
+        assert_eq!(local.leave(&a), Some(first.clone()));
+        assert_eq!(local.deliver(&a, &first, "late"), Delivery::Gone);
+        local.begin_join(&a, &second).unwrap();
+        assert_eq!(local.deliver(&a, &first, "later"), Delivery::Gone);
+        assert_eq!(local.deliver(&a, &second, "new"), Delivery::Buffered);
+        assert_eq!(local.finish_join(&a, Some(second.clone())), vec!["new"]);
+        // An eviction from the room it left does not take it out of the new one.
+        local.evict(&a, &first);
+        assert_eq!(local.room(&a), Some(&second));
+        local.evict(&a, &second);
+        assert_eq!(local.room(&a), None);
+    }
+
+    #[test]
+    fn a_refused_join_leaves_the_peer_outside_and_loss_empties_rooms() {
         let mut local: LocalPeers<&str> = LocalPeers::default();
         let [a, b] = [id("i.1"), id("i.2")];
+        let room = RoomId::new("r").unwrap();
         local.connect(a.clone());
         local.connect(b.clone());
-        local.begin_join(&a).unwrap();
+        local.begin_join(&a, &room).unwrap();
+        assert_eq!(local.deliver(&a, &room, "x"), Delivery::Buffered);
         assert!(local.finish_join(&a, None).is_empty());
         assert_eq!(local.room(&a), None);
         assert_eq!(local.leave(&a), None);
-        let room = RoomId::new("r").unwrap();
         for p in [&a, &b] {
-            local.begin_join(p).unwrap();
+            local.begin_join(p, &room).unwrap();
             local.finish_join(p, Some(room.clone()));
         }
-        local.evict(&a);
+        local.evict(&a, &room);
         assert_eq!(local.room(&a), None);
         assert_eq!(local.disconnect(&a), None, "an evicted peer leaves nothing");
         assert_eq!(local.forget_rooms(), 1);

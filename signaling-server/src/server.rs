@@ -223,8 +223,10 @@ async fn cluster_loop(shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver<C
         let mut hub = shared.lock();
         for event in batch.drain(..) {
             match event {
-                ClusterEvent::Deliver { to, text } => hub.deliver(to, Utf8Bytes::from(text)),
-                ClusterEvent::Evicted(peer) => hub.local.evict(&peer),
+                ClusterEvent::Deliver { room, to, text } => {
+                    hub.deliver(&room, to, Utf8Bytes::from(text));
+                }
+                ClusterEvent::Evicted(peer, room) => hub.local.evict(&peer, &room),
                 ClusterEvent::Down => {
                     let rooms = hub.local.forget_rooms();
                     info!(
@@ -322,12 +324,12 @@ impl Hub {
     /// Cluster mode: pushes `text` (from the instance's channel) to local peers, or
     /// keeps it for one whose join is under way; a peer whose outbox is full is closed
     /// (its connection's end takes it out of its room).
-    fn deliver(&mut self, to: Vec<PeerId>, text: Utf8Bytes) {
+    fn deliver(&mut self, room: &signaling_proto::RoomId, to: Vec<PeerId>, text: Utf8Bytes) {
         if self.stopping {
             return;
         }
         for peer in to {
-            if let Delivery::Now(text) = self.local.deliver(&peer, text.clone())
+            if let Delivery::Now(text) = self.local.deliver(&peer, room, text.clone())
                 && let Some(conn) = self.conns.get(&peer)
                 && !conn.push(Out::Text(text))
                 && let Some(conn) = self.conns.remove(&peer)
@@ -905,7 +907,7 @@ async fn cluster_handle(
             resume,
             token,
         } => {
-            if let Err(current) = shared.lock().local.begin_join(id) {
+            if let Err(current) = shared.lock().local.begin_join(id, &room) {
                 conn.refuse(
                     ErrorCode::AlreadyJoined,
                     format!("already in room '{current}' (asked for '{room}'): send leave first"),
