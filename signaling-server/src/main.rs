@@ -13,10 +13,19 @@ use signaling_proto::{PeerName, RoomId};
 use signaling_server::auth::{MIN_SECRET_LEN, TokenKey};
 use tracing_subscriber::EnvFilter;
 
+/// The version, with the git revision built from (`-modified` if the sources were).
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let revision = git_version::git_version!(
+        args = ["--always", "--dirty=-modified"],
+        fallback = "unknown revision"
+    );
+    format!("{} ({revision})", env!("CARGO_PKG_VERSION"))
+});
+
 /// The peercall signaling relay: relays offers, answers and ICE candidates between the
 /// peers of a room over WebSocket (`/ws`), and serves the browser client at `/`.
 #[derive(Debug, Parser)]
-#[command(version, args_conflicts_with_subcommands = true)]
+#[command(version = VERSION.as_str(), args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

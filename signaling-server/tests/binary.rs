@@ -213,3 +213,21 @@ async fn listening_on_every_ipv6_address_serves_peers_over_ipv6() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn version_names_the_git_revision() {
+    let out = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let revision = text
+        .trim()
+        .split_once(" (")
+        .and_then(|(_, r)| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no revision in {text:?}"));
+    assert!(
+        revision.len() >= 7 && revision != "unknown revision",
+        "{text:?}"
+    );
+}

@@ -135,6 +135,8 @@ pub struct CallArgs {
     pub media: MediaArgs,
     #[command(flatten)]
     pub ice: IceArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `peercall loopback`.
@@ -144,6 +146,17 @@ pub struct LoopbackArgs {
     pub media: MediaArgs,
     #[command(flatten)]
     pub ice: IceArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// How much to log, for every command.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct LogArgs {
+    /// More log lines on stderr: -v for information, -vv for debugging (RUST_LOG, if
+    /// set, decides instead).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 pub(crate) fn parse_video(s: &str) -> Result<VideoInput, String> {
@@ -276,7 +289,12 @@ fn reporter(peer: Option<&'static str>) -> impl FnMut(CallEvent) + Send {
                 );
             }
             CallState::Ended(reason) => tracing::info!(peer, "call ended: {reason}"),
-            other => tracing::info!(peer, "call {}", other.name()),
+            other => {
+                if matches!(other, CallState::Waiting) {
+                    crate::release_free_memory();
+                }
+                tracing::info!(peer, "call {}", other.name());
+            }
         },
     }
 }
@@ -385,6 +403,19 @@ pub async fn loopback(args: LoopbackArgs) -> anyhow::Result<bool> {
         })
     );
     Ok(ok)
+}
+
+/// The log filter for `-v` given `verbosity` times (when `RUST_LOG` is not set). By
+/// default our own warnings and errors only: the WebRTC stack's warnings that are
+/// harmless and come in every call (a STUN check before the remote description, a DTLS
+/// server name it wants, candidate pairs not yet formed, SRTP's replay drops) are left
+/// out; its errors show.
+pub fn log_filter(verbosity: u8) -> &'static str {
+    match verbosity {
+        0 => "warn,rtc_ice::agent=error,rtc_dtls::config=error,rtc::peer_connection::handler=error",
+        1 => "info",
+        _ => "info,peercall=debug,call=debug,media=debug,signaling_server=debug",
+    }
 }
 
 #[cfg(test)]

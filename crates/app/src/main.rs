@@ -14,14 +14,35 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{CallArgs, LoopbackArgs};
 
+/// The version, with the git revision built from (`-modified` if the sources were).
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let revision = git_version::git_version!(
+        args = ["--always", "--dirty=-modified"],
+        fallback = "unknown revision"
+    );
+    format!("{} ({revision})", env!("CARGO_PKG_VERSION"))
+});
+
 /// peercall: native WebRTC video calls. With no subcommand, opens the window.
 #[derive(Debug, Parser)]
-#[command(version, args_conflicts_with_subcommands = true)]
+#[command(version = VERSION.as_str(), args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     app: desktop::AppArgs,
+}
+
+impl Cli {
+    /// How many times -v was given, to whichever command.
+    fn verbosity(&self) -> u8 {
+        match &self.command {
+            None => self.app.log.verbose,
+            Some(Command::Call(args)) => args.log.verbose,
+            Some(Command::Loopback(args)) => args.log.verbose,
+            Some(Command::Devices { log, .. }) => log.verbose,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -40,6 +61,8 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        log: cli::LogArgs,
     },
 }
 
@@ -48,7 +71,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(cli::log_filter(cli.verbosity()))),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -58,7 +82,7 @@ fn main() -> anyhow::Result<()> {
             desktop::run(cli.app)?;
             true
         }
-        Some(Command::Devices { json }) => {
+        Some(Command::Devices { json, .. }) => {
             devices(json);
             true
         }
@@ -83,6 +107,19 @@ fn limit_malloc_arenas() {
     // SAFETY: mallopt only sets a malloc parameter; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Hands the heap's free memory back to the system. Called when a call has ended and
+/// the next one has not begun (`--stay`): what the call used is free by then but glibc
+/// keeps it mapped, and a process that stays for a hundred calls would otherwise keep
+/// the high-water mark of the busiest one, fragmented.
+#[allow(unsafe_code)]
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the heap to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

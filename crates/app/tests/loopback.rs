@@ -137,3 +137,54 @@ async fn two_peers_bound_to_ipv6_loopback_call_each_other_over_it() {
         );
     }
 }
+
+#[test]
+fn a_clean_loopback_call_prints_nothing_on_stderr_and_v_shows_more() {
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_peercall"))
+            .args([
+                "loopback",
+                "--duration",
+                "2",
+                "--width",
+                "320",
+                "--height",
+                "240",
+            ])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let quiet = run(&[]);
+    assert!(quiet.is_empty(), "stderr at the default level:\n{quiet}");
+    let verbose = run(&["-v"]);
+    assert!(
+        verbose.contains("INFO"),
+        "-v showed no information:\n{verbose}"
+    );
+}
+
+#[test]
+fn version_names_the_git_revision() {
+    let out = Command::new(env!("CARGO_BIN_EXE_peercall"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let revision = text
+        .trim()
+        .split_once(" (")
+        .and_then(|(_, r)| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no revision in {text:?}"));
+    assert!(
+        revision.len() >= 7 && revision != "unknown revision",
+        "{text:?}"
+    );
+}

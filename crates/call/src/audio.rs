@@ -168,6 +168,77 @@ pub async fn send_audio(
 /// Longest gap concealed packet by packet; beyond it the sink just hears the next packet.
 const MAX_CONCEALED: u64 = 10;
 
+/// The receive side of one Opus stream, in RTP sequence order: a plain type (no track,
+/// no thread) that the decoder thread drives and the fuzz targets drive the same way.
+#[derive(Debug)]
+pub struct OpusPlayout {
+    decoder: OpusDecoder,
+    sequence: SequenceUnwrapper,
+}
+
+/// What one received packet led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Played {
+    /// Packets missing just before it.
+    pub lost: u64,
+    /// Whether the one just before it was rebuilt from its FEC data.
+    pub recovered: bool,
+    /// Packets before it concealed (PLC).
+    pub concealed: u64,
+    /// Whether it decoded (else its 20 ms were not played).
+    pub decoded: bool,
+}
+
+impl OpusPlayout {
+    /// A playout of `channels` channels.
+    pub fn new(channels: u16) -> Result<Self, media::MediaError> {
+        Ok(Self {
+            decoder: OpusDecoder::new(channels)?,
+            sequence: SequenceUnwrapper::default(),
+        })
+    }
+
+    /// Plays packet `seq`: first what its gap lost (the one just before it from its FEC
+    /// data, earlier ones concealed, at most [`MAX_CONCEALED`]), then itself, each 20 ms
+    /// handed to `play`. `None` for a packet that came too late (after a later one) or
+    /// twice: it is dropped.
+    pub fn receive(
+        &mut self,
+        seq: u16,
+        payload: &[u8],
+        mut play: impl FnMut(&AudioFrame),
+    ) -> Option<Played> {
+        let Arrival::InOrder { lost } = self.sequence.arrive(u64::from(seq)) else {
+            return None;
+        };
+        let mut played = Played {
+            lost,
+            ..Played::default()
+        };
+        let repaired = lost.min(MAX_CONCEALED);
+        for gap in 0..repaired {
+            let rebuilt = if gap + 1 == repaired {
+                played.recovered = true;
+                self.decoder.recover(payload)
+            } else {
+                played.concealed += 1;
+                self.decoder.conceal()
+            };
+            if let Ok(frame) = rebuilt {
+                play(&frame);
+            }
+        }
+        match self.decoder.decode(payload) {
+            Ok(frame) => {
+                played.decoded = true;
+                play(&frame);
+            }
+            Err(err) => tracing::debug!(%err, "undecodable Opus packet"),
+        }
+        Some(played)
+    }
+}
+
 /// Receives Opus from `track` until it goes quiet for `idle`, decoding `channels`
 /// channels on its own thread into `sink`.
 pub async fn receive_audio(
@@ -177,39 +248,21 @@ pub async fn receive_audio(
     channels: u16,
     mut sink: Box<dyn AudioSink>,
 ) -> Result<(), CallError> {
-    let mut decoder = OpusDecoder::new(channels).map_err(codec_error)?;
+    let mut playout = OpusPlayout::new(channels).map_err(codec_error)?;
     let stats = Arc::clone(&counters);
-    let mut sequence = SequenceUnwrapper::default();
     let decoder = ReceiveThread::spawn(
         "opus-decoder",
         DECODER_QUEUE,
         move |(seq, payload): (u16, Vec<u8>)| {
-            let mut play = |frame: &AudioFrame| {
+            let played = playout.receive(seq, &payload, |frame| {
                 stats.energy_nano.add((frame.energy() * 1e9) as u64);
                 let _ = sink.play(frame);
-            };
-            let Arrival::InOrder { lost } = sequence.arrive(u64::from(seq)) else {
-                return;
-            };
-            stats.packets_received.bump();
-            stats.packets_lost.add(lost);
-            let repaired = lost.min(MAX_CONCEALED);
-            for gap in 0..repaired {
-                // The packet just before this one can come back from this one's FEC data.
-                let rebuilt = if gap + 1 == repaired {
-                    stats.recovered_fec.bump();
-                    decoder.recover(&payload)
-                } else {
-                    stats.concealed.bump();
-                    decoder.conceal()
-                };
-                if let Ok(frame) = rebuilt {
-                    play(&frame);
-                }
-            }
-            match decoder.decode(&payload) {
-                Ok(frame) => play(&frame),
-                Err(err) => tracing::debug!(%err, "undecodable Opus packet"),
+            });
+            if let Some(played) = played {
+                stats.packets_received.bump();
+                stats.packets_lost.add(played.lost);
+                stats.recovered_fec.add(u64::from(played.recovered));
+                stats.concealed.add(played.concealed);
             }
         },
     )?;
@@ -229,6 +282,33 @@ pub async fn receive_audio(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_playout_fills_gaps_drops_late_packets_and_survives_garbage() {
+        let mut encoder = OpusEncoder::new(1, 32_000).unwrap();
+        let mut tone = media::tone::ToneGenerator::new();
+        let packets: Vec<Vec<u8>> = (0..8)
+            .map(|_| encoder.encode(&tone.next_frame(0)).unwrap())
+            .collect();
+        let mut playout = OpusPlayout::new(1).unwrap();
+        let mut frames = 0;
+        let mut receive = |playout: &mut OpusPlayout, seq: u16, payload: &[u8]| {
+            playout.receive(seq, payload, |_| frames += 1)
+        };
+        let first = receive(&mut playout, 100, &packets[0]).unwrap();
+        assert_eq!((first.lost, first.decoded), (0, true));
+        // 101 lost: rebuilt from 102's FEC data.
+        let fec = receive(&mut playout, 102, &packets[2]).unwrap();
+        assert_eq!((fec.lost, fec.recovered, fec.concealed), (1, true, 0));
+        // 103..=105 lost: two concealed, the last rebuilt.
+        let gap = receive(&mut playout, 106, &packets[6]).unwrap();
+        assert_eq!((gap.lost, gap.recovered, gap.concealed), (3, true, 2));
+        assert_eq!(receive(&mut playout, 101, &packets[1]), None, "late");
+        assert_eq!(receive(&mut playout, 106, &packets[6]), None, "twice");
+        let garbage = receive(&mut playout, 107, &[0xff; 7]).unwrap();
+        assert!(!garbage.decoded);
+        assert_eq!(frames, 1 + 2 + 4);
+    }
 
     #[test]
     fn send_and_receive_snapshots_give_their_own_rates() {

@@ -38,6 +38,13 @@ const CLOCK_HZ: u64 = 90_000;
 /// ran out has not come in two seconds either, so the frame is given up.
 pub const MAX_HOLE_WAIT_US: u64 = 2_000_000;
 
+/// A sequence number this far from the highest one seen (either way) is no
+/// retransmission or reordering but a stream that started over (a sender restarted, or
+/// a hostile one); so is a timestamp this far (30 s). Either starts the assembler over,
+/// with a loss reported.
+const RESTART_SEQ_GAP: u64 = 3_000;
+const RESTART_TS_GAP: u64 = 30 * CLOCK_HZ;
+
 /// How many times one missing packet is asked for again after the stack's own NACK.
 const MAX_RENACKS: u32 = 4;
 
@@ -153,6 +160,8 @@ pub struct FrameAssembler {
     /// Missing packets asked for again by [`overdue`](Self::overdue): when last, and
     /// how many times.
     reported: BTreeMap<u64, (u64, u32)>,
+    /// The stream started over: the next [`pop`](Self::pop) reports a loss.
+    restarted: bool,
 }
 
 impl FrameAssembler {
@@ -173,6 +182,7 @@ impl FrameAssembler {
             jitter: JitterEstimate::default(),
             measured: None,
             reported: BTreeMap::new(),
+            restarted: false,
         }
     }
 
@@ -207,10 +217,21 @@ impl FrameAssembler {
     }
 
     /// Takes a packet that arrived at `now_us`. Duplicates and packets of frames
-    /// already given out are ignored.
+    /// already given out are ignored; a packet far from the stream (see
+    /// [`RESTART_SEQ_GAP`]) starts the assembler over with it.
     pub fn push(&mut self, now_us: u64, packet: RtpIn) {
+        let (highest_seq, highest_ts) = (self.seqs.highest(), self.timestamps.highest());
         let seq = self.seqs.unwrap(u64::from(packet.seq));
         let timestamp = self.timestamps.unwrap(u64::from(packet.timestamp));
+        if highest_seq.is_some_and(|h| h.abs_diff(seq) > RESTART_SEQ_GAP)
+            || highest_ts.is_some_and(|h| h.abs_diff(timestamp) > RESTART_TS_GAP)
+        {
+            *self = Self {
+                restarted: true,
+                ..Self::new(self.codec, self.config)
+            };
+            return self.push(now_us, packet);
+        }
         if self.next.is_some_and(|next| seq < next) {
             return;
         }
@@ -266,9 +287,12 @@ impl FrameAssembler {
     /// When [`pop`](Self::pop) may next give something out or the assembler becomes
     /// [`stalled`](Self::stalled) (µs), if anything waits.
     pub fn next_event_us(&self, now_us: u64) -> Option<u64> {
+        if self.restarted {
+            return Some(now_us);
+        }
         let next = self.next?;
         match self.complete_frame(next) {
-            Some((_, timestamp)) => Some(self.release_us(timestamp)),
+            Some((end, timestamp)) => Some(self.release_us(next, end, timestamp)),
             None => self.hole_seen_us(next).map(|seen| {
                 let stall = seen + self.wait_us();
                 if now_us < stall {
@@ -292,10 +316,13 @@ impl FrameAssembler {
 
     /// The next frame or loss that is due at `now_us`, if any.
     pub fn pop(&mut self, now_us: u64) -> Option<Assembled> {
+        if std::mem::take(&mut self.restarted) {
+            return Some(Assembled::Lost);
+        }
         let next = self.next.or_else(|| self.find_start())?;
         self.next = Some(next);
         if let Some((end, timestamp)) = self.complete_frame(next) {
-            if now_us < self.release_us(timestamp) {
+            if now_us < self.release_us(next, end, timestamp) {
                 return None;
             }
             let packets: Vec<Stored> = (next..=end)
@@ -343,10 +370,21 @@ impl FrameAssembler {
         None
     }
 
-    fn release_us(&self, timestamp: u64) -> u64 {
+    /// When the whole frame of packets `start..=end` and `timestamp` is due: its RTP
+    /// time mapped through the smallest transit, plus the jitter delay; never later than
+    /// [`AssemblerConfig::max_delay_us`] after its last packet came, whatever its
+    /// timestamp says.
+    fn release_us(&self, start: u64, end: u64, timestamp: u64) -> u64 {
         let base = self.jitter.base_transit().unwrap_or(0);
         let rtp_us = (timestamp * 1_000_000 / CLOCK_HZ) as i64;
-        (rtp_us + base).max(0) as u64 + self.delay_us()
+        let mapped = (rtp_us + base).max(0) as u64 + self.delay_us();
+        let completed = self
+            .packets
+            .range(start..=end)
+            .map(|(_, p)| p.arrival_us)
+            .max()
+            .unwrap_or(0);
+        mapped.min(completed + self.config.max_delay_us)
     }
 
     /// The last packet and timestamp of the frame starting at `start`, if it is whole.
@@ -570,6 +608,50 @@ mod tests {
             })
             .collect();
         assert_eq!(stamps, [0, 3000]);
+    }
+
+    #[test]
+    fn a_stream_that_starts_over_far_behind_is_followed_after_a_loss() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        for p in frame(40_000, 0, 2, true) {
+            a.push(0, p);
+        }
+        assert!(matches!(a.pop(0), Some(Assembled::Frame { .. })));
+        // The sender starts over: sequence numbers 30,000 back, a new timestamp base.
+        for p in frame(10_000, 7_000_000, 2, true) {
+            a.push(33_000, p);
+        }
+        assert_eq!(a.next_event_us(33_000), Some(33_000));
+        assert_eq!(
+            a.pop(33_000),
+            Some(Assembled::Lost),
+            "the restart is a loss"
+        );
+        let out = frames_of(&mut a, 33_000 + 200_000);
+        assert!(
+            matches!(
+                out[..],
+                [Assembled::Frame {
+                    timestamp: 7_000_000,
+                    keyframe: true,
+                    ..
+                }]
+            ),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_timestamp_leap_holds_a_frame_no_longer_than_the_most_delay() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        a.push(0, frame(10, 0, 1, true)[0].clone());
+        assert!(a.pop(0).is_some());
+        // Ten seconds ahead in RTP time (under the restart gap), one frame time later.
+        a.push(33_000, frame(11, 900_000, 1, false)[0].clone());
+        let most = 33_000 + AssemblerConfig::default().max_delay_us;
+        assert_eq!(a.next_event_us(33_000), Some(most));
+        assert_eq!(a.pop(most - 1), None);
+        assert!(matches!(a.pop(most), Some(Assembled::Frame { .. })));
     }
 
     #[test]

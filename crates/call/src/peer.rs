@@ -19,12 +19,15 @@ use std::time::{Duration, Instant};
 use media::codec::VideoCodec;
 use rtc::data_channel::RTCDataChannelInit;
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{Gcc, NackGeneratorBuilder, PacerBuilder, Registry, Slot};
+use rtc::interceptor::{
+    CongestionControlBuilder, Gcc, NackGeneratorBuilder, NackResponderBuilder, PacerBuilder,
+    Registry, Slot, TwccReceiverBuilder, TwccSenderBuilder,
+};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::RTCIceTransportPolicy;
 use rtc::peer_connection::configuration::interceptor_registry::{
-    CongestionFeedback, configure_congestion_control, register_default_interceptors,
+    configure_rtcp_reports, configure_simulcast_extension_headers,
 };
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MIME_TYPE_VP9, MediaEngine,
@@ -34,8 +37,9 @@ use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::transport::{RTCIceCandidatePair, RTCIceCandidateType, RTCIceServer};
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind, TYPE_RTCP_FB_NACK,
+    TYPE_RTCP_FB_TRANSPORT_CC,
 };
 use signaling_proto::{IceCandidateInit, IceServer};
 use tokio::sync::{mpsc, watch};
@@ -344,12 +348,47 @@ impl PeerConnectionEventHandler for Forward {
     }
 }
 
+/// The RTCP feedback we take and the header extension it needs: NACK and PLI for
+/// video, transport-wide congestion control (TWCC) for both kinds.
+fn register_feedback(engine: &mut MediaEngine) -> Result<(), rtc::shared::error::Error> {
+    for parameter in ["", "pli"] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: TYPE_RTCP_FB_NACK.to_owned(),
+                parameter: parameter.to_owned(),
+            },
+            RtpCodecKind::Video,
+        );
+    }
+    for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+        engine.register_feedback(
+            RTCPFeedback {
+                typ: TYPE_RTCP_FB_TRANSPORT_CC.to_owned(),
+                parameter: String::new(),
+            },
+            kind,
+        );
+        engine.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: rtc::sdp::extmap::TRANSPORT_CC_URI.to_owned(),
+            },
+            kind,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
 /// A peer connection with our codecs and interceptors.
 ///
 /// Remote mDNS (`.local`) candidates are resolved when the machine can join the mDNS
 /// multicast group; where it cannot (no multicast route, e.g. a loopback-only network
 /// namespace), the connection is built without mDNS rather than not at all.
 pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
+    if !multicast_available() {
+        tracing::debug!("no multicast route: remote .local candidates are ignored");
+        return build(setup, false).await;
+    }
     match build(setup, true).await {
         Err(CallError::WebRtc(err)) => {
             tracing::warn!(%err, "cannot use mDNS here; remote .local candidates are ignored");
@@ -357,6 +396,18 @@ pub async fn build_peer(setup: &PeerSetup) -> Result<Peer, CallError> {
         }
         other => other,
     }
+}
+
+/// Whether this machine can join the mDNS multicast group (a loopback-only network
+/// namespace, for one, has no multicast route), asked before the stack tries and fails
+/// with an error of its own.
+fn multicast_available() -> bool {
+    use std::net::{Ipv4Addr, UdpSocket};
+    UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+        .and_then(|socket| {
+            socket.join_multicast_v4(&Ipv4Addr::new(224, 0, 0, 251), &Ipv4Addr::UNSPECIFIED)
+        })
+        .is_ok()
 }
 
 async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
@@ -390,13 +441,11 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         f64::from(range.min),
         f64::from(range.max),
     );
-    let registry = configure_congestion_control(
-        Registry::new(),
-        ReportingEstimator::new(gcc, Arc::clone(&feedback)),
-        CongestionFeedback::Twcc,
-        &mut engine,
-    )
-    .map_err(CallError::webrtc)?;
+    // Every interceptor registered once (the stack's helpers register defaults that
+    // ours would replace, with a warning each time): what `register_default_interceptors`
+    // and `configure_congestion_control` set up, with our NACK generator and pacer.
+    register_feedback(&mut engine).map_err(CallError::webrtc)?;
+    configure_simulcast_extension_headers(&mut engine).map_err(CallError::webrtc)?;
     // The defaults' NACK generator asks every 100 ms, again and again, whatever the
     // round trip: behind a queue each lost packet then comes back many times over and
     // the repairs crowd out the video. Ask once, soon (20 ms after the gap shows).
@@ -406,10 +455,16 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         .with_max_nacks_per_packet(1)
         .build();
     // The pacer starts at its own 1 Mbit/s until the first estimate: start where the
-    // estimator does (times the pacing factor, as after). The tap goes last: every interceptor sees inbound RTCP first.
-    let registry = register_default_interceptors(registry, &mut engine)
-        .map_err(CallError::webrtc)?
+    // estimator does (times the pacing factor, as after). The tap goes last: every
+    // interceptor sees inbound RTCP first.
+    let registry = configure_rtcp_reports(Registry::new())
+        .with(Slot::NackResponder, NackResponderBuilder::new().build())
         .with(Slot::NackGenerator, nack)
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(ReportingEstimator::new(gcc, Arc::clone(&feedback)))
+                .build(),
+        )
         .with(
             Slot::Pacer,
             PacerBuilder::new()
@@ -417,6 +472,8 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
                 .with_queue_limit(PACER_QUEUE_LIMIT)
                 .build(),
         )
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(Slot::TwccReceiver, TwccReceiverBuilder::new().build())
         .with(Slot::from(14_000), RtcpTap::new(Arc::clone(&feedback)))
         .with(Slot::from(500), RtxUnwrap::default());
     let (tx, events) = mpsc::channel(1024);
@@ -498,7 +555,7 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
         )
         .await
         .map_err(CallError::webrtc)?;
-    tokio::spawn(nudge_while_connecting(Arc::clone(&channel), state));
+    tokio::spawn(nudge_while_connecting(Arc::downgrade(&channel), state));
     Ok(Peer {
         pc: Arc::new(pc),
         events,
@@ -517,8 +574,11 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
 /// flight of a relayed call waited 250–650 ms, and a relay-only call took 1.7 s from
 /// join to connected on loopback. Setting a data channel's buffered-amount threshold
 /// changes nothing else and wakes the driver.
+///
+/// It holds the channel weakly: the channel keeps the connection (and its state sender)
+/// alive, so a strong hold would keep a connection that never said `closed` for ever.
 async fn nudge_while_connecting(
-    channel: Arc<dyn DataChannel>,
+    channel: std::sync::Weak<dyn DataChannel>,
     mut state: watch::Receiver<RTCPeerConnectionState>,
 ) {
     loop {
@@ -539,6 +599,9 @@ async fn nudge_while_connecting(
         }
         while *state.borrow() == RTCPeerConnectionState::Connecting {
             tokio::time::sleep(NUDGE_INTERVAL).await;
+            let Some(channel) = channel.upgrade() else {
+                return;
+            };
             if channel.set_buffered_amount_low_threshold(0).await.is_err() {
                 return;
             }

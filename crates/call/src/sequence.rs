@@ -36,6 +36,11 @@ pub enum Arrival {
 impl<const BITS: u32> Unwrapper<BITS> {
     const MODULUS: u64 = 1 << BITS;
 
+    /// The highest extended value so far, if any came.
+    pub fn highest(&self) -> Option<u64> {
+        self.highest
+    }
+
     /// The extended value of `value` (only its low `BITS` bits count): the one nearest
     /// to the highest so far (on a tie, the older one).
     pub fn unwrap(&mut self, value: u64) -> u64 {

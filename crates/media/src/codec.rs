@@ -14,6 +14,7 @@ use std::str::FromStr;
 use crate::MediaError;
 use crate::frame::VideoFrame;
 use crate::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
+use crate::limit::{PictureLimit, announced_size};
 use crate::vpx::{VpxDecoder, VpxEncoder};
 
 /// A video codec peercall encodes and decodes.
@@ -57,13 +58,20 @@ impl VideoCodec {
     }
 }
 
-impl fmt::Display for VideoCodec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl VideoCodec {
+    /// Its name for people: "H.264", "VP8" or "VP9".
+    pub fn label(self) -> &'static str {
+        match self {
             VideoCodec::H264 => "H.264",
             VideoCodec::Vp8 => "VP8",
             VideoCodec::Vp9 => "VP9",
-        })
+        }
+    }
+}
+
+impl fmt::Display for VideoCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
     }
 }
 
@@ -204,30 +212,46 @@ impl From<H264Encoder> for VideoEncoder {
     }
 }
 
-/// A decoder of any [`VideoCodec`]; errors mean "ask for a keyframe".
+/// A decoder of any [`VideoCodec`]; errors mean "ask for a keyframe". A picture whose
+/// headers announce a size over its [`PictureLimit`] is refused before decoding.
 #[derive(Debug)]
-pub enum VideoDecoder {
-    /// H.264 through openh264.
+pub struct VideoDecoder {
+    inner: Decoder,
+    limit: PictureLimit,
+}
+
+#[derive(Debug)]
+enum Decoder {
     H264(H264Decoder),
-    /// VP8 or VP9 through libvpx.
     Vpx(VpxDecoder),
 }
 
 impl VideoDecoder {
-    /// A fresh decoder of `codec`.
+    /// A fresh decoder of `codec`, with the default [`PictureLimit`].
     pub fn new(codec: VideoCodec) -> Result<Self, MediaError> {
-        Ok(match codec {
-            VideoCodec::H264 => VideoDecoder::H264(H264Decoder::new()?),
-            VideoCodec::Vp8 | VideoCodec::Vp9 => VideoDecoder::Vpx(VpxDecoder::new(codec)?),
-        })
+        Self::with_limit(codec, PictureLimit::default())
+    }
+
+    /// A fresh decoder of `codec` that refuses pictures over `limit`.
+    pub fn with_limit(codec: VideoCodec, limit: PictureLimit) -> Result<Self, MediaError> {
+        let inner = match codec {
+            VideoCodec::H264 => Decoder::H264(H264Decoder::new()?),
+            VideoCodec::Vp8 | VideoCodec::Vp9 => Decoder::Vpx(VpxDecoder::new(codec)?),
+        };
+        Ok(Self { inner, limit })
     }
 
     /// Which codec this is.
     pub fn codec(&self) -> VideoCodec {
-        match self {
-            VideoDecoder::H264(_) => VideoCodec::H264,
-            VideoDecoder::Vpx(d) => d.codec(),
+        match &self.inner {
+            Decoder::H264(_) => VideoCodec::H264,
+            Decoder::Vpx(d) => d.codec(),
         }
+    }
+
+    /// The largest picture it decodes.
+    pub fn limit(&self) -> PictureLimit {
+        self.limit
     }
 
     /// Decodes one encoded picture; `Ok(None)` when it completes none.
@@ -236,16 +260,43 @@ impl VideoDecoder {
         data: &[u8],
         capture_us: u64,
     ) -> Result<Option<VideoFrame>, MediaError> {
-        match self {
-            VideoDecoder::H264(d) => d.decode(data, capture_us),
-            VideoDecoder::Vpx(d) => d.decode(data, capture_us),
+        let codec = self.codec();
+        let refuse = |reason: String| MediaError::Codec {
+            codec: codec.label(),
+            reason,
+        };
+        match announced_size(codec, data) {
+            Ok(Some((width, height))) if !self.limit.allows(width, height) => {
+                return Err(refuse(format!(
+                    "a picture of {width}x{height} is over the limit ({})",
+                    self.limit
+                )));
+            }
+            Ok(_) => {}
+            Err(unreadable) => return Err(refuse(unreadable.to_string())),
+        }
+        let picture = match &mut self.inner {
+            Decoder::H264(d) => d.decode(data, capture_us)?,
+            Decoder::Vpx(d) => d.decode(data, capture_us)?,
+        };
+        match picture {
+            Some(p) if !self.limit.allows(p.width(), p.height()) => Err(refuse(format!(
+                "decoded a picture of {}x{}, over the limit ({})",
+                p.width(),
+                p.height(),
+                self.limit
+            ))),
+            picture => Ok(picture),
         }
     }
 }
 
 impl From<H264Decoder> for VideoDecoder {
     fn from(decoder: H264Decoder) -> Self {
-        VideoDecoder::H264(decoder)
+        Self {
+            inner: Decoder::H264(decoder),
+            limit: PictureLimit::default(),
+        }
     }
 }
 
@@ -253,6 +304,29 @@ impl From<H264Decoder> for VideoDecoder {
 mod tests {
     use super::*;
     use crate::pattern::{PatternGenerator, read_code};
+
+    #[test]
+    fn pictures_over_the_limit_are_refused_before_decoding() {
+        use crate::limit::PictureLimit;
+        let small = PictureLimit {
+            max_pixels: 200 * 200,
+            max_side: 200,
+        };
+        for codec in VideoCodec::ALL {
+            let mut encoder =
+                VideoEncoder::new(codec, 320, 240, EncoderSettings::new(500_000, 30.0)).unwrap();
+            let mut big = VideoDecoder::with_limit(codec, small).unwrap();
+            let mut fine = VideoDecoder::new(codec).unwrap();
+            let pattern = PatternGenerator::new(320, 240);
+            let Encoded::Frame(unit) = encoder.encode(&pattern.frame(0, 0)).unwrap() else {
+                panic!("{codec}: no picture")
+            };
+            let err = big.decode(&unit.data, 0).unwrap_err().to_string();
+            assert!(err.contains("320x240 is over the limit"), "{codec}: {err}");
+            let picture = fine.decode(&unit.data, 0).unwrap().unwrap();
+            assert_eq!(read_code(&picture).unwrap().frame, 0, "{codec}");
+        }
+    }
 
     #[test]
     fn names_parse_both_ways_and_any_case() {

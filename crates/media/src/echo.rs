@@ -67,6 +67,7 @@ pub fn echo_reference() -> (EchoTap, EchoReference) {
             pending: VecDeque::new(),
             chunk: vec![0.0; CHUNK_SAMPLES],
             frames_without: 0,
+            heard: false,
         },
     )
 }
@@ -102,6 +103,9 @@ pub struct EchoReference {
     chunk: Vec<f32>,
     /// Captured frames since the speaker last handed anything over.
     frames_without: u32,
+    /// Whether the speaker ever handed anything over (a sink that plays nowhere never
+    /// does, and is not worth a warning).
+    heard: bool,
 }
 
 impl EchoReference {
@@ -140,17 +144,18 @@ impl EchoReference {
         self.pending.clear();
     }
 
-    /// Says once when the speaker stops handing over what it plays (a speaker unplugged,
-    /// its stream stopped), and once when it is back.
+    /// Says once when a speaker that was playing stops handing over what it plays (a
+    /// speaker unplugged, its stream stopped), and once when it is back.
     fn note_far_end(&mut self, arrived: bool) {
         if arrived {
-            if self.stalled() {
+            if self.stalled() && self.heard {
                 tracing::info!("the speaker's audio reaches the echo canceller again");
             }
             self.frames_without = 0;
+            self.heard = true;
         } else {
             self.frames_without = self.frames_without.saturating_add(1);
-            if self.frames_without == FAR_END_STALL_FRAMES {
+            if self.frames_without == FAR_END_STALL_FRAMES && self.heard {
                 tracing::warn!(
                     "no audio from the speaker for a second: echo cancellation has nothing to \
                      cancel until it plays again (was it unplugged?)"

@@ -107,6 +107,7 @@ impl H264Encoder {
         Self::with_frame_skip(width, height, settings, false)
     }
 
+    #[allow(unsafe_code)]
     fn with_frame_skip(
         width: u32,
         height: u32,
@@ -137,8 +138,17 @@ impl H264Encoder {
             .profile(Profile::Baseline)
             .level(Level::Level_3_1)
             .num_threads(1);
-        let encoder =
+        let mut encoder =
             Encoder::with_api_config(OpenH264API::from_source(), config).map_err(codec_err)?;
+        let mut callback: openh264_sys2::WelsTraceCallback = Some(openh264_log);
+        // SAFETY: the encoder is created; the trace callback may be set before its
+        // initialization (which logs), and the option is read during the call.
+        unsafe {
+            encoder.raw_api().set_option(
+                openh264_sys2::ENCODER_OPTION_TRACE_CALLBACK,
+                (&raw mut callback).cast(),
+            );
+        }
         Ok(Self {
             encoder,
             settings,
@@ -280,6 +290,22 @@ fn strip_start_code(nal: &[u8]) -> &[u8] {
     nal.strip_prefix(&[0, 0, 0, 1])
         .or_else(|| nal.strip_prefix(&[0, 0, 1]))
         .unwrap_or(nal)
+}
+
+/// openh264's own log lines (it warns, for one, that frame skipping is off, which is
+/// our choice), into `tracing` at debug instead of stderr.
+#[allow(unsafe_code)]
+unsafe extern "C" fn openh264_log(
+    _context: *mut std::ffi::c_void,
+    level: std::ffi::c_int,
+    message: *const std::ffi::c_char,
+) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: openh264 passes a NUL-terminated string, valid for the call.
+    let text = unsafe { std::ffi::CStr::from_ptr(message) }.to_string_lossy();
+    tracing::debug!(target: "openh264", level, "{}", text.trim_end());
 }
 
 /// An H.264 decoder (openh264). Errors mean the stream is damaged or a reference is

@@ -26,6 +26,7 @@ pub mod convert;
 pub mod echo;
 pub mod frame;
 pub mod h264;
+pub mod limit;
 pub mod opus_codec;
 pub mod pattern;
 pub mod percentile;

@@ -38,19 +38,12 @@ const TIMEBASE_HZ: u64 = 90_000;
 /// Kilobits per second libvpx never goes below (it refuses 0).
 const MIN_KBPS: u32 = 10;
 
-fn codec_name(codec: VideoCodec) -> &'static str {
-    match codec {
-        VideoCodec::Vp9 => "VP9",
-        _ => "VP8",
-    }
-}
-
 fn vpx_err(codec: VideoCodec, what: &str, rc: ffi::vpx_codec_err_t) -> MediaError {
     // SAFETY: vpx_codec_err_to_string returns a pointer to a static, NUL-terminated string
     // for every error code.
     let text = unsafe { CStr::from_ptr(ffi::vpx_codec_err_to_string(rc)) };
     MediaError::Codec {
-        codec: codec_name(codec),
+        codec: codec.label(),
         reason: format!("{what}: {}", text.to_string_lossy()),
     }
 }
@@ -93,7 +86,7 @@ impl Context {
         if rc != ffi::vpx_codec_err_t::VPX_CODEC_OK {
             // A control an older libvpx lacks costs efficiency, not correctness.
             tracing::debug!(
-                codec = codec_name(codec),
+                codec = codec.label(),
                 control = ?id,
                 error = %vpx_err(codec, "control", rc),
                 "libvpx refused a control"
@@ -153,7 +146,7 @@ fn encoder_iface(codec: VideoCodec) -> Result<*mut ffi::vpx_codec_iface_t, Media
     if iface.is_null() {
         return Err(MediaError::Unsupported(format!(
             "this libvpx has no {} encoder",
-            codec_name(codec)
+            codec.label()
         )));
     }
     Ok(iface)
@@ -184,7 +177,7 @@ impl VpxEncoder {
         if width % 2 != 0 || height % 2 != 0 || width == 0 || height == 0 {
             return Err(MediaError::Unsupported(format!(
                 "{} needs an even picture size, not {width}x{height}",
-                codec_name(codec)
+                codec.label()
             )));
         }
         let iface = encoder_iface(codec)?;
@@ -294,7 +287,7 @@ impl VpxEncoder {
     /// Changes the picture size: in place where libvpx allows it, else a new encoder
     /// with the current settings. Either way the next picture is a keyframe.
     fn resize(&mut self, size: (u32, u32)) -> Result<(), MediaError> {
-        tracing::debug!(codec = codec_name(self.codec), from = ?self.size, to = ?size, "new picture size");
+        tracing::debug!(codec = self.codec.label(), from = ?self.size, to = ?size, "new picture size");
         let previous = (self.config.g_w, self.config.g_h);
         (self.config.g_w, self.config.g_h) = size;
         self.keyframe_pending = true;
@@ -331,7 +324,7 @@ impl VpxEncoder {
         if size.0 % 2 != 0 || size.1 % 2 != 0 {
             return Err(MediaError::Unsupported(format!(
                 "{} needs an even picture size, not {}x{}",
-                codec_name(self.codec),
+                self.codec.label(),
                 size.0,
                 size.1
             )));
@@ -357,7 +350,7 @@ impl VpxEncoder {
         };
         if wrapped.is_null() {
             return Err(MediaError::Codec {
-                codec: codec_name(self.codec),
+                codec: self.codec.label(),
                 reason: "cannot wrap the picture".into(),
             });
         }
@@ -475,7 +468,7 @@ impl VpxDecoder {
         if iface.is_null() {
             return Err(MediaError::Unsupported(format!(
                 "this libvpx has no {} decoder",
-                codec_name(codec)
+                codec.label()
             )));
         }
         let config = ffi::vpx_codec_dec_cfg_t {
@@ -510,7 +503,7 @@ impl VpxDecoder {
     fn error(&mut self, reason: impl Into<String>) -> MediaError {
         self.broken = true;
         MediaError::Codec {
-            codec: codec_name(self.codec),
+            codec: self.codec.label(),
             reason: reason.into(),
         }
     }
@@ -525,7 +518,7 @@ impl VpxDecoder {
         let keyframe = crate::codec::is_keyframe(self.codec, data);
         if self.broken && !keyframe {
             return Err(MediaError::Codec {
-                codec: codec_name(self.codec),
+                codec: self.codec.label(),
                 reason: "waiting for a keyframe after an error".into(),
             });
         }

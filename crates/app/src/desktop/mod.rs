@@ -59,6 +59,8 @@ const MIN_WINDOW_SIZE: [f32; 2] = [720.0, 480.0];
 /// Flags of `peercall` with no subcommand (the window).
 #[derive(Debug, Clone, Args)]
 pub struct AppArgs {
+    #[command(flatten)]
+    pub log: crate::cli::LogArgs,
     /// Signaling server (`ws://…/ws` or `wss://…/ws`) instead of the embedded one.
     #[arg(long)]
     pub server: Option<String>,
