@@ -7,7 +7,12 @@
 //! - relay throughput with N active rooms of 300-byte candidate messages (closed loop,
 //!   a window of messages in flight per direction);
 //! - relay latency p50/p90/p99/p99.9/max at a fixed offered rate (timestamps carried in the
-//!   candidate text, measured send-to-receive by the clients).
+//!   candidate text, measured send-to-receive by the clients);
+//! - join-to-welcome latency p50/p99 (each room's two joins, one at a time).
+//!
+//! With `--cluster N` it starts a real `redis-server` and N instances with `--cluster`
+//! instead, puts each room's two peers on different instances (when N > 1), skips the
+//! capacity and memory figures, and adds the CPU Redis used during the throughput run.
 //!
 //! Figures are distributions or ratios over the run, since shared machines are noisy.
 
@@ -52,6 +57,9 @@ struct Args {
     /// Messages in flight per direction in the throughput run.
     #[arg(long, default_value_t = 32)]
     window: usize,
+    /// Cluster mode: this many instances sharing one Redis (0: one plain server).
+    #[arg(long, default_value_t = 0)]
+    cluster: usize,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -76,7 +84,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let server = Server::start(args.connections + WARM + 2 * args.rooms + 100).await?;
+    if args.cluster > 0 {
+        return run_cluster(args).await;
+    }
+    let server = Server::start(args.connections + WARM + 2 * args.rooms + 100, None).await?;
     println!(
         "signaling-server relay benchmark (server pid {}, clients in this process)",
         server.pid
@@ -114,11 +125,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // Throughput and latency over active rooms.
-    let rooms = Rooms::open(&server.url, args.rooms).await?;
-    let rate = rooms.throughput(args.window, args.seconds).await;
+    let rooms = Rooms::open(std::slice::from_ref(&server.url), args.rooms).await?;
+    let joins = testkit::sorted(rooms.join_ms.clone());
+    let (rate, cpu) = rooms
+        .throughput(args.window, args.seconds, &[server.pid])
+        .await;
     println!(
-        "relay throughput:          {:.0} messages/s  ({} rooms, 300-byte candidates, window {}; target >= 100000)",
-        rate, args.rooms, args.window
+        "relay throughput:          {:.0} messages/s  ({} rooms, 300-byte candidates, window {}; target >= 100000); server CPU {:.0}% of one core",
+        rate, args.rooms, args.window, cpu[0]
     );
     let (achieved, latencies) = rooms.latency(args.latency_rate, args.seconds).await;
     let p = |q: f64| percentile(&latencies, q);
@@ -132,10 +146,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         p(1.0),
         latencies.len()
     );
+    print_joins(&joins);
     rooms.close().await;
     println!(
         "\n{}",
         json!({
+            "join_to_welcome_ms": {"p50": percentile(&joins, 0.5), "p99": percentile(&joins, 0.99)},
             "connections_held": held,
             "rss_per_idle_connection_kib": (per_conn / 1024.0 * 10.0).round() / 10.0,
             "throughput_msgs_per_s": rate.round(),
@@ -150,6 +166,109 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn print_joins(joins: &[f64]) {
+    println!(
+        "join to welcome:           p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms  ({} joins, one at a time)",
+        percentile(joins, 0.5),
+        percentile(joins, 0.99),
+        percentile(joins, 1.0),
+        joins.len()
+    );
+}
+
+/// Cluster mode: `args.cluster` instances sharing one Redis; each room's peers on two
+/// different instances.
+async fn run_cluster(args: Args) -> anyhow::Result<()> {
+    let Some(redis) = testkit::redis::RedisServer::start() else {
+        return Ok(());
+    };
+    let redis_pid = redis.pid().context("redis-server is not running")?;
+    let mut servers = Vec::new();
+    for _ in 0..args.cluster {
+        servers.push(Server::start(2 * args.rooms + 100, Some(&redis.url())).await?);
+    }
+    // Each instance answers once it has registered with Redis.
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+    for url in &urls {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while connect(url).await.is_err() {
+            if Instant::now() > deadline {
+                bail!("{url} did not come up in cluster mode");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    println!(
+        "signaling-server relay benchmark, cluster mode: {} instance(s) (pids {:?}) sharing redis-server {} (pid {redis_pid}), clients in this process",
+        args.cluster,
+        servers.iter().map(|s| s.pid).collect::<Vec<_>>(),
+        redis.url(),
+    );
+    println!(
+        "machine: {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("(capacity and memory figures: see the plain run)");
+    let rooms = Rooms::open(&urls, args.rooms).await?;
+    let joins = testkit::sorted(rooms.join_ms.clone());
+    let mut pids = vec![redis_pid];
+    pids.extend(servers.iter().map(|s| s.pid));
+    let (rate, cpu) = rooms.throughput(args.window, args.seconds, &pids).await;
+    let redis_cpu = cpu[0];
+    let instances_cpu: Vec<f64> = cpu[1..].iter().map(|c| c.round()).collect();
+    let across = if args.cluster > 1 {
+        "peers on different instances"
+    } else {
+        "one instance"
+    };
+    println!();
+    println!(
+        "relay throughput:          {rate:.0} messages/s  ({} rooms, {across}, 300-byte candidates, window {}); CPU % of one core: Redis {redis_cpu:.0}, instances {instances_cpu:?}",
+        args.rooms, args.window
+    );
+    let (achieved, latencies) = rooms.latency(args.latency_rate, args.seconds).await;
+    let p = |q: f64| percentile(&latencies, q);
+    println!(
+        "relay latency at {:.0}/s:   p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  ({} samples; target p99 <= 3 ms)",
+        achieved,
+        p(0.50),
+        p(0.90),
+        p(0.99),
+        p(0.999),
+        p(1.0),
+        latencies.len()
+    );
+    print_joins(&joins);
+    rooms.close().await;
+    println!(
+        "\n{}",
+        json!({
+            "cluster_instances": args.cluster,
+            "throughput_msgs_per_s": rate.round(),
+            "redis_cpu_pct_of_one_core": redis_cpu.round(),
+            "instances_cpu_pct_of_one_core": instances_cpu,
+            "latency_rate_msgs_per_s": achieved.round(),
+            "latency_ms": {"p50": p(0.5), "p90": p(0.9), "p99": p(0.99), "p999": p(0.999), "max": p(1.0)},
+            "join_to_welcome_ms": {"p50": percentile(&joins, 0.5), "p99": percentile(&joins, 0.99)},
+        })
+    );
+    for server in servers {
+        server.stop().await;
+    }
+    drop(redis);
+    Ok(())
+}
+
+/// CPU time (user + system) of process `pid` so far, in seconds.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// The `signaling-server` binary running as a child process.
 struct Server {
     child: Child,
@@ -158,8 +277,12 @@ struct Server {
 }
 
 impl Server {
-    async fn start(max_connections: usize) -> anyhow::Result<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
+    async fn start(max_connections: usize, cluster: Option<&str>) -> anyhow::Result<Self> {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_signaling-server"));
+        if let Some(redis) = cluster {
+            command.args(["--cluster", redis]);
+        }
+        let mut child = command
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -316,6 +439,8 @@ struct Direction {
 struct Rooms {
     senders: Vec<AsyncMutex<Direction>>,
     receivers: Vec<AsyncMutex<Receiver>>,
+    /// Each join's time from sending `join` to the `welcome`, in ms.
+    join_ms: Vec<f64>,
 }
 
 /// One direction's receiving end and the window it refills.
@@ -325,21 +450,28 @@ struct Receiver {
 }
 
 impl Rooms {
-    async fn open(url: &str, rooms: usize) -> anyhow::Result<Self> {
+    /// Opens `rooms` two-peer rooms, the peers of room `r` on `urls[r]` and
+    /// `urls[r + 1]` (round the list).
+    async fn open(urls: &[String], rooms: usize) -> anyhow::Result<Self> {
         let mut senders = Vec::with_capacity(2 * rooms);
         let mut receivers = Vec::with_capacity(2 * rooms);
+        let mut join_ms = Vec::with_capacity(2 * rooms);
         for r in 0..rooms {
             let room = format!("active-{r}");
-            let mut a = connect(url).await?;
+            let mut a = connect(&urls[r % urls.len()]).await?;
+            let started = Instant::now();
             let a_id = join(&mut a, &room).await?["id"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            let mut b = connect(url).await?;
+            join_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            let mut b = connect(&urls[(r + 1) % urls.len()]).await?;
+            let started = Instant::now();
             let b_id = join(&mut b, &room).await?["id"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
+            join_ms.push(started.elapsed().as_secs_f64() * 1e3);
             // a hears peer-joined.
             a.next().await.context("closed")??;
             let (a_sink, a_stream) = a.split();
@@ -364,11 +496,16 @@ impl Rooms {
                 window: to_a,
             }));
         }
-        Ok(Self { senders, receivers })
+        Ok(Self {
+            senders,
+            receivers,
+            join_ms,
+        })
     }
 
-    /// Closed loop: each direction keeps `window` messages in flight. Returns messages/s.
-    async fn throughput(&self, window: usize, seconds: f64) -> f64 {
+    /// Closed loop: each direction keeps `window` messages in flight. Returns messages/s
+    /// and the CPU use of each of `cpu_pids` over the measurement (% of one core).
+    async fn throughput(&self, window: usize, seconds: f64, cpu_pids: &[u32]) -> (f64, Vec<f64>) {
         let received = Arc::new(AtomicU64::new(0));
         let stop = CancellationToken::new();
         let send = futures_util::future::join_all(self.senders.iter().map(|d| {
@@ -422,10 +559,20 @@ impl Rooms {
         let measure = async {
             tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
             let (n0, t0) = (received.load(Ordering::Relaxed), Instant::now());
+            let cpu0: Vec<_> = cpu_pids.iter().map(|&pid| cpu_seconds(pid)).collect();
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
-            let rate = (received.load(Ordering::Relaxed) - n0) as f64 / t0.elapsed().as_secs_f64();
+            let elapsed = t0.elapsed().as_secs_f64();
+            let rate = (received.load(Ordering::Relaxed) - n0) as f64 / elapsed;
+            let cpu = cpu_pids
+                .iter()
+                .zip(cpu0)
+                .map(|(&pid, start)| match (cpu_seconds(pid), start) {
+                    (Some(end), Some(start)) => (end - start) / elapsed * 100.0,
+                    _ => f64::NAN,
+                })
+                .collect();
             stop.cancel();
-            rate
+            (rate, cpu)
         };
         let (_, _, rate) = tokio::join!(send, recv, measure);
         self.drain().await;
@@ -502,19 +649,34 @@ impl Rooms {
         (samples.len() as f64 / elapsed, samples)
     }
 
-    /// Lets in-flight messages arrive so the next run starts clean.
+    /// Lets in-flight messages arrive so the next run starts clean: rounds of reading
+    /// until one round of 200 ms brings nothing on any receiver (a closed loop leaves
+    /// `window` messages per direction queued, which takes seconds to clear through a
+    /// cluster), at most 60 s.
     async fn drain(&self) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            futures_util::future::join_all(self.receivers.iter().map(|r| async move {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let got = futures_util::future::join_all(self.receivers.iter().map(|r| async move {
                 let stream = &mut r.lock().await.stream;
-                while let Ok(Some(_)) =
-                    tokio::time::timeout(Duration::from_millis(200), stream.next()).await
-                {
+                let mut got = 0usize;
+                let quiet = tokio::time::sleep(Duration::from_millis(200));
+                tokio::pin!(quiet);
+                loop {
+                    tokio::select! {
+                        () = &mut quiet => break,
+                        frame = stream.next() => match frame {
+                            Some(Ok(_)) => got += 1,
+                            _ => break,
+                        },
+                    }
                 }
-            })),
-        )
-        .await;
+                got
+            }))
+            .await;
+            if got.iter().sum::<usize>() == 0 {
+                break;
+            }
+        }
         for d in &self.senders {
             let d = d.lock().await;
             d.window.forget_permits(d.window.available_permits());

@@ -145,6 +145,12 @@ pub struct Config {
     /// Joins one host may send at once before --join-rate-per-ip applies.
     #[arg(long, value_name = "JOINS", default_value_t = 100)]
     pub join_burst_per_ip: u32,
+
+    /// Share rooms with other instances through Redis 7 at this URL
+    /// (redis://HOST:PORT): peers of one room may then be connected to different
+    /// instances behind a load balancer. Off: rooms live in this process only.
+    #[arg(long, value_name = "REDIS_URL")]
+    pub cluster: Option<String>,
 }
 
 impl Default for Config {
@@ -195,6 +201,9 @@ impl Config {
             ));
         }
         self.origins()?;
+        if let Some(url) = &self.cluster {
+            crate::cluster::check_url(url).map_err(|err| ServerError::Config(err.to_string()))?;
+        }
         Ok(())
     }
 

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod ice;
 pub mod limits;

@@ -113,7 +113,7 @@ pub struct Relay {
     peers: HashMap<PeerId, PeerState>,
     rooms: HashMap<RoomId, Room>,
     /// The key resume tokens are made with (none: no resuming).
-    resume_key: Option<[u8; 32]>,
+    resume_key: Option<ResumeKey>,
     /// The key access tokens are checked with (none: anyone may join).
     auth: Option<TokenKey>,
 }
@@ -128,7 +128,7 @@ impl Relay {
             next_id: 1,
             peers: HashMap::new(),
             rooms: HashMap::new(),
-            resume_key,
+            resume_key: resume_key.map(ResumeKey::new),
             auth: None,
         }
     }
@@ -142,24 +142,14 @@ impl Relay {
 
     /// The resume token for `peer` (none when this relay does not resume).
     pub fn resume_token(&self, peer: &PeerId) -> Option<String> {
-        let mac = self.resume_mac(peer)?;
-        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
-    }
-
-    fn resume_mac(&self, peer: &PeerId) -> Option<Hmac<sha1::Sha1>> {
-        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(self.resume_key.as_ref()?).ok()?;
-        mac.update(peer.as_str().as_bytes());
-        Some(mac)
+        Some(self.resume_key.as_ref()?.token(peer))
     }
 
     /// Whether `resume` is a genuine token for its id.
     fn genuine(&self, resume: &Resume) -> bool {
-        let Some(mac) = self.resume_mac(&resume.id) else {
-            return false;
-        };
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&resume.token)
-            .is_ok_and(|tag| mac.verify_slice(&tag).is_ok())
+        self.resume_key
+            .as_ref()
+            .is_some_and(|key| key.genuine(resume))
     }
 
     /// Registers a new connection and returns its id, unique for this relay.
@@ -300,32 +290,10 @@ impl Relay {
         replaces: Option<&PeerId>,
         now_unix: u64,
     ) -> Result<(Option<PeerName>, Option<PeerName>), TokenError> {
-        let Some(key) = &self.auth else {
-            return Ok((name, None));
-        };
-        match key.check(
-            token.map(AccessToken::as_str),
-            room,
-            name.as_ref(),
-            now_unix,
-        ) {
-            Ok(Grant { name: pinned }) => Ok((pinned.clone().or(name), pinned)),
-            Err(refused) => {
-                // A peer taking its place back carries forward what let it in.
-                let old = replaces
-                    .and_then(|old| self.rooms.get(room)?.members.iter().find(|m| &m.id == old));
-                match old.map(|m| m.token_name.clone()) {
-                    None => Err(refused),
-                    Some(None) => Ok((name, None)),
-                    Some(Some(pinned)) => match name {
-                        Some(name) if name != pinned => Err(TokenError::WrongName {
-                            token_name: pinned.to_string(),
-                        }),
-                        _ => Ok((Some(pinned.clone()), Some(pinned))),
-                    },
-                }
-            }
-        }
+        let old = replaces
+            .and_then(|old| self.rooms.get(room)?.members.iter().find(|m| &m.id == old))
+            .map(|m| m.token_name.clone());
+        authorize(self.auth.as_ref(), room, name, token, old, now_unix)
     }
 
     fn join(
@@ -488,8 +456,82 @@ impl Relay {
     }
 }
 
+/// The key resume tokens are made and checked with: a token is an HMAC of the peer's id,
+/// so it needs no storage. One relay's, or one cluster's (shared through Redis).
+#[derive(Clone)]
+pub struct ResumeKey([u8; 32]);
+
+impl ResumeKey {
+    /// A key from 32 secret bytes.
+    pub fn new(key: [u8; 32]) -> Self {
+        Self(key)
+    }
+
+    fn mac(&self, peer: &PeerId) -> Hmac<sha1::Sha1> {
+        let mut mac =
+            Hmac::<sha1::Sha1>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        mac.update(peer.as_str().as_bytes());
+        mac
+    }
+
+    /// The resume token for `peer`.
+    pub fn token(&self, peer: &PeerId) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.mac(peer).finalize().into_bytes())
+    }
+
+    /// Whether `resume` is a genuine token for its id.
+    pub fn genuine(&self, resume: &Resume) -> bool {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&resume.token)
+            .is_ok_and(|tag| self.mac(&resume.id).verify_slice(&tag).is_ok())
+    }
+}
+
+impl std::fmt::Debug for ResumeKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResumeKey(..)")
+    }
+}
+
+/// Whether a join of `room` may go ahead under `auth` (none: anyone may join): the name
+/// to join under and the name its access token pins. `replaced` is, for a join that
+/// takes back the place of a member still in the room, the name that member's token
+/// pinned: a token that does not check out is then forgiven, since the place carries
+/// forward what let it in.
+pub fn authorize(
+    auth: Option<&TokenKey>,
+    room: &RoomId,
+    name: Option<PeerName>,
+    token: Option<&AccessToken>,
+    replaced: Option<Option<PeerName>>,
+    now_unix: u64,
+) -> Result<(Option<PeerName>, Option<PeerName>), TokenError> {
+    let Some(key) = auth else {
+        return Ok((name, None));
+    };
+    match key.check(
+        token.map(AccessToken::as_str),
+        room,
+        name.as_ref(),
+        now_unix,
+    ) {
+        Ok(Grant { name: pinned }) => Ok((pinned.clone().or(name), pinned)),
+        Err(refused) => match replaced {
+            None => Err(refused),
+            Some(None) => Ok((name, None)),
+            Some(Some(pinned)) => match name {
+                Some(name) if name != pinned => Err(TokenError::WrongName {
+                    token_name: pinned.to_string(),
+                }),
+                _ => Ok((Some(pinned.clone()), Some(pinned))),
+            },
+        },
+    }
+}
+
 /// The `type` of a client message, for error texts.
-fn kind(message: &ClientMessage) -> Option<&'static str> {
+pub(crate) fn kind(message: &ClientMessage) -> Option<&'static str> {
     Some(match message {
         ClientMessage::Offer { .. } => "offer",
         ClientMessage::Answer { .. } => "answer",

@@ -13,7 +13,15 @@
 //! - every way out of a connection ends in `Relay::disconnect`, and every connection
 //!   let in by the per-host limits ([`PerHost`]) is counted out of them again;
 //! - a browser page from an origin the [`OriginPolicy`] does not allow never gets past
-//!   the upgrade (403).
+//!   the upgrade (403);
+//! - in cluster mode (`--cluster`, see [`crate::cluster`]) rooms live in Redis: a
+//!   connection's messages go through [`ClusterNode`] in order, one request at a time
+//!   (relayed messages that arrived together as one pipeline, [`RelayBatch`]), so each
+//!   sender's order holds; every way out of a connection ends in a leave script instead
+//!   of `Relay::disconnect`; what arrives on the instance's channel is pushed into outboxes under
+//!   the hub lock, and a joining peer's arrivals wait in [`LocalPeers`] until its
+//!   `welcome` and held messages are queued. While Redis is lost every connection is
+//!   closed (1013) and upgrades get 503.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,7 +36,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt as _, SinkExt, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use hyper::server::conn::http1;
 use hyper::upgrade::{OnUpgrade, Upgraded};
@@ -50,6 +58,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
 use tracing::{Instrument, debug, info, warn};
 
+use crate::cluster::{ClusterEvent, ClusterNode, Delivery, JoinOutcome, LocalPeers};
 use crate::limits::{Host, Keepalive, KeepaliveAction, PerHost, TokenBucket};
 use crate::origin::OriginPolicy;
 use crate::relay::{Outbound, Relay};
@@ -63,6 +72,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most outbox messages written before one flush.
 const MAX_BATCH: usize = 64;
+/// The close reason when a cluster instance loses Redis.
+const CLUSTER_LOST: &str = "signaling store unreachable: reconnect shortly";
 
 /// Serves HTTP and the signaling WebSocket on `listener` until `shutdown` completes,
 /// then closes every connection with a close frame and returns.
@@ -90,6 +101,16 @@ pub async fn serve(
     if config.auth_secret.is_some() {
         info!("joins need an access token (--auth-secret)");
     }
+    let (cluster, cluster_events) = match &config.cluster {
+        Some(url) => {
+            let (node, events) =
+                ClusterNode::start(url, config.relay_limits(), config.ice(), config.token_key())
+                    .map_err(|err| ServerError::Config(err.to_string()))?;
+            info!(instance = %node.instance(), "cluster mode: rooms are shared through Redis");
+            (Some(node), Some(events))
+        }
+        None => (None, None),
+    };
     let shared = Arc::new(Shared {
         hub: Mutex::new(Hub {
             relay: Relay::new(config.relay_limits(), config.ice(), resume_key())
@@ -97,7 +118,9 @@ pub async fn serve(
             conns: HashMap::new(),
             hosts: PerHost::new(config.per_host_limits()),
             stopping: false,
+            local: LocalPeers::default(),
         }),
+        cluster,
         origins: config.origins()?,
         config,
         ws_config,
@@ -108,10 +131,13 @@ pub async fn serve(
     });
     let app = Router::new()
         .route(WS_PATH, get(ws_upgrade))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .fallback_service(ServeDir::new(web_root))
         .with_state(Arc::clone(&shared));
 
+    if let Some(events) = cluster_events {
+        tokio::spawn(cluster_loop(Arc::clone(&shared), events));
+    }
     let max_sockets =
         shared.config.max_connections + (shared.config.max_connections / 10).max(1024);
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -172,7 +198,49 @@ pub async fn serve(
     {
         warn!("some connections did not close in time");
     }
+    if let Some(cluster) = &shared.cluster {
+        cluster.shutdown().await;
+    }
     Ok(())
+}
+
+/// `GET /healthz`: `ok`; in cluster mode 503 while Redis cannot be reached.
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    match &shared.cluster {
+        Some(cluster) if !cluster.is_up() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable\n").into_response()
+        }
+        Some(_) => "ok (redis reachable)".into_response(),
+        None => "ok".into_response(),
+    }
+}
+
+/// Carries out what the cluster reports: deliveries to local peers, evictions, and the
+/// loss of Redis (every connection closed).
+async fn cluster_loop(shared: Arc<Shared>, mut events: mpsc::UnboundedReceiver<ClusterEvent>) {
+    let mut batch = Vec::with_capacity(256);
+    while events.recv_many(&mut batch, 256).await > 0 {
+        let mut hub = shared.lock();
+        for event in batch.drain(..) {
+            match event {
+                ClusterEvent::Deliver { room, to, text } => {
+                    hub.deliver(&room, to, Utf8Bytes::from(text));
+                }
+                ClusterEvent::Evicted(peer, room) => hub.local.evict(&peer, &room),
+                ClusterEvent::Down => {
+                    let rooms = hub.local.forget_rooms();
+                    info!(
+                        connections = hub.conns.len(),
+                        rooms, "closing every connection: Redis lost"
+                    );
+                    for conn in hub.conns.values() {
+                        conn.close(CloseCode::Again, CLUSTER_LOST);
+                    }
+                }
+                ClusterEvent::Up => {}
+            }
+        }
+    }
 }
 
 /// The address a request came from (a request extension).
@@ -186,6 +254,8 @@ struct Shared {
     origins: OriginPolicy,
     ws_config: WebSocketConfig,
     hub: Mutex<Hub>,
+    /// The Redis side, in cluster mode.
+    cluster: Option<Arc<ClusterNode>>,
     /// Open WebSocket connections.
     connections: AtomicUsize,
     /// Accepted sockets still in their HTTP phase (TLS handshake, requests, upgrade).
@@ -212,6 +282,8 @@ struct Hub {
     /// Shutting down: nobody is told that the others leave (they did not; the server
     /// did), so calls in progress are not ended by the server going away.
     stopping: bool,
+    /// In cluster mode: the room each local peer is in, and what waits for a joining one.
+    local: LocalPeers<Utf8Bytes>,
 }
 
 impl Hub {
@@ -243,6 +315,27 @@ impl Hub {
                 conn.close(CloseCode::Policy, "outbox full: reading too slowly");
                 let left = self.relay.disconnect(&peer);
                 self.dispatch(left);
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Cluster mode: pushes `text` (from the instance's channel) to local peers, or
+    /// keeps it for one whose join is under way; a peer whose outbox is full is closed
+    /// (its connection's end takes it out of its room).
+    fn deliver(&mut self, room: &signaling_proto::RoomId, to: Vec<PeerId>, text: Utf8Bytes) {
+        if self.stopping {
+            return;
+        }
+        for peer in to {
+            if let Delivery::Now(text) = self.local.deliver(&peer, room, text.clone())
+                && let Some(conn) = self.conns.get(&peer)
+                && !conn.push(Out::Text(text))
+                && let Some(conn) = self.conns.remove(&peer)
+            {
+                warn!(peer = %peer, "dropping a slow reader: outbox full");
+                conn.close(CloseCode::Policy, "outbox full: reading too slowly");
             }
         }
     }
@@ -370,6 +463,13 @@ async fn ws_upgrade(State(shared): State<Arc<Shared>>, mut req: Request) -> Resp
     if shared.shutdown.is_cancelled() {
         return (StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n").into_response();
     }
+    if shared.cluster.as_ref().is_some_and(|c| !c.is_up()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "signaling store (Redis) unreachable: try again shortly\n",
+        )
+            .into_response();
+    }
     let headers = req.headers();
     let origin = headers
         .get(header::ORIGIN)
@@ -494,7 +594,14 @@ async fn run_connection(shared: Arc<Shared>, ws: Ws, host: Host) {
             conn.close(CloseCode::Again, "too many connections from one host");
             return;
         }
-        let id = hub.relay.connect();
+        let id = match &shared.cluster {
+            Some(cluster) => {
+                let id = cluster.next_peer_id();
+                hub.local.connect(id.clone());
+                id
+            }
+            None => hub.relay.connect(),
+        };
         hub.conns.insert(id.clone(), Arc::clone(&conn));
         id
     };
@@ -502,14 +609,26 @@ async fn run_connection(shared: Arc<Shared>, ws: Ws, host: Host) {
     read_loop(&shared, &id, host, &conn, stream)
         .instrument(tracing::info_span!("peer", id = %id))
         .await;
-    {
+    let room = {
         let mut hub = shared.lock();
         hub.conns.remove(&id);
         hub.hosts.disconnect(host, Instant::now().into_std());
-        let left = hub.relay.disconnect(&id);
-        hub.dispatch(left);
-    }
+        if shared.cluster.is_some() {
+            hub.local.disconnect(&id)
+        } else {
+            let left = hub.relay.disconnect(&id);
+            hub.dispatch(left);
+            None
+        }
+    };
     conn.closing.cancel();
+    if let (Some(cluster), Some(room)) = (&shared.cluster, room)
+        && let Err(err) = cluster.leave(&id, &room).await
+    {
+        // Redis lost: this instance's peers leave when it comes back (or when another
+        // instance reaps this one).
+        debug!(peer = %id, %err, "leave not recorded");
+    }
     debug!(peer = %id, "disconnected");
 }
 
@@ -533,8 +652,21 @@ async fn read_loop(
         config.pong_timeout,
         started.into_std(),
     );
+    // Cluster mode: relayed messages that arrived together, sent to Redis as one
+    // pipeline once no further frame is ready, or before anything else is answered (so
+    // answers keep the order of what they answer). Always empty otherwise.
+    let mut batch = RelayBatch::default();
     loop {
-        let frame = tokio::select! {
+        let frame = if !batch.is_empty() {
+            match stream.next().now_or_never() {
+                Some(frame) => frame,
+                None => {
+                    batch.flush(shared, id, conn).await;
+                    continue;
+                }
+            }
+        } else {
+            tokio::select! {
             biased;
             () = conn.closing.cancelled() => return,
             () = sleep_until(join_deadline), if !joined => {
@@ -555,7 +687,11 @@ async fn read_loop(
                 continue;
             }
             frame = stream.next() => frame,
+            }
         };
+        if !batch.is_empty() && !matches!(frame, Some(Ok(Message::Text(_)))) {
+            batch.flush(shared, id, conn).await;
+        }
         let message = match frame {
             None => return,
             Some(Ok(message)) => message,
@@ -604,6 +740,7 @@ async fn read_loop(
         };
 
         if !bucket.try_take(now) {
+            batch.flush(shared, id, conn).await;
             if !rate_limited {
                 info!("refused: rate-limited (further drops logged at debug)");
             }
@@ -619,6 +756,7 @@ async fn read_loop(
         }
         rate_limited = false;
         if text.len() > config.max_frame_bytes as usize {
+            batch.flush(shared, id, conn).await;
             let reason = format!(
                 "frame of {} bytes is over the {}-byte limit: dropped",
                 text.len(),
@@ -632,6 +770,7 @@ async fn read_loop(
         let message = match ClientMessage::from_json(&text) {
             Ok(message) => message,
             Err(err) => {
+                batch.flush(shared, id, conn).await;
                 if bad_message(conn, config, &mut bad_in_row, err.to_string()) {
                     return;
                 }
@@ -640,6 +779,29 @@ async fn read_loop(
         };
         bad_in_row = 0;
         let is_join = matches!(message, ClientMessage::Join { .. });
+        if let Some(cluster) = &shared.cluster {
+            let room = if is_join || matches!(message, ClientMessage::Leave) {
+                None
+            } else {
+                shared.lock().local.room(id).cloned()
+            };
+            if let Some(room) = room {
+                if let Some((signal, to)) = message.into_signal() {
+                    batch.push(room, signal, to, text.len());
+                    if batch.is_full() {
+                        batch.flush(shared, id, conn).await;
+                    }
+                }
+                continue;
+            }
+            batch.flush(shared, id, conn).await;
+            if is_join && !shared.lock().hosts.try_join(host, now) {
+                refuse_join_rate(conn, host, config);
+                continue;
+            }
+            joined |= cluster_handle(shared, cluster, id, conn, message, text.len()).await;
+            continue;
+        }
         let mut hub = shared.lock();
         if is_join && !hub.hosts.try_join(host, now) {
             drop(hub);
@@ -656,6 +818,169 @@ async fn read_loop(
         let outbound = hub.relay.handle(id, message, text.len(), unix_now());
         hub.dispatch(outbound);
         joined |= is_join && hub.relay.room_of(id).is_some();
+    }
+}
+
+/// Most relayed messages of one connection sent to Redis in one pipeline.
+const MAX_RELAY_BATCH: usize = 32;
+
+/// Cluster mode: one connection's relayed messages waiting to go to Redis together, all
+/// from the room the peer was in when they arrived (a join or leave flushes first).
+#[derive(Default)]
+struct RelayBatch {
+    room: Option<signaling_proto::RoomId>,
+    items: Vec<(signaling_proto::Signal, Option<PeerId>, usize)>,
+}
+
+impl RelayBatch {
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn is_full(&self) -> bool {
+        self.items.len() >= MAX_RELAY_BATCH
+    }
+
+    fn push(
+        &mut self,
+        room: signaling_proto::RoomId,
+        signal: signaling_proto::Signal,
+        to: Option<PeerId>,
+        size: usize,
+    ) {
+        self.room = Some(room);
+        self.items.push((signal, to, size));
+    }
+
+    /// Sends what waits, in order, and answers each refusal in order.
+    async fn flush(&mut self, shared: &Shared, id: &PeerId, conn: &Conn) {
+        let (Some(cluster), Some(room)) = (&shared.cluster, self.room.take()) else {
+            self.items.clear();
+            return;
+        };
+        if self.items.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut self.items);
+        match cluster.relay_many(id, &room, items).await {
+            Ok(refusals) => {
+                for (code, message) in refusals.into_iter().flatten() {
+                    info!(peer = %id, room = %room, %code, "refused: {message}");
+                    conn.refuse(code, message);
+                }
+            }
+            Err(err) => {
+                warn!(peer = %id, %err, "relay failed: closing");
+                conn.close(CloseCode::Again, CLUSTER_LOST);
+            }
+        }
+    }
+}
+
+/// Refuses a join over its host's join rate.
+fn refuse_join_rate(conn: &Conn, host: Host, config: &Config) {
+    info!(%host, "refused: rate-limited: too many joins from one host");
+    conn.refuse(
+        ErrorCode::RateLimited,
+        format!(
+            "too many joins from your address (over {}/s, bursts of {}): join dropped, try again shortly",
+            config.join_rate_per_ip, config.join_burst_per_ip
+        ),
+    );
+}
+
+/// Cluster mode: carries out one message of `id` through Redis; `true` when the peer is
+/// in a room afterwards. Arrivals for a joining peer wait until its `welcome` and held
+/// messages are queued, under the same lock.
+async fn cluster_handle(
+    shared: &Shared,
+    cluster: &ClusterNode,
+    id: &PeerId,
+    conn: &Conn,
+    message: ClientMessage,
+    size: usize,
+) -> bool {
+    match message {
+        ClientMessage::Join {
+            room,
+            name,
+            resume,
+            token,
+        } => {
+            if let Err(current) = shared.lock().local.begin_join(id, &room) {
+                conn.refuse(
+                    ErrorCode::AlreadyJoined,
+                    format!("already in room '{current}' (asked for '{room}'): send leave first"),
+                );
+                return true;
+            }
+            let outcome = cluster
+                .join(id, room, name, resume, token, unix_now())
+                .await;
+            let mut hub = shared.lock();
+            match outcome {
+                Ok(JoinOutcome::Joined { room, texts }) => {
+                    let waiting = hub.local.finish_join(id, Some(room));
+                    for text in texts.into_iter().map(Utf8Bytes::from).chain(waiting) {
+                        if !conn.push(Out::Text(text)) {
+                            conn.close(CloseCode::Policy, "outbox full: reading too slowly");
+                            break;
+                        }
+                    }
+                    true
+                }
+                Ok(JoinOutcome::Refused(code, message)) => {
+                    hub.local.finish_join(id, None);
+                    info!(peer = %id, %code, "refused: {message}");
+                    conn.refuse(code, message);
+                    false
+                }
+                Err(err) => {
+                    hub.local.finish_join(id, None);
+                    warn!(peer = %id, %err, "join failed: closing");
+                    conn.close(CloseCode::Again, CLUSTER_LOST);
+                    false
+                }
+            }
+        }
+        ClientMessage::Leave => {
+            let Some(room) = shared.lock().local.leave(id) else {
+                conn.refuse(ErrorCode::NotJoined, "not in a room".into());
+                return false;
+            };
+            if let Err(err) = cluster.leave(id, &room).await {
+                warn!(peer = %id, %err, "leave failed: closing");
+                conn.close(CloseCode::Again, CLUSTER_LOST);
+            }
+            false
+        }
+        relayed => {
+            let Some(room) = shared.lock().local.room(id).cloned() else {
+                conn.refuse(
+                    ErrorCode::NotJoined,
+                    format!(
+                        "join a room before sending {}",
+                        crate::relay::kind(&relayed).unwrap_or("messages")
+                    ),
+                );
+                return false;
+            };
+            let Some((signal, to)) = relayed.into_signal() else {
+                return true;
+            };
+            match cluster.relay(id, &room, signal, to, size).await {
+                Ok(None) => {}
+                Ok(Some((code, message))) => {
+                    info!(peer = %id, room = %room, %code, "refused: {message}");
+                    conn.refuse(code, message);
+                }
+                Err(err) => {
+                    warn!(peer = %id, %err, "relay failed: closing");
+                    conn.close(CloseCode::Again, CLUSTER_LOST);
+                }
+            }
+            true
+        }
     }
 }
 

@@ -1,10 +1,11 @@
 //! Test support shared by the crates' end-to-end tests: real services started on
 //! 127.0.0.1 for the duration of a test (with a generated certificate for their TLS),
 //! headless Chromium ([`browser`]), a virtual display with screenshots ([`screen`]),
-//! network impairment ([`netem`]) and a sound server ([`sound`]).
+//! network impairment ([`netem`]), a sound server ([`sound`]) and Redis ([`redis`]).
 
 pub mod browser;
 pub mod netem;
+pub mod redis;
 pub mod screen;
 pub mod sound;
 
