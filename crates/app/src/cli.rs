@@ -132,6 +132,9 @@ pub struct CallArgs {
     /// After the other peer leaves, wait for the next one instead of ending.
     #[arg(long)]
     pub stay: bool,
+    /// JSON lines on stdout even on a terminal (anything else always gets them).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub media: MediaArgs,
     #[command(flatten)]
@@ -143,6 +146,9 @@ pub struct CallArgs {
 /// `peercall loopback`.
 #[derive(Debug, Clone, Args)]
 pub struct LoopbackArgs {
+    /// JSON lines on stdout even on a terminal (anything else always gets them).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub media: MediaArgs,
     #[command(flatten)]
@@ -296,33 +302,50 @@ impl IceArgs {
     }
 }
 
-/// Prints a statistics line (with `peer` when given) as JSON; logs state changes.
-fn reporter(peer: Option<&'static str>) -> impl FnMut(CallEvent) + Send {
+/// Shows a statistics line (with `peer` when given): on `status` when a person watches,
+/// else as JSON; logs state changes.
+fn reporter(
+    peer: Option<&'static str>,
+    status: Option<indicatif::ProgressBar>,
+) -> impl FnMut(CallEvent) + Send {
     move |event| match event {
-        CallEvent::Stats(line) => {
-            let mut value = serde_json::to_value(&*line).unwrap_or_default();
-            if let Some(peer) = peer {
-                value["peer"] = serde_json::json!(peer);
-            }
-            println!("{value}");
-        }
-        CallEvent::State(state) => match &state {
-            CallState::Failed(failure) => {
-                tracing::error!(
-                    peer,
-                    code = failure.code(),
-                    "call failed: {}",
-                    failure.explained()
-                );
-            }
-            CallState::Ended(reason) => tracing::info!(peer, "call ended: {reason}"),
-            other => {
-                if matches!(other, CallState::Waiting) {
-                    crate::release_free_memory();
+        CallEvent::Stats(line) => match &status {
+            Some(status) => status.set_message(crate::terminal::status_line(&line)),
+            None => {
+                let mut value = serde_json::to_value(&*line).unwrap_or_default();
+                if let Some(peer) = peer {
+                    value["peer"] = serde_json::json!(peer);
                 }
-                tracing::info!(peer, "call {}", other.name());
+                println!("{value}");
             }
         },
+        CallEvent::State(state) => {
+            if let Some(status) = &status {
+                status.set_message(state.name().to_string());
+            }
+            report_state(peer, &state);
+        }
+    }
+}
+
+/// Logs a state change (and gives memory back between calls).
+fn report_state(peer: Option<&'static str>, state: &CallState) {
+    match state {
+        CallState::Failed(failure) => {
+            tracing::error!(
+                peer,
+                code = failure.code(),
+                "call failed: {}",
+                failure.explained()
+            );
+        }
+        CallState::Ended(reason) => tracing::info!(peer, "call ended: {reason}"),
+        other => {
+            if matches!(other, CallState::Waiting) {
+                crate::release_free_memory();
+            }
+            tracing::info!(peer, "call {}", other.name());
+        }
     }
 }
 
@@ -377,17 +400,27 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
     let hangup = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = run_call(options, reporter(None), hangup).await;
+    let live = crate::terminal::for_people(args.json).then(crate::terminal::LiveStatus::new);
+    let status = live.as_ref().map(|live| live.line(None));
+    let summary = run_call(options, reporter(None, status.clone()), hangup).await;
     let verdict = Verdict::of(&summary);
-    println!(
-        "{}",
-        serde_json::json!({
-            "summary": summary,
-            "ok": verdict.ok,
-            "reason": verdict.reason,
-            "reason_code": verdict.reason_code,
-        })
-    );
+    if let Some(status) = status {
+        status.finish_and_clear();
+        println!(
+            "{}",
+            crate::terminal::summary_text(&summary, verdict.ok, &verdict.reason)
+        );
+    } else {
+        println!(
+            "{}",
+            serde_json::json!({
+                "summary": summary,
+                "ok": verdict.ok,
+                "reason": verdict.reason,
+                "reason_code": verdict.reason_code,
+            })
+        );
+    }
     Ok(verdict.ok)
 }
 
@@ -409,10 +442,21 @@ pub async fn loopback(args: LoopbackArgs) -> anyhow::Result<bool> {
     let hangup = || async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let first = tokio::spawn(run_call(options.clone(), reporter(Some("a")), hangup()));
+    let live = crate::terminal::for_people(args.json).then(crate::terminal::LiveStatus::new);
+    let status = |peer| live.as_ref().map(|live| live.line(Some(peer)));
+    let (status_a, status_b) = (status("a"), status("b"));
+    let first = tokio::spawn(run_call(
+        options.clone(),
+        reporter(Some("a"), status_a.clone()),
+        hangup(),
+    ));
     // The second peer joins a moment later, as the callee, and answers the held offer.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = tokio::spawn(run_call(options, reporter(Some("b")), hangup()));
+    let second = tokio::spawn(run_call(
+        options,
+        reporter(Some("b"), status_b.clone()),
+        hangup(),
+    ));
     let (a, b) = (first.await?, second.await?);
     let (a_verdict, b_verdict) = (Verdict::of(&a), Verdict::of(&b));
     let (ok, reason, reason_code) = match (&a_verdict, &b_verdict) {
@@ -420,15 +464,25 @@ pub async fn loopback(args: LoopbackArgs) -> anyhow::Result<bool> {
         (failed, _) if !failed.ok => (false, format!("a: {}", failed.reason), failed.reason_code),
         (_, failed) => (false, format!("b: {}", failed.reason), failed.reason_code),
     };
-    println!(
-        "{}",
-        serde_json::json!({
-            "summary": {"a": a, "b": b},
-            "ok": ok,
-            "reason": reason,
-            "reason_code": reason_code,
-        })
-    );
+    if live.is_some() {
+        for status in [status_a, status_b].into_iter().flatten() {
+            status.finish_and_clear();
+        }
+        for (peer, summary, verdict) in [("a", &a, &a_verdict), ("b", &b, &b_verdict)] {
+            let text = crate::terminal::summary_text(summary, verdict.ok, &verdict.reason);
+            println!("{peer}: {text}");
+        }
+    } else {
+        println!(
+            "{}",
+            serde_json::json!({
+                "summary": {"a": a, "b": b},
+                "ok": ok,
+                "reason": reason,
+                "reason_code": reason_code,
+            })
+        );
+    }
     Ok(ok)
 }
 

@@ -188,3 +188,45 @@ fn version_names_the_git_revision() {
         "{text:?}"
     );
 }
+
+/// `peercall loopback` with `extra` flags under a pseudo-terminal (util-linux's
+/// `script`): what it printed.
+fn on_a_terminal(extra: &str) -> String {
+    let command = format!(
+        "{} loopback --duration 2 --width 320 --height 240 {extra}",
+        env!("CARGO_BIN_EXE_peercall")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn on_a_terminal_a_live_status_and_a_readable_summary_replace_the_json() {
+    let text = on_a_terminal("");
+    assert!(
+        text.contains("connected | host/host"),
+        "no live status:\n{text}"
+    );
+    assert!(
+        text.contains("a: Call ended: the set duration passed.")
+            && text.contains("b: Call ended: the set duration passed."),
+        "no summary:\n{text}"
+    );
+    assert!(!text.contains("{\""), "JSON on a terminal:\n{text}");
+    let json = on_a_terminal("--json");
+    let last = json
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_str(last.trim()).unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+}
