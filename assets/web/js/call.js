@@ -16,6 +16,7 @@
 // before its answer) are queued, never lost.
 
 import { Signaling } from './signaling.js';
+import { checkText, decodeChat, encodeChat } from './chat.js';
 import { verificationCode } from './verify.js';
 
 /** Seconds from the other peer's arrival to a connection before the call fails. */
@@ -91,7 +92,8 @@ export class Call {
    *   `videoCodec` (MIME type to prefer, default `video/H264`), `onlyCodec` (offer only it),
    *   `stream` (local MediaStream, may lack tracks: then receive-only).
    * @param {object} handlers  `onstate(state, detail)`, `onremote(stream)`,
-   *   `onverification(code)` (the call's verification code, once connected).
+   *   `onverification(code)` (the call's verification code, once connected),
+   *   `onchat({from, text, ts, mine})` (a chat line, theirs or ours), `onchaterror(why)`.
    */
   constructor(options, handlers) {
     this.options = { videoCodec: 'video/H264', onlyCodec: false, ...options };
@@ -110,6 +112,8 @@ export class Call {
     this.restartTimer = null;
     this.reconnectTimer = null;
     this.joining = false;      // a join is sent and its welcome not yet here
+    this.channel = null;       // the chat's data channel (negotiated, id 0, as the native peer's)
+    this.chatQueue = [];       // chat frames sent before the channel opened
     this.signaling = new Signaling(options.server, {
       onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail('webrtc', `negotiation failed: ${err.message}`)),
       onstatus: (status, detail) => this.onSignalingStatus(status, detail),
@@ -125,6 +129,20 @@ export class Call {
   join() {
     this.setState('joining');
     this.signaling.connect(this.options.room, this.options.name, this.options.token);
+  }
+
+  /** Sends a chat line (held until the channel opens); returns why not, or null. */
+  sendChat(text) {
+    const why = checkText(text);
+    if (why) return why;
+    const frame = encodeChat(text, this.options.name);
+    if (this.channel?.readyState === 'open') {
+      this.channel.send(frame);
+    } else {
+      this.chatQueue.push(frame);
+    }
+    this.handlers.onchat?.({ from: 'you', text, ts: Date.now(), mine: true });
+    return null;
   }
 
   /** Ends the call: leaves the room and closes the connection. */
@@ -227,6 +245,24 @@ export class Call {
     this.pc = pc;
     this.relayCandidate = false;
     this.connected = false;
+    // The call's data channel, made by both sides with the same id (negotiated out of
+    // band), so it is in the first offer and opens with the connection.
+    const channel = pc.createDataChannel('peercall', { negotiated: true, id: 0 });
+    this.channel = channel;
+    channel.onopen = () => {
+      if (channel !== this.channel) return;
+      for (const frame of this.chatQueue.splice(0)) channel.send(frame);
+    };
+    channel.onmessage = (event) => {
+      if (channel !== this.channel) return;
+      try {
+        const line = decodeChat(event.data);
+        if (line) this.handlers.onchat?.({ ...line, mine: false });
+      } catch (err) {
+        console.warn('a data-channel message was refused:', err.message);
+        this.handlers.onchaterror?.(`a message from the other side was refused: ${err.message}`);
+      }
+    };
     const remote = new MediaStream();
     pc.ontrack = (event) => {
       remote.addTrack(event.track);
@@ -402,6 +438,7 @@ export class Call {
     clearTimeout(this.restartTimer);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    this.channel = null;
     if (this.pc) {
       this.pc.close();
       this.pc = null;

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use call::peer::BitrateRange;
 use call::{
     AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, ProcessingOptions,
-    Summary, TurnServer, VideoInput, run_call,
+    Summary, TurnServer, VideoInput, run_call, run_call_with,
 };
 use clap::Args;
 use media::codec::VideoCodec;
@@ -131,6 +131,10 @@ pub struct CallArgs {
     /// After the other peer leaves, wait for the next one instead of ending.
     #[arg(long)]
     pub stay: bool,
+    /// Chat: send each line read from stdin to the other peer, and print each line it
+    /// sends as `{"chat": {"from", "text", "sent_ms"}}` on stdout.
+    #[arg(long)]
+    pub chat: bool,
     #[command(flatten)]
     pub media: MediaArgs,
     #[command(flatten)]
@@ -278,6 +282,7 @@ fn reporter(peer: Option<&'static str>) -> impl FnMut(CallEvent) + Send {
             CallState::Ended(reason) => tracing::info!(peer, "call ended: {reason}"),
             other => tracing::info!(peer, "call {}", other.name()),
         },
+        _ => {}
     }
 }
 
@@ -332,7 +337,13 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
     let hangup = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let summary = run_call(options, reporter(None), hangup).await;
+    let (commands, inbox) = tokio::sync::mpsc::unbounded_channel();
+    if args.chat {
+        crate::extras::chat_from_stdin(commands.clone());
+    }
+    let report = crate::extras::with_chat(reporter(None));
+    let summary = run_call_with(options, report, hangup, inbox).await;
+    drop(commands);
     let verdict = Verdict::of(&summary);
     println!(
         "{}",

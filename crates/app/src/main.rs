@@ -8,6 +8,7 @@
 
 mod cli;
 mod desktop;
+mod extras;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;

@@ -13,14 +13,15 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use call::{
-    CallEvent, CallOptions, FrameSink, MediaSwitches, ProcessingOptions, open_audio, open_speaker,
-    open_video, run_call,
+    CallCommand, CallEvent, CallOptions, FrameSink, MediaSwitches, ProcessingOptions, open_audio,
+    open_speaker, open_video, run_call, run_call_with,
 };
 use clap::Parser as _;
 use media::{DeviceKind, VideoFormat};
 use signaling_proto::RoomId;
 use tokio::sync::{mpsc, watch};
 
+use super::chat::ChatEvent;
 use super::frames::{FrameQueue, Wake};
 use super::model::{AudioPick, Command, Device, Devices, Event, JoinRequest, VideoPick};
 
@@ -120,6 +121,8 @@ impl Events {
 struct Running {
     hangup: watch::Sender<bool>,
     switches: MediaSwitches,
+    /// Chat lines (and later the screen share) for the call.
+    commands: mpsc::UnboundedSender<CallCommand>,
 }
 
 async fn run(
@@ -156,6 +159,11 @@ async fn run(
             Command::StopSelfCallPeer => {
                 if let Some(stop) = self_call_peer.take() {
                     let _ = stop.send(true);
+                }
+            }
+            Command::Chat(text) => {
+                if let Some(call) = &running {
+                    let _ = call.commands.send(CallCommand::Chat(text));
                 }
             }
             Command::Mute(muted) => {
@@ -271,6 +279,7 @@ fn start_call(
     switches.video.set_blank(request.camera_off);
     switches.speaker.set_volume(request.volume);
     let (hangup, mut hung_up) = watch::channel(false);
+    let (commands, inbox) = mpsc::unbounded_channel();
     let events = events.clone();
     tokio::spawn(async move {
         let on_event = {
@@ -278,15 +287,23 @@ fn start_call(
             move |event| match event {
                 CallEvent::State(state) => events.send(Event::State(state)),
                 CallEvent::Stats(line) => events.send(Event::Stats(line)),
+                CallEvent::ChatReceived(m) => events.send(Event::Chat(ChatEvent::Received(m))),
+                CallEvent::ChatSent(m) => events.send(Event::Chat(ChatEvent::Sent(m))),
+                CallEvent::ChatFailed(e) => events.send(Event::Chat(ChatEvent::Failed(e))),
+                _ => {}
             }
         };
-        run_call(options, on_event, async move {
+        let hangup = async move {
             let _ = hung_up.wait_for(|h| *h).await;
-        })
-        .await;
+        };
+        run_call_with(options, on_event, hangup, inbox).await;
         events.send(Event::Ended);
     });
-    Running { hangup, switches }
+    Running {
+        hangup,
+        switches,
+        commands,
+    }
 }
 
 /// `--self-call`: a windowless peer with the test pattern and tone in `room`, which

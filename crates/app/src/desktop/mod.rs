@@ -12,6 +12,7 @@
 //! repaint at all.
 
 pub mod bridge;
+pub mod chat;
 pub mod frames;
 pub mod model;
 pub mod video;

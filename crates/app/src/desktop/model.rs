@@ -247,6 +247,8 @@ pub enum Event {
     Server(String),
     /// The embedded signaling server could not start.
     ServerFailed(String),
+    /// Something about the chat.
+    Chat(super::chat::ChatEvent),
 }
 
 /// Something for the engine bridge to do.
@@ -282,6 +284,8 @@ pub enum Command {
     },
     /// Stop the `--self-call` peer.
     StopSelfCallPeer,
+    /// Send a chat line in the running call.
+    Chat(String),
 }
 
 /// Everything a call starts with.
@@ -416,6 +420,8 @@ pub struct Model {
     pub embedded: Option<String>,
     /// Commands for the bridge, taken each frame.
     pub outbox: Vec<Command>,
+    /// The chat panel.
+    pub chat: super::chat::ChatState,
     /// Join once `devices_known` and a server is known.
     join_when_ready: bool,
     /// A device list has arrived (the fallbacks to the test sources are made).
@@ -477,6 +483,7 @@ impl Model {
             fullscreen: false,
             embedded: None,
             outbox: Vec::new(),
+            chat: super::chat::ChatState::default(),
             join_when_ready: launch.join_when_ready,
             devices_known: false,
             self_call: if launch.self_call {
@@ -700,6 +707,17 @@ impl Model {
         }
     }
 
+    /// Sends what is typed in the chat, when in a call and it is worth sending.
+    pub fn send_chat(&mut self) {
+        if !self.in_call() {
+            self.chat.error = Some("join a call to chat".into());
+            return;
+        }
+        if let Some(text) = self.chat.take_draft() {
+            self.outbox.push(Command::Chat(text));
+        }
+    }
+
     /// Volume moved (kept between 0 and [`MAX_VOLUME`]).
     pub fn set_volume(&mut self, volume: f32) {
         self.settings.volume = volume.clamp(0.0, MAX_VOLUME);
@@ -757,6 +775,7 @@ impl Model {
                 tracing::warn!(%why, "no embedded server");
                 self.error(&why, None);
             }
+            Event::Chat(event) => self.chat.handle(event),
         }
         if self.join_when_ready && self.devices_known && self.server_url().is_some() {
             self.join_when_ready = false;

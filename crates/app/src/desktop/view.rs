@@ -4,7 +4,8 @@
 //! talks to the engine.
 //!
 //! Shortcuts (when no text field has focus): `M` mute, `V` camera, `F` full screen
-//! (`Esc` leaves it), `S` stats.
+//! (`Esc` leaves it), `S` stats, `C` chat. The chat panel lists the lines with sender
+//! and time; Enter sends what is typed.
 
 use eframe::egui::{self, Color32, RichText};
 
@@ -72,6 +73,64 @@ const STATS_PADDING: f32 = 6.0;
 /// The stats backdrop's rounding.
 const STATS_ROUNDING: f32 = 4.0;
 
+/// The chat panel's width at first (it can be dragged wider).
+const CHAT_PANEL_WIDTH: f32 = 280.0;
+/// How tall the chat's typing field is, in lines.
+const CHAT_INPUT_ROWS: usize = 2;
+
+/// The label of the button that shows or hides the chat: with the unread count.
+pub fn chat_button_label(model: &Model) -> String {
+    match model.chat.unread {
+        0 => "Chat".to_owned(),
+        n => format!("Chat ({n})"),
+    }
+}
+
+/// The chat: the lines with who and when, an error if the last one was refused, and
+/// the field to type in (Enter sends, Shift+Enter a new line).
+fn chat_panel(ui: &mut egui::Ui, model: &mut Model) {
+    ui.add_space(PANEL_TOP);
+    ui.heading("Chat");
+    let input_height = ui.spacing().interact_size.y * (CHAT_INPUT_ROWS as f32 + 2.0);
+    egui::ScrollArea::vertical()
+        .max_height((ui.available_height() - input_height).max(0.0))
+        .stick_to_bottom(true)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for line in &model.chat.lines {
+                let who = match &line.time {
+                    Some(time) => format!("{} · {time}", line.from),
+                    None => line.from.clone(),
+                };
+                let colour = if line.mine {
+                    Color32::LIGHT_BLUE
+                } else {
+                    GREEN
+                };
+                ui.label(RichText::new(who).small().color(colour));
+                ui.add(egui::Label::new(line.text.as_str()).wrap());
+            }
+        });
+    if let Some(error) = &model.chat.error {
+        ui.colored_label(RED, error.as_str());
+    }
+    let field = ui.add(
+        egui::TextEdit::multiline(&mut model.chat.draft)
+            .desired_rows(CHAT_INPUT_ROWS)
+            .desired_width(f32::INFINITY)
+            .hint_text("Type a message")
+            .return_key(egui::KeyboardShortcut::new(
+                egui::Modifiers::SHIFT,
+                egui::Key::Enter,
+            )),
+    );
+    let enter = field.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    if ui.button("Send").clicked() || enter {
+        model.send_chat();
+        field.request_focus();
+    }
+}
+
 /// The pictures to draw this frame.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Pictures {
@@ -93,6 +152,12 @@ pub fn show(ctx: &egui::Context, model: &mut Model, pictures: Pictures) {
             .resizable(false)
             .exact_width(DEVICE_PANEL_WIDTH)
             .show(ctx, |ui| devices(ui, model));
+        if model.chat.open {
+            egui::SidePanel::right("chat")
+                .resizable(true)
+                .default_width(CHAT_PANEL_WIDTH)
+                .show(ctx, |ui| chat_panel(ui, model));
+        }
     }
     egui::CentralPanel::default()
         .frame(egui::Frame::NONE.fill(Color32::BLACK))
@@ -112,6 +177,10 @@ fn shortcuts(ctx: &egui::Context, model: &mut Model) {
     }
     if pressed(egui::Key::S) {
         model.show_stats = !model.show_stats;
+    }
+    if pressed(egui::Key::C) {
+        let open = !model.chat.open;
+        model.chat.set_open(open);
     }
     if pressed(egui::Key::F) || (model.fullscreen && pressed(egui::Key::Escape)) {
         set_fullscreen(ctx, model, !model.fullscreen);
@@ -379,6 +448,14 @@ fn devices(ui: &mut egui::Ui, model: &mut Model) {
         {
             model.show_stats = !model.show_stats;
         }
+        if ui
+            .selectable_label(model.chat.open, chat_button_label(model))
+            .on_hover_text("C")
+            .clicked()
+        {
+            let open = !model.chat.open;
+            model.chat.set_open(open);
+        }
     });
 }
 
@@ -538,6 +615,38 @@ mod tests {
         model.join();
         state(model, CallState::Connected);
         model.outbox.clear();
+    }
+
+    #[test]
+    fn chat_shows_the_unread_count_and_enter_sends_what_is_typed() {
+        let mut h = harness(connected);
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Chat(crate::desktop::chat::ChatEvent::Received(
+                call::ChatMessage {
+                    from: Some("ana".into()),
+                    text: "look at https://example.org".into(),
+                    sent_ms: Some(0),
+                },
+            )),
+        );
+        h.run();
+        h.get_by_label("Chat (1)").click();
+        h.run();
+        assert_eq!(h.state().chat.unread, 0);
+        h.get_by_label("look at https://example.org");
+        h.get_by_role(Role::MultilineTextInput).focus();
+        h.run();
+        h.get_by_role(Role::MultilineTextInput)
+            .type_text("héllo 👋");
+        h.run();
+        h.key_press(egui::Key::Enter);
+        h.run();
+        assert_eq!(
+            h.state().outbox.as_slice(),
+            [Command::Chat("héllo 👋".into())]
+        );
+        assert_eq!(h.state().chat.draft, "");
     }
 
     #[test]
