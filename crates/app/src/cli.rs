@@ -135,6 +135,16 @@ pub struct CallArgs {
     /// sends as `{"chat": {"from", "text", "sent_ms"}}` on stdout.
     #[arg(long)]
     pub chat: bool,
+    /// Share a screen or window once the call connects: `screen`, `screen:N` or
+    /// `window:ID` (X11; ids as `xwininfo` shows them), sent as a second video track.
+    #[arg(long, value_name = "WHAT")]
+    pub share: Option<media::screen::ShareTarget>,
+    /// Pictures per second of the screen share.
+    #[arg(long, default_value_t = media::screen::DEFAULT_SHARE_FPS, requires = "share")]
+    pub share_fps: f32,
+    /// Stop sharing after this many seconds (none: share until the call ends).
+    #[arg(long, value_name = "SECS", requires = "share")]
+    pub share_for: Option<f64>,
     #[command(flatten)]
     pub media: MediaArgs,
     #[command(flatten)]
@@ -341,7 +351,16 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
     if args.chat {
         crate::extras::chat_from_stdin(commands.clone());
     }
-    let report = crate::extras::with_chat(reporter(None));
+    anyhow::ensure!(
+        args.share_fps > 0.0 && args.share_fps <= 30.0,
+        "--share-fps must be above 0 and at most 30"
+    );
+    let share = args.share.map(|target| crate::extras::ShareAsked {
+        target,
+        fps: args.share_fps,
+        stop_after: args.share_for.map(Duration::from_secs_f64),
+    });
+    let report = crate::extras::with_extras(reporter(None), commands.clone(), share);
     let summary = run_call_with(options, report, hangup, inbox).await;
     drop(commands);
     let verdict = Verdict::of(&summary);

@@ -58,6 +58,25 @@ pub enum CallEvent {
     /// A chat line of ours was refused (empty, too long, the channel failed), or one
     /// that arrived was malformed.
     ChatFailed(ChatError),
+    /// Our screen share or the other peer's started or stopped, or ours failed.
+    Share(ShareEvent),
+}
+
+/// What happened to a screen share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShareEvent {
+    /// We share this (a screen's or window's name); the other peer is being asked to
+    /// take it.
+    Started(String),
+    /// We stopped sharing (asked to, the call's media stopped, or the capture ended).
+    Stopped,
+    /// Sharing could not start (no display, no such window...), and why.
+    Failed(String),
+    /// The other peer shares its screen.
+    RemoteStarted,
+    /// The other peer stopped sharing.
+    RemoteStopped,
 }
 
 /// What the user asks of a running call, besides hanging up.
@@ -66,6 +85,11 @@ pub enum CallEvent {
 pub enum CallCommand {
     /// Send a chat line.
     Chat(String),
+    /// Share a screen or window, at this frame rate (mid-call: the other peer is sent a
+    /// new offer with a second video track, the camera going on).
+    StartShare(media::screen::ShareTarget, f32),
+    /// Stop sharing.
+    StopShare,
 }
 
 /// How a call went.
@@ -153,6 +177,7 @@ pub async fn run_call_with(
         ticks: 0,
         commands: Some(commands),
         chat: ChatOutbox::default(),
+        remote_sharing: false,
     };
     let outcome = shell.run(hangup).await;
     shell.teardown().await;
@@ -199,6 +224,8 @@ struct Shell<F> {
     commands: Option<mpsc::UnboundedReceiver<CallCommand>>,
     /// Chat lines waiting for the data channel to open.
     chat: ChatOutbox,
+    /// Whether the other peer's last description shares its screen.
+    remote_sharing: bool,
 }
 
 /// What woke the shell.
@@ -318,7 +345,78 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     Err(err) => (self.on_event)(CallEvent::ChatFailed(err)),
                 }
             }
+            CallCommand::StartShare(target, fps) => {
+                if let Err(why) = self.start_share(target, fps).await {
+                    tracing::warn!(%why, "screen share did not start");
+                    (self.on_event)(CallEvent::Share(ShareEvent::Failed(why)));
+                }
+            }
+            CallCommand::StopShare => {
+                let Some(media) = &mut self.media else { return };
+                if !media.sharing() {
+                    return;
+                }
+                if let Err(err) = media.stop_share().await {
+                    tracing::warn!(%err, "stopping the screen share");
+                }
+                (self.on_event)(CallEvent::Share(ShareEvent::Stopped));
+                self.machine
+                    .handle_input(Instant::now(), Input::NegotiationNeeded);
+            }
         }
+    }
+
+    /// Opens the capture of `target` and adds its track; the machine then offers it.
+    async fn start_share(
+        &mut self,
+        target: media::screen::ShareTarget,
+        fps: f32,
+    ) -> Result<(), String> {
+        if self.media.as_ref().is_none_or(|m| m.sharing()) {
+            return Err(match self.media {
+                None => "not in a call".into(),
+                Some(_) => "already sharing".into(),
+            });
+        }
+        let capture =
+            tokio::task::spawn_blocking(move || media::screen::X11Capture::open(target, fps))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        let name = media::VideoSource::name(&capture);
+        tracing::info!(%name, shm = capture.uses_shm(), "sharing");
+        let media = self.media.as_mut().ok_or("the call ended")?;
+        media
+            .start_share(Box::new(capture))
+            .await
+            .map_err(|e| e.to_string())?;
+        (self.on_event)(CallEvent::Share(ShareEvent::Started(name)));
+        self.machine
+            .handle_input(Instant::now(), Input::NegotiationNeeded);
+        Ok(())
+    }
+
+    /// A negotiation completed mid-call: our share's pipeline starts once it is
+    /// negotiated, and the other peer's sharing is told when it changes.
+    async fn negotiated(&mut self) -> Result<(), Failure> {
+        let Some(media) = &mut self.media else {
+            return Ok(());
+        };
+        media.negotiated().await?;
+        let remote = match &self.link {
+            Some(link) => link.pc.remote_description().await,
+            None => None,
+        };
+        let sharing = remote.is_some_and(|d| crate::sdp::shares_screen(&d.sdp));
+        if sharing != self.remote_sharing {
+            self.remote_sharing = sharing;
+            (self.on_event)(CallEvent::Share(if sharing {
+                ShareEvent::RemoteStarted
+            } else {
+                ShareEvent::RemoteStopped
+            }));
+        }
+        Ok(())
     }
 
     /// Sends one chat frame on the current connection's channel.
@@ -470,6 +568,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     .await
                     .map_err(CallError::webrtc)?;
                 self.send(ClientMessage::Answer { sdp, to: Some(to) })?;
+                self.negotiated().await?;
             }
             Action::ApplyAnswer(sdp) => {
                 if let Some(tracks) = self.tracks_mut() {
@@ -481,7 +580,9 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     .set_remote_description(answer)
                     .await
                     .map_err(CallError::webrtc)?;
+                self.negotiated().await?;
             }
+            Action::Renegotiate { to } => self.offer(Some(to)).await?,
             Action::RestartIce { to } => {
                 tracing::info!("restarting ICE");
                 self.pc()?.restart_ice().await.map_err(CallError::webrtc)?;
@@ -624,6 +725,12 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         let Some(media) = self.media.take() else {
             return;
         };
+        if media.sharing() {
+            (self.on_event)(CallEvent::Share(ShareEvent::Stopped));
+        }
+        if std::mem::take(&mut self.remote_sharing) {
+            (self.on_event)(CallEvent::Share(ShareEvent::RemoteStopped));
+        }
         if let (Some(first), Some(link)) = (media.first_frame(), &self.link) {
             self.summary.first_frame_ms =
                 Some(first.saturating_duration_since(link.built).as_millis() as u64);

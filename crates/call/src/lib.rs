@@ -40,7 +40,7 @@ pub mod verify;
 pub mod video;
 
 pub use chat::{ChatError, ChatMessage};
-pub use engine::{CallCommand, CallEvent, Summary, run_call, run_call_with};
+pub use engine::{CallCommand, CallEvent, ShareEvent, Summary, run_call, run_call_with};
 pub use options::{
     AudioInput, AudioOutput, CallOptions, FrameSink, IceOptions, MediaSwitches, ProcessingOptions,
     TurnServer, VideoInput, open_audio, open_speaker, open_video,
