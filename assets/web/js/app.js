@@ -7,8 +7,9 @@
 // fails), `server` (a ws:// or wss:// URL; default: the server that served this page)
 // and `autojoin=1` (join at once, for scripts and tests).
 //
-// `window.peercall` exposes the live call, its state and timings, and the chat's lines
-// (`chatLines`: {from, text, ts, mine}) for automation.
+// `window.peercall` exposes the live call, its state and timings, the chat's lines
+// (`chatLines`: {from, text, ts, mine}) and the other side's screen share
+// (`screenStream`) for automation.
 
 import { Call } from './call.js';
 import { linkify, timeOf } from './chat.js';
@@ -55,6 +56,7 @@ function setState(state, detail = '') {
   const inCall = !['idle', 'ended', 'failed'].includes(state);
   $('join').disabled = inCall;
   $('hangup').disabled = !inCall;
+  $('share').disabled = state !== 'connected' && state !== 'reconnecting' && !ui.call?.share;
   for (const id of ['name', 'room', 'relay']) $(id).disabled = inCall;
   if (state === 'failed') showBanner(detail);
   if (!inCall) {
@@ -139,6 +141,32 @@ function addChatLine(line) {
   }
 }
 
+/** The other side's screen, large, with its camera small beside it; or none. */
+function showScreen(stream) {
+  ui.screenStream = stream;
+  $('screen-video').srcObject = stream;
+  $('screen-figure').hidden = !stream;
+  $('videos').classList.toggle('with-screen', Boolean(stream));
+}
+
+/** Starts or stops sharing our screen (the browser asks which screen or window). */
+async function toggleShare() {
+  if (!ui.call) return;
+  if (ui.call.share) {
+    await ui.call.stopShare();
+    return;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getDisplayMedia({
+      video: { frameRate: 15, width: { max: 1920 }, height: { max: 1080 } },
+      audio: false,
+    });
+    await ui.call.startShare(stream);
+  } catch (err) {
+    showBanner(`Screen sharing did not start: ${err.message}`, 'notice');
+  }
+}
+
 function showChatError(why) {
   $('chat-error').textContent = why || '';
   $('chat-error').hidden = !why;
@@ -194,6 +222,12 @@ function join() {
       el.hidden = !code;
     },
     onchat: addChatLine,
+    onscreen: showScreen,
+    onshare: (sharing) => {
+      $('sharing').hidden = !sharing;
+      $('share').textContent = sharing ? 'Stop sharing' : 'Share screen';
+      $('share').setAttribute('aria-pressed', String(sharing));
+    },
     onchaterror: showChatError,
     onremote: (stream) => {
       const video = $('remote-video');
@@ -264,6 +298,8 @@ async function main() {
   $('hangup').addEventListener('click', () => ui.call?.hangUp());
   $('mute').addEventListener('click', (e) => toggleTrack('audio', e.target, 'Mute mic', 'Unmute mic'));
   $('camera').addEventListener('click', (e) => toggleTrack('video', e.target, 'Camera off', 'Camera on'));
+  $('share').addEventListener('click', () => toggleShare());
+  $('stop-share').addEventListener('click', () => ui.call?.stopShare());
   $('chat-form').addEventListener('submit', (e) => { e.preventDefault(); sendChat(); });
   $('chat').addEventListener('toggle', readChat);
   document.addEventListener('visibilitychange', readChat);

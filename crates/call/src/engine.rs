@@ -200,6 +200,9 @@ struct Link {
     channel: Arc<dyn DataChannel>,
     /// Whether its channel has closed (it is not polled any more).
     channel_done: bool,
+    /// Whether we are the DTLS server (`Some(true)`: the other side answered our first
+    /// offer `active`), once the first negotiation is done.
+    dtls_role: Option<bool>,
 }
 
 /// The I/O around the machine.
@@ -563,7 +566,9 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     tracks.before_answer(&offer).await?;
                 }
                 let answer = pc.create_answer(None).await.map_err(CallError::webrtc)?;
-                let sdp = answer.sdp.clone();
+                // What we send keeps the connection's DTLS role; the stack takes only
+                // the answer it made (its DTLS transport runs on, whatever the text says).
+                let sdp = crate::sdp::keep_dtls_role(&answer.sdp, self.dtls_passive());
                 pc.set_local_description(answer)
                     .await
                     .map_err(CallError::webrtc)?;
@@ -571,6 +576,11 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 self.negotiated().await?;
             }
             Action::ApplyAnswer(sdp) => {
+                if let Some(link) = &mut self.link
+                    && link.dtls_role.is_none()
+                {
+                    link.dtls_role = Some(crate::sdp::makes_us_passive(&sdp));
+                }
                 if let Some(tracks) = self.tracks_mut() {
                     tracks.before_applying_answer(&sdp).await?;
                 }
@@ -621,6 +631,15 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             .await
             .map_err(CallError::webrtc)?;
         self.send(ClientMessage::Offer { sdp, to })
+    }
+
+    /// Whether we are the DTLS server of the current connection (see
+    /// [`crate::sdp::keep_dtls_role`]).
+    fn dtls_passive(&self) -> bool {
+        self.link
+            .as_ref()
+            .and_then(|link| link.dtls_role)
+            .unwrap_or(false)
     }
 
     /// Our tracks on the current connection, until media starts with them.
@@ -677,6 +696,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             relays,
             channel,
             channel_done: false,
+            dtls_role: None,
         });
         Ok(())
     }

@@ -215,6 +215,28 @@ pub fn shares_screen(sdp: &str) -> bool {
     screen_sections(sdp).iter().any(|&(_, sends)| sends)
 }
 
+/// Whether an answer to our offer makes us the DTLS server for the connection's life:
+/// the other side took the client's role (`a=setup:active`).
+pub fn makes_us_passive(answer: &str) -> bool {
+    answer
+        .lines()
+        .any(|line| line.trim_end() == "a=setup:active")
+}
+
+/// Our answer to a renegotiating offer, with the DTLS role this connection already has.
+///
+/// webrtc 0.21 answers every offer `a=setup:active`, but a connection keeps the role it
+/// took the first time (RFC 8842 §5.5): when the other side answered our first offer
+/// `active` ([`makes_us_passive`]), we are `passive` for good, and a browser refuses an
+/// answer that says otherwise ("Failed to set SSL role").
+pub fn keep_dtls_role(answer: &str, passive: bool) -> String {
+    if passive {
+        answer.replace("a=setup:active", "a=setup:passive")
+    } else {
+        answer.to_owned()
+    }
+}
+
 /// Repair and comfort-noise formats: not what a section is decoded with.
 const NOT_MEDIA: [&str; 6] = [
     "rtx",
@@ -254,6 +276,17 @@ m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rt
         let ours = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\na=msid:screen video-1\r\n";
         assert!(shares_screen(ours));
+    }
+
+    #[test]
+    fn a_renegotiation_answer_keeps_the_dtls_role_the_connection_has() {
+        let answer = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=setup:active\r\n";
+        // They answered our first offer as the DTLS client: we stay the server.
+        assert!(makes_us_passive(answer));
+        assert!(!makes_us_passive(&answer.replace("active", "passive")));
+        assert!(keep_dtls_role(answer, true).contains("a=setup:passive"));
+        // They offered first (actpass) and we answered active: nothing changes.
+        assert_eq!(keep_dtls_role(answer, false), answer);
     }
 
     #[test]

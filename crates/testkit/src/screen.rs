@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection as _;
-use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat};
+use x11rb::protocol::xproto::{
+    ChangeGCAux, ConnectionExt as _, CreateGCAux, ImageFormat, Rectangle,
+};
 
 /// A running Xvfb.
 pub struct Xvfb {
@@ -59,6 +61,53 @@ impl Xvfb {
             let _ = xvfb.child.kill();
         }
         Err("no display number free for Xvfb".into())
+    }
+
+    /// Paints `blocks` (x, y, width, height, 0xRRGGBB) and `text` (x, y of its
+    /// baseline, the string, in the server's `fixed` font, white) onto the root window:
+    /// what a screen share of this display then shows.
+    pub fn paint(
+        &self,
+        blocks: &[(i16, i16, u16, u16, u32)],
+        text: &[(i16, i16, &str)],
+    ) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| err(&e))?;
+        let root = conn.setup().roots[screen].root;
+        let gc = conn.generate_id().map_err(|e| err(&e))?;
+        let font = conn.generate_id().map_err(|e| err(&e))?;
+        conn.open_font(font, b"fixed").map_err(|e| err(&e))?;
+        conn.create_gc(gc, root, &CreateGCAux::new().font(font))
+            .map_err(|e| err(&e))?;
+        for &(x, y, width, height, rgb) in blocks {
+            conn.change_gc(gc, &ChangeGCAux::new().foreground(rgb))
+                .map_err(|e| err(&e))?;
+            conn.poly_fill_rectangle(
+                root,
+                gc,
+                &[Rectangle {
+                    x,
+                    y,
+                    width,
+                    height,
+                }],
+            )
+            .map_err(|e| err(&e))?;
+        }
+        conn.change_gc(gc, &ChangeGCAux::new().foreground(0xffffff).background(0))
+            .map_err(|e| err(&e))?;
+        for &(x, y, string) in text {
+            conn.image_text8(root, gc, x, y, string.as_bytes())
+                .map_err(|e| err(&e))?;
+        }
+        conn.free_gc(gc).map_err(|e| err(&e))?;
+        conn.close_font(font).map_err(|e| err(&e))?;
+        // A round trip: everything above is drawn when this returns.
+        conn.get_input_focus()
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?;
+        Ok(())
     }
 
     /// The whole screen now.
