@@ -284,8 +284,17 @@ impl std::fmt::Debug for X11Capture {
 impl X11Capture {
     /// Opens `target` on `$DISPLAY`, delivering pictures at `fps`.
     pub fn open(target: ShareTarget, fps: f32) -> Result<Self, MediaError> {
+        Self::open_on(None, target, fps)
+    }
+
+    /// [`X11Capture::open`] on X display `display` (`None`: `$DISPLAY`).
+    pub fn open_on(
+        display: Option<&str>,
+        target: ShareTarget,
+        fps: f32,
+    ) -> Result<Self, MediaError> {
         let (conn, default_screen) =
-            x11rb::connect(None).map_err(|e| x11_error("cannot open the X display", e))?;
+            x11rb::connect(display).map_err(|e| x11_error("cannot open the X display", e))?;
         let index = match target {
             ShareTarget::Screen(Some(n)) => n,
             _ => default_screen,

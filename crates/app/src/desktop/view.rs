@@ -73,6 +73,39 @@ const STATS_PADDING: f32 = 6.0;
 /// The stats backdrop's rounding.
 const STATS_ROUNDING: f32 = 4.0;
 
+/// Behind "You are sharing …": a blue that white text reads well on.
+const SHARING_FILL: Color32 = Color32::from_rgb(0x1d, 0x4e, 0xd8);
+
+/// The picker: every screen and window by name; one click shares it.
+fn share_picker(ctx: &egui::Context, model: &mut Model) {
+    let mut open = true;
+    let mut picked = None;
+    egui::Window::new("Share your screen")
+        .open(&mut open)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            if model.share.choices.is_empty() {
+                ui.label("Looking for screens and windows…");
+            }
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                for choice in &model.share.choices {
+                    let label = match choice.target {
+                        media::screen::ShareTarget::Window(_) => format!("🗔 {}", choice.name),
+                        _ => format!("🖵 {}", choice.name),
+                    };
+                    if ui.button(label).clicked() {
+                        picked = Some(choice.target);
+                    }
+                }
+            });
+        });
+    if let Some(target) = picked {
+        model.share(target);
+    } else if !open {
+        model.share.picker_open = false;
+    }
+}
+
 /// The chat panel's width at first (it can be dragged wider).
 const CHAT_PANEL_WIDTH: f32 = 280.0;
 /// How tall the chat's typing field is, in lines.
@@ -138,6 +171,8 @@ pub struct Pictures {
     pub remote: Option<Picture>,
     /// Local preview.
     pub local: Option<Picture>,
+    /// The other peer's screen share.
+    pub screen: Option<Picture>,
 }
 
 /// Draws the window.
@@ -152,6 +187,27 @@ pub fn show(ctx: &egui::Context, model: &mut Model, pictures: Pictures) {
             .resizable(false)
             .exact_width(DEVICE_PANEL_WIDTH)
             .show(ctx, |ui| devices(ui, model));
+        if let Some(name) = &model.share.sharing {
+            let text = format!("You are sharing {name}");
+            let mut stop = false;
+            egui::TopBottomPanel::top("sharing").show(ctx, |ui| {
+                egui::Frame::NONE
+                    .fill(SHARING_FILL)
+                    .inner_margin(BANNER_PADDING)
+                    .show(ui, |ui| {
+                        ui.horizontal(|ui| {
+                            ui.label(RichText::new(text).color(Color32::WHITE).strong());
+                            stop = ui.button("Stop sharing").clicked();
+                        });
+                    });
+            });
+            if stop {
+                model.stop_sharing();
+            }
+        }
+        if model.share.picker_open {
+            share_picker(ctx, model);
+        }
         if model.chat.open {
             egui::SidePanel::right("chat")
                 .resizable(true)
@@ -448,6 +504,16 @@ fn devices(ui: &mut egui::Ui, model: &mut Model) {
         {
             model.show_stats = !model.show_stats;
         }
+        if model.share.sharing.is_some() {
+            if ui.selectable_label(true, "Stop sharing").clicked() {
+                model.stop_sharing();
+            }
+        } else if ui
+            .add_enabled(model.in_call(), egui::Button::new("Share screen"))
+            .clicked()
+        {
+            model.open_share_picker();
+        }
         if ui
             .selectable_label(model.chat.open, chat_button_label(model))
             .on_hover_text("C")
@@ -468,7 +534,23 @@ pub fn fit(size: egui::Vec2, within: egui::Rect) -> egui::Rect {
 fn videos(ui: &mut egui::Ui, model: &mut Model, pictures: Pictures) {
     let area = ui.max_rect();
     let painter = ui.painter_at(area);
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    if let Some(screen) = pictures.screen.filter(|_| model.in_call()) {
+        // Their screen large, their camera small in the bottom left corner.
+        painter.image(screen.id, fit(screen.size, area), uv, Color32::WHITE);
+        if let Some(remote) = pictures.remote {
+            let width = (area.width() * PREVIEW_SHARE).max(PREVIEW_MIN_WIDTH);
+            let size = egui::vec2(width, width * remote.size.y / remote.size.x);
+            let margin = egui::vec2(PREVIEW_MARGIN, -PREVIEW_MARGIN);
+            let rect = egui::Rect::from_min_size(
+                area.left_bottom() + margin - egui::vec2(0.0, size.y),
+                size,
+            );
+            painter.image(remote.id, rect, uv, Color32::WHITE);
+        }
+    }
     match pictures.remote {
+        _ if pictures.screen.is_some() && model.in_call() => {}
         Some(remote) if model.in_call() => {
             let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
             painter.image(remote.id, fit(remote.size, area), uv, Color32::WHITE);
