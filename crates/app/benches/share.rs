@@ -48,7 +48,9 @@ fn paint_desktop(xvfb: &Xvfb) {
         })
         .collect();
     let text: Vec<(i16, i16, &str)> = text.iter().map(|(x, y, s)| (*x, *y, s.as_str())).collect();
-    xvfb.paint(&BLOCKS, &text).expect("paint");
+    if let Err(why) = xvfb.paint(&BLOCKS, &text) {
+        panic!("cannot paint the screen: {why}");
+    }
 }
 
 fn capture_and_encode(xvfb: &Xvfb, frames: usize) {
@@ -74,7 +76,21 @@ fn capture_and_encode(xvfb: &Xvfb, frames: usize) {
             pictures.push(picture);
         }
     }
-    report("capture per 1920x1080 picture", grabs, "ms");
+    report(
+        "capture per 1920x1080 picture (read, cursor, to I420)",
+        grabs,
+        "ms",
+    );
+    // Of which the colour conversion alone.
+    let bgrx = vec![0x80u8; 1920 * 1080 * 4];
+    let converts: Vec<f64> = (0..frames.min(100))
+        .map(|_| {
+            let started = Instant::now();
+            media::screen::bgrx_to_i420(&bgrx, 1920, 1080, 0).expect("convert");
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    report("  of which BGRx to I420", converts, "ms");
     let mut encoder =
         H264Encoder::new(1920, 1080, EncoderSettings::screen(2_500_000, 15.0)).expect("encoder");
     let mut encodes = Vec::new();

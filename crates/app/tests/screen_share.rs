@@ -395,3 +395,52 @@ async fn chromium_shares_its_screen_and_the_native_peer_decodes_the_second_track
     }
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_native_peers_sharing_at_the_same_moment_both_get_the_others_screen() {
+    let xvfb = match Xvfb::start(1280, 720) {
+        Ok(xvfb) => xvfb,
+        Err(why) => return testkit::skip_or_fail(&why),
+    };
+    xvfb.paint(&BLOCKS, &[(120, 80, "both share")]).unwrap();
+    let (server, _stop) = signaling_server(&[]).await;
+    // Both start sharing as the call connects: their offers cross (glare), and the
+    // polite one (the callee) rolls its own back, answers, and offers again.
+    let flags = ["--share", "screen", "--width", "320", "--height", "240"];
+    let a = Native::start(server, "share-glare", &xvfb.display, &flags);
+    a.wait_log("call waiting").await;
+    let b = Native::start(server, "share-glare", &xvfb.display, &flags);
+    let until = Instant::now() + WITHIN;
+    for peer in [&a, &b] {
+        loop {
+            let lines = peer.lines();
+            let decoded = lines
+                .iter()
+                .filter_map(|l| l["screen_in"]["frames"].as_u64())
+                .max()
+                .unwrap_or(0);
+            let sent = lines
+                .iter()
+                .filter_map(|l| l["screen_out"]["frames"].as_u64())
+                .max()
+                .unwrap_or(0);
+            if decoded >= 10 && sent >= 10 {
+                let last = lines
+                    .iter()
+                    .rev()
+                    .find(|l| l["screen_in"].is_object())
+                    .unwrap();
+                assert_eq!(last["screen_in"]["width"], 1280, "{last}");
+                assert_eq!(last["screen_in"]["height"], 720, "{last}");
+                assert!(last["video_in"]["fps"].as_u64() > Some(0), "{last}");
+                break;
+            }
+            assert!(
+                Instant::now() < until,
+                "a peer did not get the other's share\n{}",
+                peer.dump()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
