@@ -7,6 +7,10 @@
 //!   track leaves the page.
 //! - Chromium shares (`getDisplayMedia` with its fake capture source) and the native
 //!   peer decodes the second video track.
+//! - Two native peers starting to share at the same moment (offers crossing) each get
+//!   the other's share.
+//! - One window captured through Composite is whole though another window covers half
+//!   of it, and the window list names it.
 //!
 //! Needs `Xvfb`, `chromium` and `chromium-driver` (scripts/test installs them). Run in a
 //! loopback-only network namespace, as scripts/test does.
@@ -442,5 +446,45 @@ async fn two_native_peers_sharing_at_the_same_moment_both_get_the_others_screen(
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+}
+
+#[test]
+fn one_window_is_captured_whole_though_another_window_covers_part_of_it() {
+    let xvfb = match Xvfb::start(800, 600) {
+        Ok(xvfb) => xvfb,
+        Err(why) => return testkit::skip_or_fail(&why),
+    };
+    let (red, _keep_red) = xvfb
+        .window((50, 50, 400, 300), 0xff0000, "red window")
+        .unwrap();
+    let list = media::screen::shareables_on(Some(&xvfb.display)).unwrap();
+    assert!(
+        list.iter()
+            .any(|s| s.name == "red window" && s.target == media::screen::ShareTarget::Window(red)),
+        "{list:?}"
+    );
+    let mut capture = media::screen::X11Capture::open_on(
+        Some(&xvfb.display),
+        media::screen::ShareTarget::Window(red),
+        15.0,
+    )
+    .unwrap();
+    // A blue window over the red one's right half, opened after the capture began.
+    let (_blue, _keep_blue) = xvfb
+        .window((250, 50, 400, 300), 0x0000ff, "blue window")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let picture = capture.grab().unwrap();
+    assert_eq!((picture.width(), picture.height()), (400, 300));
+    // Red in BT.601 limited range: Y 81, V (Cr) 240; the covered half too.
+    let (y, _, v) = picture.planes();
+    for x in [20usize, 300, 380] {
+        let luma = i32::from(y[150 * 400 + x]);
+        let cr = i32::from(v[75 * 200 + x / 2]);
+        assert!(
+            (luma - 81).abs() <= 4 && (cr - 240).abs() <= 6,
+            "at x {x}: Y {luma}, Cr {cr} (not red)"
+        );
     }
 }

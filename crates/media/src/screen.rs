@@ -84,7 +84,12 @@ fn x11_error(what: &str, err: impl std::fmt::Display) -> MediaError {
 
 /// The screens and windows of the X display (`$DISPLAY`) that can be shared.
 pub fn shareables() -> Result<Vec<Shareable>, MediaError> {
-    let (conn, _) = x11rb::connect(None).map_err(|e| x11_error("no X display", e))?;
+    shareables_on(None)
+}
+
+/// [`shareables`] of X display `display` (`None`: `$DISPLAY`).
+pub fn shareables_on(display: Option<&str>) -> Result<Vec<Shareable>, MediaError> {
+    let (conn, _) = x11rb::connect(display).map_err(|e| x11_error("no X display", e))?;
     let mut out = Vec::new();
     for (i, screen) in conn.setup().roots.iter().enumerate() {
         out.push(Shareable {

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{
-    ChangeGCAux, ConnectionExt as _, CreateGCAux, ImageFormat, Rectangle,
+    ChangeGCAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, Rectangle,
+    WindowClass,
 };
+use x11rb::wrapper::ConnectionExt as _;
 
 /// A running Xvfb.
 pub struct Xvfb {
@@ -110,6 +112,49 @@ impl Xvfb {
         Ok(())
     }
 
+    /// Opens a top-level window at (`x`, `y`) of `width` x `height` filled with
+    /// `0xRRGGBB`, titled `title`, mapped; it stays until `keep` is dropped. Returns its
+    /// id and the connection that keeps it.
+    pub fn window(
+        &self,
+        (x, y, width, height): (i16, i16, u16, u16),
+        rgb: u32,
+        title: &str,
+    ) -> Result<(u32, impl Drop), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| err(&e))?;
+        let root = conn.setup().roots[screen].root;
+        let window = conn.generate_id().map_err(|e| err(&e))?;
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            window,
+            root,
+            x,
+            y,
+            width,
+            height,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            0,
+            &CreateWindowAux::new().background_pixel(rgb),
+        )
+        .map_err(|e| err(&e))?;
+        conn.change_property8(
+            x11rb::protocol::xproto::PropMode::REPLACE,
+            window,
+            x11rb::protocol::xproto::AtomEnum::WM_NAME,
+            x11rb::protocol::xproto::AtomEnum::STRING,
+            title.as_bytes(),
+        )
+        .map_err(|e| err(&e))?;
+        conn.map_window(window).map_err(|e| err(&e))?;
+        conn.get_input_focus()
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?;
+        Ok((window, KeepWindow(conn)))
+    }
+
     /// The whole screen now.
     pub fn screenshot(&self) -> Result<Screenshot, String> {
         let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| e.to_string())?;
@@ -137,6 +182,15 @@ impl Xvfb {
             height: u32::from(height),
             rgb,
         })
+    }
+}
+
+/// Keeps a test window open (its connection) until dropped.
+struct KeepWindow(x11rb::rust_connection::RustConnection);
+
+impl Drop for KeepWindow {
+    fn drop(&mut self) {
+        let _ = self.0.flush();
     }
 }
 
