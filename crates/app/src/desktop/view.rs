@@ -732,6 +732,43 @@ mod tests {
     }
 
     #[test]
+    fn share_screen_opens_the_picker_shares_the_pick_and_stop_sharing_ends_it() {
+        let mut h = harness(connected);
+        h.get_by_label("Share screen").click();
+        h.run();
+        assert_eq!(h.state().outbox, [Command::ListShareables]);
+        h.get_by_label("Looking for screens and windows…");
+        let screen = media::screen::ShareTarget::Screen(Some(0));
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Shareables(Ok(vec![
+                media::screen::Shareable {
+                    target: screen,
+                    name: "Screen 1 (1920x1080)".into(),
+                },
+                media::screen::Shareable {
+                    target: media::screen::ShareTarget::Window(7),
+                    name: "notes.txt".into(),
+                },
+            ])),
+        );
+        h.run();
+        h.get_by_label("🗔 notes.txt");
+        h.get_by_label("🖵 Screen 1 (1920x1080)").click();
+        h.run();
+        assert_eq!(h.state().outbox.last(), Some(&Command::StartShare(screen)));
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Share(call::ShareEvent::Started("Screen 1 (1920x1080)".into())),
+        );
+        h.run();
+        h.get_by_label("You are sharing Screen 1 (1920x1080)");
+        h.get_all_by_label("Stop sharing").next().unwrap().click();
+        h.run();
+        assert_eq!(h.state().outbox.last(), Some(&Command::StopShare));
+    }
+
+    #[test]
     fn join_queues_the_call_and_the_state_is_shown() {
         let mut h = harness(|_| {});
         h.get_by_label("not in a call");
