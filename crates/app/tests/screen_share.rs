@@ -9,6 +9,7 @@
 //!   peer decodes the second video track.
 //! - Two native peers starting to share at the same moment (offers crossing) each get
 //!   the other's share.
+//! - The desktop app shows a native peer's share large, its camera small beside it.
 //! - One window captured through Composite is whole though another window covers half
 //!   of it, and the window list names it.
 //!
@@ -487,4 +488,80 @@ fn one_window_is_captured_whole_though_another_window_covers_part_of_it() {
             "at x {x}: Y {luma}, Cr {cr} (not red)"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_desktop_app_shows_the_other_peers_share_large_and_its_camera_small() {
+    let (shared, app_display) = match (Xvfb::start(1280, 720), Xvfb::start(1280, 800)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(why), _) | (_, Err(why)) => return testkit::skip_or_fail(&why),
+    };
+    // The shared screen is red all over.
+    shared.paint(&[(0, 0, 1280, 720, 0xff0000)], &[]).unwrap();
+    let (server, _stop) = signaling_server(&[]).await;
+    let url = format!("ws://{server}/ws");
+    let sharer = Native::start(
+        server,
+        "share-desktop",
+        &shared.display,
+        &["--share", "screen"],
+    );
+    sharer.wait_log("call waiting").await;
+    let settings = tempfile::tempdir().unwrap();
+    let _window = common::app_window(
+        &app_display.display,
+        settings.path(),
+        &[
+            "--server",
+            &url,
+            "--room",
+            "share-desktop",
+            "--video",
+            "test",
+        ],
+    );
+    let red_share = |shot: &testkit::screen::Screenshot| {
+        let red = shot
+            .rgb
+            .chunks_exact(3)
+            .filter(|p| p[0] > 200 && p[1] < 60 && p[2] < 60)
+            .count();
+        red as f64 / f64::from(shot.width * shot.height)
+    };
+    let until = Instant::now() + WITHIN;
+    let shot = loop {
+        let shot = app_display.screenshot().unwrap();
+        if red_share(&shot) > 0.3 {
+            break shot;
+        }
+        if Instant::now() > until {
+            let path = testkit::browser::artifacts_dir().join("desktop-share-failed.png");
+            shot.save_png(&path).unwrap();
+            panic!(
+                "the window never showed the share large ({:.0}% red; {})",
+                red_share(&shot) * 100.0,
+                path.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let path = testkit::browser::artifacts_dir().join("desktop-share.png");
+    shot.save_png(&path).unwrap();
+    // The camera (the test pattern's stripes) is still there, small, in the bottom left
+    // corner (the mirrored preview of our own is in the bottom right).
+    let (mut colourful, mut all) = (0u32, 0u32);
+    for y in shot.height * 3 / 4..shot.height {
+        for x in 0..shot.width / 4 {
+            let [r, g, b] = shot.pixel(x, y);
+            all += 1;
+            let red = r > 200 && g < 60 && b < 60;
+            let dark = r < 30 && g < 30 && b < 30;
+            colourful += u32::from(!red && !dark && (g > 100 || b > 100));
+        }
+    }
+    assert!(
+        f64::from(colourful) / f64::from(all) > 0.3,
+        "no camera picture beside the share in {} ({colourful} of {all})",
+        path.display()
+    );
 }

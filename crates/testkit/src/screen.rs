@@ -33,8 +33,8 @@ pub struct Screenshot {
 }
 
 impl Xvfb {
-    /// Starts Xvfb with one `width` x `height` 24-bit screen and waits until it
-    /// accepts connections.
+    /// Starts Xvfb with one `width` x `height` 24-bit screen (kept as painted when
+    /// clients leave: `-noreset`) and waits until it accepts connections.
     pub fn start(width: u32, height: u32) -> Result<Self, String> {
         for number in 90..140 {
             if display_in_use(number) {
@@ -45,6 +45,9 @@ impl Xvfb {
                 .arg(&display)
                 .args(["-screen", "0", &format!("{width}x{height}x24")])
                 .args(["-nolisten", "tcp", "+extension", "GLX"])
+                // Without it the server resets when its last client leaves, clearing
+                // what a test painted (and refusing connections while it does).
+                .arg("-noreset")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
