@@ -7,9 +7,12 @@
 // fails), `server` (a ws:// or wss:// URL; default: the server that served this page)
 // and `autojoin=1` (join at once, for scripts and tests).
 //
-// `window.peercall` exposes the live call, its state and timings for automation.
+// `window.peercall` exposes the live call, its state and timings, the chat's lines
+// (`chatLines`: {from, text, ts, mine}) and the other side's screen share
+// (`screenStream`) for automation.
 
 import { Call } from './call.js';
+import { linkify, timeOf } from './chat.js';
 import { defaultServerUrl } from './signaling.js';
 import { rows, statsArray, summarize } from './stats.js';
 
@@ -29,6 +32,8 @@ const ui = {
   timings: {},            // joinAt; connectedMs, firstFrameMs: from Join to connected, to the first remote frame
   summary: null,
   statsTimer: null,
+  chatLines: [],          // every chat line shown, ours and theirs, in order
+  unread: 0,              // lines received while the chat was closed or the page hidden
 };
 window.peercall = ui;
 
@@ -51,6 +56,7 @@ function setState(state, detail = '') {
   const inCall = !['idle', 'ended', 'failed'].includes(state);
   $('join').disabled = inCall;
   $('hangup').disabled = !inCall;
+  $('share').disabled = state !== 'connected' && state !== 'reconnecting' && !ui.call?.share;
   for (const id of ['name', 'room', 'relay']) $(id).disabled = inCall;
   if (state === 'failed') showBanner(detail);
   if (!inCall) {
@@ -109,6 +115,85 @@ async function openMedia() {
   return stream;
 }
 
+/** Shows the unread count (nothing when 0). */
+function showUnread() {
+  const badge = $('chat-unread');
+  badge.textContent = String(ui.unread);
+  badge.hidden = ui.unread === 0;
+}
+
+/** A chat line, ours or theirs, added to the log (as text; links made by `linkify`). */
+function addChatLine(line) {
+  ui.chatLines.push(line);
+  const li = document.createElement('li');
+  li.className = line.mine ? 'mine' : 'theirs';
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = `${line.mine ? 'you' : (line.from || 'them')}${line.ts ? ` · ${timeOf(line.ts)}` : ''}`;
+  li.append(who, ...linkify(line.text));
+  const log = $('chat-log');
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.append(li);
+  if (atBottom || line.mine) log.scrollTop = log.scrollHeight;
+  if (!line.mine && (!$('chat').open || document.hidden)) {
+    ui.unread += 1;
+    showUnread();
+  }
+}
+
+/** The other side's screen, large, with its camera small beside it; or none. */
+function showScreen(stream) {
+  ui.screenStream = stream;
+  $('screen-video').srcObject = stream;
+  $('screen-figure').hidden = !stream;
+  $('videos').classList.toggle('with-screen', Boolean(stream));
+}
+
+/** Starts or stops sharing our screen (the browser asks which screen or window). */
+async function toggleShare() {
+  if (!ui.call) return;
+  if (ui.call.share) {
+    await ui.call.stopShare();
+    return;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getDisplayMedia({
+      video: { frameRate: 15, width: { max: 1920 }, height: { max: 1080 } },
+      audio: false,
+    });
+    await ui.call.startShare(stream);
+  } catch (err) {
+    showBanner(`Screen sharing did not start: ${err.message}`, 'notice');
+  }
+}
+
+function showChatError(why) {
+  $('chat-error').textContent = why || '';
+  $('chat-error').hidden = !why;
+}
+
+function sendChat() {
+  const input = $('chat-input');
+  if (!ui.call) {
+    showChatError('join a call to chat');
+    return;
+  }
+  const why = ui.call.sendChat(input.value);
+  if (why && input.value.trim() !== '') {
+    showChatError(why);
+    return;
+  }
+  showChatError('');
+  if (!why) input.value = '';
+}
+
+function readChat() {
+  if ($('chat').open && !document.hidden) {
+    ui.unread = 0;
+    showUnread();
+  }
+}
+
 function join() {
   showBanner('');
   const name = $('name').value.trim();
@@ -136,6 +221,14 @@ function join() {
       el.textContent = code ? `verification code ${code}: the same on both screens means nobody is in between` : '';
       el.hidden = !code;
     },
+    onchat: addChatLine,
+    onscreen: showScreen,
+    onshare: (sharing) => {
+      $('sharing').hidden = !sharing;
+      $('share').textContent = sharing ? 'Stop sharing' : 'Share screen';
+      $('share').setAttribute('aria-pressed', String(sharing));
+    },
+    onchaterror: showChatError,
     onremote: (stream) => {
       const video = $('remote-video');
       if (video.srcObject !== stream) video.srcObject = stream;
@@ -205,6 +298,11 @@ async function main() {
   $('hangup').addEventListener('click', () => ui.call?.hangUp());
   $('mute').addEventListener('click', (e) => toggleTrack('audio', e.target, 'Mute mic', 'Unmute mic'));
   $('camera').addEventListener('click', (e) => toggleTrack('video', e.target, 'Camera off', 'Camera on'));
+  $('share').addEventListener('click', () => toggleShare());
+  $('stop-share').addEventListener('click', () => ui.call?.stopShare());
+  $('chat-form').addEventListener('submit', (e) => { e.preventDefault(); sendChat(); });
+  $('chat').addEventListener('toggle', readChat);
+  document.addEventListener('visibilitychange', readChat);
   watchFirstFrame();
   setState('idle', 'press Join to enter the room');
   ui.local = await openMedia();

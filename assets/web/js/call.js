@@ -14,8 +14,15 @@
 //   the call fails with `connection-lost`.
 // Remote candidates that arrive before the remote description (or, during our restart,
 // before its answer) are queued, never lost.
+// - a screen share is a second video track: every video transceiver after the first
+//   (or a track of the native peer's `screen` stream) is the other side's screen, shown
+//   apart (`onscreen`); ours (`startShare`, from getDisplayMedia, content hint
+//   "detail") goes out on a transceiver of its own, offered on this connection. Offers
+//   for it follow the same glare rule: the polite side's offer is rolled back (by the
+//   browser, answering), and made again once the connection is stable.
 
 import { Signaling } from './signaling.js';
+import { checkText, decodeChat, encodeChat } from './chat.js';
 import { verificationCode } from './verify.js';
 
 /** Seconds from the other peer's arrival to a connection before the call fails. */
@@ -91,7 +98,10 @@ export class Call {
    *   `videoCodec` (MIME type to prefer, default `video/H264`), `onlyCodec` (offer only it),
    *   `stream` (local MediaStream, may lack tracks: then receive-only).
    * @param {object} handlers  `onstate(state, detail)`, `onremote(stream)`,
-   *   `onverification(code)` (the call's verification code, once connected).
+   *   `onverification(code)` (the call's verification code, once connected),
+   *   `onchat({from, text, ts, mine})` (a chat line, theirs or ours), `onchaterror(why)`,
+   *   `onscreen(stream | null)` (the other side's screen share started, or stopped),
+   *   `onshare(sharing)` (ours started or stopped).
    */
   constructor(options, handlers) {
     this.options = { videoCodec: 'video/H264', onlyCodec: false, ...options };
@@ -110,6 +120,11 @@ export class Call {
     this.restartTimer = null;
     this.reconnectTimer = null;
     this.joining = false;      // a join is sent and its welcome not yet here
+    this.channel = null;       // the chat's data channel (negotiated, id 0, as the native peer's)
+    this.chatQueue = [];       // chat frames sent before the channel opened
+    this.share = null;         // our screen share: { track, transceiver }
+    this.screenTrack = null;   // the other side's screen-share track, while it shares
+    this.needsOffer = false;   // our tracks changed while an offer was under way
     this.signaling = new Signaling(options.server, {
       onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail('webrtc', `negotiation failed: ${err.message}`)),
       onstatus: (status, detail) => this.onSignalingStatus(status, detail),
@@ -125,6 +140,99 @@ export class Call {
   join() {
     this.setState('joining');
     this.signaling.connect(this.options.room, this.options.name, this.options.token);
+  }
+
+  /** Whether a remote track is the other side's screen share. */
+  isScreen(event) {
+    if (event.track.kind !== 'video' || !this.pc) return false;
+    if (event.streams[0]?.id === 'screen') return true;
+    const video = this.pc.getTransceivers().filter((t) => t.receiver.track.kind === 'video');
+    return video.indexOf(event.transceiver) > 0 && event.transceiver !== this.share?.transceiver;
+  }
+
+  /** Shows the other side's screen until its track is taken away. */
+  showScreen(event) {
+    const track = event.track;
+    this.screenTrack = track;
+    const gone = () => {
+      if (this.screenTrack !== track) return;
+      this.screenTrack = null;
+      this.handlers.onscreen?.(null);
+    };
+    for (const stream of event.streams) {
+      stream.addEventListener('removetrack', (e) => { if (e.track === track) gone(); });
+    }
+    track.addEventListener('ended', gone);
+    track.addEventListener('mute', () => {
+      // Muted because the other side no longer sends on it (its section went inactive).
+      const direction = event.transceiver.currentDirection;
+      if (direction === 'inactive' || direction === 'sendonly') gone();
+    });
+    track.addEventListener('unmute', () => {
+      if (this.screenTrack === null && this.pc) {
+        this.screenTrack = track;
+        this.handlers.onscreen?.(new MediaStream([track]));
+      }
+    });
+    this.handlers.onscreen?.(new MediaStream([track]));
+  }
+
+  /** Shares `stream`'s video (from getDisplayMedia) as a second video track. */
+  async startShare(stream) {
+    const pc = this.pc;
+    const track = stream.getVideoTracks()[0];
+    if (!pc || !track || this.share) return;
+    track.contentHint = 'detail';
+    const transceiver = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    const codecs = RTCRtpReceiver.getCapabilities('video')?.codecs;
+    if (codecs && transceiver.setCodecPreferences) {
+      transceiver.setCodecPreferences(orderCodecs(codecs, this.options.videoCodec, this.options.onlyCodec));
+    }
+    this.share = { track, transceiver };
+    track.addEventListener('ended', () => this.stopShare());
+    this.handlers.onshare?.(true);
+    await this.negotiate();
+  }
+
+  /** Stops our screen share and tells the other side. */
+  async stopShare() {
+    const share = this.share;
+    if (!share) return;
+    this.share = null;
+    share.track.stop();
+    if (this.pc && share.transceiver.currentDirection !== 'stopped') {
+      await share.transceiver.sender.replaceTrack(null);
+      share.transceiver.direction = 'inactive';
+    }
+    this.handlers.onshare?.(false);
+    await this.negotiate();
+  }
+
+  /** Offers our changed tracks on this connection, now if it is stable, else after. */
+  async negotiate() {
+    const pc = this.pc;
+    if (!pc || !this.remoteId) return;
+    if (pc.signalingState !== 'stable') {
+      this.needsOffer = true;
+      return;
+    }
+    this.needsOffer = false;
+    await pc.setLocalDescription(await pc.createOffer());
+    this.signaling.send({ type: 'offer', sdp: pc.localDescription.sdp, to: this.remoteId });
+  }
+
+  /** Sends a chat line (held until the channel opens); returns why not, or null. */
+  sendChat(text) {
+    const why = checkText(text);
+    if (why) return why;
+    const frame = encodeChat(text, this.options.name);
+    if (this.channel?.readyState === 'open') {
+      this.channel.send(frame);
+    } else {
+      this.chatQueue.push(frame);
+    }
+    this.handlers.onchat?.({ from: 'you', text, ts: Date.now(), mine: true });
+    return null;
   }
 
   /** Ends the call: leaves the room and closes the connection. */
@@ -190,6 +298,7 @@ export class Call {
         this.remoteId = msg.from;
         await this.pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
         await this.flushCandidates();
+        if (this.needsOffer) await this.negotiate();
         break;
       case 'candidate':
         if (this.remoteId && msg.from !== this.remoteId) return;
@@ -227,8 +336,30 @@ export class Call {
     this.pc = pc;
     this.relayCandidate = false;
     this.connected = false;
+    // The call's data channel, made by both sides with the same id (negotiated out of
+    // band), so it is in the first offer and opens with the connection.
+    const channel = pc.createDataChannel('peercall', { negotiated: true, id: 0 });
+    this.channel = channel;
+    channel.onopen = () => {
+      if (channel !== this.channel) return;
+      for (const frame of this.chatQueue.splice(0)) channel.send(frame);
+    };
+    channel.onmessage = (event) => {
+      if (channel !== this.channel) return;
+      try {
+        const line = decodeChat(event.data);
+        if (line) this.handlers.onchat?.({ ...line, mine: false });
+      } catch (err) {
+        console.warn('a data-channel message was refused:', err.message);
+        this.handlers.onchaterror?.(`a message from the other side was refused: ${err.message}`);
+      }
+    };
     const remote = new MediaStream();
     pc.ontrack = (event) => {
+      if (this.isScreen(event)) {
+        this.showScreen(event);
+        return;
+      }
       remote.addTrack(event.track);
       this.handlers.onremote?.(remote);
     };
@@ -340,12 +471,15 @@ export class Call {
   async renegotiate(msg) {
     const pc = this.pc;
     if (pc.signalingState !== 'stable' && !this.polite) return;
+    // Our own offer is rolled back by answering theirs: make it again after.
+    if (pc.signalingState === 'have-local-offer') this.needsOffer = true;
     this.remoteId = msg.from;
     clearTimeout(this.restartTimer);
     await pc.setRemoteDescription({ type: 'offer', sdp: msg.sdp });
     await pc.setLocalDescription(await pc.createAnswer());
     this.signaling.send({ type: 'answer', sdp: pc.localDescription.sdp, to: msg.from });
     await this.flushCandidates();
+    if (this.needsOffer) await this.negotiate();
   }
 
   /** Makes a held offer: alone in the room, for whoever joins next. */
@@ -402,6 +536,16 @@ export class Call {
     clearTimeout(this.restartTimer);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    this.channel = null;
+    if (this.share) {
+      this.share.track.stop();
+      this.share = null;
+      this.handlers.onshare?.(false);
+    }
+    if (this.screenTrack) {
+      this.screenTrack = null;
+      this.handlers.onscreen?.(null);
+    }
     if (this.pc) {
       this.pc.close();
       this.pc = null;

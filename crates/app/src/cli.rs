@@ -9,7 +9,7 @@ use call::doctor::{DoctorConfig, Report, ServerResult, SignalingCheck};
 use call::peer::BitrateRange;
 use call::{
     AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, ProcessingOptions,
-    SignalingConfig, Summary, TurnServer, VideoInput, run_call,
+    SignalingConfig, Summary, TurnServer, VideoInput, run_call, run_call_with,
 };
 use clap::Args;
 use media::codec::VideoCodec;
@@ -135,6 +135,20 @@ pub struct CallArgs {
     /// JSON lines on stdout even on a terminal (anything else always gets them).
     #[arg(long)]
     pub json: bool,
+    /// Chat: send each line read from stdin to the other peer, and print each line it
+    /// sends as `{"chat": {"from", "text", "sent_ms"}}` on stdout.
+    #[arg(long)]
+    pub chat: bool,
+    /// Share a screen or window once the call connects: `screen`, `screen:N` or
+    /// `window:ID` (X11; ids as `xwininfo` shows them), sent as a second video track.
+    #[arg(long, value_name = "WHAT")]
+    pub share: Option<media::screen::ShareTarget>,
+    /// Pictures per second of the screen share.
+    #[arg(long, default_value_t = media::screen::DEFAULT_SHARE_FPS, requires = "share")]
+    pub share_fps: f32,
+    /// Stop sharing after this many seconds (none: share until the call ends).
+    #[arg(long, value_name = "SECS", requires = "share")]
+    pub share_for: Option<f64>,
     #[command(flatten)]
     pub media: MediaArgs,
     #[command(flatten)]
@@ -325,6 +339,7 @@ fn reporter(
             }
             report_state(peer, &state);
         }
+        _ => {}
     }
 }
 
@@ -400,9 +415,26 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
     let hangup = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let live = crate::terminal::for_people(args.json).then(crate::terminal::LiveStatus::new);
+    let (commands, inbox) = tokio::sync::mpsc::unbounded_channel();
+    if args.chat {
+        crate::extras::chat_from_stdin(commands.clone());
+    }
+    anyhow::ensure!(
+        args.share_fps > 0.0 && args.share_fps <= 30.0,
+        "--share-fps must be above 0 and at most 30"
+    );
+    let share = args.share.map(|target| crate::extras::ShareAsked {
+        target,
+        fps: args.share_fps,
+        stop_after: args.share_for.map(Duration::from_secs_f64),
+    });
+    let live =
+        crate::terminal::for_people(args.json || args.chat).then(crate::terminal::LiveStatus::new);
     let status = live.as_ref().map(|live| live.line(None));
-    let summary = run_call(options, reporter(None, status.clone()), hangup).await;
+    let report =
+        crate::extras::with_extras(reporter(None, status.clone()), commands.clone(), share);
+    let summary = run_call_with(options, report, hangup, inbox).await;
+    drop(commands);
     let verdict = Verdict::of(&summary);
     if let Some(status) = status {
         status.finish_and_clear();

@@ -8,6 +8,7 @@
 
 mod cli;
 mod desktop;
+mod extras;
 mod terminal;
 
 use clap::{Parser, Subcommand};

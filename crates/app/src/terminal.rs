@@ -127,8 +127,10 @@ mod tests {
     use super::*;
 
     fn line() -> StatsLine {
-        let mut line = StatsLine::default();
-        line.state = "connected".into();
+        let mut line = StatsLine {
+            state: "connected".into(),
+            ..StatsLine::default()
+        };
         line.ice.local = Some("host".into());
         line.ice.remote = Some("relay".into());
         line.ice.rtt_ms = Some(12.4);

@@ -222,11 +222,7 @@ fn on_a_terminal_a_live_status_and_a_readable_summary_replace_the_json() {
     );
     assert!(!text.contains("{\""), "JSON on a terminal:\n{text}");
     let json = on_a_terminal("--json");
-    let last = json
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
-        .unwrap();
+    let last = json.lines().rfind(|l| !l.trim().is_empty()).unwrap();
     let summary: serde_json::Value = serde_json::from_str(last.trim()).unwrap();
     assert_eq!(summary["ok"], true, "{summary}");
 }

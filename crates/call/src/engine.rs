@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use signaling_proto::{ClientMessage, IceServer, PeerId, Signal};
 use tokio::sync::mpsc;
-use webrtc::data_channel::DataChannel;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
+use crate::chat::{ChatError, ChatMessage, ChatOutbox};
 use crate::feedback::Feedback;
 use crate::machine::{Action, CallMachine, Connection, Input, MachineConfig};
 use crate::media_session::{LocalTracks, MediaSession};
@@ -44,11 +45,51 @@ const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the engine reports while a call runs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum CallEvent {
     /// The state changed.
     State(CallState),
     /// One second's statistics.
     Stats(Box<StatsLine>),
+    /// A chat line from the other peer.
+    ChatReceived(ChatMessage),
+    /// A chat line of ours went out (or is held until the chat channel opens).
+    ChatSent(ChatMessage),
+    /// A chat line of ours was refused (empty, too long, the channel failed), or one
+    /// that arrived was malformed.
+    ChatFailed(ChatError),
+    /// Our screen share or the other peer's started or stopped, or ours failed.
+    Share(ShareEvent),
+}
+
+/// What happened to a screen share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShareEvent {
+    /// We share this (a screen's or window's name); the other peer is being asked to
+    /// take it.
+    Started(String),
+    /// We stopped sharing (asked to, the call's media stopped, or the capture ended).
+    Stopped,
+    /// Sharing could not start (no display, no such window...), and why.
+    Failed(String),
+    /// The other peer shares its screen.
+    RemoteStarted,
+    /// The other peer stopped sharing.
+    RemoteStopped,
+}
+
+/// What the user asks of a running call, besides hanging up.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CallCommand {
+    /// Send a chat line.
+    Chat(String),
+    /// Share a screen or window, at this frame rate (mid-call: the other peer is sent a
+    /// new offer with a second video track, the camera going on).
+    StartShare(media::screen::ShareTarget, f32),
+    /// Stop sharing.
+    StopShare,
 }
 
 /// How a call went.
@@ -90,8 +131,20 @@ impl Summary {
 /// the call fails; every state change and statistics line goes to `on_event`.
 pub async fn run_call(
     options: CallOptions,
+    on_event: impl FnMut(CallEvent) + Send,
+    hangup: impl Future<Output = ()>,
+) -> Summary {
+    let (_commands, inbox) = mpsc::unbounded_channel();
+    run_call_with(options, on_event, hangup, inbox).await
+}
+
+/// [`run_call`], taking [`CallCommand`]s (chat lines to send) from `commands` while it
+/// runs.
+pub async fn run_call_with(
+    options: CallOptions,
     mut on_event: impl FnMut(CallEvent) + Send,
     hangup: impl Future<Output = ()>,
+    commands: mpsc::UnboundedReceiver<CallCommand>,
 ) -> Summary {
     on_event(CallEvent::State(CallState::Joining));
     let mut shell = Shell {
@@ -122,6 +175,9 @@ pub async fn run_call(
         media: None,
         next_tick: None,
         ticks: 0,
+        commands: Some(commands),
+        chat: ChatOutbox::default(),
+        remote_sharing: false,
     };
     let outcome = shell.run(hangup).await;
     shell.teardown().await;
@@ -140,8 +196,13 @@ struct Link {
     built: Instant,
     /// Its bridge to TURN servers over TCP and TLS (stopped when the link is dropped).
     relays: TurnBridge,
-    /// Its data channel.
-    _channel: Arc<dyn DataChannel>,
+    /// Its data channel: chat.
+    channel: Arc<dyn DataChannel>,
+    /// Whether its channel has closed (it is not polled any more).
+    channel_done: bool,
+    /// Whether we are the DTLS server (`Some(true)`: the other side answered our first
+    /// offer `active`), once the first negotiation is done.
+    dtls_role: Option<bool>,
 }
 
 /// The I/O around the machine.
@@ -162,6 +223,12 @@ struct Shell<F> {
     media: Option<MediaSession>,
     next_tick: Option<Instant>,
     ticks: u64,
+    /// What the user asks for (`None` once its sender is gone).
+    commands: Option<mpsc::UnboundedReceiver<CallCommand>>,
+    /// Chat lines waiting for the data channel to open.
+    chat: ChatOutbox,
+    /// Whether the other peer's last description shares its screen.
+    remote_sharing: bool,
 }
 
 /// What woke the shell.
@@ -171,6 +238,8 @@ enum Wake {
     Signaling(Option<SignalingEvent>),
     Peer(Option<PeerEvent>),
     NetworkChanged,
+    Command(Option<CallCommand>),
+    Channel(Option<DataChannelEvent>),
 }
 
 impl<F: FnMut(CallEvent) + Send> Shell<F> {
@@ -209,8 +278,15 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 .into_iter()
                 .flatten()
                 .min();
+            let channel = self
+                .link
+                .as_ref()
+                .filter(|link| !link.channel_done)
+                .map(|link| Arc::clone(&link.channel));
             let wake = tokio::select! {
                 () = sleep_until(wake_at) => Wake::Timer,
+                command = next_command(&mut self.commands) => Wake::Command(command),
+                event = next_channel_event(channel.as_ref()) => Wake::Channel(event),
                 () = &mut hangup, if !hung_up => Wake::HangUp,
                 event = next_signaling(&mut self.signaling) => Wake::Signaling(event),
                 event = next_peer_event(&mut self.events) => Wake::Peer(event),
@@ -238,6 +314,9 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                         self.machine.handle_input(now, input);
                     }
                 }
+                Wake::Command(None) => self.commands = None,
+                Wake::Command(Some(command)) => self.command(command).await,
+                Wake::Channel(event) => self.channel_event(event, channel).await,
                 Wake::NetworkChanged => {
                     // The signaling connection's path may be gone too, unnoticed: take
                     // our place in the room back over a new one.
@@ -247,6 +326,151 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     self.machine.handle_input(now, Input::NetworkChanged);
                 }
             }
+        }
+    }
+
+    /// Runs one of the user's commands.
+    async fn command(&mut self, command: CallCommand) {
+        match command {
+            CallCommand::Chat(text) => {
+                let message = ChatMessage {
+                    from: self.options.name.as_ref().map(|n| n.as_str().to_owned()),
+                    text,
+                    sent_ms: Some(unix_ms()),
+                };
+                match self.chat.send(&message) {
+                    Ok(frame) => {
+                        if let Some(frame) = frame {
+                            self.send_chat_frame(&frame).await;
+                        }
+                        (self.on_event)(CallEvent::ChatSent(message));
+                    }
+                    Err(err) => (self.on_event)(CallEvent::ChatFailed(err)),
+                }
+            }
+            CallCommand::StartShare(target, fps) => {
+                if let Err(why) = self.start_share(target, fps).await {
+                    tracing::warn!(%why, "screen share did not start");
+                    (self.on_event)(CallEvent::Share(ShareEvent::Failed(why)));
+                }
+            }
+            CallCommand::StopShare => {
+                let Some(media) = &mut self.media else { return };
+                if !media.sharing() {
+                    return;
+                }
+                if let Err(err) = media.stop_share().await {
+                    tracing::warn!(%err, "stopping the screen share");
+                }
+                (self.on_event)(CallEvent::Share(ShareEvent::Stopped));
+                self.machine
+                    .handle_input(Instant::now(), Input::NegotiationNeeded);
+            }
+        }
+    }
+
+    /// Opens the capture of `target` and adds its track; the machine then offers it.
+    async fn start_share(
+        &mut self,
+        target: media::screen::ShareTarget,
+        fps: f32,
+    ) -> Result<(), String> {
+        if self.media.as_ref().is_none_or(|m| m.sharing()) {
+            return Err(match self.media {
+                None => "not in a call".into(),
+                Some(_) => "already sharing".into(),
+            });
+        }
+        let capture =
+            tokio::task::spawn_blocking(move || media::screen::X11Capture::open(target, fps))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        let name = media::VideoSource::name(&capture);
+        tracing::info!(%name, shm = capture.uses_shm(), "sharing");
+        let media = self.media.as_mut().ok_or("the call ended")?;
+        media
+            .start_share(Box::new(capture))
+            .await
+            .map_err(|e| e.to_string())?;
+        (self.on_event)(CallEvent::Share(ShareEvent::Started(name)));
+        self.machine
+            .handle_input(Instant::now(), Input::NegotiationNeeded);
+        Ok(())
+    }
+
+    /// A negotiation completed mid-call: our share's pipeline starts once it is
+    /// negotiated, and the other peer's sharing is told when it changes.
+    async fn negotiated(&mut self) -> Result<(), Failure> {
+        let Some(media) = &mut self.media else {
+            return Ok(());
+        };
+        media.negotiated().await?;
+        let remote = match &self.link {
+            Some(link) => link.pc.remote_description().await,
+            None => None,
+        };
+        let sharing = remote.is_some_and(|d| crate::sdp::shares_screen(&d.sdp));
+        if sharing != self.remote_sharing {
+            self.remote_sharing = sharing;
+            (self.on_event)(CallEvent::Share(if sharing {
+                ShareEvent::RemoteStarted
+            } else {
+                ShareEvent::RemoteStopped
+            }));
+        }
+        Ok(())
+    }
+
+    /// Sends one chat frame on the current connection's channel.
+    async fn send_chat_frame(&mut self, frame: &str) {
+        let Some(link) = &self.link else { return };
+        if let Err(err) = link.channel.send_text(frame).await {
+            tracing::warn!(%err, "a chat line could not be sent");
+            (self.on_event)(CallEvent::ChatFailed(ChatError::Channel(err.to_string())));
+        }
+    }
+
+    /// Something happened on `channel` (the current connection's, when it was polled).
+    async fn channel_event(
+        &mut self,
+        event: Option<DataChannelEvent>,
+        channel: Option<Arc<dyn DataChannel>>,
+    ) {
+        let current = match (&self.link, &channel) {
+            (Some(link), Some(polled)) => Arc::ptr_eq(&link.channel, polled),
+            _ => false,
+        };
+        if !current {
+            return;
+        }
+        match event {
+            Some(DataChannelEvent::OnOpen) => {
+                tracing::debug!("chat channel open");
+                for frame in self.chat.opened() {
+                    self.send_chat_frame(&frame).await;
+                }
+            }
+            Some(DataChannelEvent::OnMessage(message)) => {
+                match crate::chat::decode(&message.data, message.is_string) {
+                    Ok(Some(line)) => (self.on_event)(CallEvent::ChatReceived(line)),
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(%err, "a data-channel message was refused");
+                        (self.on_event)(CallEvent::ChatFailed(err));
+                    }
+                }
+            }
+            Some(DataChannelEvent::OnClose) | None => {
+                self.chat.closed();
+                // Nothing more will come on it: stop polling it.
+                if let Some(link) = &mut self.link
+                    && channel.is_some_and(|c| Arc::ptr_eq(&c, &link.channel))
+                {
+                    link.channel_done = true;
+                }
+            }
+            Some(_) => {}
         }
     }
 
@@ -342,13 +566,21 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     tracks.before_answer(&offer).await?;
                 }
                 let answer = pc.create_answer(None).await.map_err(CallError::webrtc)?;
-                let sdp = answer.sdp.clone();
+                // What we send keeps the connection's DTLS role; the stack takes only
+                // the answer it made (its DTLS transport runs on, whatever the text says).
+                let sdp = crate::sdp::keep_dtls_role(&answer.sdp, self.dtls_passive());
                 pc.set_local_description(answer)
                     .await
                     .map_err(CallError::webrtc)?;
                 self.send(ClientMessage::Answer { sdp, to: Some(to) })?;
+                self.negotiated().await?;
             }
             Action::ApplyAnswer(sdp) => {
+                if let Some(link) = &mut self.link
+                    && link.dtls_role.is_none()
+                {
+                    link.dtls_role = Some(crate::sdp::makes_us_passive(&sdp));
+                }
                 if let Some(tracks) = self.tracks_mut() {
                     tracks.before_applying_answer(&sdp).await?;
                 }
@@ -358,7 +590,9 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     .set_remote_description(answer)
                     .await
                     .map_err(CallError::webrtc)?;
+                self.negotiated().await?;
             }
+            Action::Renegotiate { to } => self.offer(Some(to)).await?,
             Action::RestartIce { to } => {
                 tracing::info!("restarting ICE");
                 self.pc()?.restart_ice().await.map_err(CallError::webrtc)?;
@@ -397,6 +631,15 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             .await
             .map_err(CallError::webrtc)?;
         self.send(ClientMessage::Offer { sdp, to })
+    }
+
+    /// Whether we are the DTLS server of the current connection (see
+    /// [`crate::sdp::keep_dtls_role`]).
+    fn dtls_passive(&self) -> bool {
+        self.link
+            .as_ref()
+            .and_then(|link| link.dtls_role)
+            .unwrap_or(false)
     }
 
     /// Our tracks on the current connection, until media starts with them.
@@ -444,13 +687,16 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             }
         };
         self.events = Some(events);
+        self.chat.closed();
         self.link = Some(Link {
             pc,
             feedback,
             tracks: Some(tracks),
             built: Instant::now(),
             relays,
-            _channel: channel,
+            channel,
+            channel_done: false,
+            dtls_role: None,
         });
         Ok(())
     }
@@ -499,6 +745,12 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         let Some(media) = self.media.take() else {
             return;
         };
+        if media.sharing() {
+            (self.on_event)(CallEvent::Share(ShareEvent::Stopped));
+        }
+        if std::mem::take(&mut self.remote_sharing) {
+            (self.on_event)(CallEvent::Share(ShareEvent::RemoteStopped));
+        }
         if let (Some(first), Some(link)) = (media.first_frame(), &self.link) {
             self.summary.first_frame_ms =
                 Some(first.saturating_duration_since(link.built).as_millis() as u64);
@@ -559,6 +811,29 @@ async fn next_signaling(signaling: &mut Option<SignalingClient>) -> Option<Signa
         Some(client) => client.next_event().await,
         None => std::future::pending().await,
     }
+}
+
+async fn next_command(
+    commands: &mut Option<mpsc::UnboundedReceiver<CallCommand>>,
+) -> Option<CallCommand> {
+    match commands {
+        Some(commands) => commands.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_channel_event(channel: Option<&Arc<dyn DataChannel>>) -> Option<DataChannelEvent> {
+    match channel {
+        Some(channel) => channel.poll().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Now, Unix milliseconds.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 async fn next_peer_event(events: &mut Option<mpsc::Receiver<PeerEvent>>) -> Option<PeerEvent> {

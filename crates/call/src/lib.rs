@@ -12,11 +12,13 @@
 //! ([`jitter`]) and keyframe requests ([`keyframe`]), adaptation ([`adapt`]) and the
 //! statistics ([`stats`]). RTP's wrapping counters are unwrapped in one place
 //! ([`sequence`]). TURN servers reached over TCP or TLS go through a bridge of ours
-//! ([`turn_stream`]), since the stack speaks TURN over UDP only.
+//! ([`turn_stream`]), since the stack speaks TURN over UDP only. Chat lines travel on
+//! the connection's data channel ([`chat`]).
 
 pub mod adapt;
 pub mod audio;
 pub mod backoff;
+pub mod chat;
 pub mod doctor;
 pub mod engine;
 pub mod feedback;
@@ -38,7 +40,8 @@ pub mod turn_stream;
 pub mod verify;
 pub mod video;
 
-pub use engine::{CallEvent, Summary, run_call};
+pub use chat::{ChatError, ChatMessage};
+pub use engine::{CallCommand, CallEvent, ShareEvent, Summary, run_call, run_call_with};
 pub use options::{
     AudioInput, AudioOutput, CallOptions, FrameSink, IceOptions, MediaSwitches, ProcessingOptions,
     TurnServer, VideoInput, open_audio, open_speaker, open_video,

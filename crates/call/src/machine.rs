@@ -21,6 +21,10 @@
 //!   seconds; either side may restart, and when both offer at once the peer that
 //!   answered the call's first offer yields (it is the polite one); reconnecting that
 //!   lasts too long ends the call;
+//! - renegotiation for tracks added or removed mid-call (a screen share started or
+//!   stopped, [`Input::NegotiationNeeded`]): an offer on the same connection once no
+//!   other offer of ours waits for its answer, with the same glare rule (the polite side
+//!   rolls its offer back, answers, and offers again after);
 //! - the connect timeout, which runs only while someone is there to connect to, and the
 //!   call's set duration;
 //! - when the call ends and why. Every end with media running stops the media first,
@@ -99,6 +103,9 @@ pub enum Input {
     Connection(Connection),
     /// The machine's network interfaces or addresses changed.
     NetworkChanged,
+    /// Our tracks changed mid-call (a screen share started or stopped): the other peer
+    /// needs a new offer.
+    NegotiationNeeded,
     /// The user hung up.
     HangUp,
     /// Running an action or a media pipeline failed, or signaling gave up for good (a
@@ -133,6 +140,12 @@ pub enum Action {
     /// Create an offer that restarts ICE (new credentials, fresh gathering), set it as
     /// the local description and send it; the media keep running.
     RestartIce {
+        /// Whom to address.
+        to: PeerId,
+    },
+    /// Create an offer on the connection we have (our tracks changed), set it as the
+    /// local description and send it; the media keep running.
+    Renegotiate {
         /// Whom to address.
         to: PeerId,
     },
@@ -192,8 +205,13 @@ struct Link {
     /// Whether we answered this connection's first offer: the polite side, which yields
     /// when both offer at once.
     polite: bool,
-    /// Whether our ICE-restart offer waits for its answer.
+    /// Whether an offer of ours on this connection (an ICE restart, or tracks changed)
+    /// waits for its answer.
     restarting: bool,
+    /// Whether that offer carried changed tracks (to offer again if it is rolled back).
+    offered_tracks: bool,
+    /// Whether our tracks changed since our last offer: one is due when none waits.
+    tracks_changed: bool,
     /// Whether a restart is due but waits for the signaling (or the other peer) to be
     /// back.
     restart_waiting: bool,
@@ -351,6 +369,10 @@ impl CallMachine {
                     self.want_restart(now);
                 }
             }
+            Input::NegotiationNeeded => {
+                self.link.tracks_changed = true;
+                self.offer_tracks();
+            }
             Input::HangUp => self.finish(CallState::Ended(EndReason::HungUp)),
             Input::Failed(failure) => self.fail(failure),
         }
@@ -460,9 +482,11 @@ impl CallMachine {
             }
             Signal::Answer(sdp) if self.in_call() && self.link.restarting => {
                 self.link.restarting = false;
+                self.link.offered_tracks = false;
                 self.link.remote = Some(from);
                 self.push(Action::ApplyAnswer(sdp));
                 self.described();
+                self.offer_tracks();
             }
             Signal::Candidate(Some(candidate)) => {
                 if self.link.described && !self.link.restarting {
@@ -510,6 +534,10 @@ impl CallMachine {
             }
             self.link.restarting = false;
             self.push(Action::Rollback);
+            // Tracks we offered are still ours to offer, once this offer is answered.
+            if std::mem::take(&mut self.link.offered_tracks) {
+                self.link.tracks_changed = true;
+            }
         }
         if let Err(undecodable) = check_decodable(&offer) {
             return self.fail(Failure::NoCommonCodec(undecodable));
@@ -519,6 +547,23 @@ impl CallMachine {
         self.link.remote = Some(from.clone());
         self.push(Action::Answer { to: from, offer });
         self.described();
+        self.offer_tracks();
+    }
+
+    /// Offers our changed tracks on the connection we have, if they changed, we are in
+    /// a call with someone we can reach, and no offer of ours waits for its answer
+    /// (else this runs again when it is answered, or the way is back).
+    fn offer_tracks(&mut self) {
+        if !self.link.tracks_changed || self.link.restarting || !self.in_call() {
+            return;
+        }
+        let Some(to) = self.link.remote.clone().filter(|_| self.signaling_up) else {
+            return;
+        };
+        self.link.tracks_changed = false;
+        self.link.restarting = true;
+        self.link.offered_tracks = true;
+        self.push(Action::Renegotiate { to });
     }
 
     /// An ICE restart is wanted, at `at` or as soon after it as the pace allows.
@@ -543,7 +588,13 @@ impl CallMachine {
         if std::mem::take(&mut self.link.restart_waiting)
             || std::mem::take(&mut self.link.restarting)
         {
+            // The restart's offer carries the changed tracks too.
+            if std::mem::take(&mut self.link.offered_tracks) {
+                self.link.tracks_changed = true;
+            }
             self.restart_at = Some(now);
+        } else {
+            self.offer_tracks();
         }
     }
 
@@ -563,6 +614,8 @@ impl CallMachine {
         }
         self.last_restart = Some(now);
         self.link.restarting = true;
+        // The restart's offer carries our tracks as they are now.
+        self.link.offered_tracks = std::mem::take(&mut self.link.tracks_changed);
         self.push(Action::RestartIce { to });
     }
 
@@ -1340,6 +1393,88 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
                     offer: restart
                 }
             ]
+        );
+    }
+
+    /// An answer (or offer) from `from` on the call's session, with a new version.
+    fn renegotiated(version: u32) -> String {
+        DECODABLE.replace("o=- 1 2", &format!("o=- 1 {version}"))
+    }
+
+    #[test]
+    fn a_share_started_mid_call_is_offered_in_place_and_its_answer_applied_media_running() {
+        let mut run = Run::connected_as_caller(config());
+        assert_eq!(
+            run.on(Input::NegotiationNeeded),
+            [Action::Renegotiate { to: id("b") }]
+        );
+        // Stopped before the answer came: offered once that answer is in.
+        assert_eq!(run.on(Input::NegotiationNeeded), []);
+        assert_eq!(
+            run.on(Input::Signal(id("b"), Signal::Answer(renegotiated(3)))),
+            [
+                Action::ApplyAnswer(renegotiated(3)),
+                Action::Renegotiate { to: id("b") }
+            ]
+        );
+        assert_eq!(
+            run.on(Input::Signal(id("b"), Signal::Answer(renegotiated(4)))),
+            [Action::ApplyAnswer(renegotiated(4))]
+        );
+        assert_eq!(run.m.state(), CallState::Connected);
+        // The other side shares: answered in place, no media stopped.
+        assert_eq!(
+            run.on(Input::Signal(id("b"), Signal::Offer(renegotiated(5)))),
+            [Action::Answer {
+                to: id("b"),
+                offer: renegotiated(5)
+            }]
+        );
+    }
+
+    #[test]
+    fn both_sharing_at_once_the_polite_side_rolls_back_answers_and_offers_again() {
+        // The callee answered the first offer: it is the polite one.
+        let mut callee = Run::new(config());
+        callee.on(Input::Joined(vec![id("a")]));
+        callee.on(offer_from("a"));
+        callee.on(Input::Connection(Connection::Connected));
+        assert_eq!(
+            callee.on(Input::NegotiationNeeded),
+            [Action::Renegotiate { to: id("a") }]
+        );
+        assert_eq!(
+            callee.on(Input::Signal(id("a"), Signal::Offer(renegotiated(3)))),
+            [
+                Action::Rollback,
+                Action::Answer {
+                    to: id("a"),
+                    offer: renegotiated(3)
+                },
+                Action::Renegotiate { to: id("a") }
+            ]
+        );
+        // The caller ignores the callee's crossing offer and waits for its answer.
+        let mut caller = Run::connected_as_caller(config());
+        caller.on(Input::NegotiationNeeded);
+        assert_eq!(
+            caller.on(Input::Signal(id("b"), Signal::Offer(renegotiated(3)))),
+            []
+        );
+        assert_eq!(
+            caller.on(Input::Signal(id("b"), Signal::Answer(renegotiated(4)))),
+            [Action::ApplyAnswer(renegotiated(4))]
+        );
+    }
+
+    #[test]
+    fn a_share_started_while_the_signaling_is_down_is_offered_once_it_is_back() {
+        let mut run = Run::connected_as_caller(config());
+        run.on(Input::SignalingDown);
+        assert_eq!(run.on(Input::NegotiationNeeded), []);
+        assert_eq!(
+            run.on(Input::Joined(vec![id("b2")])),
+            [Action::Renegotiate { to: id("b2") }]
         );
     }
 

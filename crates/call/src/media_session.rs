@@ -46,13 +46,13 @@ use crate::peer::{
 use crate::pipeline::SendParams;
 use crate::sdp;
 use crate::stats::{
-    AudioIn, AudioOut, IceStats, Latency, ProcessingLine, StatsLine, VideoIn, VideoOut,
+    AudioIn, AudioOut, IceStats, Latency, ProcessingLine, ScreenLine, StatsLine, VideoIn, VideoOut,
 };
 use crate::turn_stream::RelayRegistry;
 use crate::verify;
 use crate::video::{
     CodecInUse, PathRtt, ReceiveCodecs, VideoControl, VideoReceiveCounters, VideoReceiveSnapshot,
-    VideoSendCounters, VideoSendSnapshot, receive_video, send_video,
+    VideoSendCounters, VideoSendSnapshot, receive_video, send_video, send_video_of,
 };
 
 /// Opus bitrate, bits per second.
@@ -91,6 +91,33 @@ struct Snapshots {
 
 /// A local track: the track, its sender, its SSRC.
 type LocalTrack = (Arc<TrackLocalStaticSample>, Arc<dyn RtpSender>, u32);
+
+/// The share of the congestion estimate a screen share gets while it runs; the camera
+/// adapts within the rest.
+const SCREEN_SHARE_OF_ESTIMATE: f64 = 0.6;
+
+/// The least a screen share is given, bits per second: text stays readable at 5 fps.
+const MIN_SCREEN_BITRATE: u32 = 300_000;
+
+/// The most a screen share is given, bits per second (1080p at 15 fps of desktop
+/// content needs less).
+const MAX_SCREEN_BITRATE: u32 = 2_500_000;
+
+/// Our screen share: its track (stream [`sdp::SCREEN_STREAM_ID`]), and its send
+/// pipeline once the other peer has answered for it.
+struct Share {
+    track: Arc<TrackLocalStaticSample>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    /// The capture, until its pipeline starts with it (behind a lock only so that the
+    /// session may be shared across threads; only `&mut` reaches it).
+    source: Mutex<Option<Box<dyn media::VideoSource>>>,
+    /// Whether its pipeline runs.
+    started: bool,
+    control: Arc<VideoControl>,
+    counters: Arc<VideoSendCounters>,
+    previous: (Instant, VideoSendSnapshot),
+}
 
 /// Our local tracks, added to a peer connection.
 pub(crate) struct LocalTracks {
@@ -307,6 +334,9 @@ impl Drop for MediaSession {
     fn drop(&mut self) {
         self.video_control.stop();
         self.audio_control.stop();
+        if let Some(share) = &self.share {
+            share.control.stop();
+        }
     }
 }
 
@@ -356,6 +386,13 @@ pub(crate) struct MediaSession {
     echo_tap: Option<EchoTap>,
     /// The microphone path's processing figures, once audio is sent.
     processing: Option<Arc<Mutex<ProcessingStats>>>,
+    /// Our screen share, while it runs.
+    share: Option<Share>,
+    /// The other peer's screen share, as received.
+    screen_in: Arc<VideoReceiveCounters>,
+    /// `screen_in` at the last statistics line, and whether a share ever arrived.
+    screen_previous: (Instant, VideoReceiveSnapshot),
+    screen_received: bool,
 }
 
 /// A running pipeline's task.
@@ -406,7 +443,126 @@ impl MediaSession {
             receivers: Vec::new(),
             echo_tap: None,
             processing: None,
+            share: None,
+            screen_in: Arc::default(),
+            screen_previous: (started, VideoReceiveSnapshot::default()),
+            screen_received: false,
         }
+    }
+
+    /// Whether we share our screen.
+    pub(crate) fn sharing(&self) -> bool {
+        self.share.is_some()
+    }
+
+    /// Adds a screen-share track fed by `source` (its pipeline starts once the other
+    /// peer has answered for it: see [`MediaSession::negotiated`]). The caller then
+    /// renegotiates.
+    pub(crate) async fn start_share(
+        &mut self,
+        source: Box<dyn media::VideoSource>,
+    ) -> Result<(), CallError> {
+        if self.share.is_some() {
+            return Ok(());
+        }
+        let ssrc = random_ssrc();
+        let codec = self.tracks.video_codec();
+        let track = local_track(sdp::SCREEN_STREAM_ID, RtpCodecKind::Video, ssrc, codec)?;
+        let sender = self
+            .pc
+            .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
+            .await
+            .map_err(CallError::webrtc)?;
+        if let Some(transceiver) = transceiver_of(&self.pc, &sender).await {
+            transceiver
+                .set_codec_preferences(video_codec_preferences(&VideoCodec::preferring(codec)))
+                .await
+                .map_err(CallError::webrtc)?;
+        }
+        self.share = Some(Share {
+            track,
+            sender,
+            ssrc,
+            source: Mutex::new(Some(source)),
+            started: false,
+            control: Arc::new(VideoControl::default()),
+            counters: Arc::default(),
+            previous: (Instant::now(), VideoSendSnapshot::default()),
+        });
+        Ok(())
+    }
+
+    /// Stops our screen share and takes its track off the connection (the caller then
+    /// renegotiates); its pipeline is joined with the others at the end.
+    pub(crate) async fn stop_share(&mut self) -> Result<(), CallError> {
+        let Some(share) = self.share.take() else {
+            return Ok(());
+        };
+        share.control.stop();
+        self.pc
+            .remove_track(&share.sender)
+            .await
+            .map_err(CallError::webrtc)
+    }
+
+    /// A negotiation completed: starts the screen share's pipeline once its section is
+    /// negotiated to send, in the codec the answer put first for it.
+    pub(crate) async fn negotiated(&mut self) -> Result<(), CallError> {
+        let Some(share) = &mut self.share else {
+            return Ok(());
+        };
+        if share.started {
+            return Ok(());
+        }
+        let Some(transceiver) = transceiver_of(&self.pc, &share.sender).await else {
+            return Ok(());
+        };
+        let direction = transceiver
+            .current_direction()
+            .await
+            .map_err(CallError::webrtc)?;
+        if !direction.has_send() {
+            return Ok(());
+        }
+        let parameters = share
+            .sender
+            .get_parameters()
+            .await
+            .map_err(CallError::webrtc)?;
+        let Some((codec, payload_type)) = parameters.rtp_parameters.codecs.iter().find_map(|c| {
+            VideoCodec::from_sdp_name(&c.rtp_codec.mime_type).map(|codec| (codec, c.payload_type))
+        }) else {
+            return Err(CallError::webrtc(
+                "the screen share has no negotiated codec",
+            ));
+        };
+        let Some(source) = share
+            .source
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            return Ok(());
+        };
+        share.started = true;
+        tracing::info!(%codec, "screen share negotiated: sending");
+        share.previous = (Instant::now(), share.counters.snapshot());
+        let bitrate = (self.feedback.estimate_bps() * SCREEN_SHARE_OF_ESTIMATE) as u32;
+        self.senders.push(tokio::spawn(send_video_of(
+            media::h264::Content::Screen,
+            source,
+            Arc::clone(&share.track),
+            SendParams {
+                ssrc: share.ssrc,
+                payload_type,
+                bitrate_bps: bitrate.clamp(MIN_SCREEN_BITRATE, MAX_SCREEN_BITRATE),
+                frames: None,
+            },
+            codec,
+            Arc::clone(&share.control),
+            Arc::clone(&share.counters),
+        )));
+        Ok(())
     }
 
     /// When the first remote picture was decoded, if one was.
@@ -489,6 +645,9 @@ impl MediaSession {
     pub(crate) async fn stop_and_join(mut self) {
         self.video_control.stop();
         self.audio_control.stop();
+        if let Some(share) = &self.share {
+            share.control.stop();
+        }
         for sender in std::mem::take(&mut self.senders) {
             if let Ok(Err(err)) = sender.await {
                 tracing::debug!(%err, "a send pipeline ended with an error");
@@ -519,10 +678,17 @@ impl MediaSession {
         );
         let rtt_ms = line.ice.rtt_ms.unwrap_or(0.0);
         self.rtt.set(Duration::from_secs_f64(rtt_ms / 1000.0));
+        let mut estimate_bps = self.feedback.estimate_bps();
+        if let Some(share) = self.share.as_ref().filter(|s| s.started) {
+            let screen = ((estimate_bps * SCREEN_SHARE_OF_ESTIMATE) as u32)
+                .clamp(MIN_SCREEN_BITRATE, MAX_SCREEN_BITRATE);
+            share.control.set_bitrate(screen);
+            estimate_bps = (estimate_bps - f64::from(screen)).max(0.0);
+        }
         let decision = self.adaptation.update(
             now_ms,
             Signals {
-                estimate_bps: self.feedback.estimate_bps(),
+                estimate_bps,
                 loss: video_loss,
                 rtt_ms,
                 sent_bps: line.video_out.kbps as f64 * 1000.0,
@@ -549,6 +715,26 @@ impl MediaSession {
 
     async fn receive_pipeline(&self, track: Arc<dyn TrackRemote>) -> Result<Pipeline, CallError> {
         let measured = Arc::clone(&self.measured);
+        if track.kind().await == RtpCodecKind::Video && self.is_screen(&track).await {
+            tracing::info!("the other peer's screen share arrived");
+            let sink = self.options.remote_screen.clone();
+            let codecs = ReceiveCodecs {
+                payload_types: self.video_payload_types().await,
+                in_use: Arc::new(CodecInUse::default()),
+            };
+            return Ok(tokio::spawn(receive_video(
+                track,
+                RECEIVE_IDLE,
+                Arc::clone(&self.screen_in),
+                Arc::clone(&self.rtt),
+                codecs,
+                move |picture| {
+                    if let Some(sink) = &sink {
+                        (sink.0)(&picture);
+                    }
+                },
+            )));
+        }
         if track.kind().await == RtpCodecKind::Video {
             let first_frame = Arc::clone(&self.first_frame);
             let remote_video = self.options.remote_video.clone();
@@ -602,6 +788,21 @@ impl MediaSession {
             RECEIVE_CHANNELS,
             Box::new(sink),
         )))
+    }
+
+    /// Whether a remote video track is the other peer's screen share: our stream id for
+    /// it, or the track of a video section after the first (a browser's).
+    async fn is_screen(&self, track: &Arc<dyn TrackRemote>) -> bool {
+        if track.stream_id().await.as_str() == sdp::SCREEN_STREAM_ID {
+            return true;
+        }
+        let Some(remote) = self.pc.remote_description().await else {
+            return false;
+        };
+        let id = track.track_id().await;
+        sdp::screen_sections(&remote.sdp)
+            .iter()
+            .any(|(track, _)| track.as_deref() == Some(id.as_str()))
     }
 
     /// Which of our video codecs each payload type stands for: from our description
@@ -752,8 +953,45 @@ impl MediaSession {
                 marks,
                 energy: ai.energy_nano as f64 / 1e9,
             },
+            screen_out: self.share_line(),
+            screen_in: self.screen_in_line(),
             ..StatsLine::default()
         }
+    }
+
+    /// Our share's second, while it runs.
+    fn share_line(&mut self) -> Option<ScreenLine> {
+        let share = self.share.as_mut()?;
+        let now = (Instant::now(), share.counters.snapshot());
+        let (at, before) = std::mem::replace(&mut share.previous, now);
+        let rates = now.1.delta(&before, now.0.saturating_duration_since(at));
+        Some(ScreenLine {
+            fps: rates.per_second,
+            width: now.1.width,
+            height: now.1.height,
+            kbps: rates.kbps,
+            frames: now.1.frames_sent,
+            keyframes: now.1.keyframes_sent,
+        })
+    }
+
+    /// The other peer's share's second, once one has arrived.
+    fn screen_in_line(&mut self) -> Option<ScreenLine> {
+        let now = (Instant::now(), self.screen_in.snapshot());
+        let (at, before) = std::mem::replace(&mut self.screen_previous, now);
+        self.screen_received |= now.1.frames_decoded > 0;
+        if !self.screen_received {
+            return None;
+        }
+        let rates = now.1.delta(&before, now.0.saturating_duration_since(at));
+        Some(ScreenLine {
+            fps: rates.per_second,
+            width: now.1.width,
+            height: now.1.height,
+            kbps: rates.kbps,
+            frames: now.1.frames_decoded,
+            keyframes: 0,
+        })
     }
 }
 

@@ -138,6 +138,8 @@ pub struct CallOptions {
     /// Gets every decoded remote picture (on the decoder thread; keep it quick): the
     /// UI's frame queue, or a measurement.
     pub remote_video: Option<FrameSink>,
+    /// Gets every decoded picture of the other peer's screen share (as `remote_video`).
+    pub remote_screen: Option<FrameSink>,
     /// Handles to change camera, microphone and speaker while the call runs, mute, turn
     /// the camera off, set the volume, and see the local preview.
     pub switches: MediaSwitches,
@@ -227,6 +229,7 @@ impl CallOptions {
             connect_timeout: Duration::from_secs(30),
             stay: false,
             remote_video: None,
+            remote_screen: None,
             switches: MediaSwitches::default(),
             processing: ProcessingOptions::default(),
         }

@@ -32,7 +32,9 @@ use rtc::peer_connection::configuration::interceptor_registry::{
 use rtc::peer_connection::configuration::media_engine::{
     MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_RTX, MIME_TYPE_VP8, MIME_TYPE_VP9, MediaEngine,
 };
-use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::setting_engine::{
+    SctpMaxMessageSize, SettingEngineBuilder,
+};
 use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
 use rtc::peer_connection::transport::{RTCIceCandidatePair, RTCIceCandidateType, RTCIceServer};
@@ -75,6 +77,10 @@ pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 /// SCTP stream id of the call's data channel, which both sides create themselves
 /// (`negotiated`), so each has it before the connection is up.
 pub const CALL_CHANNEL_ID: u16 = 0;
+
+/// The largest data-channel message we take and offer to take, bytes (256 KiB, as
+/// Chromium and Firefox).
+pub const MAX_CHANNEL_MESSAGE: u32 = 256 * 1024;
 
 /// Label of the call's data channel.
 pub const CALL_CHANNEL_LABEL: &str = "peercall";
@@ -522,7 +528,10 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
     let mut settings = SettingEngineBuilder::default()
         .with_ice_connection_attempts(Some(Duration::from_millis(25)), Some(56))
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
-        .with_discard_local_candidates_during_ice_restart(true);
+        .with_discard_local_candidates_during_ice_restart(true)
+        // Data-channel messages up to 256 KiB, as browsers take (the default is SDP's
+        // 64 KiB, under a chat line of 64 KiB of text with its envelope).
+        .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(MAX_CHANNEL_MESSAGE));
     if setup.relay_only {
         settings = settings.with_relay_acceptance_min_wait(Some(Duration::ZERO));
     }

@@ -178,6 +178,65 @@ pub fn video_payload_types(sdp: &str) -> Vec<(u8, VideoCodec)> {
         .collect()
 }
 
+/// The stream id our screen share's track carries (`a=msid:screen …`).
+pub const SCREEN_STREAM_ID: &str = "screen";
+
+/// The screen-share sections of `sdp`: every video section after the first (the
+/// camera's), or one whose `a=msid` names the [`SCREEN_STREAM_ID`] stream. For each:
+/// the `a=msid` track id (if any) and whether its writer sends on it.
+pub fn screen_sections(sdp: &str) -> Vec<(Option<String>, bool)> {
+    let Some(description) = parse(sdp) else {
+        return Vec::new();
+    };
+    let session_direction = direction(&description.attributes);
+    description
+        .media_descriptions
+        .iter()
+        .filter(|m| m.media_name.media == "video")
+        .enumerate()
+        .filter_map(|(i, m)| {
+            let msid = m
+                .attributes
+                .iter()
+                .find(|a| a.key == "msid")
+                .and_then(|a| a.value.clone());
+            let (stream, track) = match msid.as_deref().map(|v| v.split_once(' ')) {
+                Some(Some((stream, track))) => (Some(stream.to_owned()), Some(track.to_owned())),
+                _ => (None, None),
+            };
+            (i > 0 || stream.as_deref() == Some(SCREEN_STREAM_ID))
+                .then(|| (track, sends(m, session_direction)))
+        })
+        .collect()
+}
+
+/// Whether the writer of `sdp` shares its screen in it (sends on a screen section).
+pub fn shares_screen(sdp: &str) -> bool {
+    screen_sections(sdp).iter().any(|&(_, sends)| sends)
+}
+
+/// Whether an answer to our offer makes us the DTLS server for the connection's life:
+/// the other side took the client's role (`a=setup:active`).
+pub fn makes_us_passive(answer: &str) -> bool {
+    answer
+        .lines()
+        .any(|line| line.trim_end() == "a=setup:active")
+}
+
+/// Our answer to a renegotiating offer, with the DTLS role this connection already has.
+///
+/// webrtc 0.21 answers every offer `a=setup:active`, but a connection keeps the role it
+/// took the first time (RFC 8842 §5.5): when the other side answered our first offer
+/// `active` ([`makes_us_passive`]), we are `passive` for good, and a browser refuses an
+/// answer that says otherwise ("Failed to set SSL role").
+pub fn keep_dtls_role(answer: &str, passive: bool) -> String {
+    if passive {
+        answer.replace("a=setup:active", "a=setup:passive")
+    } else {
+        answer.to_owned()
+    }
+}
+
 /// Repair and comfort-noise formats: not what a section is decoded with.
 const NOT_MEDIA: [&str; 6] = [
     "rtx",
@@ -195,6 +254,40 @@ mod tests {
     const CHROME_LIKE: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 111 126\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:126 telephone-event/8000\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=rtpmap:102 H264/90000\r\n";
+
+    #[test]
+    fn a_second_video_section_is_a_screen_share_and_says_whether_it_sends() {
+        let camera_only = format!("{CHROME_LIKE}a=msid:s1 cam1\r\n");
+        assert_eq!(screen_sections(&camera_only), []);
+        assert!(!shares_screen(&camera_only));
+        let sharing = format!(
+            "{camera_only}m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n\
+             a=sendonly\r\na=msid:2f3a desktop1\r\n"
+        );
+        assert_eq!(screen_sections(&sharing), [(Some("desktop1".into()), true)]);
+        assert!(shares_screen(&sharing));
+        let stopped = sharing.replace("a=sendonly", "a=inactive");
+        assert_eq!(
+            screen_sections(&stopped),
+            [(Some("desktop1".into()), false)]
+        );
+        assert!(!shares_screen(&stopped));
+        // Ours is told by its stream id even alone (a peer sending no camera).
+        let ours = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\na=msid:screen video-1\r\n";
+        assert!(shares_screen(ours));
+    }
+
+    #[test]
+    fn a_renegotiation_answer_keeps_the_dtls_role_the_connection_has() {
+        let answer = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=setup:active\r\n";
+        // They answered our first offer as the DTLS client: we stay the server.
+        assert!(makes_us_passive(answer));
+        assert!(!makes_us_passive(&answer.replace("active", "passive")));
+        assert!(keep_dtls_role(answer, true).contains("a=setup:passive"));
+        // They offered first (actpass) and we answered active: nothing changes.
+        assert_eq!(keep_dtls_role(answer, false), answer);
+    }
 
     #[test]
     fn the_session_id_is_read_from_the_origin_line() {

@@ -279,6 +279,23 @@ pub struct AudioIn {
     pub energy: f64,
 }
 
+/// A screen share's video, one way, for one second (present while one runs).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ScreenLine {
+    /// Pictures per second (sent, or decoded).
+    pub fps: u64,
+    /// Width of the last picture.
+    pub width: u64,
+    /// Its height.
+    pub height: u64,
+    /// Bitrate, kbit/s.
+    pub kbps: u64,
+    /// Pictures so far (sent, or decoded).
+    pub frames: u64,
+    /// Keyframes sent so far (0 for received shares).
+    pub keyframes: u64,
+}
+
 /// One peer's statistics for one second of a call.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct StatsLine {
@@ -301,6 +318,12 @@ pub struct StatsLine {
     pub audio_out: AudioOut,
     /// Audio received.
     pub audio_in: AudioIn,
+    /// Our screen share, while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_out: Option<ScreenLine>,
+    /// The other peer's screen share, while one has arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_in: Option<ScreenLine>,
 }
 
 #[cfg(test)]

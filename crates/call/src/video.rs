@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use media::VideoFrame;
 use media::codec::{VideoCodec, VideoDecoder, VideoEncoder};
-use media::h264::{AccessUnit, Encoded, EncoderSettings};
+use media::h264::{AccessUnit, Content, Encoded, EncoderSettings};
 use media::source::{VideoFormat, VideoSource};
 use media::worker::{DecodeJob, EncoderJob, Worker, decoder_thread, encoder_thread};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -260,6 +260,30 @@ impl VideoControl {
 /// codec the track was made with (the negotiation may have chosen another one after the
 /// track was added; see [`crate::media_session`]).
 pub async fn send_video(
+    source: Box<dyn VideoSource>,
+    track: Arc<TrackLocalStaticSample>,
+    send: SendParams,
+    codec: VideoCodec,
+    control: Arc<VideoControl>,
+    counters: Arc<VideoSendCounters>,
+) -> Result<(), CallError> {
+    send_video_of(
+        Content::Camera,
+        source,
+        track,
+        send,
+        codec,
+        control,
+        counters,
+    )
+    .await
+}
+
+/// [`send_video`] for pictures of `content`: a screen share is coded in openh264's
+/// screen-content mode, at the source's full size (the adaptation steps only the
+/// camera's size and rate).
+pub async fn send_video_of(
+    content: Content,
     mut source: Box<dyn VideoSource>,
     track: Arc<TrackLocalStaticSample>,
     send: SendParams,
@@ -268,7 +292,10 @@ pub async fn send_video(
     counters: Arc<VideoSendCounters>,
 ) -> Result<(), CallError> {
     let format = source.format();
-    let settings = EncoderSettings::new(send.bitrate_bps, format.fps);
+    let settings = EncoderSettings {
+        content,
+        ..EncoderSettings::new(send.bitrate_bps, format.fps)
+    };
     // H.264 frame skipping stays off: with it, openh264 drops pictures whenever the
     // target tightens (after every keyframe, under random loss), and the adaptation
     // ladder already lowers size and rate when the target is far below what they need.

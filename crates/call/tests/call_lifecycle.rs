@@ -64,7 +64,7 @@ async fn next<T>(
 async fn next_state(events: &mut mpsc::UnboundedReceiver<CallEvent>) -> CallState {
     next(events, |event| match event {
         CallEvent::State(state) => Some(state),
-        CallEvent::Stats(_) => None,
+        _ => None,
     })
     .await
 }
@@ -73,7 +73,7 @@ async fn next_state(events: &mut mpsc::UnboundedReceiver<CallEvent>) -> CallStat
 async fn audio_received(events: &mut mpsc::UnboundedReceiver<CallEvent>) {
     next(events, |event| match event {
         CallEvent::Stats(line) => (line.audio_in.packets > 0).then_some(()),
-        CallEvent::State(_) => None,
+        _ => None,
     })
     .await
 }

@@ -13,6 +13,8 @@
 //! - [`percentile`]: percentiles of measured samples (the call's statistics and the
 //!   benchmarks share it);
 //! - [`worker`]: codec threads fed through bounded queues that never block the caller;
+//! - [`screen`]: screen and window capture on X11 (MIT-SHM, Composite, XFixes) for
+//!   screen sharing;
 //! - [`convert`]: colour conversion and MJPEG decoding (SIMD, through yuvutils-rs and
 //!   zune-jpeg).
 //!
@@ -32,6 +34,7 @@ pub mod pattern;
 pub mod percentile;
 pub mod playout;
 pub mod resample;
+pub mod screen;
 pub mod source;
 pub mod switch;
 pub mod tone;
@@ -89,6 +92,9 @@ pub enum MediaError {
     /// The device or input uses a format we cannot handle.
     #[error("unsupported format: {0}")]
     Unsupported(String),
+    /// A screen or window cannot be captured (no display, no such screen or window).
+    #[error("screen capture: {0}")]
+    Screen(String),
     /// An encoder or decoder failed; for a decoder, ask the sender for a keyframe.
     #[error("{codec} error: {reason}")]
     Codec {

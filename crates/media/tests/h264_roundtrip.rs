@@ -4,10 +4,7 @@ use media::h264::{AccessUnit, Encoded, EncoderSettings, H264Decoder, H264Encoder
 use media::pattern::{PatternGenerator, read_code};
 
 fn settings(bitrate_bps: u32) -> EncoderSettings {
-    EncoderSettings {
-        bitrate_bps,
-        fps: 30.0,
-    }
+    EncoderSettings::new(bitrate_bps, 30.0)
 }
 
 /// Encodes `count` pattern pictures; returns the access units and the skipped numbers.

@@ -88,6 +88,15 @@ impl Browser {
         Self::start(&flags, chromium_binary(), profile).await
     }
 
+    /// [`Browser::launch`] with `extra` Chromium flags (e.g. for `getDisplayMedia`:
+    /// `--auto-select-desktop-capture-source=…`, `--use-fake-ui-for-media-stream`).
+    pub async fn launch_with(extra: &[&str]) -> Result<Self, String> {
+        let profile = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut flags = vec!["--use-fake-device-for-media-stream=fps=30"];
+        flags.extend_from_slice(extra);
+        Self::start(&flags, chromium_binary(), profile).await
+    }
+
     /// [`Browser::launch`], accepting `certificate` from TLS servers (TURN over TLS,
     /// `turns:`) though no CA vouches for it: Chromium is told to take a server's
     /// certificate error for none when the chain holds that certificate's public key

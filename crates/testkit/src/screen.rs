@@ -9,7 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection as _;
-use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat};
+use x11rb::protocol::xproto::{
+    ChangeGCAux, ConnectionExt as _, CreateGCAux, CreateWindowAux, ImageFormat, Rectangle,
+    WindowClass,
+};
+use x11rb::wrapper::ConnectionExt as _;
 
 /// A running Xvfb.
 pub struct Xvfb {
@@ -29,8 +33,8 @@ pub struct Screenshot {
 }
 
 impl Xvfb {
-    /// Starts Xvfb with one `width` x `height` 24-bit screen and waits until it
-    /// accepts connections.
+    /// Starts Xvfb with one `width` x `height` 24-bit screen (kept as painted when
+    /// clients leave: `-noreset`) and waits until it accepts connections.
     pub fn start(width: u32, height: u32) -> Result<Self, String> {
         for number in 90..140 {
             if display_in_use(number) {
@@ -41,6 +45,9 @@ impl Xvfb {
                 .arg(&display)
                 .args(["-screen", "0", &format!("{width}x{height}x24")])
                 .args(["-nolisten", "tcp", "+extension", "GLX"])
+                // Without it the server resets when its last client leaves, clearing
+                // what a test painted (and refusing connections while it does).
+                .arg("-noreset")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -59,6 +66,96 @@ impl Xvfb {
             let _ = xvfb.child.kill();
         }
         Err("no display number free for Xvfb".into())
+    }
+
+    /// Paints `blocks` (x, y, width, height, 0xRRGGBB) and `text` (x, y of its
+    /// baseline, the string, in the server's `fixed` font, white) onto the root window:
+    /// what a screen share of this display then shows.
+    pub fn paint(
+        &self,
+        blocks: &[(i16, i16, u16, u16, u32)],
+        text: &[(i16, i16, &str)],
+    ) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| err(&e))?;
+        let root = conn.setup().roots[screen].root;
+        let gc = conn.generate_id().map_err(|e| err(&e))?;
+        let font = conn.generate_id().map_err(|e| err(&e))?;
+        conn.open_font(font, b"fixed").map_err(|e| err(&e))?;
+        conn.create_gc(gc, root, &CreateGCAux::new().font(font))
+            .map_err(|e| err(&e))?;
+        for &(x, y, width, height, rgb) in blocks {
+            conn.change_gc(gc, &ChangeGCAux::new().foreground(rgb))
+                .map_err(|e| err(&e))?;
+            conn.poly_fill_rectangle(
+                root,
+                gc,
+                &[Rectangle {
+                    x,
+                    y,
+                    width,
+                    height,
+                }],
+            )
+            .map_err(|e| err(&e))?;
+        }
+        conn.change_gc(gc, &ChangeGCAux::new().foreground(0xffffff).background(0))
+            .map_err(|e| err(&e))?;
+        for &(x, y, string) in text {
+            conn.image_text8(root, gc, x, y, string.as_bytes())
+                .map_err(|e| err(&e))?;
+        }
+        conn.free_gc(gc).map_err(|e| err(&e))?;
+        conn.close_font(font).map_err(|e| err(&e))?;
+        // A round trip: everything above is drawn when this returns.
+        conn.get_input_focus()
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?;
+        Ok(())
+    }
+
+    /// Opens a top-level window at (`x`, `y`) of `width` x `height` filled with
+    /// `0xRRGGBB`, titled `title`, mapped; it stays until `keep` is dropped. Returns its
+    /// id and the connection that keeps it.
+    pub fn window(
+        &self,
+        (x, y, width, height): (i16, i16, u16, u16),
+        rgb: u32,
+        title: &str,
+    ) -> Result<(u32, impl Drop), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| err(&e))?;
+        let root = conn.setup().roots[screen].root;
+        let window = conn.generate_id().map_err(|e| err(&e))?;
+        conn.create_window(
+            x11rb::COPY_DEPTH_FROM_PARENT,
+            window,
+            root,
+            x,
+            y,
+            width,
+            height,
+            0,
+            WindowClass::INPUT_OUTPUT,
+            0,
+            &CreateWindowAux::new().background_pixel(rgb),
+        )
+        .map_err(|e| err(&e))?;
+        conn.change_property8(
+            x11rb::protocol::xproto::PropMode::REPLACE,
+            window,
+            x11rb::protocol::xproto::AtomEnum::WM_NAME,
+            x11rb::protocol::xproto::AtomEnum::STRING,
+            title.as_bytes(),
+        )
+        .map_err(|e| err(&e))?;
+        conn.map_window(window).map_err(|e| err(&e))?;
+        conn.get_input_focus()
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?;
+        Ok((window, KeepWindow(conn)))
     }
 
     /// The whole screen now.
@@ -88,6 +185,15 @@ impl Xvfb {
             height: u32::from(height),
             rgb,
         })
+    }
+}
+
+/// Keeps a test window open (its connection) until dropped.
+struct KeepWindow(x11rb::rust_connection::RustConnection);
+
+impl Drop for KeepWindow {
+    fn drop(&mut self) {
+        let _ = self.0.flush();
     }
 }
 

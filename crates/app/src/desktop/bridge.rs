@@ -13,14 +13,15 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use call::{
-    CallEvent, CallOptions, FrameSink, MediaSwitches, ProcessingOptions, open_audio, open_speaker,
-    open_video, run_call,
+    CallCommand, CallEvent, CallOptions, FrameSink, MediaSwitches, ProcessingOptions, open_audio,
+    open_speaker, open_video, run_call, run_call_with,
 };
 use clap::Parser as _;
 use media::{DeviceKind, VideoFormat};
 use signaling_proto::RoomId;
 use tokio::sync::{mpsc, watch};
 
+use super::chat::ChatEvent;
 use super::frames::{FrameQueue, Wake};
 use super::model::{AudioPick, Command, Device, Devices, Event, JoinRequest, VideoPick};
 
@@ -56,6 +57,8 @@ pub struct Bridge {
     pub remote: Arc<FrameQueue>,
     /// Local preview pictures.
     pub local: Arc<FrameQueue>,
+    /// The other peer's screen share.
+    pub screen: Arc<FrameQueue>,
 }
 
 impl Bridge {
@@ -69,6 +72,7 @@ impl Bridge {
             wake: Arc::clone(&wake),
         };
         let remote = FrameQueue::new(Arc::clone(&wake));
+        let screen = FrameQueue::new(Arc::clone(&wake));
         let local = FrameQueue::new(wake);
         if let Some(addr) = config.embedded {
             runtime.spawn(embedded_server(addr, events_out.clone()));
@@ -79,8 +83,11 @@ impl Bridge {
         runtime.spawn(run(
             rx,
             events_out,
-            Arc::clone(&remote),
-            Arc::clone(&local),
+            Queues {
+                remote: Arc::clone(&remote),
+                local: Arc::clone(&local),
+                screen: Arc::clone(&screen),
+            },
             config,
         ));
         Self {
@@ -88,6 +95,7 @@ impl Bridge {
             events,
             remote,
             local,
+            screen,
         }
     }
 
@@ -120,13 +128,21 @@ impl Events {
 struct Running {
     hangup: watch::Sender<bool>,
     switches: MediaSwitches,
+    /// Chat lines (and later the screen share) for the call.
+    commands: mpsc::UnboundedSender<CallCommand>,
+}
+
+/// Where a call's pictures go.
+struct Queues {
+    remote: Arc<FrameQueue>,
+    local: Arc<FrameQueue>,
+    screen: Arc<FrameQueue>,
 }
 
 async fn run(
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: Events,
-    remote: Arc<FrameQueue>,
-    local: Arc<FrameQueue>,
+    queues: Queues,
     config: BridgeConfig,
 ) {
     let mut running: Option<Running> = None;
@@ -139,7 +155,7 @@ async fn run(
                 if let Some(old) = running.take() {
                     let _ = old.hangup.send(true);
                 }
-                running = Some(start_call(request, &config, &events, &remote, &local));
+                running = Some(start_call(request, &config, &events, &queues));
             }
             Command::HangUp => {
                 if let Some(call) = running.take() {
@@ -156,6 +172,29 @@ async fn run(
             Command::StopSelfCallPeer => {
                 if let Some(stop) = self_call_peer.take() {
                     let _ = stop.send(true);
+                }
+            }
+            Command::ListShareables => {
+                let events = events.clone();
+                tokio::task::spawn_blocking(move || {
+                    let list = media::screen::shareables().map_err(|e| e.to_string());
+                    events.send(Event::Shareables(list));
+                });
+            }
+            Command::StartShare(target) => {
+                if let Some(call) = &running {
+                    let fps = media::screen::DEFAULT_SHARE_FPS;
+                    let _ = call.commands.send(CallCommand::StartShare(target, fps));
+                }
+            }
+            Command::StopShare => {
+                if let Some(call) = &running {
+                    let _ = call.commands.send(CallCommand::StopShare);
+                }
+            }
+            Command::Chat(text) => {
+                if let Some(call) = &running {
+                    let _ = call.commands.send(CallCommand::Chat(text));
                 }
             }
             Command::Mute(muted) => {
@@ -232,9 +271,9 @@ fn start_call(
     request: JoinRequest,
     config: &BridgeConfig,
     events: &Events,
-    remote: &Arc<FrameQueue>,
-    local: &Arc<FrameQueue>,
+    queues: &Queues,
 ) -> Running {
+    let (remote, local) = (&queues.remote, &queues.local);
     let mut options = CallOptions::new(request.server, request.room);
     options.name = request.name;
     options.token = request.token;
@@ -255,6 +294,9 @@ fn start_call(
     local.clear();
     let remote = Arc::clone(remote);
     options.remote_video = Some(FrameSink(Arc::new(move |p| remote.put(p))));
+    queues.screen.clear();
+    let screen = Arc::clone(&queues.screen);
+    options.remote_screen = Some(FrameSink(Arc::new(move |p| screen.put(p))));
     let switches = options.switches.clone();
     let preview = Arc::clone(local);
     switches
@@ -271,6 +313,7 @@ fn start_call(
     switches.video.set_blank(request.camera_off);
     switches.speaker.set_volume(request.volume);
     let (hangup, mut hung_up) = watch::channel(false);
+    let (commands, inbox) = mpsc::unbounded_channel();
     let events = events.clone();
     tokio::spawn(async move {
         let on_event = {
@@ -278,15 +321,24 @@ fn start_call(
             move |event| match event {
                 CallEvent::State(state) => events.send(Event::State(state)),
                 CallEvent::Stats(line) => events.send(Event::Stats(line)),
+                CallEvent::ChatReceived(m) => events.send(Event::Chat(ChatEvent::Received(m))),
+                CallEvent::ChatSent(m) => events.send(Event::Chat(ChatEvent::Sent(m))),
+                CallEvent::ChatFailed(e) => events.send(Event::Chat(ChatEvent::Failed(e))),
+                CallEvent::Share(share) => events.send(Event::Share(share)),
+                _ => {}
             }
         };
-        run_call(options, on_event, async move {
+        let hangup = async move {
             let _ = hung_up.wait_for(|h| *h).await;
-        })
-        .await;
+        };
+        run_call_with(options, on_event, hangup, inbox).await;
         events.send(Event::Ended);
     });
-    Running { hangup, switches }
+    Running {
+        hangup,
+        switches,
+        commands,
+    }
 }
 
 /// `--self-call`: a windowless peer with the test pattern and tone in `room`, which

@@ -12,6 +12,7 @@
 //! repaint at all.
 
 pub mod bridge;
+pub mod chat;
 pub mod frames;
 pub mod model;
 pub mod video;
@@ -169,6 +170,7 @@ pub struct App {
     bridge: Bridge,
     remote: VideoTexture,
     local: VideoTexture,
+    screen: VideoTexture,
     /// Kept for the life of the window: the bridge and calls run on it.
     _runtime: tokio::runtime::Runtime,
     /// The summary line printed when the window closes (with `--duration`).
@@ -212,6 +214,7 @@ impl App {
             bridge,
             remote: VideoTexture::new("remote"),
             local: VideoTexture::new("local"),
+            screen: VideoTexture::new("screen"),
             _runtime: runtime,
             summary,
         }
@@ -300,9 +303,15 @@ impl eframe::App for App {
         if self.model.in_call() {
             self.remote.update(ctx, &self.bridge.remote);
             self.local.update(ctx, &self.bridge.local);
+            if self.model.share.remote_sharing {
+                self.screen.update(ctx, &self.bridge.screen);
+            } else {
+                self.screen.clear();
+            }
         } else {
             self.remote.clear();
             self.local.clear();
+            self.screen.clear();
         }
         view::show(
             ctx,
@@ -310,6 +319,7 @@ impl eframe::App for App {
             view::Pictures {
                 remote: self.remote.picture(),
                 local: self.local.picture(),
+                screen: self.screen.picture(),
             },
         );
         self.model.handle_timeout(now);

@@ -247,6 +247,12 @@ pub enum Event {
     Server(String),
     /// The embedded signaling server could not start.
     ServerFailed(String),
+    /// Something about the chat.
+    Chat(super::chat::ChatEvent),
+    /// What can be shared (screens and windows), for the picker.
+    Shareables(Result<Vec<media::screen::Shareable>, String>),
+    /// A screen share, ours or theirs, started or stopped.
+    Share(call::ShareEvent),
 }
 
 /// Something for the engine bridge to do.
@@ -282,6 +288,14 @@ pub enum Command {
     },
     /// Stop the `--self-call` peer.
     StopSelfCallPeer,
+    /// Send a chat line in the running call.
+    Chat(String),
+    /// List the screens and windows that can be shared.
+    ListShareables,
+    /// Share this screen or window in the running call.
+    StartShare(media::screen::ShareTarget),
+    /// Stop sharing.
+    StopShare,
 }
 
 /// Everything a call starts with.
@@ -311,6 +325,19 @@ pub struct JoinRequest {
     pub processing: Processing,
     /// The video codec to put first (`None`: no preference).
     pub video_codec: Option<VideoCodec>,
+}
+
+/// Screen sharing as the window shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShareState {
+    /// What we share (its name), while we do: "you are sharing …" and "Stop sharing".
+    pub sharing: Option<String>,
+    /// Whether the other peer shares: its screen large, its camera small.
+    pub remote_sharing: bool,
+    /// Whether the picker is open.
+    pub picker_open: bool,
+    /// The screens and windows listed in the picker.
+    pub choices: Vec<media::screen::Shareable>,
 }
 
 /// Where the app is.
@@ -416,6 +443,10 @@ pub struct Model {
     pub embedded: Option<String>,
     /// Commands for the bridge, taken each frame.
     pub outbox: Vec<Command>,
+    /// The chat panel.
+    pub chat: super::chat::ChatState,
+    /// Screen sharing: ours, theirs, and the picker.
+    pub share: ShareState,
     /// Join once `devices_known` and a server is known.
     join_when_ready: bool,
     /// A device list has arrived (the fallbacks to the test sources are made).
@@ -477,6 +508,8 @@ impl Model {
             fullscreen: false,
             embedded: None,
             outbox: Vec::new(),
+            chat: super::chat::ChatState::default(),
+            share: ShareState::default(),
             join_when_ready: launch.join_when_ready,
             devices_known: false,
             self_call: if launch.self_call {
@@ -700,6 +733,56 @@ impl Model {
         }
     }
 
+    /// Sends what is typed in the chat, when in a call and it is worth sending.
+    pub fn send_chat(&mut self) {
+        if !self.in_call() {
+            self.chat.error = Some("join a call to chat".into());
+            return;
+        }
+        if let Some(text) = self.chat.take_draft() {
+            self.outbox.push(Command::Chat(text));
+        }
+    }
+
+    /// "Share screen" pressed: the picker opens and the screens and windows are listed.
+    pub fn open_share_picker(&mut self) {
+        if !self.in_call() || self.share.sharing.is_some() {
+            return;
+        }
+        self.share.picker_open = true;
+        self.share.choices.clear();
+        self.outbox.push(Command::ListShareables);
+    }
+
+    /// A screen or window picked: sharing starts.
+    pub fn share(&mut self, target: media::screen::ShareTarget) {
+        self.share.picker_open = false;
+        if self.in_call() {
+            self.outbox.push(Command::StartShare(target));
+        }
+    }
+
+    /// "Stop sharing" pressed.
+    pub fn stop_sharing(&mut self) {
+        if self.share.sharing.is_some() {
+            self.outbox.push(Command::StopShare);
+        }
+    }
+
+    fn on_share(&mut self, event: call::ShareEvent) {
+        match event {
+            call::ShareEvent::Started(name) => self.share.sharing = Some(name),
+            call::ShareEvent::Stopped => self.share.sharing = None,
+            call::ShareEvent::Failed(why) => {
+                self.share.sharing = None;
+                self.error(&format!("Screen sharing did not start: {why}"), None);
+            }
+            call::ShareEvent::RemoteStarted => self.share.remote_sharing = true,
+            call::ShareEvent::RemoteStopped => self.share.remote_sharing = false,
+            _ => {}
+        }
+    }
+
     /// Volume moved (kept between 0 and [`MAX_VOLUME`]).
     pub fn set_volume(&mut self, volume: f32) {
         self.settings.volume = volume.clamp(0.0, MAX_VOLUME);
@@ -740,6 +823,7 @@ impl Model {
             Event::State(state) => self.on_state(now, state),
             Event::Stats(line) => self.stats = Some(*line),
             Event::Ended => {
+                self.share = ShareState::default();
                 if self.in_call() {
                     self.phase = Phase::Idle;
                 }
@@ -757,6 +841,15 @@ impl Model {
                 tracing::warn!(%why, "no embedded server");
                 self.error(&why, None);
             }
+            Event::Chat(event) => self.chat.handle(event),
+            Event::Shareables(list) => match list {
+                Ok(list) => self.share.choices = list,
+                Err(why) => {
+                    self.share.picker_open = false;
+                    self.error(&format!("Nothing to share: {why}"), None);
+                }
+            },
+            Event::Share(event) => self.on_share(event),
         }
         if self.join_when_ready && self.devices_known && self.server_url().is_some() {
             self.join_when_ready = false;
@@ -994,6 +1087,47 @@ mod tests {
     use super::*;
 
     const SERVER: &str = "ws://127.0.0.1:4000/ws";
+
+    #[test]
+    fn sharing_opens_a_picker_shares_the_pick_and_shows_until_stopped() {
+        let mut m = model();
+        m.open_share_picker();
+        assert!(!m.share.picker_open, "not in a call: nothing to share into");
+        m.join();
+        m.handle_event(Instant::now(), Event::State(CallState::Connected));
+        m.outbox.clear();
+        m.open_share_picker();
+        assert!(m.share.picker_open);
+        assert_eq!(m.outbox, [Command::ListShareables]);
+        let screen = media::screen::ShareTarget::Screen(Some(0));
+        m.handle_event(
+            Instant::now(),
+            Event::Shareables(Ok(vec![media::screen::Shareable {
+                target: screen,
+                name: "Screen 1".into(),
+            }])),
+        );
+        assert_eq!(m.share.choices.len(), 1);
+        m.share(screen);
+        assert!(!m.share.picker_open);
+        assert_eq!(m.outbox.last(), Some(&Command::StartShare(screen)));
+        m.handle_event(
+            Instant::now(),
+            Event::Share(call::ShareEvent::Started("Screen 1".into())),
+        );
+        assert_eq!(m.share.sharing.as_deref(), Some("Screen 1"));
+        m.stop_sharing();
+        assert_eq!(m.outbox.last(), Some(&Command::StopShare));
+        m.handle_event(Instant::now(), Event::Share(call::ShareEvent::Stopped));
+        assert_eq!(m.share.sharing, None);
+        m.handle_event(
+            Instant::now(),
+            Event::Share(call::ShareEvent::RemoteStarted),
+        );
+        assert!(m.share.remote_sharing);
+        m.handle_event(Instant::now(), Event::Ended);
+        assert!(!m.share.remote_sharing);
+    }
 
     fn model() -> Model {
         let mut m = Model::new(Settings::default(), Launch::default());

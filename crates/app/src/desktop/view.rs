@@ -4,7 +4,8 @@
 //! talks to the engine.
 //!
 //! Shortcuts (when no text field has focus): `M` mute, `V` camera, `F` full screen
-//! (`Esc` leaves it), `S` stats.
+//! (`Esc` leaves it), `S` stats, `C` chat. The chat panel lists the lines with sender
+//! and time; Enter sends what is typed.
 
 use eframe::egui::{self, Color32, RichText};
 
@@ -72,6 +73,97 @@ const STATS_PADDING: f32 = 6.0;
 /// The stats backdrop's rounding.
 const STATS_ROUNDING: f32 = 4.0;
 
+/// Behind "You are sharing …": a blue that white text reads well on.
+const SHARING_FILL: Color32 = Color32::from_rgb(0x1d, 0x4e, 0xd8);
+
+/// The picker: every screen and window by name; one click shares it.
+fn share_picker(ctx: &egui::Context, model: &mut Model) {
+    let mut open = true;
+    let mut picked = None;
+    egui::Window::new("Share your screen")
+        .open(&mut open)
+        .collapsible(false)
+        .show(ctx, |ui| {
+            if model.share.choices.is_empty() {
+                ui.label("Looking for screens and windows…");
+            }
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                for choice in &model.share.choices {
+                    let label = match choice.target {
+                        media::screen::ShareTarget::Window(_) => format!("🗔 {}", choice.name),
+                        _ => format!("🖵 {}", choice.name),
+                    };
+                    if ui.button(label).clicked() {
+                        picked = Some(choice.target);
+                    }
+                }
+            });
+        });
+    if let Some(target) = picked {
+        model.share(target);
+    } else if !open {
+        model.share.picker_open = false;
+    }
+}
+
+/// The chat panel's width at first (it can be dragged wider).
+const CHAT_PANEL_WIDTH: f32 = 280.0;
+/// How tall the chat's typing field is, in lines.
+const CHAT_INPUT_ROWS: usize = 2;
+
+/// The label of the button that shows or hides the chat: with the unread count.
+pub fn chat_button_label(model: &Model) -> String {
+    match model.chat.unread {
+        0 => "Chat".to_owned(),
+        n => format!("Chat ({n})"),
+    }
+}
+
+/// The chat: the lines with who and when, an error if the last one was refused, and
+/// the field to type in (Enter sends, Shift+Enter a new line).
+fn chat_panel(ui: &mut egui::Ui, model: &mut Model) {
+    ui.add_space(PANEL_TOP);
+    ui.heading("Chat");
+    let input_height = ui.spacing().interact_size.y * (CHAT_INPUT_ROWS as f32 + 2.0);
+    egui::ScrollArea::vertical()
+        .max_height((ui.available_height() - input_height).max(0.0))
+        .stick_to_bottom(true)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for line in &model.chat.lines {
+                let who = match &line.time {
+                    Some(time) => format!("{} · {time}", line.from),
+                    None => line.from.clone(),
+                };
+                let colour = if line.mine {
+                    Color32::LIGHT_BLUE
+                } else {
+                    GREEN
+                };
+                ui.label(RichText::new(who).small().color(colour));
+                ui.add(egui::Label::new(line.text.as_str()).wrap());
+            }
+        });
+    if let Some(error) = &model.chat.error {
+        ui.colored_label(RED, error.as_str());
+    }
+    let field = ui.add(
+        egui::TextEdit::multiline(&mut model.chat.draft)
+            .desired_rows(CHAT_INPUT_ROWS)
+            .desired_width(f32::INFINITY)
+            .hint_text("Type a message")
+            .return_key(egui::KeyboardShortcut::new(
+                egui::Modifiers::SHIFT,
+                egui::Key::Enter,
+            )),
+    );
+    let enter = field.has_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+    if ui.button("Send").clicked() || enter {
+        model.send_chat();
+        field.request_focus();
+    }
+}
+
 /// The pictures to draw this frame.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Pictures {
@@ -79,6 +171,8 @@ pub struct Pictures {
     pub remote: Option<Picture>,
     /// Local preview.
     pub local: Option<Picture>,
+    /// The other peer's screen share.
+    pub screen: Option<Picture>,
 }
 
 /// Draws the window.
@@ -93,6 +187,33 @@ pub fn show(ctx: &egui::Context, model: &mut Model, pictures: Pictures) {
             .resizable(false)
             .exact_width(DEVICE_PANEL_WIDTH)
             .show(ctx, |ui| devices(ui, model));
+        if let Some(name) = &model.share.sharing {
+            let text = format!("You are sharing {name}");
+            let mut stop = false;
+            egui::TopBottomPanel::top("sharing").show(ctx, |ui| {
+                egui::Frame::NONE
+                    .fill(SHARING_FILL)
+                    .inner_margin(BANNER_PADDING)
+                    .show(ui, |ui| {
+                        ui.horizontal(|ui| {
+                            ui.label(RichText::new(text).color(Color32::WHITE).strong());
+                            stop = ui.button("Stop sharing").clicked();
+                        });
+                    });
+            });
+            if stop {
+                model.stop_sharing();
+            }
+        }
+        if model.share.picker_open {
+            share_picker(ctx, model);
+        }
+        if model.chat.open {
+            egui::SidePanel::right("chat")
+                .resizable(true)
+                .default_width(CHAT_PANEL_WIDTH)
+                .show(ctx, |ui| chat_panel(ui, model));
+        }
     }
     egui::CentralPanel::default()
         .frame(egui::Frame::NONE.fill(Color32::BLACK))
@@ -112,6 +233,10 @@ fn shortcuts(ctx: &egui::Context, model: &mut Model) {
     }
     if pressed(egui::Key::S) {
         model.show_stats = !model.show_stats;
+    }
+    if pressed(egui::Key::C) {
+        let open = !model.chat.open;
+        model.chat.set_open(open);
     }
     if pressed(egui::Key::F) || (model.fullscreen && pressed(egui::Key::Escape)) {
         set_fullscreen(ctx, model, !model.fullscreen);
@@ -379,6 +504,24 @@ fn devices(ui: &mut egui::Ui, model: &mut Model) {
         {
             model.show_stats = !model.show_stats;
         }
+        if model.share.sharing.is_some() {
+            if ui.selectable_label(true, "Stop sharing").clicked() {
+                model.stop_sharing();
+            }
+        } else if ui
+            .add_enabled(model.in_call(), egui::Button::new("Share screen"))
+            .clicked()
+        {
+            model.open_share_picker();
+        }
+        if ui
+            .selectable_label(model.chat.open, chat_button_label(model))
+            .on_hover_text("C")
+            .clicked()
+        {
+            let open = !model.chat.open;
+            model.chat.set_open(open);
+        }
     });
 }
 
@@ -391,7 +534,23 @@ pub fn fit(size: egui::Vec2, within: egui::Rect) -> egui::Rect {
 fn videos(ui: &mut egui::Ui, model: &mut Model, pictures: Pictures) {
     let area = ui.max_rect();
     let painter = ui.painter_at(area);
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    if let Some(screen) = pictures.screen.filter(|_| model.in_call()) {
+        // Their screen large, their camera small in the bottom left corner.
+        painter.image(screen.id, fit(screen.size, area), uv, Color32::WHITE);
+        if let Some(remote) = pictures.remote {
+            let width = (area.width() * PREVIEW_SHARE).max(PREVIEW_MIN_WIDTH);
+            let size = egui::vec2(width, width * remote.size.y / remote.size.x);
+            let margin = egui::vec2(PREVIEW_MARGIN, -PREVIEW_MARGIN);
+            let rect = egui::Rect::from_min_size(
+                area.left_bottom() + margin - egui::vec2(0.0, size.y),
+                size,
+            );
+            painter.image(remote.id, rect, uv, Color32::WHITE);
+        }
+    }
     match pictures.remote {
+        _ if pictures.screen.is_some() && model.in_call() => {}
         Some(remote) if model.in_call() => {
             let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
             painter.image(remote.id, fit(remote.size, area), uv, Color32::WHITE);
@@ -538,6 +697,75 @@ mod tests {
         model.join();
         state(model, CallState::Connected);
         model.outbox.clear();
+    }
+
+    #[test]
+    fn chat_shows_the_unread_count_and_enter_sends_what_is_typed() {
+        let mut h = harness(connected);
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Chat(crate::desktop::chat::ChatEvent::Received(
+                call::ChatMessage {
+                    from: Some("ana".into()),
+                    text: "look at https://example.org".into(),
+                    sent_ms: Some(0),
+                },
+            )),
+        );
+        h.run();
+        h.get_by_label("Chat (1)").click();
+        h.run();
+        assert_eq!(h.state().chat.unread, 0);
+        h.get_by_label("look at https://example.org");
+        h.get_by_role(Role::MultilineTextInput).focus();
+        h.run();
+        h.get_by_role(Role::MultilineTextInput)
+            .type_text("héllo 👋");
+        h.run();
+        h.key_press(egui::Key::Enter);
+        h.run();
+        assert_eq!(
+            h.state().outbox.as_slice(),
+            [Command::Chat("héllo 👋".into())]
+        );
+        assert_eq!(h.state().chat.draft, "");
+    }
+
+    #[test]
+    fn share_screen_opens_the_picker_shares_the_pick_and_stop_sharing_ends_it() {
+        let mut h = harness(connected);
+        h.get_by_label("Share screen").click();
+        h.run();
+        assert_eq!(h.state().outbox, [Command::ListShareables]);
+        h.get_by_label("Looking for screens and windows…");
+        let screen = media::screen::ShareTarget::Screen(Some(0));
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Shareables(Ok(vec![
+                media::screen::Shareable {
+                    target: screen,
+                    name: "Screen 1 (1920x1080)".into(),
+                },
+                media::screen::Shareable {
+                    target: media::screen::ShareTarget::Window(7),
+                    name: "notes.txt".into(),
+                },
+            ])),
+        );
+        h.run();
+        h.get_by_label("🗔 notes.txt");
+        h.get_by_label("🖵 Screen 1 (1920x1080)").click();
+        h.run();
+        assert_eq!(h.state().outbox.last(), Some(&Command::StartShare(screen)));
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Share(call::ShareEvent::Started("Screen 1 (1920x1080)".into())),
+        );
+        h.run();
+        h.get_by_label("You are sharing Screen 1 (1920x1080)");
+        h.get_all_by_label("Stop sharing").next().unwrap().click();
+        h.run();
+        assert_eq!(h.state().outbox.last(), Some(&Command::StopShare));
     }
 
     #[test]
