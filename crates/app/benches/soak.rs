@@ -191,7 +191,11 @@ async fn long_call(server: SocketAddr, minutes: u64) {
         .is_none_or(|l| l.get("summary").is_none())
     {
         tokio::time::sleep(Duration::from_secs(10)).await;
-        memory.push((start.elapsed().as_secs_f64(), callee.rss_kib()));
+        // Nothing once it has exited (its summary may still be on the way).
+        let rss = callee.rss_kib();
+        if rss > 0 {
+            memory.push((start.elapsed().as_secs_f64(), rss));
+        }
     }
     let stats = callee.stats.lock().unwrap().clone();
     let latency = |from: u64, to: u64| -> Vec<f64> {
