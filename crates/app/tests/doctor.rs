@@ -34,6 +34,18 @@ async fn doctor(args: &[&str]) -> (Value, bool) {
     (report, out.status.success())
 }
 
+/// `--turn URL` with user1's username and `credential`.
+fn turn_flags<'a>(url: &'a str, credential: &'a str) -> [&'a str; 6] {
+    [
+        "--turn",
+        url,
+        "--turn-username",
+        "user1",
+        "--turn-credential",
+        credential,
+    ]
+}
+
 fn result_of<'a>(report: &'a Value, url: &str) -> &'a Value {
     report["servers"]
         .as_array()
@@ -99,15 +111,7 @@ async fn without_flags_the_servers_the_signaling_server_hands_out_are_checked() 
 async fn wrong_credentials_and_a_server_that_is_not_there_are_named_with_what_to_do() {
     let coturn = Coturn::start(&[]);
     let wrong = format!("turn:127.0.0.1:{}", coturn.port);
-    let (report, ok) = doctor(&[
-        "--turn",
-        &wrong,
-        "--turn-username",
-        "user1",
-        "--turn-credential",
-        "not-the-password",
-    ])
-    .await;
+    let (report, ok) = doctor(&turn_flags(&wrong, "not-the-password")).await;
     assert!(!ok, "{report}");
     assert_eq!(result_of(&report, &wrong)["result"], "wrong-credentials");
     let advice = report["advice"].to_string();
@@ -117,15 +121,7 @@ async fn wrong_credentials_and_a_server_that_is_not_there_are_named_with_what_to
     );
 
     let nowhere = format!("turn:127.0.0.1:{}", testkit::free_udp_port());
-    let (report, ok) = doctor(&[
-        "--turn",
-        &nowhere,
-        "--turn-username",
-        "user1",
-        "--turn-credential",
-        "pass1",
-    ])
-    .await;
+    let (report, ok) = doctor(&turn_flags(&nowhere, "pass1")).await;
     assert!(!ok, "{report}");
     let found = result_of(&report, &nowhere);
     assert_eq!(found["result"], "failed", "{report}");
@@ -137,15 +133,7 @@ async fn wrong_credentials_and_a_server_that_is_not_there_are_named_with_what_to
     // Something listens but never answers: a timeout.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let quiet = format!("turn:{}", silent.local_addr().unwrap());
-    let (report, ok) = doctor(&[
-        "--turn",
-        &quiet,
-        "--turn-username",
-        "user1",
-        "--turn-credential",
-        "pass1",
-    ])
-    .await;
+    let (report, ok) = doctor(&turn_flags(&quiet, "pass1")).await;
     assert!(!ok, "{report}");
     assert_eq!(result_of(&report, &quiet)["result"], "timeout", "{report}");
 
@@ -166,15 +154,7 @@ async fn with_udp_blocked_turn_over_udp_is_found_blocked_and_over_tcp_still_rela
         Err(why) => return testkit::skip_or_fail(&why),
     };
     let udp = format!("turn:127.0.0.1:{}", coturn.port);
-    let (report, ok) = doctor(&[
-        "--turn",
-        &udp,
-        "--turn-username",
-        "user1",
-        "--turn-credential",
-        "pass1",
-    ])
-    .await;
+    let (report, ok) = doctor(&turn_flags(&udp, "pass1")).await;
     assert!(!ok, "{report}");
     // The firewall is this machine's (iptables in the test's namespace), which refuses
     // the send at once; one elsewhere on the path would show as a timeout.
@@ -184,15 +164,7 @@ async fn with_udp_blocked_turn_over_udp_is_found_blocked_and_over_tcp_still_rela
         "{report}"
     );
     let tcp = format!("turn:127.0.0.1:{}?transport=tcp", coturn.port);
-    let (report, ok) = doctor(&[
-        "--turn",
-        &tcp,
-        "--turn-username",
-        "user1",
-        "--turn-credential",
-        "pass1",
-    ])
-    .await;
+    let (report, ok) = doctor(&turn_flags(&tcp, "pass1")).await;
     assert!(ok, "{report}");
     assert_eq!(result_of(&report, &tcp)["result"], "relay", "{report}");
 }
