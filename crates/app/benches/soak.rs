@@ -90,14 +90,7 @@ impl Peer {
 
     /// Resident memory, KiB.
     fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            })
-            .unwrap_or(0)
+        testkit::resident_kib(self.child.id()).unwrap_or(0)
     }
 
     /// Open file descriptors.

@@ -125,13 +125,7 @@ impl Native {
 
     /// Resident memory now, KiB.
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id()))
-            .expect("the native peer is running");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .expect("VmRSS")
+        testkit::resident_kib(self.process.0.id()).expect("the native peer is running")
     }
 
     fn alive(&mut self) -> bool {
@@ -555,14 +549,7 @@ async fn a_hostile_peer_cannot_crash_or_bloat_us_and_the_call_goes_on() {
         let peak = Arc::clone(&peak);
         let pid = native.process.0.id();
         tokio::spawn(async move {
-            loop {
-                let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-                    return;
-                };
-                if let Some(kib) = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            while let Some(kib) = testkit::resident_kib(pid) {
                 {
                     let mut peak = peak.lock().unwrap();
                     *peak = (*peak).max(kib);

@@ -399,7 +399,7 @@ fn candidate_kind(line: &str) -> Option<(&str, String)> {
 }
 
 /// How an Allocate's answer moves the probe along.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AllocateStep {
     /// Answer the challenge: send again with the credentials for this realm and nonce.
     Authenticate {
@@ -408,21 +408,8 @@ pub enum AllocateStep {
         /// The server's nonce.
         nonce: String,
     },
-    /// Done.
-    Done(ServerResultKind),
-}
-
-/// The end of a probe, before the address is formatted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerResultKind {
-    /// Allocated this relayed address.
-    Relay(SocketAddr),
-    /// 401 (or 441) to an authenticated request.
-    WrongCredentials,
-    /// 403.
-    Forbidden,
-    /// Another answer.
-    Failed(String),
+    /// Done: what the server gave.
+    Done(ServerResult),
 }
 
 /// What the answer `response` to an Allocate (sent with credentials when
@@ -431,13 +418,19 @@ pub fn allocate_step(response: &Message, authenticated: bool) -> AllocateStep {
     if response.typ.class == CLASS_SUCCESS_RESPONSE {
         let mut relayed = RelayedAddress::default();
         return AllocateStep::Done(match relayed.get_from(response) {
-            Ok(()) => ServerResultKind::Relay(SocketAddr::new(relayed.ip, relayed.port)),
-            Err(_) => ServerResultKind::Failed("a success without a relayed address".into()),
+            Ok(()) => ServerResult::Relay {
+                address: SocketAddr::new(relayed.ip, relayed.port).to_string(),
+            },
+            Err(_) => ServerResult::Failed {
+                reason: "a success without a relayed address".into(),
+            },
         });
     }
     let mut code = ErrorCodeAttribute::default();
     if response.typ.class != CLASS_ERROR_RESPONSE || code.get_from(response).is_err() {
-        return AllocateStep::Done(ServerResultKind::Failed("not a TURN answer".into()));
+        return AllocateStep::Done(ServerResult::Failed {
+            reason: "not a TURN answer".into(),
+        });
     }
     let unauthorized = code.code == CODE_UNAUTHORIZED || code.code == CODE_WRONG_CREDENTIALS;
     if unauthorized && !authenticated {
@@ -451,13 +444,15 @@ pub fn allocate_step(response: &Message, authenticated: bool) -> AllocateStep {
         }
     }
     AllocateStep::Done(match code.code {
-        _ if unauthorized => ServerResultKind::WrongCredentials,
-        CODE_FORBIDDEN => ServerResultKind::Forbidden,
-        other => ServerResultKind::Failed(format!(
-            "the server answered {} {}",
-            other.0,
-            String::from_utf8_lossy(&code.reason)
-        )),
+        _ if unauthorized => ServerResult::WrongCredentials,
+        CODE_FORBIDDEN => ServerResult::Forbidden,
+        other => ServerResult::Failed {
+            reason: format!(
+                "the server answered {} {}",
+                other.0,
+                String::from_utf8_lossy(&code.reason)
+            ),
+        },
     })
 }
 
@@ -536,8 +531,10 @@ pub async fn probe_turn_udp(
                     integrity,
                 ));
             }
-            AllocateStep::Done(ServerResultKind::Relay(address)) => {
-                if let Some((user, realm, nonce, integrity)) = &credentials {
+            AllocateStep::Done(result) => {
+                if let (ServerResult::Relay { .. }, Some((user, realm, nonce, integrity))) =
+                    (&result, &credentials)
+                {
                     // Give the relay back (lifetime 0); its answer does not matter.
                     let release: Vec<Box<dyn Setter + '_>> = vec![
                         Box::new(TransactionId::new()),
@@ -550,16 +547,7 @@ pub async fn probe_turn_udp(
                     ];
                     let _ = exchange(&socket, &release, Duration::from_millis(500)).await;
                 }
-                return ServerResult::Relay {
-                    address: address.to_string(),
-                };
-            }
-            AllocateStep::Done(ServerResultKind::WrongCredentials) => {
-                return ServerResult::WrongCredentials;
-            }
-            AllocateStep::Done(ServerResultKind::Forbidden) => return ServerResult::Forbidden,
-            AllocateStep::Done(ServerResultKind::Failed(reason)) => {
-                return ServerResult::Failed { reason };
+                return result;
             }
         }
     }
@@ -719,12 +707,12 @@ mod tests {
         );
         assert_eq!(
             allocate_step(&challenge, true),
-            AllocateStep::Done(ServerResultKind::WrongCredentials)
+            AllocateStep::Done(ServerResult::WrongCredentials)
         );
         let forbidden = answer(CLASS_ERROR_RESPONSE, vec![error(CODE_FORBIDDEN)]);
         assert_eq!(
             allocate_step(&forbidden, true),
-            AllocateStep::Done(ServerResultKind::Forbidden)
+            AllocateStep::Done(ServerResult::Forbidden)
         );
         let relayed = answer(
             CLASS_SUCCESS_RESPONSE,
@@ -735,7 +723,9 @@ mod tests {
         );
         assert_eq!(
             allocate_step(&relayed, true),
-            AllocateStep::Done(ServerResultKind::Relay("192.0.2.7:50000".parse().unwrap()))
+            AllocateStep::Done(ServerResult::Relay {
+                address: "192.0.2.7:50000".into()
+            })
         );
     }
 }

@@ -239,6 +239,16 @@ impl Drop for UdpDropped {
     }
 }
 
+/// Resident memory of process `pid`, KiB (`VmRSS` of `/proc/PID/status`); `None` once it
+/// has exited.
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
 /// Whether this process's network namespace has no interface but loopback (then a
 /// firewall rule in it touches nothing else).
 pub fn only_loopback() -> bool {
