@@ -134,17 +134,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "relay throughput:          {:.0} messages/s  ({} rooms, 300-byte candidates, window {}; target >= 100000); server CPU {:.0}% of one core",
         rate, args.rooms, args.window, cpu[0]
     );
-    let (achieved, latencies) = rooms.latency(args.latency_rate, args.seconds).await;
+    let (achieved, latencies, cpu) = rooms
+        .latency(
+            args.latency_rate,
+            args.seconds,
+            &[server.pid, std::process::id()],
+        )
+        .await;
     let p = |q: f64| percentile(&latencies, q);
     println!(
-        "relay latency at {:.0}/s:   p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  ({} samples; target p99 <= 2 ms)",
+        "relay latency at {:.0}/s:   p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  ({} samples; target p99 <= 2 ms); CPU % of one core: server {:.0}, clients {:.0}",
         achieved,
         p(0.50),
         p(0.90),
         p(0.99),
         p(0.999),
         p(1.0),
-        latencies.len()
+        latencies.len(),
+        cpu[0],
+        cpu[1]
     );
     print_joins(&joins);
     rooms.close().await;
@@ -215,7 +223,8 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
     pids.extend(servers.iter().map(|s| s.pid));
     let (rate, cpu) = rooms.throughput(args.window, args.seconds, &pids).await;
     let redis_cpu = cpu[0];
-    let instances_cpu: Vec<f64> = cpu[1..].iter().map(|c| c.round()).collect();
+    let rounded = |cpu: &[f64]| cpu.iter().map(|c| c.round()).collect::<Vec<f64>>();
+    let instances_cpu = rounded(&cpu[1..]);
     let across = if args.cluster > 1 {
         "peers on different instances"
     } else {
@@ -226,17 +235,21 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
         "relay throughput:          {rate:.0} messages/s  ({} rooms, {across}, 300-byte candidates, window {}); CPU % of one core: Redis {redis_cpu:.0}, instances {instances_cpu:?}",
         args.rooms, args.window
     );
-    let (achieved, latencies) = rooms.latency(args.latency_rate, args.seconds).await;
+    pids.push(std::process::id());
+    let (achieved, latencies, cpu) = rooms.latency(args.latency_rate, args.seconds, &pids).await;
     let p = |q: f64| percentile(&latencies, q);
     println!(
-        "relay latency at {:.0}/s:   p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  ({} samples; target p99 <= 3 ms)",
+        "relay latency at {:.0}/s:   p50 {:.3} ms  p90 {:.3} ms  p99 {:.3} ms  p99.9 {:.3} ms  max {:.3} ms  ({} samples; target p99 <= 3 ms); CPU % of one core: Redis {:.0}, instances {:?}, clients {:.0}",
         achieved,
         p(0.50),
         p(0.90),
         p(0.99),
         p(0.999),
         p(1.0),
-        latencies.len()
+        latencies.len(),
+        cpu[0],
+        rounded(&cpu[1..cpu.len() - 1]),
+        cpu[cpu.len() - 1]
     );
     print_joins(&joins);
     rooms.close().await;
@@ -249,6 +262,7 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
             "instances_cpu_pct_of_one_core": instances_cpu,
             "latency_rate_msgs_per_s": achieved.round(),
             "latency_ms": {"p50": p(0.5), "p90": p(0.9), "p99": p(0.99), "p999": p(0.999), "max": p(1.0)},
+            "latency_cpu_pct_of_one_core": {"redis": cpu[0].round(), "instances": rounded(&cpu[1..cpu.len() - 1]), "clients": cpu[cpu.len() - 1].round()},
             "join_to_welcome_ms": {"p50": percentile(&joins, 0.5), "p99": percentile(&joins, 0.99)},
         })
     );
@@ -257,6 +271,26 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
     }
     drop(redis);
     Ok(())
+}
+
+/// CPU use of some processes over a measurement.
+struct CpuMeter(Vec<(u32, Option<f64>)>);
+
+impl CpuMeter {
+    fn start(pids: &[u32]) -> Self {
+        Self(pids.iter().map(|&pid| (pid, cpu_seconds(pid))).collect())
+    }
+
+    /// Each process's CPU use since `start`, in % of one core, over `elapsed` seconds.
+    fn percent(&self, elapsed: f64) -> Vec<f64> {
+        self.0
+            .iter()
+            .map(|&(pid, start)| match (cpu_seconds(pid), start) {
+                (Some(end), Some(start)) => (end - start) / elapsed * 100.0,
+                _ => f64::NAN,
+            })
+            .collect()
+    }
 }
 
 /// CPU time (user + system) of process `pid` so far, in seconds.
@@ -559,20 +593,12 @@ impl Rooms {
         let measure = async {
             tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
             let (n0, t0) = (received.load(Ordering::Relaxed), Instant::now());
-            let cpu0: Vec<_> = cpu_pids.iter().map(|&pid| cpu_seconds(pid)).collect();
+            let meter = CpuMeter::start(cpu_pids);
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             let elapsed = t0.elapsed().as_secs_f64();
             let rate = (received.load(Ordering::Relaxed) - n0) as f64 / elapsed;
-            let cpu = cpu_pids
-                .iter()
-                .zip(cpu0)
-                .map(|(&pid, start)| match (cpu_seconds(pid), start) {
-                    (Some(end), Some(start)) => (end - start) / elapsed * 100.0,
-                    _ => f64::NAN,
-                })
-                .collect();
             stop.cancel();
-            (rate, cpu)
+            (rate, meter.percent(elapsed))
         };
         let (_, _, rate) = tokio::join!(send, recv, measure);
         self.drain().await;
@@ -580,8 +606,14 @@ impl Rooms {
     }
 
     /// Open loop at `rate` messages/s spread over every direction; returns the achieved
-    /// rate and the latencies in milliseconds, sorted.
-    async fn latency(&self, rate: u64, seconds: f64) -> (f64, Vec<f64>) {
+    /// rate, the latencies in milliseconds, sorted, and the CPU use of each of `cpu_pids`
+    /// meanwhile (% of one core).
+    async fn latency(
+        &self,
+        rate: u64,
+        seconds: f64,
+        cpu_pids: &[u32],
+    ) -> (f64, Vec<f64>, Vec<f64>) {
         let epoch = Instant::now();
         let samples = Arc::new(Mutex::new(Vec::with_capacity(
             (rate as f64 * seconds * 1.2) as usize,
@@ -637,16 +669,17 @@ impl Rooms {
             tokio::time::sleep(Duration::from_secs(1)).await; // warm-up
             let t0 = Instant::now();
             recording.store(true, Ordering::Relaxed);
+            let meter = CpuMeter::start(cpu_pids);
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             recording.store(false, Ordering::Relaxed);
             let elapsed = t0.elapsed().as_secs_f64();
             stop.cancel();
-            elapsed
+            (elapsed, meter.percent(elapsed))
         };
-        let (_, _, elapsed) = tokio::join!(send, recv, measure);
+        let (_, _, (elapsed, cpu)) = tokio::join!(send, recv, measure);
         self.drain().await;
         let samples = testkit::sorted(std::mem::take(&mut *samples.lock().unwrap()));
-        (samples.len() as f64 / elapsed, samples)
+        (samples.len() as f64 / elapsed, samples, cpu)
     }
 
     /// Lets in-flight messages arrive so the next run starts clean: rounds of reading
