@@ -8,11 +8,12 @@
 // and `autojoin=1` (join at once, for scripts and tests).
 //
 // `window.peercall` exposes the live call, its state and timings, the chat's lines
-// (`chatLines`: {from, text, ts, mine}) and the other side's screen share
-// (`screenStream`) for automation.
+// (`chatLines`: {from, text, ts, mine}), the file transfers (`files`) and the other
+// side's screen share (`screenStream`) for automation.
 
 import { Call } from './call.js';
 import { linkify, timeOf } from './chat.js';
+import { initFilePanel, showFileEvent, transfers } from './filepanel.js';
 import { defaultServerUrl } from './signaling.js';
 import { rows, statsArray, summarize } from './stats.js';
 
@@ -34,6 +35,7 @@ const ui = {
   statsTimer: null,
   chatLines: [],          // every chat line shown, ours and theirs, in order
   unread: 0,              // lines received while the chat was closed or the page hidden
+  files: transfers,       // every file transfer shown, by id
 };
 window.peercall = ui;
 
@@ -222,6 +224,7 @@ function join() {
       el.hidden = !code;
     },
     onchat: addChatLine,
+    onfile: (event) => showFileEvent(event, () => ui.call),
     onscreen: showScreen,
     onshare: (sharing) => {
       $('sharing').hidden = !sharing;
@@ -302,6 +305,7 @@ async function main() {
   $('stop-share').addEventListener('click', () => ui.call?.stopShare());
   $('chat-form').addEventListener('submit', (e) => { e.preventDefault(); sendChat(); });
   $('chat').addEventListener('toggle', readChat);
+  initFilePanel(() => ui.call, showChatError);
   document.addEventListener('visibilitychange', readChat);
   watchFirstFrame();
   setState('idle', 'press Join to enter the room');

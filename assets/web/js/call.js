@@ -23,6 +23,7 @@
 
 import { Signaling } from './signaling.js';
 import { checkText, decodeChat, encodeChat } from './chat.js';
+import { FileTransfers, LOW_WATER, decodeFileMessage } from './files.js';
 import { verificationCode } from './verify.js';
 
 /** Seconds from the other peer's arrival to a connection before the call fails. */
@@ -101,7 +102,8 @@ export class Call {
    *   `onverification(code)` (the call's verification code, once connected),
    *   `onchat({from, text, ts, mine})` (a chat line, theirs or ours), `onchaterror(why)`,
    *   `onscreen(stream | null)` (the other side's screen share started, or stopped),
-   *   `onshare(sharing)` (ours started or stopped).
+   *   `onshare(sharing)` (ours started or stopped), `onfile(event)` (a file transfer
+   *   went on: see files.js).
    */
   constructor(options, handlers) {
     this.options = { videoCodec: 'video/H264', onlyCodec: false, ...options };
@@ -122,6 +124,7 @@ export class Call {
     this.joining = false;      // a join is sent and its welcome not yet here
     this.channel = null;       // the chat's data channel (negotiated, id 0, as the native peer's)
     this.chatQueue = [];       // chat frames sent before the channel opened
+    this.files = new FileTransfers(() => this.channel, (event) => this.handlers.onfile?.(event));
     this.share = null;         // our screen share: { track, transceiver }
     this.screenTrack = null;   // the other side's screen-share track, while it shares
     this.needsOffer = false;   // our tracks changed while an offer was under way
@@ -235,6 +238,16 @@ export class Call {
     return null;
   }
 
+  /** Sends a file (once the channel is open, one at a time); returns why not, or null. */
+  sendFile(file) {
+    return this.files.sendFile(file);
+  }
+
+  /** Stops a file transfer, ours or theirs. */
+  cancelFile(id) {
+    this.files.cancel(id);
+  }
+
   /** Ends the call: leaves the room and closes the connection. */
   hangUp(detail = 'you hung up') {
     this.closePeer();
@@ -338,17 +351,37 @@ export class Call {
     this.connected = false;
     // The call's data channel, made by both sides with the same id (negotiated out of
     // band), so it is in the first offer and opens with the connection.
+    this.files.closed();
     const channel = pc.createDataChannel('peercall', { negotiated: true, id: 0 });
+    channel.binaryType = 'arraybuffer';
+    channel.bufferedAmountLowThreshold = LOW_WATER;
     this.channel = channel;
     channel.onopen = () => {
       if (channel !== this.channel) return;
       for (const frame of this.chatQueue.splice(0)) channel.send(frame);
+      this.files.opened();
+    };
+    channel.onbufferedamountlow = () => {
+      if (channel === this.channel) this.files.pump();
+    };
+    channel.onclose = () => {
+      if (channel === this.channel) this.files.closed();
     };
     channel.onmessage = (event) => {
       if (channel !== this.channel) return;
       try {
+        if (typeof event.data !== 'string') {
+          // Binary frames are the bytes of a file being received.
+          if (!this.files.onBinary(event.data)) throw new Error('a data-channel frame that is not text');
+          return;
+        }
         const line = decodeChat(event.data);
-        if (line) this.handlers.onchat?.({ ...line, mine: false });
+        if (line) {
+          this.handlers.onchat?.({ ...line, mine: false });
+        } else {
+          const file = decodeFileMessage(JSON.parse(event.data));
+          if (file) this.files.onControl(file);
+        }
       } catch (err) {
         console.warn('a data-channel message was refused:', err.message);
         this.handlers.onchaterror?.(`a message from the other side was refused: ${err.message}`);
@@ -537,6 +570,7 @@ export class Call {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.channel = null;
+    this.files.closed();
     if (this.share) {
       this.share.track.stop();
       this.share = null;

@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use call::doctor::{DoctorConfig, Report, ServerResult, SignalingCheck};
 use call::peer::BitrateRange;
 use call::{
-    AudioInput, AudioOutput, CallEvent, CallOptions, CallState, IceOptions, ProcessingOptions,
-    SignalingConfig, Summary, TurnServer, VideoInput, run_call, run_call_with,
+    AudioInput, AudioOutput, CallCommand, CallEvent, CallOptions, CallState, IceOptions,
+    ProcessingOptions, SignalingConfig, Summary, TurnServer, VideoInput, run_call, run_call_with,
 };
 use clap::Args;
 use media::codec::VideoCodec;
@@ -139,6 +139,13 @@ pub struct CallArgs {
     /// sends as `{"chat": {"from", "text", "sent_ms"}}` on stdout.
     #[arg(long)]
     pub chat: bool,
+    /// Send this file to the other peer once the call's channel opens (repeatable; one
+    /// at a time, up to 256 MiB each).
+    #[arg(long, value_name = "PATH")]
+    pub send_file: Vec<std::path::PathBuf>,
+    /// Keep files the other peer sends in this folder (without it, they are refused).
+    #[arg(long, value_name = "DIR", value_parser = parse_dir)]
+    pub files_dir: Option<std::path::PathBuf>,
     /// Share a screen or window once the call connects: `screen`, `screen:N` or
     /// `window:ID` (X11; ids as `xwininfo` shows them), sent as a second video track.
     #[arg(long, value_name = "WHAT")]
@@ -235,6 +242,18 @@ pub(crate) fn parse_speaker(s: &str) -> Result<AudioOutput, String> {
         "default" => AudioOutput::Speaker(None),
         id => AudioOutput::Speaker(Some(id.to_owned())),
     })
+}
+
+/// A `--files-dir`: a folder that exists.
+fn parse_dir(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "expected an existing folder to keep received files in, not `{s}`"
+        ))
+    }
 }
 
 /// A `--bind` address: `IP:PORT`, or an IP alone (any port); IPv6 in brackets or bare.
@@ -415,9 +434,13 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
     let hangup = async {
         let _ = tokio::signal::ctrl_c().await;
     };
+    options.files_dir = args.files_dir.clone();
     let (commands, inbox) = tokio::sync::mpsc::unbounded_channel();
     if args.chat {
         crate::extras::chat_from_stdin(commands.clone());
+    }
+    for path in &args.send_file {
+        let _ = commands.send(CallCommand::SendFile(path.clone()));
     }
     anyhow::ensure!(
         args.share_fps > 0.0 && args.share_fps <= 30.0,

@@ -9,11 +9,15 @@
 //! connects (and again on the next call with `--stay`), and stops after
 //! `--share-for SECS` if given; what happens to it, ours and the other peer's, is printed
 //! as `{"share": "started"|"stopped"|"failed"|"remote-started"|"remote-stopped", …}`.
+//!
+//! Files (`--send-file PATH`, `--files-dir DIR`): each transfer's course is printed as
+//! `{"file": "offered"|"incoming"|"progress"|"sent"|"received"|"failed", "id": …, …}`.
 
 use std::io::BufRead as _;
 
 use std::time::Duration;
 
+use call::file::FileEvent;
 use call::{CallCommand, CallEvent, CallState, ShareEvent};
 use media::screen::ShareTarget;
 use tokio::sync::mpsc;
@@ -107,6 +111,30 @@ pub fn with_extras(
             println!("{}", serde_json::json!({ "chat_error": err.to_string() }));
         }
         CallEvent::ChatSent(_) => {}
+        CallEvent::File(event) => println!("{}", file_line(&event)),
         other => report(other),
+    }
+}
+
+/// The JSON line printed for a file transfer's event.
+fn file_line(event: &FileEvent) -> serde_json::Value {
+    use serde_json::json;
+    match event {
+        FileEvent::Offered { id, name, size } => {
+            json!({"file": "offered", "id": id, "name": name, "size": size})
+        }
+        FileEvent::Incoming { id, name, size } => {
+            json!({"file": "incoming", "id": id, "name": name, "size": size})
+        }
+        FileEvent::Progress { id, bytes } => json!({"file": "progress", "id": id, "bytes": bytes}),
+        FileEvent::Sent { id } => json!({"file": "sent", "id": id}),
+        FileEvent::Received { id, path } => {
+            json!({"file": "received", "id": id, "path": path.display().to_string()})
+        }
+        FileEvent::Failed { id, error } => {
+            tracing::warn!(%error, "file transfer");
+            json!({"file": "failed", "id": id, "reason": error.to_string()})
+        }
+        _ => json!({"file": "other"}),
     }
 }

@@ -1,9 +1,10 @@
-//! Chat over the call's data channel, end to end: two `peercall call --chat` processes
-//! through a real signaling server, and `peercall call --chat` with headless Chromium
-//! running the web client. Both directions at once, 1,000 lines in order each way,
-//! unicode, a 64 KiB line; a line over 64 KiB refused with a clear error at the sender;
-//! malformed frames from the browser refused by the native peer without harm to what
-//! follows; links clickable in the page.
+//! Chat and files over the call's data channel, end to end: two `peercall call --chat`
+//! processes through a real signaling server, and `peercall call --chat` with headless
+//! Chromium running the web client. Both directions at once, 1,000 lines in order each
+//! way, unicode, a 64 KiB line; a line over 64 KiB refused with a clear error at the
+//! sender; malformed frames from the browser refused by the native peer without harm to
+//! what follows; links clickable in the page. Files of a few MiB both ways, byte for
+//! byte, native ↔ native and native ↔ Chromium; a missing file refused with its reason.
 //!
 //! Needs `chromium` and `chromium-driver` for the browser test (scripts/test installs
 //! them). Run in a loopback-only network namespace, as scripts/test does.
@@ -56,10 +57,15 @@ impl Drop for ChatPeer {
 
 impl ChatPeer {
     fn start(server: SocketAddr, room: &str, name: &str) -> Self {
+        Self::start_with(server, room, name, &[])
+    }
+
+    fn start_with(server: SocketAddr, room: &str, name: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_peercall"))
             .args(["call", "--chat", "--server", &format!("ws://{server}/ws")])
             .args(["--room", room, "--name", name, "--bind", "127.0.0.1:0"])
             .args(["--width", "320", "--height", "240", "--duration", "120"])
+            .args(extra)
             .env("RUST_LOG", "warn,peercall=info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -120,6 +126,40 @@ impl ChatPeer {
             .iter()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
             .filter_map(|v| v.get(key).cloned())
+            .collect()
+    }
+
+    /// Waits until it has printed `count` file events of `kind`; returns them.
+    async fn wait_file(&self, kind: &str, count: usize) -> Vec<Value> {
+        let until = Instant::now() + WITHIN;
+        loop {
+            let got: Vec<Value> = self
+                .printed_lines()
+                .into_iter()
+                .filter(|line| line["file"] == kind)
+                .collect();
+            if got.len() >= count {
+                return got;
+            }
+            assert!(
+                Instant::now() < until,
+                "{} of {count} `{kind}` file events; stdout:\n{}\nlog:\n{}",
+                got.len(),
+                self.stdout.lock().unwrap().join("\n"),
+                self.log.lock().unwrap().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Its stdout's JSON lines with a `file` key, whole.
+    fn printed_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("file").is_some())
             .collect()
     }
 
@@ -305,5 +345,197 @@ async fn native_and_chromium_chat_both_ways_and_bad_frames_are_refused_harmlessl
     assert!(errors[1].contains("not UTF-8 text"), "{errors:?}");
     assert!(errors[2].contains("malformed"), "{errors:?}");
     assert!(errors[3].contains("71680 bytes"), "{errors:?}");
+    browser.close().await;
+}
+
+/// Byte `i` of a test file: no short period, so a chunk out of place shows.
+fn file_byte(i: usize) -> u8 {
+    (i.wrapping_mul(31) + (i >> 11)) as u8
+}
+
+/// A test file of `size` bytes in `dir`.
+fn test_file(dir: &std::path::Path, name: &str, size: usize) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, (0..size).map(file_byte).collect::<Vec<u8>>()).unwrap();
+    path
+}
+
+/// What a `received` event's file holds.
+fn received_bytes(event: &Value) -> Vec<u8> {
+    std::fs::read(event["path"].as_str().expect("a path")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn native_peers_send_files_both_ways_byte_for_byte_and_a_missing_one_fails_clearly() {
+    let (server, _stop) = signaling_server(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (ana_in, bo_in) = (dir.path().join("ana-in"), dir.path().join("bo-in"));
+    std::fs::create_dir_all(&ana_in).unwrap();
+    std::fs::create_dir_all(&bo_in).unwrap();
+    let from_ana = test_file(dir.path(), "from ana.bin", 3 * 1024 * 1024 + 7);
+    let from_bo = test_file(dir.path(), "from-bo.bin", 2 * 1024 * 1024);
+    let missing = dir.path().join("missing.bin");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let ana = ChatPeer::start_with(
+        server,
+        "files-native",
+        "ana",
+        &[
+            "--send-file",
+            &path(&missing),
+            "--send-file",
+            &path(&from_ana),
+        ],
+    );
+    ana.wait_log("call waiting").await;
+    let bo = ChatPeer::start_with(
+        server,
+        "files-native",
+        "bo",
+        &["--send-file", &path(&from_bo), "--files-dir", &path(&bo_in)],
+    );
+    // Ana takes no files (no --files-dir): bo's is refused, with the reason, at bo.
+    let refused = bo.wait_file("failed", 1).await;
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not take files"),
+        "{refused:?}"
+    );
+    // Ana's missing file is refused at once; the one after it goes.
+    let failed = ana.wait_file("failed", 1).await;
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read"),
+        "{failed:?}"
+    );
+    let received = bo.wait_file("received", 1).await;
+    assert_eq!(received[0]["path"], path(&bo_in.join("from ana.bin")));
+    assert_eq!(
+        received_bytes(&received[0]),
+        std::fs::read(&from_ana).unwrap()
+    );
+    let progress = ana.wait_file("progress", 1).await;
+    assert_eq!(
+        progress.last().unwrap()["bytes"],
+        3 * 1024 * 1024 + 7,
+        "progress reaches the whole size"
+    );
+    assert_eq!(ana.wait_file("sent", 1).await.len(), 1);
+    drop((ana, bo));
+
+    // The other way, into a folder that already has a file of that name.
+    std::fs::write(ana_in.join("from-bo.bin"), b"older").unwrap();
+    let ana = ChatPeer::start_with(
+        server,
+        "files-native-2",
+        "ana",
+        &["--files-dir", &path(&ana_in)],
+    );
+    ana.wait_log("call waiting").await;
+    let _bo = ChatPeer::start_with(
+        server,
+        "files-native-2",
+        "bo",
+        &["--send-file", &path(&from_bo)],
+    );
+    let received = ana.wait_file("received", 1).await;
+    assert_eq!(received[0]["path"], path(&ana_in.join("from-bo (1).bin")));
+    assert_eq!(
+        received_bytes(&received[0]),
+        std::fs::read(&from_bo).unwrap()
+    );
+    let left: Vec<_> = std::fs::read_dir(&ana_in)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "no partial file is left behind: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn native_and_chromium_send_files_both_ways_byte_for_byte() {
+    const SIZE: usize = 3 * 1024 * 1024 + 11;
+    let (server, _stop) = signaling_server(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("in");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let file = test_file(dir.path(), "from-native.bin", SIZE);
+    let native = ChatPeer::start_with(
+        server,
+        "files-browser",
+        "native",
+        &[
+            "--send-file",
+            file.to_str().unwrap(),
+            "--files-dir",
+            inbox.to_str().unwrap(),
+        ],
+    );
+    native.wait_log("call waiting").await;
+    let browser = Browser::launch().await.expect("Chromium");
+    browser
+        .open(&format!(
+            "http://{server}/?room=files-browser&name=chromium&autojoin=1"
+        ))
+        .await
+        .unwrap();
+    // Native → Chromium: every byte checked in the page, and a download link shown.
+    browser
+        .wait_for(
+            "return Object.values(window.peercall.files).some((t) => t.state === 'received')",
+            WITHIN,
+        )
+        .await
+        .unwrap();
+    let checked = browser
+        .eval_async(
+            "const t = Object.values(window.peercall.files).find((t) => t.state === 'received');
+             const bytes = new Uint8Array(await (await fetch(t.url)).arrayBuffer());
+             let wrong = 0;
+             for (let i = 0; i < bytes.length; i++) {
+               if (bytes[i] !== ((Math.imul(i, 31) + (i >>> 11)) & 255)) wrong++;
+             }
+             const link = document.querySelector('#file-list a[download]');
+             return [t.name, bytes.length, wrong, link?.getAttribute('download') ?? null];",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        checked,
+        serde_json::json!(["from-native.bin", SIZE, 0, "from-native.bin"])
+    );
+    assert_eq!(native.wait_file("sent", 1).await.len(), 1);
+
+    // Chromium → native.
+    let why = browser
+        .eval(&format!(
+            "const bytes = new Uint8Array({SIZE});
+             for (let i = 0; i < bytes.length; i++) bytes[i] = (Math.imul(i, 31) + (i >>> 11)) & 255;
+             return window.peercall.call.sendFile(new File([bytes], 'from-chromium.bin')) ?? 'sent';"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(why, "sent");
+    let received = native.wait_file("received", 1).await;
+    assert_eq!(
+        received[0]["path"],
+        inbox.join("from-chromium.bin").to_str().unwrap()
+    );
+    let bytes = received_bytes(&received[0]);
+    assert_eq!(bytes.len(), SIZE);
+    assert!(
+        bytes.iter().enumerate().all(|(i, &b)| b == file_byte(i)),
+        "the bytes differ"
+    );
+    browser
+        .wait_for(
+            "return Object.values(window.peercall.files).some((t) => t.mine && t.state === 'sent')",
+            WITHIN,
+        )
+        .await
+        .unwrap();
     browser.close().await;
 }

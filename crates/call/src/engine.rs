@@ -22,6 +22,8 @@ use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
 use crate::chat::{ChatError, ChatMessage, ChatOutbox};
 use crate::feedback::Feedback;
+use crate::file::{FileAction, FileEvent, FileId, FileMessage, Transfers};
+use crate::file_io::FileIo;
 use crate::machine::{Action, CallMachine, Connection, Input, MachineConfig};
 use crate::media_session::{LocalTracks, MediaSession};
 use crate::options::{AudioInput, AudioOutput, CallOptions, VideoInput};
@@ -38,6 +40,12 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the connection may stay disconnected before ICE is restarted: a brief
 /// outage (a lost burst, a busy link) often comes back by itself.
 const RESTART_GRACE: Duration = Duration::from_secs(2);
+
+/// Most file chunks sent per wake of the shell (256 KiB).
+const FILE_CHUNKS_PER_WAKE: usize = 16;
+
+/// How soon sending file bytes is tried again while the channel is full.
+const FILE_RETRY: Duration = Duration::from_millis(20);
 
 /// How long reconnecting may last before the call ends: with ICE's own few seconds to
 /// notice the outage, a path that never comes back ends the call within 30 s.
@@ -60,6 +68,8 @@ pub enum CallEvent {
     ChatFailed(ChatError),
     /// Our screen share or the other peer's started or stopped, or ours failed.
     Share(ShareEvent),
+    /// A file transfer (ours or the other peer's) went on.
+    File(FileEvent),
 }
 
 /// What happened to a screen share.
@@ -90,6 +100,11 @@ pub enum CallCommand {
     StartShare(media::screen::ShareTarget, f32),
     /// Stop sharing.
     StopShare,
+    /// Send this file to the other peer (once the chat channel is open, one file at a
+    /// time, in the order asked).
+    SendFile(std::path::PathBuf),
+    /// Stop a transfer, ours or the other peer's.
+    CancelFile(FileId),
 }
 
 /// How a call went.
@@ -147,6 +162,7 @@ pub async fn run_call_with(
     commands: mpsc::UnboundedReceiver<CallCommand>,
 ) -> Summary {
     on_event(CallEvent::State(CallState::Joining));
+    let takes_files = options.files_dir.is_some();
     let mut shell = Shell {
         machine: CallMachine::new(MachineConfig {
             connect_timeout: options.connect_timeout,
@@ -177,6 +193,9 @@ pub async fn run_call_with(
         ticks: 0,
         commands: Some(commands),
         chat: ChatOutbox::default(),
+        files: Transfers::new(takes_files),
+        file_io: FileIo::default(),
+        file_retry: None,
         remote_sharing: false,
     };
     let outcome = shell.run(hangup).await;
@@ -227,6 +246,13 @@ struct Shell<F> {
     commands: Option<mpsc::UnboundedReceiver<CallCommand>>,
     /// Chat lines waiting for the data channel to open.
     chat: ChatOutbox,
+    /// File transfers, both ways.
+    files: Transfers,
+    /// The files they read from and write to.
+    file_io: FileIo,
+    /// When to try sending file bytes again (the channel was full, or this wake's
+    /// share was sent).
+    file_retry: Option<Instant>,
     /// Whether the other peer's last description shares its screen.
     remote_sharing: bool,
 }
@@ -274,10 +300,15 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                         .handle_input(Instant::now(), Input::Failed(failure));
                 }
             }
-            let wake_at = [self.machine.poll_timeout(), self.next_tick]
-                .into_iter()
-                .flatten()
-                .min();
+            let wake_at = [
+                self.machine.poll_timeout(),
+                self.next_tick,
+                self.files.poll_timeout(),
+                self.file_retry,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let channel = self
                 .link
                 .as_ref()
@@ -299,6 +330,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                         self.tick().await;
                     }
                     self.machine.handle_timeout(now);
+                    self.files.handle_timeout(now);
                 }
                 Wake::HangUp => {
                     hung_up = true;
@@ -326,6 +358,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     self.machine.handle_input(now, Input::NetworkChanged);
                 }
             }
+            self.pump_files().await;
         }
     }
 
@@ -354,6 +387,18 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     (self.on_event)(CallEvent::Share(ShareEvent::Failed(why)));
                 }
             }
+            CallCommand::SendFile(path) => {
+                let id = crate::file_io::new_id();
+                let sent = match self.file_io.open(&id, &path).await {
+                    Ok((name, size)) => self.files.send(id.clone(), &name, size, Instant::now()),
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = sent {
+                    self.file_io.close(&id);
+                    (self.on_event)(CallEvent::File(FileEvent::Failed { id, error }));
+                }
+            }
+            CallCommand::CancelFile(id) => self.files.cancel(&id, Instant::now()),
             CallCommand::StopShare => {
                 let Some(media) = &mut self.media else { return };
                 if !media.sharing() {
@@ -450,19 +495,30 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 for frame in self.chat.opened() {
                     self.send_chat_frame(&frame).await;
                 }
+                self.files.opened(Instant::now());
             }
             Some(DataChannelEvent::OnMessage(message)) => {
-                match crate::chat::decode(&message.data, message.is_string) {
-                    Ok(Some(line)) => (self.on_event)(CallEvent::ChatReceived(line)),
-                    Ok(None) => {}
-                    Err(err) => {
-                        tracing::warn!(%err, "a data-channel message was refused");
-                        (self.on_event)(CallEvent::ChatFailed(err));
+                let refused = if !message.is_string {
+                    // Binary frames are the bytes of a file being received.
+                    (!self.files.on_chunk(message.data.freeze())).then_some(ChatError::NotText)
+                } else {
+                    match crate::chat::decode(&message.data, true) {
+                        Ok(Some(line)) => {
+                            (self.on_event)(CallEvent::ChatReceived(line));
+                            None
+                        }
+                        Ok(None) => self.file_message(&message.data).err(),
+                        Err(err) => Some(err),
                     }
+                };
+                if let Some(err) = refused {
+                    tracing::warn!(%err, "a data-channel message was refused");
+                    (self.on_event)(CallEvent::ChatFailed(err));
                 }
             }
             Some(DataChannelEvent::OnClose) | None => {
                 self.chat.closed();
+                self.files.closed();
                 // Nothing more will come on it: stop polling it.
                 if let Some(link) = &mut self.link
                     && channel.is_some_and(|c| Arc::ptr_eq(&c, &link.channel))
@@ -471,6 +527,84 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 }
             }
             Some(_) => {}
+        }
+    }
+
+    /// A text frame that is not a chat line: a file transfer's control message (one of
+    /// another type is ignored).
+    fn file_message(&mut self, data: &[u8]) -> Result<(), ChatError> {
+        let text = std::str::from_utf8(data).map_err(|_| ChatError::NotText)?;
+        if let Some(message) = FileMessage::decode(text).map_err(ChatError::Malformed)? {
+            self.files.on_message(message, Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Carries out what the transfers ask, and sends file bytes while the channel has
+    /// room (at most [`FILE_CHUNKS_PER_WAKE`] at a time, so media and signaling are not
+    /// held up behind a large file).
+    async fn pump_files(&mut self) {
+        self.file_retry = None;
+        for _ in 0..FILE_CHUNKS_PER_WAKE {
+            while let Some(action) = self.files.poll_action() {
+                self.file_action(action).await;
+            }
+            let Some(channel) = self.link.as_ref().map(|l| Arc::clone(&l.channel)) else {
+                return;
+            };
+            let waiting = channel.outstanding_bytes().await.unwrap_or(usize::MAX);
+            let Some((id, n)) = self.files.wants(waiting) else {
+                if self.files.wants(0).is_some() {
+                    // Full: the low-water event wakes us, and this in case it does not.
+                    self.file_retry = Some(Instant::now() + FILE_RETRY);
+                }
+                return;
+            };
+            let sent = match self.file_io.read(&id, n).await {
+                Ok(data) => match channel.send(bytes::BytesMut::from(&data[..])).await {
+                    Ok(()) => {
+                        self.files.chunk_sent(&id, &data, Instant::now());
+                        Ok(())
+                    }
+                    Err(err) => Err(format!("the data channel refused it: {err}")),
+                },
+                Err(why) => Err(why),
+            };
+            if let Err(why) = sent {
+                self.files.sending_failed(&id, why, Instant::now());
+            }
+        }
+        while let Some(action) = self.files.poll_action() {
+            self.file_action(action).await;
+        }
+        if self.files.wants(0).is_some() {
+            self.file_retry = Some(Instant::now());
+        }
+    }
+
+    /// Carries out one thing the transfers ask.
+    async fn file_action(&mut self, action: FileAction) {
+        match action {
+            FileAction::Send(message) => self.send_chat_frame(&message.encode()).await,
+            FileAction::Create { id, name } => {
+                let result = match &self.options.files_dir {
+                    Some(dir) => self.file_io.create(dir, &id, &name).await,
+                    None => Err("no folder for files".into()),
+                };
+                self.files.created(&id, result);
+            }
+            FileAction::Write(data) => {
+                if let Err((id, why)) = self.file_io.write(&data).await {
+                    self.files.created(&id, Err(why));
+                }
+            }
+            FileAction::Keep(id) => {
+                let result = self.file_io.keep(&id).await;
+                self.files.kept(id, result);
+            }
+            FileAction::Discard(id) => self.file_io.discard(Some(&id)).await,
+            FileAction::Close(id) => self.file_io.close(&id),
+            FileAction::Report(event) => (self.on_event)(CallEvent::File(event)),
         }
     }
 
@@ -688,6 +822,11 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         };
         self.events = Some(events);
         self.chat.closed();
+        self.files.closed();
+        // Wake file sending when the channel has drained to its low-water mark.
+        let _ = channel
+            .set_buffered_amount_low_threshold(crate::file::LOW_WATER as u32)
+            .await;
         self.link = Some(Link {
             pc,
             feedback,
@@ -776,6 +915,10 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
 
     /// Whatever ended the call: media stopped and joined, connection closed, room left.
     async fn teardown(&mut self) {
+        self.files.closed();
+        while let Some(action) = self.files.poll_action() {
+            self.file_action(action).await;
+        }
         self.stop_media().await;
         self.close_connection().await;
         if let Some(signaling) = self.signaling.take() {

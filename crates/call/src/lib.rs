@@ -22,6 +22,8 @@ pub mod chat;
 pub mod doctor;
 pub mod engine;
 pub mod feedback;
+pub mod file;
+mod file_io;
 pub mod jitter;
 pub mod keyframe;
 pub mod machine;

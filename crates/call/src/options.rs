@@ -133,6 +133,8 @@ pub struct CallOptions {
     pub duration: Option<Duration>,
     /// How long connecting may take once a peer is there.
     pub connect_timeout: Duration,
+    /// The folder files sent by the other peer are kept in (`None`: files are refused).
+    pub files_dir: Option<std::path::PathBuf>,
     /// After the other peer leaves, wait for the next one instead of ending.
     pub stay: bool,
     /// Gets every decoded remote picture (on the decoder thread; keep it quick): the
@@ -227,6 +229,7 @@ impl CallOptions {
             ice: IceOptions::default(),
             duration: None,
             connect_timeout: Duration::from_secs(30),
+            files_dir: None,
             stay: false,
             remote_video: None,
             remote_screen: None,
