@@ -197,6 +197,16 @@ async fn run(
                     let _ = call.commands.send(CallCommand::Chat(text));
                 }
             }
+            Command::SendFile(path) => {
+                if let Some(call) = &running {
+                    let _ = call.commands.send(CallCommand::SendFile(path));
+                }
+            }
+            Command::CancelFile(id) => {
+                if let Some(call) = &running {
+                    let _ = call.commands.send(CallCommand::CancelFile(id));
+                }
+            }
             Command::Mute(muted) => {
                 if let Some(s) = switches {
                     s.audio.set_muted(muted);
@@ -276,6 +286,8 @@ fn start_call(
     let (remote, local) = (&queues.remote, &queues.local);
     let mut options = CallOptions::new(request.server, request.room);
     options.name = request.name;
+    // Files the other peer sends go where the desktop keeps downloads.
+    options.files_dir = dirs::download_dir().or_else(dirs::home_dir);
     options.token = request.token;
     options.bind = config.bind.clone();
     options.ice = config.ice.clone();
@@ -325,6 +337,7 @@ fn start_call(
                 CallEvent::ChatSent(m) => events.send(Event::Chat(ChatEvent::Sent(m))),
                 CallEvent::ChatFailed(e) => events.send(Event::Chat(ChatEvent::Failed(e))),
                 CallEvent::Share(share) => events.send(Event::Share(share)),
+                CallEvent::File(file) => events.send(Event::Chat(ChatEvent::File(file))),
                 _ => {}
             }
         };

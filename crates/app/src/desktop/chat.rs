@@ -1,7 +1,11 @@
 //! The chat panel's state as a plain type: the lines (ours and theirs, each with its
-//! sender and time), what is being typed, the unread count and the last error. Events
-//! in, a text to send out; no I/O, tested without a window.
+//! sender and time), what is being typed, the unread count and the last error, and the
+//! file transfers with their progress. Events in, a text or a file to send out; no I/O,
+//! tested without a window.
 
+use std::path::PathBuf;
+
+use call::file::{FileEvent, FileId};
 use call::{ChatError, ChatMessage};
 
 /// Lines kept; older ones are dropped (a long call's chat stays bounded).
@@ -29,6 +33,61 @@ pub enum ChatEvent {
     Sent(ChatMessage),
     /// One of ours was refused, or one of theirs was malformed.
     Failed(ChatError),
+    /// A file transfer went on.
+    File(FileEvent),
+}
+
+/// A file transfer, ours or theirs, as the panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    /// The transfer.
+    pub id: FileId,
+    /// The file's name.
+    pub name: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Bytes sent or received so far.
+    pub bytes: u64,
+    /// Whether we send it.
+    pub mine: bool,
+    /// Where it stands.
+    pub state: FileState,
+}
+
+/// Where a file transfer stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// Offered, not yet taken.
+    Waiting,
+    /// Bytes are flowing.
+    Running,
+    /// Sent, or received and kept at this path.
+    Done(Option<PathBuf>),
+    /// Ended without the file, and why.
+    Failed(String),
+}
+
+impl FileRow {
+    /// Whether it is still under way (it can be cancelled).
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, FileState::Waiting | FileState::Running)
+    }
+
+    /// What it is at, for people: `1.5 MiB of 3.0 MiB`, `sent`, `saved to …`, `failed: …`.
+    pub fn status(&self) -> String {
+        match &self.state {
+            FileState::Waiting => format!("{}, waiting for the other side", mib(self.size)),
+            FileState::Running => format!("{} of {}", mib(self.bytes), mib(self.size)),
+            FileState::Done(None) => format!("{}, sent", mib(self.size)),
+            FileState::Done(Some(path)) => format!("saved to {}", path.display()),
+            FileState::Failed(why) => format!("failed: {why}"),
+        }
+    }
+}
+
+/// `n` bytes in MiB, one decimal.
+fn mib(n: u64) -> String {
+    format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
 }
 
 /// The chat panel.
@@ -44,6 +103,10 @@ pub struct ChatState {
     pub unread: u32,
     /// Why the last line was refused, until the next one goes out.
     pub error: Option<String>,
+    /// File transfers, oldest first.
+    pub files: Vec<FileRow>,
+    /// The path of a file to send, as typed.
+    pub file_path: String,
 }
 
 impl ChatState {
@@ -73,9 +136,23 @@ impl ChatState {
         }
     }
 
+    /// The typed path of a file to send, if any (surrounding quotes and blanks
+    /// dropped, as a file manager's copied path has them); the field is emptied.
+    pub fn take_file_path(&mut self) -> Option<PathBuf> {
+        let path = self
+            .file_path
+            .trim()
+            .trim_matches(['"', '\''])
+            .trim()
+            .to_owned();
+        self.file_path.clear();
+        (!path.is_empty()).then(|| PathBuf::from(path))
+    }
+
     /// Takes what the engine said.
     pub fn handle(&mut self, event: ChatEvent) {
         match event {
+            ChatEvent::File(event) => self.file_event(event),
             ChatEvent::Received(message) => {
                 if !self.open {
                     self.unread = self.unread.saturating_add(1);
@@ -97,6 +174,61 @@ impl ChatState {
                 });
             }
             ChatEvent::Failed(err) => self.error = Some(err.to_string()),
+        }
+    }
+
+    fn file_event(&mut self, event: FileEvent) {
+        let (id, name, size, mine) = match &event {
+            FileEvent::Offered { id, name, size } => (id, name, *size, true),
+            FileEvent::Incoming { id, name, size } => (id, name, *size, false),
+            _ => {
+                self.update_file(event);
+                return;
+            }
+        };
+        if !mine && !self.open {
+            self.unread = self.unread.saturating_add(1);
+        }
+        self.files.push(FileRow {
+            id: id.clone(),
+            name: name.clone(),
+            size,
+            bytes: 0,
+            mine,
+            state: FileState::Waiting,
+        });
+    }
+
+    fn update_file(&mut self, event: FileEvent) {
+        let id = match &event {
+            FileEvent::Progress { id, .. }
+            | FileEvent::Sent { id }
+            | FileEvent::Received { id, .. }
+            | FileEvent::Failed { id, .. } => id,
+            _ => return,
+        };
+        let Some(row) = self.files.iter_mut().find(|r| &r.id == id) else {
+            // A file refused before it was offered (missing, empty, too large).
+            if let FileEvent::Failed { error, .. } = event {
+                self.error = Some(error.to_string());
+            }
+            return;
+        };
+        match event {
+            FileEvent::Progress { bytes, .. } => {
+                row.bytes = bytes;
+                row.state = FileState::Running;
+            }
+            FileEvent::Sent { .. } => {
+                row.bytes = row.size;
+                row.state = FileState::Done(None);
+            }
+            FileEvent::Received { path, .. } => {
+                row.bytes = row.size;
+                row.state = FileState::Done(Some(path));
+            }
+            FileEvent::Failed { error, .. } => row.state = FileState::Failed(error.to_string()),
+            _ => {}
         }
     }
 
@@ -155,6 +287,41 @@ mod tests {
         assert_eq!(chat.take_draft(), None);
         assert!(chat.error.as_deref().unwrap().contains("at most"));
         assert!(!chat.draft.is_empty(), "the draft is kept to be shortened");
+    }
+
+    #[test]
+    fn a_file_row_follows_its_transfer_and_a_refused_file_shows_why() {
+        let mut chat = ChatState::default();
+        chat.handle(ChatEvent::File(FileEvent::Incoming {
+            id: "a".into(),
+            name: "photo.jpg".into(),
+            size: 3 * 1024 * 1024,
+        }));
+        assert_eq!(chat.unread, 1, "a file received while closed is unread");
+        assert!(chat.files[0].is_running());
+        chat.handle(ChatEvent::File(FileEvent::Progress {
+            id: "a".into(),
+            bytes: 1024 * 1024,
+        }));
+        assert_eq!(chat.files[0].status(), "1.0 MiB of 3.0 MiB");
+        chat.handle(ChatEvent::File(FileEvent::Received {
+            id: "a".into(),
+            path: "/home/u/Downloads/photo.jpg".into(),
+        }));
+        assert!(!chat.files[0].is_running());
+        assert_eq!(
+            chat.files[0].status(),
+            "saved to /home/u/Downloads/photo.jpg"
+        );
+        chat.handle(ChatEvent::File(FileEvent::Failed {
+            id: "gone".into(),
+            error: call::file::FileError::Empty,
+        }));
+        assert_eq!(chat.files.len(), 1);
+        assert!(chat.error.as_deref().unwrap().contains("empty"));
+        chat.file_path = "  '/tmp/a b.txt' ".into();
+        assert_eq!(chat.take_file_path(), Some(PathBuf::from("/tmp/a b.txt")));
+        assert_eq!(chat.take_file_path(), None);
     }
 
     #[test]

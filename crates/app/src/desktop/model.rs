@@ -290,6 +290,10 @@ pub enum Command {
     StopSelfCallPeer,
     /// Send a chat line in the running call.
     Chat(String),
+    /// Send a file in the running call.
+    SendFile(std::path::PathBuf),
+    /// Stop a file transfer, ours or theirs.
+    CancelFile(call::file::FileId),
     /// List the screens and windows that can be shared.
     ListShareables,
     /// Share this screen or window in the running call.
@@ -742,6 +746,25 @@ impl Model {
         if let Some(text) = self.chat.take_draft() {
             self.outbox.push(Command::Chat(text));
         }
+    }
+
+    /// Sends a file (the typed path, or `path` when one is given, e.g. dropped on the
+    /// window), when in a call.
+    pub fn send_file(&mut self, path: Option<std::path::PathBuf>) {
+        let Some(path) = path.or_else(|| self.chat.take_file_path()) else {
+            return;
+        };
+        if !self.in_call() {
+            self.chat.error = Some("join a call to send a file".into());
+            return;
+        }
+        self.chat.error = None;
+        self.outbox.push(Command::SendFile(path));
+    }
+
+    /// Stops a file transfer.
+    pub fn cancel_file(&mut self, id: call::file::FileId) {
+        self.outbox.push(Command::CancelFile(id));
     }
 
     /// "Share screen" pressed: the picker opens and the screens and windows are listed.

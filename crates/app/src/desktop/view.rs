@@ -124,7 +124,11 @@ pub fn chat_button_label(model: &Model) -> String {
 fn chat_panel(ui: &mut egui::Ui, model: &mut Model) {
     ui.add_space(PANEL_TOP);
     ui.heading("Chat");
-    let input_height = ui.spacing().interact_size.y * (CHAT_INPUT_ROWS as f32 + 2.0);
+    // Below the lines: the typing field, then the file rows (one line each, and one
+    // more for the progress of those under way) and the field to send one.
+    let files = &model.chat.files;
+    let file_lines = files.len() + files.iter().filter(|f| f.is_running()).count() + 2;
+    let input_height = ui.spacing().interact_size.y * ((CHAT_INPUT_ROWS + 2 + file_lines) as f32);
     egui::ScrollArea::vertical()
         .max_height((ui.available_height() - input_height).max(0.0))
         .stick_to_bottom(true)
@@ -162,6 +166,44 @@ fn chat_panel(ui: &mut egui::Ui, model: &mut Model) {
         model.send_chat();
         field.request_focus();
     }
+    file_rows(ui, model);
+}
+
+/// The file transfers (name, progress, Cancel while under way) and the field to send
+/// one: a path typed or pasted, or a file dropped anywhere on the window.
+fn file_rows(ui: &mut egui::Ui, model: &mut Model) {
+    ui.separator();
+    let mut cancel = None;
+    for row in &model.chat.files {
+        ui.horizontal_wrapped(|ui| {
+            let arrow = if row.mine { "↑" } else { "↓" };
+            ui.label(RichText::new(format!("{arrow} {}", row.name)).strong());
+            ui.label(RichText::new(row.status()).small());
+        });
+        if row.is_running() {
+            ui.horizontal(|ui| {
+                let done = row.bytes as f32 / row.size.max(1) as f32;
+                ui.add(egui::ProgressBar::new(done).desired_width(ui.available_width() - 70.0));
+                if ui.button("Cancel").clicked() {
+                    cancel = Some(row.id.clone());
+                }
+            });
+        }
+    }
+    if let Some(id) = cancel {
+        model.cancel_file(id);
+    }
+    ui.horizontal(|ui| {
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut model.chat.file_path)
+                .desired_width(ui.available_width() - 80.0)
+                .hint_text("Path of a file, or drop one here"),
+        );
+        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Send file").clicked() || enter {
+            model.send_file(None);
+        }
+    });
 }
 
 /// The pictures to draw this frame.
@@ -213,6 +255,17 @@ pub fn show(ctx: &egui::Context, model: &mut Model, pictures: Pictures) {
                 .resizable(true)
                 .default_width(CHAT_PANEL_WIDTH)
                 .show(ctx, |ui| chat_panel(ui, model));
+        }
+        // A file dropped on the window is sent.
+        let dropped: Vec<std::path::PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .filter_map(|f| f.path.clone())
+                .collect()
+        });
+        for path in dropped {
+            model.send_file(Some(path));
         }
     }
     egui::CentralPanel::default()
@@ -729,6 +782,44 @@ mod tests {
             [Command::Chat("héllo 👋".into())]
         );
         assert_eq!(h.state().chat.draft, "");
+    }
+
+    #[test]
+    fn a_typed_path_is_sent_as_a_file_and_a_running_transfer_can_be_cancelled() {
+        let mut h = harness(connected);
+        h.get_by_label("Chat").click();
+        h.run();
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Chat(crate::desktop::chat::ChatEvent::File(
+                call::file::FileEvent::Incoming {
+                    id: "f1".into(),
+                    name: "notes.pdf".into(),
+                    size: 2 * 1024 * 1024,
+                },
+            )),
+        );
+        h.run();
+        h.get_by_label("↓ notes.pdf");
+        h.get_by_label("Cancel").click();
+        h.run();
+        assert_eq!(h.state().outbox, [Command::CancelFile("f1".into())]);
+        h.state_mut().outbox.clear();
+        // The file field is the last single-line field (the room's is first).
+        h.get_all_by_role(Role::TextInput).last().unwrap().focus();
+        h.run();
+        h.get_all_by_role(Role::TextInput)
+            .last()
+            .unwrap()
+            .type_text("/tmp/report.pdf");
+        h.run();
+        h.get_by_label("Send file").click();
+        h.run();
+        assert_eq!(
+            h.state().outbox,
+            [Command::SendFile("/tmp/report.pdf".into())]
+        );
+        assert_eq!(h.state().chat.file_path, "");
     }
 
     #[test]
