@@ -124,6 +124,24 @@ function showUnread() {
   badge.hidden = ui.unread === 0;
 }
 
+/** Whether the chat log is scrolled to its end (then new lines keep it there). */
+let chatAtBottom = true;
+let chatScrollPending = false;
+
+/**
+ * Scrolls the chat log to its end at the next frame: once for however many lines came
+ * meanwhile, without making the page lay out the whole log for each line.
+ */
+function scrollChatSoon() {
+  if (chatScrollPending) return;
+  chatScrollPending = true;
+  requestAnimationFrame(() => {
+    chatScrollPending = false;
+    const log = $('chat-log');
+    log.scrollTop = log.scrollHeight;
+  });
+}
+
 /** A chat line, ours or theirs, added to the log (as text; links made by `linkify`). */
 function addChatLine(line) {
   ui.chatLines.push(line);
@@ -133,10 +151,8 @@ function addChatLine(line) {
   who.className = 'who';
   who.textContent = `${line.mine ? 'you' : (line.from || 'them')}${line.ts ? ` · ${timeOf(line.ts)}` : ''}`;
   li.append(who, ...linkify(line.text));
-  const log = $('chat-log');
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  log.append(li);
-  if (atBottom || line.mine) log.scrollTop = log.scrollHeight;
+  $('chat-log').append(li);
+  if (chatAtBottom || line.mine) scrollChatSoon();
   if (!line.mine && (!$('chat').open || document.hidden)) {
     ui.unread += 1;
     showUnread();
@@ -305,6 +321,10 @@ async function main() {
   $('stop-share').addEventListener('click', () => ui.call?.stopShare());
   $('chat-form').addEventListener('submit', (e) => { e.preventDefault(); sendChat(); });
   $('chat').addEventListener('toggle', readChat);
+  $('chat-log').addEventListener('scroll', (e) => {
+    const log = e.target;
+    chatAtBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  });
   initFilePanel(() => ui.call, showChatError);
   document.addEventListener('visibilitychange', readChat);
   watchFirstFrame();
