@@ -60,6 +60,9 @@ struct Args {
     /// Cluster mode: this many instances sharing one Redis (0: one plain server).
     #[arg(long, default_value_t = 0)]
     cluster: usize,
+    /// Worker threads of each server process (its `--threads`; 0: one per core).
+    #[arg(long, default_value_t = 0)]
+    server_threads: u16,
     /// Passed by `cargo bench`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
@@ -87,7 +90,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.cluster > 0 {
         return run_cluster(args).await;
     }
-    let server = Server::start(args.connections + WARM + 2 * args.rooms + 100, None).await?;
+    let server = Server::start(
+        args.connections + WARM + 2 * args.rooms + 100,
+        None,
+        args.server_threads,
+    )
+    .await?;
     println!(
         "signaling-server relay benchmark (server pid {}, clients in this process)",
         server.pid
@@ -193,7 +201,14 @@ async fn run_cluster(args: Args) -> anyhow::Result<()> {
     let redis_pid = redis.pid().context("redis-server is not running")?;
     let mut servers = Vec::new();
     for _ in 0..args.cluster {
-        servers.push(Server::start(2 * args.rooms + 100, Some(&redis.url())).await?);
+        servers.push(
+            Server::start(
+                2 * args.rooms + 100,
+                Some(&redis.url()),
+                args.server_threads,
+            )
+            .await?,
+        );
     }
     // Each instance answers once it has registered with Redis.
     let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
@@ -311,10 +326,17 @@ struct Server {
 }
 
 impl Server {
-    async fn start(max_connections: usize, cluster: Option<&str>) -> anyhow::Result<Self> {
+    async fn start(
+        max_connections: usize,
+        cluster: Option<&str>,
+        threads: u16,
+    ) -> anyhow::Result<Self> {
         let mut command = Command::new(env!("CARGO_BIN_EXE_signaling-server"));
         if let Some(redis) = cluster {
             command.args(["--cluster", redis]);
+        }
+        if threads > 0 {
+            command.args(["--threads", &threads.to_string()]);
         }
         let mut child = command
             .args([

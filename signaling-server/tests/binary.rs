@@ -202,6 +202,14 @@ fn bad_flags_exit_non_zero_with_a_message_that_names_them() {
         err.contains("cannot listen on") && err.contains("--listen"),
         "{err}"
     );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_signaling-server"))
+        .args(["--listen", "127.0.0.1:0", "--threads", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--threads") && err.contains("0"), "{err}");
 }
 
 #[tokio::test]
