@@ -211,11 +211,12 @@ export class Call {
     await this.negotiate();
   }
 
-  /** Offers our changed tracks on this connection, now if it is stable, else after. */
+  /** Offers our changed tracks on this connection: now if it is stable, else (an offer
+   * under way, or our held offer not yet answered) once the answer is in. */
   async negotiate() {
     const pc = this.pc;
-    if (!pc || !this.remoteId) return;
-    if (pc.signalingState !== 'stable') {
+    if (!pc) return;
+    if (!this.remoteId || pc.signalingState !== 'stable') {
       this.needsOffer = true;
       return;
     }
@@ -354,6 +355,7 @@ export class Call {
     });
     this.pc = pc;
     this.senders = {};
+    this.needsOffer = false;
     this.relayCandidate = false;
     this.connected = false;
     // The call's data channel, made by both sides with the same id (negotiated out of
