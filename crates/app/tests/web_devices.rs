@@ -11,8 +11,9 @@
 //!   other browser keeps receiving, no offer is sent and the session descriptions stay
 //!   as they were; mute and camera-off stay on across a switch.
 //! - Without any device, the pickers say so and the page still joins, receive-only.
-//! - A camera picked mid-call by a page that joined without one: one offer (its section
-//!   starts sending), and the other browser decodes it.
+//! - A page that joined without camera and microphone: a microphone picked while it
+//!   waits alone is offered once its held offer is answered, a camera picked in the call
+//!   with one offer; the other browser gets both.
 //!
 //! Needs `chromium` and `chromium-driver` (scripts/test installs them). Run in a
 //! loopback-only network namespace, as scripts/test does.
@@ -495,46 +496,60 @@ async fn without_devices_the_pickers_say_so_and_the_page_joins_receive_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_camera_picked_after_joining_without_one_is_offered_and_reaches_the_other_side() {
+async fn devices_picked_after_joining_without_them_are_offered_and_reach_the_other_side() {
     let _one = ONE_AT_A_TIME.lock().await;
     let (server, _stop) = signaling_server(&[]).await;
-    // The camera taken away before joining, as on a machine whose camera came later.
-    let late = page(server, "late-camera", "").await;
+    // Camera and microphone taken away before joining, as on a machine where they came
+    // later.
+    let late = page(server, "late-devices", "").await;
     let options = picker_options(&late).await;
     wait_local_track(&late, "audio", "Fake Default Audio Input").await;
     late.eval(
-        "const t = window.peercall.local.getVideoTracks()[0];
-         window.peercall.local.removeTrack(t);
-         t.stop();
+        "for (const t of window.peercall.local.getTracks()) {
+           window.peercall.local.removeTrack(t);
+           t.stop();
+         }
          document.getElementById('join').click();
          return true;",
     )
     .await
     .unwrap();
     wait_state(&late, "waiting").await;
+    // A microphone picked while alone: offered once the held offer is answered.
+    pick(
+        &late,
+        "mic-choice",
+        &id_of(&options["mic"], "Fake Audio Input 1"),
+    )
+    .await;
+    wait_local_track(&late, "audio", "Fake Audio Input 1").await;
     let other = Browser::launch().await.expect("Chromium");
-    open(&other, server, "late-camera", "&autojoin=1").await;
+    open(&other, server, "late-devices", "&autojoin=1").await;
     wait_state(&late, "connected").await;
     wait_state(&other, "connected").await;
-    let directions =
-        "return window.peercall.call.pc.getTransceivers().map((t) => t.currentDirection)";
-    let before = late.eval(directions).await.unwrap();
-    assert_eq!(before, serde_json::json!(["sendrecv", "recvonly"]));
-    watch_negotiation(&late).await;
+    wait(
+        &late,
+        "const pc = window.peercall.call.pc;
+         return pc.signalingState === 'stable'
+           && pc.getTransceivers().map((t) => t.currentDirection).join() === 'sendrecv,recvonly';",
+        "the microphone is negotiated (and the camera not)",
+    )
+    .await;
 
+    // A camera picked in the call: one offer, and the other side decodes it.
+    watch_negotiation(&late).await;
     pick(
         &late,
         "camera-choice",
         &id_of(&options["camera"], "fake_device_2"),
     )
     .await;
-    // One offer, and the camera's section now sends: the other side decodes it.
     wait(
         &late,
         "const pc = window.peercall.call.pc;
          return window.watch.offers === 1 && pc.signalingState === 'stable'
            && pc.getTransceivers()[1].currentDirection === 'sendrecv';",
-        "the late camera is offered and answered",
+        "the camera is offered and answered",
     )
     .await;
     keeps_receiving(&other, 30).await;
