@@ -36,6 +36,7 @@ function newRoom() {
 const PICKERS = { video: 'camera-choice', audio: 'mic-choice' };
 
 const media = new LocalMedia();
+const meter = new LevelMeter($('mic-level'));
 
 const ui = {
   room: params.get('room') || newRoom(),
@@ -97,6 +98,7 @@ function processingOf(stream) {
   return { echoCancellation, noiseSuppression, autoGainControl };
 }
 
+/** Says something about the devices under the pickers (nothing when empty). */
 function showDeviceNote(text) {
   $('device-note').textContent = text;
   $('device-note').hidden = !text;
@@ -117,7 +119,7 @@ async function openMedia() {
   }
   showDeviceNote(notes.join(' '));
   $('local-video').srcObject = media.stream;
-  ui.meter.attach(media.track('audio'));
+  meter.attach(media.track('audio'));
   enableToggles();
 }
 
@@ -135,7 +137,7 @@ async function refreshDevices() {
 async function pickInput(kind, id) {
   try {
     const track = await media.use(kind, id, async (t) => ui.call?.replaceTrack(t));
-    if (kind === 'audio') ui.meter.attach(track);
+    if (kind === 'audio') meter.attach(track);
     enableToggles();
     remember(ui.devices[INPUT_OF[kind]].find((d) => d.deviceId === id));
     showDeviceNote('');
@@ -177,7 +179,7 @@ async function setUpPickers() {
     $(id).addEventListener('change', (e) => pickInput(kind, e.target.value));
   }
   $('speaker-choice').addEventListener('change', (e) => pickSpeaker(e.target.value).then(refreshDevices));
-  navigator.mediaDevices.addEventListener('devicechange', refreshDevices);
+  navigator.mediaDevices?.addEventListener('devicechange', refreshDevices);
 }
 
 /** Shows the unread count (nothing when 0). */
@@ -370,7 +372,6 @@ async function main() {
   document.addEventListener('visibilitychange', readChat);
   watchFirstFrame();
   setState('idle', 'press Join to enter the room');
-  ui.meter = new LevelMeter($('mic-level'));
   await openMedia();
   await setUpPickers();
   if (params.get('autojoin') === '1') join();

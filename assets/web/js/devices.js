@@ -40,6 +40,7 @@ export function remember(device) {
  * with empty ids: those are left out, as nothing can be picked from them. */
 export async function listDevices() {
   const lists = { videoinput: [], audioinput: [], audiooutput: [] };
+  if (!navigator.mediaDevices) return lists;
   for (const device of await navigator.mediaDevices.enumerateDevices()) {
     if (device.deviceId && lists[device.kind]) lists[device.kind].push(device);
   }
@@ -106,6 +107,10 @@ export class LocalMedia {
    * was not there (the default is used instead).
    */
   async open() {
+    if (!navigator.mediaDevices) {
+      // Browsers offer devices only to secure pages.
+      return { missing: ['camera and microphone: the browser allows them only on https:// pages or localhost'], notes: [] };
+    }
     const missing = [];
     const notes = [];
     for (const kind of ['video', 'audio']) {
