@@ -7,13 +7,20 @@
 // fails), `server` (a ws:// or wss:// URL; default: the server that served this page)
 // and `autojoin=1` (join at once, for scripts and tests).
 //
-// `window.peercall` exposes the live call, its state and timings, the chat's lines
+// Before joining, the page shows the camera's preview and the microphone's level, and
+// offers the camera, microphone and speaker to use (remembered for the next visit); they
+// can be switched during the call too.
+//
+// `window.peercall` exposes the live call, its state and timings, the local stream
+// (`local`), the device lists shown (`devices`), the chat's lines
 // (`chatLines`: {from, text, ts, mine}), the file transfers (`files`) and the other
 // side's screen share (`screenStream`) for automation.
 
 import { Call } from './call.js';
 import { linkify, timeOf } from './chat.js';
+import { CAN_PICK_SPEAKER, INPUT_OF, LocalMedia, fillPicker, listDevices, remember, remembered } from './devices.js';
 import { initFilePanel, showFileEvent, transfers } from './filepanel.js';
+import { LevelMeter } from './meter.js';
 import { defaultServerUrl } from './signaling.js';
 import { rows, statsArray, summarize } from './stats.js';
 
@@ -26,9 +33,16 @@ function newRoom() {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** The camera's and the microphone's pickers, by track kind. */
+const PICKERS = { video: 'camera-choice', audio: 'mic-choice' };
+
+const media = new LocalMedia();
+const meter = new LevelMeter($('mic-level'));
+
 const ui = {
   room: params.get('room') || newRoom(),
-  local: null,            // the local MediaStream (possibly without tracks)
+  local: media.stream,    // the local MediaStream (possibly without tracks)
+  devices: {},            // the devices in the pickers, by kind
   call: null,
   timings: {},            // joinAt; connectedMs, firstFrameMs: from Join to connected, to the first remote frame
   summary: null,
@@ -78,13 +92,6 @@ function shareLink() {
   window.history.replaceState(null, '', `?${new URLSearchParams({ ...Object.fromEntries(params), room: $('room').value })}`);
 }
 
-/** What is asked of each device: the browser's own echo cancellation, noise suppression
- * and gain control on the microphone, as the native peer has its own. */
-const CONSTRAINTS = {
-  video: true,
-  audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-};
-
 /** The microphone processing the browser applies, as it reports it (`null`: no mic). */
 function processingOf(stream) {
   const track = stream?.getAudioTracks()[0];
@@ -93,28 +100,88 @@ function processingOf(stream) {
   return { echoCancellation, noiseSuppression, autoGainControl };
 }
 
-/** The local camera and mic, or what of them exists; explains what is missing. */
+/** Says something about the devices under the pickers (nothing when empty). */
+function showDeviceNote(text) {
+  $('device-note').textContent = text;
+  $('device-note').hidden = !text;
+}
+
+/** Mute and camera-off work on the tracks there are. */
+function enableToggles() {
+  $('mute').disabled = !media.track('audio');
+  $('camera').disabled = !media.track('video');
+}
+
+/** The local camera and mic (the remembered ones, else the defaults), or what of them
+ * exists, in the preview and on the meter; explains what is missing. */
 async function openMedia() {
-  const why = (err) => (err.name === 'NotAllowedError'
-    ? 'access was denied (allow it in the address bar and reload)'
-    : err.name === 'NotFoundError' ? 'none was found' : err.message);
-  const stream = new MediaStream();
-  const missing = [];
-  for (const kind of ['video', 'audio']) {
-    try {
-      const s = await navigator.mediaDevices.getUserMedia({ [kind]: CONSTRAINTS[kind] });
-      s.getTracks().forEach((t) => stream.addTrack(t));
-    } catch (err) {
-      missing.push(`${kind === 'video' ? 'camera' : 'microphone'}: ${why(err)}`);
-    }
-  }
+  const { missing, notes } = await media.open();
   if (missing.length) {
-    showBanner(`${missing.join('; ')}. You can still join and ${stream.getTracks().length ? 'send what works' : 'watch and listen'}.`, 'notice');
+    showBanner(`${missing.join('; ')}. You can still join and ${media.stream.getTracks().length ? 'send what works' : 'watch and listen'}.`, 'notice');
   }
-  $('local-video').srcObject = stream;
-  $('mute').disabled = stream.getAudioTracks().length === 0;
-  $('camera').disabled = stream.getVideoTracks().length === 0;
-  return stream;
+  showDeviceNote(notes.join(' '));
+  $('local-video').srcObject = media.stream;
+  meter.attach(media.track('audio'));
+  enableToggles();
+}
+
+/** Fills the pickers with the devices there are now, the ones in use chosen. */
+async function refreshDevices() {
+  ui.devices = await listDevices();
+  for (const [kind, id] of Object.entries(PICKERS)) {
+    fillPicker($(id), INPUT_OF[kind], ui.devices[INPUT_OF[kind]], media.track(kind)?.getSettings().deviceId);
+  }
+  fillPicker($('speaker-choice'), 'audiooutput', ui.devices.audiooutput, $('remote-video').sinkId);
+}
+
+/** Switches the camera or microphone (`kind`: `video`, `audio`) to device `id`, in the
+ * preview and, without renegotiating, in the call; remembers it. */
+async function pickInput(kind, id) {
+  try {
+    const track = await media.use(kind, id, async (t) => ui.call?.replaceTrack(t));
+    if (kind === 'audio') meter.attach(track);
+    enableToggles();
+    remember(ui.devices[INPUT_OF[kind]].find((d) => d.deviceId === id));
+    showDeviceNote('');
+  } catch (err) {
+    showDeviceNote(err.message);
+  }
+  await refreshDevices();
+}
+
+/** Plays the call's sound on speaker `id` (`''`: the default); remembers a picked one. */
+async function pickSpeaker(id, picked = true) {
+  try {
+    await $('remote-video').setSinkId(id);
+    if (picked) remember(ui.devices.audiooutput.find((d) => d.deviceId === id));
+  } catch (err) {
+    showDeviceNote(`The speaker could not be chosen: ${err.message}.`);
+  }
+}
+
+/** The remembered speaker, if it is there; else the default, with a note. */
+async function restoreSpeaker() {
+  const wanted = remembered('audiooutput');
+  if (!wanted) return;
+  if (ui.devices.audiooutput.some((d) => d.deviceId === wanted.id)) {
+    await pickSpeaker(wanted.id, false);
+  } else {
+    showDeviceNote(`The speaker chosen before (${wanted.label || 'unnamed'}) is not available: using the default.`);
+  }
+}
+
+/** The pickers: filled, restored, and kept up to date as devices come and go. */
+async function setUpPickers() {
+  $('speaker-label').hidden = !CAN_PICK_SPEAKER;
+  $('speaker-note').hidden = CAN_PICK_SPEAKER;
+  ui.devices = await listDevices();
+  if (CAN_PICK_SPEAKER) await restoreSpeaker();
+  await refreshDevices();
+  for (const [kind, id] of Object.entries(PICKERS)) {
+    $(id).addEventListener('change', (e) => pickInput(kind, e.target.value));
+  }
+  $('speaker-choice').addEventListener('change', (e) => pickSpeaker(e.target.value).then(refreshDevices));
+  navigator.mediaDevices?.addEventListener('devicechange', refreshDevices);
 }
 
 /** Shows the unread count (nothing when 0). */
@@ -329,7 +396,8 @@ async function main() {
   document.addEventListener('visibilitychange', readChat);
   watchFirstFrame();
   setState('idle', 'press Join to enter the room');
-  ui.local = await openMedia();
+  await openMedia();
+  await setUpPickers();
   if (params.get('autojoin') === '1') join();
 }
 

@@ -20,6 +20,8 @@
 //   "detail") goes out on a transceiver of its own, offered on this connection. Offers
 //   for it follow the same glare rule: the polite side's offer is rolled back (by the
 //   browser, answering), and made again once the connection is stable.
+// - another camera or microphone picked mid-call replaces the track on its sender
+//   (`replaceTrack`), with no new offer.
 
 import { Signaling } from './signaling.js';
 import { checkText, decodeChat, encodeChat } from './chat.js';
@@ -128,6 +130,7 @@ export class Call {
     this.share = null;         // our screen share: { track, transceiver }
     this.screenTrack = null;   // the other side's screen-share track, while it shares
     this.needsOffer = false;   // our tracks changed while an offer was under way
+    this.senders = {};         // our camera's and microphone's transceivers, by kind
     this.signaling = new Signaling(options.server, {
       onmessage: (msg) => this.onMessage(msg).catch((err) => this.fail('webrtc', `negotiation failed: ${err.message}`)),
       onstatus: (status, detail) => this.onSignalingStatus(status, detail),
@@ -211,17 +214,34 @@ export class Call {
     await this.negotiate();
   }
 
-  /** Offers our changed tracks on this connection, now if it is stable, else after. */
+  /** Offers our changed tracks on this connection: now if it is stable, else (an offer
+   * under way, or our held offer not yet answered) once the answer is in. */
   async negotiate() {
     const pc = this.pc;
-    if (!pc || !this.remoteId) return;
-    if (pc.signalingState !== 'stable') {
+    if (!pc) return;
+    if (!this.remoteId || pc.signalingState !== 'stable') {
       this.needsOffer = true;
       return;
     }
     this.needsOffer = false;
     await pc.setLocalDescription(await pc.createOffer());
     this.signaling.send({ type: 'offer', sdp: pc.localDescription.sdp, to: this.remoteId });
+  }
+
+  /**
+   * Sends `track` (another camera or microphone) in place of ours of its kind, on the
+   * same sender: no new offer, the other side sees the picture or sound change. Only a
+   * kind we joined without (receive-only) needs an offer, to start sending it.
+   */
+  async replaceTrack(track) {
+    const transceiver = this.senders[track.kind];
+    if (!this.pc || !transceiver) return;
+    await transceiver.sender.replaceTrack(track);
+    if (transceiver.direction === 'recvonly') {
+      transceiver.sender.setStreams?.(this.options.stream);
+      transceiver.direction = 'sendrecv';
+      await this.negotiate();
+    }
   }
 
   /** Sends a chat line (held until the channel opens); returns why not, or null. */
@@ -347,6 +367,8 @@ export class Call {
       iceTransportPolicy: this.options.relayOnly ? 'relay' : 'all',
     });
     this.pc = pc;
+    this.senders = {};
+    this.needsOffer = false;
     this.relayCandidate = false;
     this.connected = false;
     // The call's data channel, made by both sides with the same id (negotiated out of
@@ -458,6 +480,7 @@ export class Call {
           streams: stream && track ? [stream] : [],
         });
       }
+      this.senders[kind] = transceiver;
       const preferred = kind === 'video' ? this.options.videoCodec : 'audio/opus';
       const only = kind === 'video' && this.options.onlyCodec;
       const codecs = RTCRtpReceiver.getCapabilities(kind)?.codecs;
