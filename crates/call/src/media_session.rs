@@ -918,6 +918,7 @@ impl MediaSession {
                 renacked: vi.nacks_again,
                 keyframe_requests: vi.keyframe_requests,
                 freezes: vi.freezes,
+                freeze_ms: vi.freeze_ms,
                 longest_gap_ms: vi.longest_gap_ms,
                 jitter_buffer_ms: vi.jitter_buffer_us as f64 / 1000.0,
                 latency_ms: latency,

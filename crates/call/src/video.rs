@@ -163,6 +163,8 @@ counters! {
         frames_lost,
         /// Gaps between decoded pictures longer than [`FREEZE_GAP`].
         freezes,
+        /// Time spent in those gaps, ms (each freeze counted whole).
+        freeze_ms,
         /// The longest gap between decoded pictures, ms.
         longest_gap_ms,
         /// The delay the jitter buffer adds now, µs.
@@ -182,6 +184,7 @@ impl VideoReceiveCounters {
     fn record_gap(&self, gap: Duration) {
         if gap > FREEZE_GAP {
             self.freezes.bump();
+            self.freeze_ms.add(gap.as_millis() as u64);
         }
         self.longest_gap_ms.raise_to(gap.as_millis() as u64);
     }
@@ -735,6 +738,7 @@ mod tests {
         c.record_gap(Duration::from_millis(210));
         let s = c.snapshot();
         assert_eq!((s.freezes, s.longest_gap_ms), (2, 450));
+        assert_eq!(s.freeze_ms, 660, "the two freezes, whole");
     }
 
     #[test]
