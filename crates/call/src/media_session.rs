@@ -692,6 +692,8 @@ impl MediaSession {
                 loss: video_loss,
                 rtt_ms,
                 sent_bps: line.video_out.kbps as f64 * 1000.0,
+                queue_ms: self.feedback.queue_ms(),
+                delivered_bps: self.feedback.delivered_bps(),
             },
         );
         self.video_control.set_bitrate(decision.video_bps);
