@@ -857,6 +857,15 @@ fn advantage(metric: &str, native: Option<&Vec<f64>>, chromium: Option<&Vec<f64>
     ) else {
         return "–".into();
     };
+    // Using more of the link than it has is as bad as using as much less.
+    let score = |v: f64| {
+        if metric == "link used %" {
+            v.min(200.0 - v)
+        } else {
+            v
+        }
+    };
+    let (n, c) = (score(n), score(c));
     let (better, worse) = if higher_is_better(metric) {
         (n, c)
     } else {
