@@ -41,6 +41,7 @@ fn lossy_link_keeps_25_fps_without_freezes(flags: &[&str], codec: &str) {
         delay: Duration::from_millis(20),
         jitter: Duration::from_millis(std::env::var("J").map_or(5, |v| v.parse().unwrap())),
         loss: std::env::var("L").map_or(0.05, |v| v.parse().unwrap()),
+        bursts: None,
     });
     let (a, b) = lab.call_with(15, flags, || {});
     for (who, lines) in [("a", &a), ("b", &b)] {

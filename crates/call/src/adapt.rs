@@ -7,8 +7,13 @@
 //! bottleneck without its delay detector noticing. So the receiver's loss reports
 //! steer too, as in GCC's loss-based part: above 10% the target backs off, between 2
 //! and 10% it holds, and near the rate where the link last gave out it only creeps up;
-//! and so does the round-trip time, as a coarse delay signal: 80 ms above the smallest
-//! seen means a queue is building, and the target backs off by 15%.
+//! and so does the queue: the transport feedback's send and arrival times
+//! ([`crate::feedback::QueueDelay`]) showing packets waiting over 50 ms, or the
+//! round-trip time 80 ms above the smallest seen (a coarser, slower sign). Then, as
+//! GCC does on overuse, the target goes to 85% of what the receiver gets (the path's
+//! rate while a queue stands), or down 15% when that is unknown; and loss above 10%
+//! cuts it below what got through, queue or not, so the two together back off as far
+//! as the worse says.
 //!
 //! The other way round, GCC's delay half reads jitter (packets reordered on a lossy,
 //! jittery path) as a queue and sinks the estimate step by step. So while the path
@@ -35,6 +40,10 @@ const LOW_LOSS: f64 = 0.02;
 const GRACE_MS: u64 = 5_000;
 /// Round-trip time above the smallest seen (ms) that means a queue is building.
 const QUEUE_RTT_MS: f64 = 80.0;
+/// Time our packets wait in a queue on the path (ms, from transport feedback) that
+/// means the path is congested: well above what jitter alone shows (±20 ms each way
+/// averages to ~20 ms over a feedback's packets).
+const QUEUE_DELAY_MS: f64 = 50.0;
 
 /// One step of the ladder: divide the size by `scale` and the frame rate by `fps_divisor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +85,10 @@ pub struct Signals {
     pub rtt_ms: f64,
     /// What the video encoder actually put out over the last second, bits per second.
     pub sent_bps: f64,
+    /// How long our packets wait in a queue on the path now, ms (0 when unknown).
+    pub queue_ms: f64,
+    /// The rate the receiver gets all our packets at, bits per second (0 when unknown).
+    pub delivered_bps: f64,
 }
 
 /// What the encoder should do now.
@@ -149,12 +162,14 @@ impl Adaptation {
             loss,
             rtt_ms,
             sent_bps,
+            queue_ms,
+            delivered_bps,
         } = signals;
         if rtt_ms > 0.0 {
             self.min_rtt_ms = self.min_rtt_ms.min(rtt_ms);
         }
         // A round trip well above the smallest seen means a queue is building.
-        let queued = rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS;
+        let queued = rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS || queue_ms > QUEUE_DELAY_MS;
         // Leave headroom for packet headers and retransmissions; audio shares it. On a
         // clean path, what gets through is proof of room whatever the estimate says.
         let available = estimate_bps * HEADROOM - f64::from(self.audio_bps);
@@ -171,14 +186,28 @@ impl Adaptation {
             if self.capacity.is_some_and(|c| last > 1.5 * c) {
                 self.capacity = None; // got well past it without loss: the link changed
             }
-            let next = if queued {
-                self.capacity = Some(0.9 * last);
-                0.85 * last
-            } else if loss > HIGH_LOSS {
-                // Back off below what got through, and remember it as the capacity.
-                let carried = last * (1.0 - loss);
-                self.capacity = Some(carried);
-                (last * (1.0 - 0.5 * loss)).min(0.9 * carried)
+            let next = if queued || loss > HIGH_LOSS {
+                let mut next = last;
+                if queued {
+                    // Below what the path carries now, where known.
+                    let carries = delivered_bps - f64::from(self.audio_bps);
+                    next = 0.85
+                        * if carries > 0.0 {
+                            last.min(carries)
+                        } else {
+                            last
+                        };
+                    self.capacity = Some(next / 0.85 * 0.9);
+                }
+                if loss > HIGH_LOSS {
+                    // Below what got through of what was really sent, and remember it
+                    // as the capacity.
+                    let sent = if sent_bps > 0.0 { sent_bps } else { last };
+                    let carried = sent * (1.0 - loss);
+                    self.capacity = Some(self.capacity.map_or(carried, |c| c.min(carried)));
+                    next = next.min((last * (1.0 - 0.5 * loss)).min(0.9 * carried));
+                }
+                next
             } else if loss > LOW_LOSS {
                 last
             } else if self.capacity.is_some_and(|c| last >= 0.9 * c) {
@@ -242,7 +271,74 @@ mod tests {
             loss,
             rtt_ms,
             sent_bps: 0.0,
+            queue_ms: 0.0,
+            delivered_bps: 0.0,
         }
+    }
+
+    #[test]
+    fn a_queue_in_the_transport_feedback_cuts_the_target_below_what_the_receiver_gets() {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        // Climbed to ~1 Mbit/s on a clean path (GCC's estimate higher still).
+        let mut target = 0;
+        for s in 0..30 {
+            target = a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0)).video_bps;
+        }
+        assert!(target > 900_000, "{target}");
+        // The link drops to 300 kbit/s: a queue builds, long before the round trip
+        // (read every few seconds) or loss reports show it, and GCC's estimate keeps
+        // rising. One second of it takes the target below the path's rate.
+        let queued = Signals {
+            queue_ms: 400.0,
+            delivered_bps: 300_000.0,
+            sent_bps: 950_000.0,
+            ..sig(3_500_000.0, 0.0, 2.0)
+        };
+        let cut = a.update(30_000, queued).video_bps;
+        assert!(
+            f64::from(cut) <= 0.85 * (300_000.0 - 32_000.0) + 1.0,
+            "{cut}"
+        );
+        // Without the receiver's rate it is the round trip's 15%.
+        let mut b = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        let before = b.update(0, sig(1_000_000.0, 0.0, 2.0)).video_bps;
+        let unknown = Signals {
+            queue_ms: 400.0,
+            ..sig(1_000_000.0, 0.0, 2.0)
+        };
+        let cut = f64::from(b.update(1_000, unknown).video_bps);
+        assert!(
+            (cut - 0.85 * f64::from(before)).abs() <= 1.0,
+            "{cut} from {before}"
+        );
+        // Jitter alone (±20 ms each way) is no queue.
+        let mut c = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        let before = c.update(0, sig(1_000_000.0, 0.0, 120.0)).video_bps;
+        let jittery = Signals {
+            queue_ms: 25.0,
+            delivered_bps: 300_000.0,
+            ..sig(1_000_000.0, 0.0, 120.0)
+        };
+        assert!(c.update(1_000, jittery).video_bps >= before);
+    }
+
+    #[test]
+    fn heavy_loss_behind_a_queue_backs_off_below_what_got_through_not_only_15_percent() {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        let first = a.update(0, sig(1_000_000.0, 0.0, 2.0)).video_bps;
+        assert!(first > 800_000, "{first}");
+        // The queue overflowed: 68% of what was sent (650 kbit/s, over the target)
+        // lost, the round trip long, and nothing from transport feedback.
+        let overflowing = Signals {
+            sent_bps: 650_000.0,
+            ..sig(1_000_000.0, 0.68, 1_300.0)
+        };
+        let cut = a.update(1_000, overflowing).video_bps;
+        assert!(
+            f64::from(cut) <= 0.9 * 650_000.0 * 0.32 + 1.0,
+            "{cut}: the queue's 15% would be {}",
+            0.85 * f64::from(first)
+        );
     }
 
     fn vga() -> VideoFormat {

@@ -5,12 +5,16 @@
 //! corresponding stats at zero, so [`RtcpTap`], placed last in the chain, reads the
 //! report blocks and NACKs into a shared [`Feedback`], and passes PLI and FIR on to
 //! the application (they arrive as `TrackLocalEvent::OnRtcpPacket` on the local
-//! track). [`ReportingEstimator`] wraps the bandwidth estimator to publish its target.
+//! track). [`ReportingEstimator`] wraps the bandwidth estimator to publish its target,
+//! and reads the transport feedback's send and arrival times itself ([`QueueDelay`]):
+//! how long our packets now wait in a queue on the path, and the rate the receiver
+//! gets them at, every feedback (~100 ms), where the ICE round trip comes every few
+//! seconds and GCC's own delay detector of webrtc 0.21 was seen missing a bottleneck.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rtc::interceptor::{
     Attribute, BandwidthEstimator, EstimatorStats, Interceptor, Packet, PacketReport, StreamInfo,
@@ -37,6 +41,9 @@ pub struct StreamReport {
 #[derive(Debug, Default)]
 pub struct Feedback {
     estimate_bps: AtomicU64,
+    /// [`QueueDelay::queue_ms`] and [`QueueDelay::delivered_bps`], as f64 bits.
+    queue_ms: AtomicU64,
+    delivered_bps: AtomicU64,
     nacked_packets: AtomicU64,
     reports: Mutex<HashMap<u32, StreamReport>>,
 }
@@ -45,6 +52,18 @@ impl Feedback {
     /// The congestion controller's target bitrate, bits per second (0 before any).
     pub fn estimate_bps(&self) -> f64 {
         f64::from_bits(self.estimate_bps.load(Ordering::Relaxed))
+    }
+
+    /// How long our packets wait in a queue on the path now, ms (0 before any
+    /// transport feedback): see [`QueueDelay`].
+    pub fn queue_ms(&self) -> f64 {
+        f64::from_bits(self.queue_ms.load(Ordering::Relaxed))
+    }
+
+    /// The rate the receiver got our packets at over the last second, bits per second
+    /// (0 before any transport feedback).
+    pub fn delivered_bps(&self) -> f64 {
+        f64::from_bits(self.delivered_bps.load(Ordering::Relaxed))
     }
 
     /// Packets the remote asked us to send again (NACKed sequence numbers).
@@ -162,17 +181,115 @@ pub const PACING_FACTOR: f64 = 2.5;
 /// the first picture waited ~85 ms in the pacer).
 pub const PACING_FLOOR: f64 = 3_000_000.0;
 
+/// How long the base of the one-way delay is remembered: the smallest send-to-arrival
+/// offset over this window is the path without a queue.
+const BASE_WINDOW: Duration = Duration::from_secs(10);
+/// The window the receiver's rate is measured over.
+const RATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// The queue on the path, from transport feedback (a plain type: every packet's send
+/// time and arrival time, on the receiver's clock, go in). A packet's offset is its
+/// arrival minus its departure; the smallest offset of the last [`BASE_WINDOW`] is the
+/// path with no queue (the two clocks' difference cancels), and how far the latest
+/// feedback's packets lie above it, on average, is the queue they waited in. The
+/// arrived packets' bytes over the last [`RATE_WINDOW`] of arrival time are the rate
+/// the receiver gets: what the path carries while a queue stands.
+#[derive(Debug, Default)]
+pub struct QueueDelay {
+    /// The first departure seen: offsets are counted from it.
+    epoch: Option<Instant>,
+    /// (departure, offset µs) of recent packets, oldest first, for the base.
+    offsets: VecDeque<(Instant, f64)>,
+    /// (arrival µs, bytes) of the last second's arrivals.
+    arrivals: VecDeque<(f64, usize)>,
+    queue_ms: f64,
+}
+
+impl QueueDelay {
+    /// Takes one feedback's packets: (departure, arrival on the receiver's clock if it
+    /// arrived, size in bytes).
+    pub fn on_feedback(
+        &mut self,
+        packets: impl IntoIterator<Item = (Instant, Option<Duration>, usize)>,
+    ) {
+        let (mut sum, mut n) = (0.0, 0u32);
+        for (departure, arrival, size) in packets {
+            let Some(arrival) = arrival else { continue };
+            let epoch = *self.epoch.get_or_insert(departure);
+            let sent_us = departure.saturating_duration_since(epoch).as_secs_f64() * 1e6;
+            let arrival_us = arrival.as_secs_f64() * 1e6;
+            let offset = arrival_us - sent_us;
+            self.offsets.push_back((departure, offset));
+            self.arrivals.push_back((arrival_us, size));
+            sum += offset;
+            n += 1;
+        }
+        let Some(&(newest, _)) = self.offsets.back() else {
+            return;
+        };
+        while self
+            .offsets
+            .front()
+            .is_some_and(|(at, _)| newest.saturating_duration_since(*at) > BASE_WINDOW)
+        {
+            self.offsets.pop_front();
+        }
+        let last_arrival = self.arrivals.back().map_or(0.0, |a| a.0);
+        let window_us = RATE_WINDOW.as_secs_f64() * 1e6;
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|(at, _)| last_arrival - at > window_us)
+        {
+            self.arrivals.pop_front();
+        }
+        if n > 0 {
+            let base = self
+                .offsets
+                .iter()
+                .map(|o| o.1)
+                .fold(f64::INFINITY, f64::min);
+            self.queue_ms = ((sum / f64::from(n) - base) / 1000.0).max(0.0);
+        }
+    }
+
+    /// How long the latest feedback's packets waited in a queue, on average, ms.
+    pub fn queue_ms(&self) -> f64 {
+        self.queue_ms
+    }
+
+    /// The rate the receiver got our packets at over the last [`RATE_WINDOW`] of
+    /// arrivals, bits per second (0 until it spans a quarter of that).
+    pub fn delivered_bps(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.arrivals.front(), self.arrivals.back()) else {
+            return 0.0;
+        };
+        let span_s = (last.0 - first.0) / 1e6;
+        if span_s < RATE_WINDOW.as_secs_f64() / 4.0 {
+            return 0.0;
+        }
+        // The first arrival opens the span: its bytes came before it.
+        let bytes: usize = self.arrivals.iter().skip(1).map(|a| a.1).sum();
+        bytes as f64 * 8.0 / span_s
+    }
+}
+
 /// A bandwidth estimator that publishes its target bitrate to a [`Feedback`], and
 /// gives the pacer (which follows `target_bitrate`) [`PACING_FACTOR`] times that.
 pub struct ReportingEstimator<E> {
     inner: E,
     feedback: Arc<Feedback>,
+    queue: QueueDelay,
 }
 
 impl<E: BandwidthEstimator> ReportingEstimator<E> {
     /// Wraps `inner`, publishing into `feedback`.
     pub fn new(inner: E, feedback: Arc<Feedback>) -> Self {
-        let wrapped = Self { inner, feedback };
+        let wrapped = Self {
+            inner,
+            feedback,
+            queue: QueueDelay::default(),
+        };
         wrapped.publish();
         wrapped
     }
@@ -188,6 +305,18 @@ impl<E: BandwidthEstimator> BandwidthEstimator for ReportingEstimator<E> {
     fn on_reports(&mut self, now: Instant, reports: &[PacketReport]) {
         self.inner.on_reports(now, reports);
         self.publish();
+        self.queue.on_feedback(
+            reports
+                .iter()
+                .filter(|r| r.is_twcc)
+                .map(|r| (r.departure, r.arrival.filter(|_| r.arrived), r.size)),
+        );
+        self.feedback
+            .queue_ms
+            .store(self.queue.queue_ms().to_bits(), Ordering::Relaxed);
+        self.feedback
+            .delivered_bps
+            .store(self.queue.delivered_bps().to_bits(), Ordering::Relaxed);
     }
 
     fn target_bitrate(&self) -> f64 {
@@ -220,6 +349,44 @@ mod tests {
             transport: Default::default(),
             message: Packet::Rtcp(packets).into(),
         }
+    }
+
+    #[test]
+    fn a_queue_shows_as_arrivals_falling_behind_departures_and_the_rate_as_what_arrived() {
+        let start = Instant::now();
+        let mut q = QueueDelay::default();
+        // 100 packets of 1,000 bytes every 10 ms (800 kbit/s), 3 ms apart on the
+        // receiver's clock whose zero is 5 s off ours: no queue.
+        let ms = |n: u64| Duration::from_millis(n);
+        let packet = |i: u64, extra: u64| {
+            (
+                start + ms(10 * i),
+                Some(ms(5_000 + 3 + 10 * i + extra)),
+                1_000,
+            )
+        };
+        for batch in 0..10 {
+            q.on_feedback((batch * 10..batch * 10 + 10).map(|i| packet(i, 0)));
+        }
+        assert!(q.queue_ms() < 0.001, "queue {}", q.queue_ms());
+        let rate = q.delivered_bps();
+        assert!((790_000.0..=810_000.0).contains(&rate), "rate {rate}");
+        // Then the path carries half of it: each packet waits 10 ms more than the one
+        // before, and the receiver gets 400 kbit/s.
+        for batch in 10..20 {
+            q.on_feedback((batch * 10..batch * 10 + 10).map(|i| packet(i, 10 * (i - 99))));
+        }
+        // The last feedback's packets waited 910 to 1,000 ms: 955 on average.
+        assert!(
+            (954.0..=956.0).contains(&q.queue_ms()),
+            "queue {}",
+            q.queue_ms()
+        );
+        let rate = q.delivered_bps();
+        assert!((395_000.0..=405_000.0).contains(&rate), "rate {rate}");
+        // Lost packets (no arrival) count for neither.
+        q.on_feedback([(start + ms(2_000), None, 1_000)]);
+        assert!((954.0..=956.0).contains(&q.queue_ms()));
     }
 
     #[test]

@@ -692,6 +692,8 @@ impl MediaSession {
                 loss: video_loss,
                 rtt_ms,
                 sent_bps: line.video_out.kbps as f64 * 1000.0,
+                queue_ms: self.feedback.queue_ms(),
+                delivered_bps: self.feedback.delivered_bps(),
             },
         );
         self.video_control.set_bitrate(decision.video_bps);
@@ -918,6 +920,7 @@ impl MediaSession {
                 renacked: vi.nacks_again,
                 keyframe_requests: vi.keyframe_requests,
                 freezes: vi.freezes,
+                freeze_ms: vi.freeze_ms,
                 longest_gap_ms: vi.longest_gap_ms,
                 jitter_buffer_ms: vi.jitter_buffer_us as f64 / 1000.0,
                 latency_ms: latency,

@@ -213,6 +213,8 @@ pub struct VideoIn {
     pub keyframe_requests: u64,
     /// Gaps between pictures over 200 ms.
     pub freezes: u64,
+    /// Time spent in those gaps so far, ms.
+    pub freeze_ms: u64,
     /// The longest gap between pictures, ms.
     pub longest_gap_ms: u64,
     /// Delay the jitter buffer adds, ms.

@@ -19,8 +19,10 @@ pub struct Impairment {
     pub delay: Duration,
     /// Each packet's delay is uniform in `delay ± jitter` (so packets reorder).
     pub jitter: Duration,
-    /// Probability that a packet is dropped (1.0: a blackout).
+    /// Probability that a packet is dropped (1.0: a blackout), each packet on its own.
     pub loss: f64,
+    /// Loss in bursts instead (then `loss` is not used).
+    pub bursts: Option<GilbertElliott>,
 }
 
 impl Impairment {
@@ -29,7 +31,69 @@ impl Impairment {
         delay: Duration::ZERO,
         jitter: Duration::ZERO,
         loss: 0.0,
+        bursts: None,
     };
+}
+
+/// Bursty loss, the Gilbert-Elliott model in its simple form: a good state that loses
+/// nothing and a bad state that loses every packet. Before each packet the state may
+/// change (good to bad with `enter_bad`, bad to good with `leave_bad`); the packet is
+/// lost in the bad state. Bursts are geometric in length, `1 / leave_bad` packets on
+/// average, and the long-run loss is `enter_bad / (enter_bad + leave_bad)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GilbertElliott {
+    /// Probability of going from good to bad before a packet.
+    pub enter_bad: f64,
+    /// Probability of going from bad to good before a packet.
+    pub leave_bad: f64,
+}
+
+impl GilbertElliott {
+    /// The model losing `mean_loss` of the packets (0 to below 1) in bursts of
+    /// `mean_burst` packets (at least 1) on average.
+    pub fn new(mean_loss: f64, mean_burst: f64) -> Self {
+        let leave_bad = 1.0 / mean_burst.max(1.0);
+        let mean_loss = mean_loss.clamp(0.0, 0.999);
+        Self {
+            enter_bad: mean_loss * leave_bad / (1.0 - mean_loss),
+            leave_bad,
+        }
+    }
+
+    /// The long-run share of packets lost.
+    pub fn mean_loss(&self) -> f64 {
+        self.enter_bad / (self.enter_bad + self.leave_bad)
+    }
+}
+
+/// Which packets to drop: the loss state carried from packet to packet.
+#[derive(Debug, Default)]
+struct Dropper {
+    /// In a Gilbert-Elliott burst.
+    bad: bool,
+}
+
+impl Dropper {
+    /// Whether the next packet is dropped under `impairment`, with `rng` drawing.
+    fn drops(&mut self, impairment: &Impairment, rng: &mut Rng) -> bool {
+        match impairment.bursts {
+            Some(model) => {
+                let change = if self.bad {
+                    model.leave_bad
+                } else {
+                    model.enter_bad
+                };
+                if rng.next_f64() < change {
+                    self.bad = !self.bad;
+                }
+                self.bad
+            }
+            None => {
+                self.bad = false;
+                rng.next_f64() < impairment.loss
+            }
+        }
+    }
 }
 
 /// Impairs the packets leaving `dev` in namespace `netns` until dropped.
@@ -147,6 +211,7 @@ impl Drop for Impairer {
 /// Holds packets until their time, in release order.
 fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut dropper = Dropper::default();
     let mut held: VecDeque<(Instant, nfq::Message)> = VecDeque::new();
     while !stop.load(Ordering::Relaxed) {
         let mut idle = true;
@@ -154,7 +219,7 @@ fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool) {
             idle = false;
             let now = Instant::now();
             let s = *settings.lock().unwrap_or_else(|e| e.into_inner());
-            if rng.next_f64() < s.loss {
+            if dropper.drops(&s, &mut rng) {
                 msg.set_verdict(nfq::Verdict::Drop);
                 let _ = q.verdict(msg);
                 continue;
@@ -180,5 +245,61 @@ fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool) {
     for (_, mut msg) in held {
         msg.set_verdict(nfq::Verdict::Accept);
         let _ = q.verdict(msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` decisions under `impairment`: how many packets were lost, and the lengths of
+    /// the runs of losses.
+    fn losses(impairment: Impairment, n: usize) -> (usize, Vec<usize>) {
+        let (mut rng, mut dropper) = (Rng(0x9E37_79B9_7F4A_7C15), Dropper::default());
+        let (mut lost, mut bursts, mut run) = (0, Vec::new(), 0);
+        for _ in 0..n {
+            if dropper.drops(&impairment, &mut rng) {
+                lost += 1;
+                run += 1;
+            } else if run > 0 {
+                bursts.push(run);
+                run = 0;
+            }
+        }
+        (lost, bursts)
+    }
+
+    #[test]
+    fn gilbert_elliott_loses_its_mean_share_in_bursts_of_its_mean_length() {
+        let model = GilbertElliott::new(0.03, 6.5);
+        assert!((model.mean_loss() - 0.03).abs() < 1e-9, "{model:?}");
+        let bursty = Impairment {
+            bursts: Some(model),
+            ..Impairment::NONE
+        };
+        let (lost, bursts) = losses(bursty, 1_000_000);
+        let share = lost as f64 / 1e6;
+        assert!((0.027..0.033).contains(&share), "lost {share}");
+        let mean_burst = bursts.iter().sum::<usize>() as f64 / bursts.len() as f64;
+        assert!((6.0..7.0).contains(&mean_burst), "bursts of {mean_burst}");
+        // Random loss of the same share comes almost always one packet at a time.
+        let random = Impairment {
+            loss: 0.03,
+            ..Impairment::NONE
+        };
+        let (lost, bursts) = losses(random, 1_000_000);
+        assert!((0.027..0.033).contains(&(lost as f64 / 1e6)), "lost {lost}");
+        let mean_burst = bursts.iter().sum::<usize>() as f64 / bursts.len() as f64;
+        assert!(mean_burst < 1.1, "random bursts of {mean_burst}");
+    }
+
+    #[test]
+    fn a_blackout_drops_everything_and_no_impairment_nothing() {
+        let blackout = Impairment {
+            loss: 1.0,
+            ..Impairment::NONE
+        };
+        assert_eq!(losses(blackout, 10_000).0, 10_000);
+        assert_eq!(losses(Impairment::NONE, 10_000).0, 0);
     }
 }
