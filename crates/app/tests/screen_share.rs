@@ -12,6 +12,8 @@
 //! - The desktop app shows a native peer's share large, its camera small beside it.
 //! - One window captured through Composite is whole though another window covers half
 //!   of it, and the window list names it.
+//! - The share picker's thumbnails: one per screen and window listed, each matching
+//!   what the display shows there.
 //!
 //! Needs `Xvfb`, `chromium` and `chromium-driver` (scripts/test installs them). Run in a
 //! loopback-only network namespace, as scripts/test does.
@@ -487,6 +489,98 @@ fn one_window_is_captured_whole_though_another_window_covers_part_of_it() {
             (luma - 81).abs() <= 4 && (cr - 240).abs() <= 6,
             "at x {x}: Y {luma}, Cr {cr} (not red)"
         );
+    }
+}
+
+#[test]
+fn the_picker_gets_a_thumbnail_per_source_matching_what_is_on_screen() {
+    // 960x540 scales to the 240x135 thumbnail by exactly 4; every block edge is on a
+    // multiple of 4, so each thumbnail pixel covers one colour only.
+    let xvfb = match Xvfb::start(960, 540) {
+        Ok(xvfb) => xvfb,
+        Err(why) => return testkit::skip_or_fail(&why),
+    };
+    xvfb.paint(
+        &[
+            (0, 0, 480, 540, 0xff0000),
+            (480, 0, 480, 272, 0x00ff00),
+            (480, 272, 480, 268, 0x0000ff),
+        ],
+        &[],
+    )
+    .unwrap();
+    let (yellow, _keep_yellow) = xvfb
+        .window((40, 40, 200, 100), 0xffff00, "yellow window")
+        .unwrap();
+    let (magenta, _keep_magenta) = xvfb
+        .window((600, 320, 300, 180), 0xff00ff, "magenta window")
+        .unwrap();
+    // Mapped windows show once the server has drawn them: wait for both colours.
+    let until = Instant::now() + WITHIN;
+    let shot = loop {
+        let shot = xvfb.screenshot().unwrap();
+        if shot.pixel(140, 90) == [255, 255, 0] && shot.pixel(750, 410) == [255, 0, 255] {
+            break shot;
+        }
+        assert!(Instant::now() < until, "the windows never showed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let list = media::screen::shareables_on(Some(&xvfb.display)).unwrap();
+    let targets: Vec<_> = list.iter().map(|s| s.target).collect();
+    for want in [
+        media::screen::ShareTarget::Screen(Some(0)),
+        media::screen::ShareTarget::Window(yellow),
+        media::screen::ShareTarget::Window(magenta),
+    ] {
+        assert!(targets.contains(&want), "{want:?} not listed: {list:?}");
+    }
+    let (tw, th) = (
+        media::screen::THUMBNAIL_WIDTH,
+        media::screen::THUMBNAIL_HEIGHT,
+    );
+    let close = |a: [u8; 3], b: [u8; 3]| a.iter().zip(b).all(|(&a, b)| a.abs_diff(b) <= 2);
+    for source in &list {
+        let thumb = media::screen::thumbnail_on(Some(&xvfb.display), source.target, tw, th)
+            .unwrap_or_else(|e| panic!("no thumbnail of {}: {e}", source.name));
+        match source.target {
+            media::screen::ShareTarget::Screen(_) => {
+                assert_eq!((thumb.width, thumb.height), (240, 135));
+                for ty in 0..thumb.height {
+                    for tx in 0..thumb.width {
+                        let (got, want) = (thumb.pixel(tx, ty), shot.pixel(tx * 4, ty * 4));
+                        assert!(
+                            close(got, want),
+                            "screen thumbnail at ({tx}, {ty}): {got:?}, the screen shows {want:?}"
+                        );
+                    }
+                }
+            }
+            media::screen::ShareTarget::Window(id) => {
+                let (size, colour) = if id == yellow {
+                    ((200, 100), shot.pixel(140, 90))
+                } else if id == magenta {
+                    ((300, 180), shot.pixel(750, 410))
+                } else {
+                    continue;
+                };
+                assert_eq!(
+                    (thumb.width, thumb.height),
+                    media::screen::thumbnail_size(size.0, size.1, tw, th),
+                    "{}",
+                    source.name
+                );
+                for ty in 0..thumb.height {
+                    for tx in 0..thumb.width {
+                        let got = thumb.pixel(tx, ty);
+                        assert!(
+                            close(got, colour),
+                            "{} thumbnail at ({tx}, {ty}): {got:?}, the window shows {colour:?}",
+                            source.name
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 

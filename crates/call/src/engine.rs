@@ -426,16 +426,15 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 Some(_) => "already sharing".into(),
             });
         }
-        let capture =
-            tokio::task::spawn_blocking(move || media::screen::X11Capture::open(target, fps))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-        let name = media::VideoSource::name(&capture);
-        tracing::info!(%name, shm = capture.uses_shm(), "sharing");
+        let capture = tokio::task::spawn_blocking(move || media::screen::open_capture(target, fps))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let name = capture.name();
+        tracing::info!(%name, "sharing");
         let media = self.media.as_mut().ok_or("the call ended")?;
         media
-            .start_share(Box::new(capture))
+            .start_share(capture)
             .await
             .map_err(|e| e.to_string())?;
         (self.on_event)(CallEvent::Share(ShareEvent::Started(name)));

@@ -14,7 +14,8 @@
 //!   benchmarks share it);
 //! - [`worker`]: codec threads fed through bounded queues that never block the caller;
 //! - [`screen`]: screen and window capture on X11 (MIT-SHM, Composite, XFixes) for
-//!   screen sharing;
+//!   screen sharing, and with the `wayland` feature `screen_wayland` (the
+//!   xdg-desktop-portal ScreenCast portal and PipeWire);
 //! - [`convert`]: colour conversion and MJPEG decoding (SIMD, through yuvutils-rs and
 //!   zune-jpeg).
 //!
@@ -35,6 +36,8 @@ pub mod percentile;
 pub mod playout;
 pub mod resample;
 pub mod screen;
+#[cfg(feature = "wayland")]
+pub mod screen_wayland;
 pub mod source;
 pub mod switch;
 pub mod tone;
@@ -95,6 +98,9 @@ pub enum MediaError {
     /// A screen or window cannot be captured (no display, no such screen or window).
     #[error("screen capture: {0}")]
     Screen(String),
+    /// The screen-sharing portal (Wayland) could not be used, or the person said no.
+    #[error("screen sharing portal: {0}")]
+    Portal(#[from] crate::screen::PortalFailure),
     /// An encoder or decoder failed; for a decoder, ask the sender for a keyframe.
     #[error("{codec} error: {reason}")]
     Codec {

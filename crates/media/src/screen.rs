@@ -9,7 +9,11 @@
 //! into the I420 conversion. Pictures are paced at the asked rate; sizes are cut to
 //! even numbers, as the encoders need.
 //!
-//! Wayland (the xdg-desktop-portal ScreenCast route) is not built here: see the README.
+//! On Wayland, with the `wayland` feature, a screen (or a window the person picks) comes
+//! through the xdg-desktop-portal ScreenCast portal and PipeWire instead
+//! (`screen_wayland.rs`); [`route`] decides which, and [`open_capture`] opens it. The
+//! pure parts both routes share live here: the size cut ([`share_size`]) and the packed
+//! 32-bit pixels to I420 with any row stride ([`packed_to_i420`]).
 
 use std::os::fd::AsRawFd as _;
 use std::time::{Duration, Instant};
@@ -36,7 +40,7 @@ pub const MAX_SHARE_HEIGHT: u32 = 1080;
 pub const DEFAULT_SHARE_FPS: f32 = 15.0;
 
 /// What to share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ShareTarget {
     /// An X screen (its number; `None`: the display's default one).
     Screen(Option<usize>),
@@ -78,13 +82,362 @@ pub struct Shareable {
     pub name: String,
 }
 
+/// The size a source of `width` x `height` is shared at: its top left part of at most
+/// 1920x1080, cut to even numbers (as the encoders need), at least 2x2.
+pub fn share_size(width: u32, height: u32) -> (u32, u32) {
+    (
+        (width.min(MAX_SHARE_WIDTH) & !1).max(2),
+        (height.min(MAX_SHARE_HEIGHT) & !1).max(2),
+    )
+}
+
+/// How capture reaches the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureRoute {
+    /// The X display (`$DISPLAY`): MIT-SHM, Composite, XFixes.
+    X11,
+    /// The xdg-desktop-portal ScreenCast portal and PipeWire (the `wayland` feature).
+    Portal,
+}
+
+/// What kind of graphical session this process runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Session {
+    /// `WAYLAND_DISPLAY` is set.
+    pub wayland: bool,
+    /// `DISPLAY` is set (an X server, or XWayland).
+    pub x11: bool,
+}
+
+impl Session {
+    /// This process's session, from its environment.
+    pub fn from_env() -> Self {
+        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        Self {
+            wayland: set("WAYLAND_DISPLAY"),
+            x11: set("DISPLAY"),
+        }
+    }
+}
+
+/// Why the xdg-desktop-portal route (Wayland) gave no screen to share.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortalFailure {
+    /// No session bus, no xdg-desktop-portal on it, or no ScreenCast portal there.
+    #[error(
+        "the ScreenCast portal is not available ({0}); install xdg-desktop-portal and the \
+         backend for your desktop (xdg-desktop-portal-gnome, -kde, -wlr, -hyprland)"
+    )]
+    Unavailable(String),
+    /// The person closed the system's share dialog without picking anything.
+    #[error("the share was cancelled in the system's dialog")]
+    Cancelled,
+    /// The portal refused the request (a policy, or an error of its own).
+    #[error("the portal refused to share the screen ({0})")]
+    Refused(String),
+    /// The portal answered but gave no stream to read.
+    #[error("the portal gave no stream to capture")]
+    NoStream,
+    /// The PipeWire side failed: connecting, negotiating, or no pictures coming.
+    #[error("PipeWire: {0}")]
+    PipeWire(String),
+}
+
+/// Whether this build has the Wayland route (the `wayland` feature).
+pub const PORTAL_BUILT: bool = cfg!(feature = "wayland");
+
+/// How to capture `target` in `session`, with the portal route built or not.
+///
+/// On Wayland with the portal built, screens go through the portal; a window given by
+/// its X id stays on X11 (XWayland) when there is an X display, since the portal cannot
+/// be told an X id. Without the portal, X11 serves as long as there is an X display.
+pub fn route(
+    target: ShareTarget,
+    session: Session,
+    portal_built: bool,
+) -> Result<CaptureRoute, MediaError> {
+    if session.wayland && portal_built {
+        return Ok(match target {
+            ShareTarget::Window(_) if session.x11 => CaptureRoute::X11,
+            _ => CaptureRoute::Portal,
+        });
+    }
+    if session.x11 {
+        return Ok(CaptureRoute::X11);
+    }
+    Err(MediaError::Screen(if session.wayland {
+        "this is a Wayland session without an X display, and this peercall was built \
+         without the `wayland` feature (the xdg-desktop-portal route): rebuild with \
+         `--features media/wayland`, or share from an X11 session"
+            .into()
+    } else {
+        "no display: set DISPLAY (X11) or WAYLAND_DISPLAY (Wayland) to share a screen".into()
+    }))
+}
+
+/// Opens the capture of `target` at `fps` by the [`route`] this session takes.
+pub fn open_capture(target: ShareTarget, fps: f32) -> Result<Box<dyn VideoSource>, MediaError> {
+    match route(target, Session::from_env(), PORTAL_BUILT)? {
+        CaptureRoute::X11 => {
+            let capture = X11Capture::open(target, fps)?;
+            tracing::info!(shm = capture.uses_shm(), "capturing through X11");
+            Ok(Box::new(capture))
+        }
+        #[cfg(feature = "wayland")]
+        CaptureRoute::Portal => Ok(Box::new(crate::screen_wayland::PortalCapture::open(
+            target, fps,
+        )?)),
+        #[cfg(not(feature = "wayland"))]
+        CaptureRoute::Portal => unreachable!("route() picks the portal only when it is built"),
+    }
+}
+
+/// The byte order of one packed 32-bit pixel in memory; the fourth byte (padding or
+/// alpha) is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackedLayout {
+    /// Blue, green, red, then padding or alpha (X11's 24-bit depth; PipeWire's BGRx, BGRA).
+    Bgrx,
+    /// Red, green, blue, then padding or alpha (PipeWire's RGBx, RGBA).
+    Rgbx,
+}
+
+/// Converts packed 32-bit pixels of a `width` x `height` picture whose rows start
+/// `stride` bytes apart to I420, at [`share_size`] (the top left part), stamped
+/// `capture_us`. Fails, saying what is short, when `data` or `stride` cannot hold it.
+pub fn packed_to_i420(
+    data: &[u8],
+    stride: usize,
+    layout: PackedLayout,
+    width: u32,
+    height: u32,
+    capture_us: u64,
+) -> Result<VideoFrame, MediaError> {
+    if width < 2 || height < 2 {
+        return Err(MediaError::Screen(format!(
+            "a {width}x{height} picture is too small to share"
+        )));
+    }
+    let (w, h) = share_size(width, height);
+    let row = w as usize * 4;
+    if stride < row {
+        return Err(MediaError::Screen(format!(
+            "rows of {stride} bytes cannot hold {w} pixels"
+        )));
+    }
+    let need = stride * (h as usize - 1) + row;
+    if data.len() < need {
+        return Err(MediaError::Screen(format!(
+            "short picture: {} bytes for {w}x{h} with rows {stride} bytes apart (needs {need})",
+            data.len()
+        )));
+    }
+    // The converter reads whole rows of `stride` bytes, the last one too: a last row
+    // without its padding is copied out to a buffer that has it.
+    let full = stride * h as usize;
+    let padded;
+    let data = if data.len() >= full {
+        &data[..full]
+    } else {
+        padded = [&data[..need], &vec![0; full - need][..]].concat();
+        &padded[..]
+    };
+    let mut frame = VideoFrame::black(w, h);
+    frame.capture_us = capture_us;
+    let cw = frame.chroma_width();
+    let (y, u, v) = frame.planes_mut();
+    let mut planar = YuvPlanarImageMut {
+        y_plane: yuvutils_rs::BufferStoreMut::Borrowed(y),
+        y_stride: w,
+        u_plane: yuvutils_rs::BufferStoreMut::Borrowed(u),
+        u_stride: cw,
+        v_plane: yuvutils_rs::BufferStoreMut::Borrowed(v),
+        v_stride: cw,
+        width: w,
+        height: h,
+    };
+    let convert = match layout {
+        PackedLayout::Bgrx => yuvutils_rs::bgra_to_yuv420,
+        PackedLayout::Rgbx => yuvutils_rs::rgba_to_yuv420,
+    };
+    convert(
+        &mut planar,
+        data,
+        stride as u32,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt601,
+        YuvConversionMode::Balanced,
+    )
+    .map_err(|e| MediaError::Screen(format!("conversion: {e}")))?;
+    Ok(frame)
+}
+
+/// The share picker's thumbnails fit in this box.
+pub const THUMBNAIL_WIDTH: u32 = 240;
+/// See [`THUMBNAIL_WIDTH`].
+pub const THUMBNAIL_HEIGHT: u32 = 135;
+
+/// A small picture of a screen or window for the share picker: RGBA, rows packed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// Pixels across.
+    pub width: u32,
+    /// Pixels down.
+    pub height: u32,
+    /// `width * height` pixels of red, green, blue, alpha (255).
+    pub rgba: Vec<u8>,
+}
+
+impl std::fmt::Debug for Thumbnail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Thumbnail({}x{})", self.width, self.height)
+    }
+}
+
+impl Thumbnail {
+    /// The red, green and blue of the pixel at (`x`, `y`).
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = ((y * self.width + x) * 4) as usize;
+        [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2]]
+    }
+}
+
+/// The size a `width` x `height` picture is shown at within `max_w` x `max_h`: its
+/// aspect kept, never larger than it is, at least 1x1.
+pub fn thumbnail_size(width: u32, height: u32, max_w: u32, max_h: u32) -> (u32, u32) {
+    let (width, height) = (width.max(1), height.max(1));
+    if width <= max_w && height <= max_h {
+        return (width, height);
+    }
+    // The smaller of the two scales, in integers: w/width vs h/height.
+    let (w, h) = if u64::from(max_w) * u64::from(height) <= u64::from(max_h) * u64::from(width) {
+        (
+            max_w,
+            (u64::from(height) * u64::from(max_w) / u64::from(width)) as u32,
+        )
+    } else {
+        (
+            (u64::from(width) * u64::from(max_h) / u64::from(height)) as u32,
+            max_h,
+        )
+    };
+    (w.max(1), h.max(1))
+}
+
+/// Scales packed pixels (rows `stride` bytes apart) down to fit `max_w` x `max_h`,
+/// each thumbnail pixel the average of the pixels it covers. `None` when `data` is too
+/// short for the size and stride given.
+pub fn thumbnail_of(
+    data: &[u8],
+    stride: usize,
+    layout: PackedLayout,
+    (width, height): (u32, u32),
+    (max_w, max_h): (u32, u32),
+) -> Option<Thumbnail> {
+    if width == 0 || height == 0 || stride < width as usize * 4 {
+        return None;
+    }
+    if data.len() < stride * (height as usize - 1) + width as usize * 4 {
+        return None;
+    }
+    let (tw, th) = thumbnail_size(width, height, max_w, max_h);
+    let (red, blue) = match layout {
+        PackedLayout::Bgrx => (2, 0),
+        PackedLayout::Rgbx => (0, 2),
+    };
+    let mut rgba = Vec::with_capacity((tw * th * 4) as usize);
+    for ty in 0..th {
+        let (y0, y1) = (
+            ty * height / th,
+            ((ty + 1) * height / th).max(ty * height / th + 1),
+        );
+        for tx in 0..tw {
+            let (x0, x1) = (
+                tx * width / tw,
+                ((tx + 1) * width / tw).max(tx * width / tw + 1),
+            );
+            let mut sum = [0u32; 3];
+            for y in y0..y1 {
+                let row = &data[y as usize * stride..];
+                for x in x0..x1 {
+                    let p = &row[x as usize * 4..x as usize * 4 + 4];
+                    sum[0] += u32::from(p[red]);
+                    sum[1] += u32::from(p[1]);
+                    sum[2] += u32::from(p[blue]);
+                }
+            }
+            let n = (y1 - y0) * (x1 - x0);
+            rgba.extend(sum.map(|c| ((c + n / 2) / n) as u8));
+            rgba.push(255);
+        }
+    }
+    Some(Thumbnail {
+        width: tw,
+        height: th,
+        rgba,
+    })
+}
+
+/// A thumbnail of `target` on X display `display` (`None`: `$DISPLAY`), fitting
+/// `max_w` x `max_h`: one picture read as a share would read it, scaled down.
+pub fn thumbnail_on(
+    display: Option<&str>,
+    target: ShareTarget,
+    max_w: u32,
+    max_h: u32,
+) -> Result<Thumbnail, MediaError> {
+    let mut capture = X11Capture::open_on(display, target, DEFAULT_SHARE_FPS)?;
+    capture.read()?;
+    let (w, h) = (capture.width, capture.height);
+    thumbnail_of(
+        capture.pixels(),
+        w as usize * 4,
+        PackedLayout::Bgrx,
+        (w, h),
+        (max_w, max_h),
+    )
+    .ok_or_else(|| x11_error("short picture", format!("{w}x{h}")))
+}
+
 fn x11_error(what: &str, err: impl std::fmt::Display) -> MediaError {
     MediaError::Screen(format!("{what}: {err}"))
 }
 
-/// The screens and windows of the X display (`$DISPLAY`) that can be shared.
+/// What this session can share: the screens and windows of the X display
+/// (`$DISPLAY`); on Wayland with the portal built, one screen picked in the
+/// system's dialog, and the X (XWayland) windows if there is an X display.
 pub fn shareables() -> Result<Vec<Shareable>, MediaError> {
+    let session = Session::from_env();
+    if route(ShareTarget::Screen(None), session, PORTAL_BUILT)? == CaptureRoute::Portal {
+        let mut out = vec![Shareable {
+            target: ShareTarget::Screen(None),
+            name: "A screen (picked in the system's dialog)".into(),
+        }];
+        if session.x11
+            && let Ok(list) = shareables_on(None)
+        {
+            out.extend(
+                list.into_iter()
+                    .filter(|s| matches!(s.target, ShareTarget::Window(_))),
+            );
+        }
+        return Ok(out);
+    }
     shareables_on(None)
+}
+
+/// A thumbnail of `target` in this session ([`thumbnail_on`] `$DISPLAY`); `None` for
+/// what goes through the portal, which shows nothing before its dialog.
+pub fn thumbnail(
+    target: ShareTarget,
+    max_w: u32,
+    max_h: u32,
+) -> Result<Option<Thumbnail>, MediaError> {
+    match route(target, Session::from_env(), PORTAL_BUILT)? {
+        CaptureRoute::X11 => thumbnail_on(None, target, max_w, max_h).map(Some),
+        CaptureRoute::Portal => Ok(None),
+    }
 }
 
 /// [`shareables`] of X display `display` (`None`: `$DISPLAY`).
@@ -388,10 +741,7 @@ impl X11Capture {
 
     /// Takes a new size (even, within 1920x1080) and a segment to fit it.
     fn set_size(&mut self, width: u32, height: u32) {
-        let (w, h) = (
-            (width.min(MAX_SHARE_WIDTH) & !1).max(2),
-            (height.min(MAX_SHARE_HEIGHT) & !1).max(2),
-        );
+        let (w, h) = share_size(width, height);
         if (w, h) == (self.width, self.height) {
             return;
         }
@@ -416,6 +766,18 @@ impl X11Capture {
     /// Reads one picture's BGRx pixels (with the cursor), converts it, stamps it.
     pub fn grab(&mut self) -> Result<VideoFrame, MediaError> {
         let capture_us = now_us();
+        self.read()?;
+        let cursor = if self.xfixes { self.cursor() } else { None };
+        let (w, h) = (self.width, self.height);
+        let pixels = self.pixels();
+        if let Some((x, y, cw, ch, image)) = cursor {
+            blend_cursor(pixels, w, h, (x, y), (cw, ch), &image);
+        }
+        bgrx_to_i420(pixels, w, h, capture_us)
+    }
+
+    /// Reads one picture's BGRx pixels (no cursor) into [`X11Capture::pixels`].
+    fn read(&mut self) -> Result<(), MediaError> {
         let got = match read_pixels(
             &self.conn,
             self.drawable,
@@ -441,19 +803,19 @@ impl X11Capture {
         if let Some(data) = got {
             self.fallback = data;
         }
-        let cursor = if self.xfixes { self.cursor() } else { None };
-        let (w, h) = (self.width, self.height);
-        let pixels: &mut [u8] = match &mut self.segment {
+        let len = self.pixels().len();
+        if len < (self.width * self.height * 4) as usize {
+            return Err(x11_error("short picture", len));
+        }
+        Ok(())
+    }
+
+    /// The pixels last read: BGRx, `width * 4` bytes a row.
+    fn pixels(&mut self) -> &mut [u8] {
+        match &mut self.segment {
             Some(segment) => segment.bytes(),
             None => &mut self.fallback,
-        };
-        if pixels.len() < (w * h * 4) as usize {
-            return Err(x11_error("short picture", pixels.len()));
         }
-        if let Some((x, y, cw, ch, image)) = cursor {
-            blend_cursor(pixels, w, h, (x, y), (cw, ch), &image);
-        }
-        bgrx_to_i420(pixels, w, h, capture_us)
     }
 
     /// The cursor's image and where its top left is, in the captured picture.
@@ -598,37 +960,21 @@ pub fn blend_cursor(
     }
 }
 
-/// BGRx (4 bytes a pixel, X's 24-bit depth on little-endian) to I420.
+/// BGRx (4 bytes a pixel, X's 24-bit depth on little-endian), rows packed, to I420.
 pub fn bgrx_to_i420(
     bgrx: &[u8],
     width: u32,
     height: u32,
     capture_us: u64,
 ) -> Result<VideoFrame, MediaError> {
-    let mut frame = VideoFrame::black(width, height);
-    frame.capture_us = capture_us;
-    let cw = frame.chroma_width();
-    let (y, u, v) = frame.planes_mut();
-    let mut planar = YuvPlanarImageMut {
-        y_plane: yuvutils_rs::BufferStoreMut::Borrowed(y),
-        y_stride: width,
-        u_plane: yuvutils_rs::BufferStoreMut::Borrowed(u),
-        u_stride: cw,
-        v_plane: yuvutils_rs::BufferStoreMut::Borrowed(v),
-        v_stride: cw,
+    packed_to_i420(
+        bgrx,
+        width as usize * 4,
+        PackedLayout::Bgrx,
         width,
         height,
-    };
-    yuvutils_rs::bgra_to_yuv420(
-        &mut planar,
-        &bgrx[..(width * height * 4) as usize],
-        width * 4,
-        YuvRange::Limited,
-        YuvStandardMatrix::Bt601,
-        YuvConversionMode::Balanced,
+        capture_us,
     )
-    .map_err(|e| MediaError::Screen(format!("conversion: {e}")))?;
-    Ok(frame)
 }
 
 #[cfg(test)]
@@ -677,6 +1023,149 @@ mod tests {
             let got = i32::from(y[i * 2]);
             assert!((got - want).abs() <= 2, "block {i}: Y {got}, want {want}");
         }
+    }
+
+    /// A `w` x `h` picture of packed pixels whose rows are `stride` bytes apart, each
+    /// pixel's bytes from `pixel(x, y)`, the padding at each row's end 0xAB.
+    fn packed(w: u32, h: u32, stride: usize, pixel: impl Fn(u32, u32) -> [u8; 4]) -> Vec<u8> {
+        let mut data = vec![0xABu8; stride * h as usize];
+        for y in 0..h {
+            for x in 0..w {
+                let i = y as usize * stride + x as usize * 4;
+                data[i..i + 4].copy_from_slice(&pixel(x, y));
+            }
+        }
+        data
+    }
+
+    #[test]
+    fn padded_rows_convert_as_packed_ones_and_padding_never_shows() {
+        // Left half red, right half blue, rows padded to 64 bytes (a PipeWire stride).
+        let (w, h) = (8u32, 4u32);
+        let bgrx = |x: u32, _| {
+            if x < 4 {
+                [0, 0, 255, 0]
+            } else {
+                [255, 0, 0, 0]
+            }
+        };
+        let tight =
+            packed_to_i420(&packed(w, h, 32, bgrx), 32, PackedLayout::Bgrx, w, h, 1).unwrap();
+        let padded =
+            packed_to_i420(&packed(w, h, 64, bgrx), 64, PackedLayout::Bgrx, w, h, 1).unwrap();
+        assert_eq!(tight.planes(), padded.planes());
+        let (y, _, _) = padded.planes();
+        assert!((i32::from(y[0]) - 81).abs() <= 2, "red Y {}", y[0]);
+        assert!((i32::from(y[7]) - 41).abs() <= 2, "blue Y {}", y[7]);
+    }
+
+    #[test]
+    fn rgbx_and_bgrx_of_one_picture_give_the_same_frame() {
+        let (w, h) = (6u32, 2u32);
+        let colour = |x: u32, _| [[200u8, 30, 90], [10, 240, 60], [0, 0, 0]][(x / 2) as usize];
+        let bgrx = packed(w, h, 24, |x, y| {
+            let [r, g, b] = colour(x, y);
+            [b, g, r, 0xff]
+        });
+        let rgbx = packed(w, h, 24, |x, y| {
+            let [r, g, b] = colour(x, y);
+            [r, g, b, 0]
+        });
+        let a = packed_to_i420(&bgrx, 24, PackedLayout::Bgrx, w, h, 0).unwrap();
+        let b = packed_to_i420(&rgbx, 24, PackedLayout::Rgbx, w, h, 0).unwrap();
+        assert_eq!(a.planes(), b.planes());
+    }
+
+    #[test]
+    fn odd_and_oversize_pictures_are_cut_to_their_even_top_left_part() {
+        assert_eq!(share_size(1921, 1081), (1920, 1080));
+        assert_eq!(share_size(2560, 1440), (1920, 1080));
+        assert_eq!(share_size(801, 601), (800, 600));
+        assert_eq!(share_size(1, 1), (2, 2));
+        // A 5x3 picture (stride 20) comes out 4x2, from its top left.
+        let data = packed(
+            5,
+            3,
+            20,
+            |x, y| if x < 4 && y < 2 { [255; 4] } else { [0; 4] },
+        );
+        let frame = packed_to_i420(&data, 20, PackedLayout::Bgrx, 5, 3, 0).unwrap();
+        assert_eq!((frame.width(), frame.height()), (4, 2));
+        let (y, _, _) = frame.planes();
+        assert!(y.iter().all(|&v| v >= 233), "{y:?}");
+    }
+
+    #[test]
+    fn short_data_or_rows_are_refused_saying_what_is_short() {
+        let data = vec![0u8; 8 * 4 * 2];
+        let err = packed_to_i420(&data, 16, PackedLayout::Bgrx, 8, 2, 0).unwrap_err();
+        assert!(err.to_string().contains("rows of 16 bytes"), "{err}");
+        let err = packed_to_i420(&data[..40], 32, PackedLayout::Bgrx, 8, 2, 0).unwrap_err();
+        assert!(err.to_string().contains("short picture"), "{err}");
+        let err = packed_to_i420(&data, 32, PackedLayout::Rgbx, 1, 2, 0).unwrap_err();
+        assert!(err.to_string().contains("too small"), "{err}");
+    }
+
+    #[test]
+    fn wayland_takes_the_portal_when_built_and_x11_otherwise() {
+        let wayland = Session {
+            wayland: true,
+            x11: false,
+        };
+        let xwayland = Session {
+            wayland: true,
+            x11: true,
+        };
+        let x11 = Session {
+            wayland: false,
+            x11: true,
+        };
+        let screen = ShareTarget::Screen(None);
+        let window = ShareTarget::Window(0x40_0001);
+        assert_eq!(route(screen, wayland, true).unwrap(), CaptureRoute::Portal);
+        assert_eq!(route(screen, xwayland, true).unwrap(), CaptureRoute::Portal);
+        assert_eq!(route(window, wayland, true).unwrap(), CaptureRoute::Portal);
+        // An X window id means an XWayland window, which X11 captures by that id.
+        assert_eq!(route(window, xwayland, true).unwrap(), CaptureRoute::X11);
+        assert_eq!(route(screen, x11, true).unwrap(), CaptureRoute::X11);
+        assert_eq!(route(screen, xwayland, false).unwrap(), CaptureRoute::X11);
+        let err = route(screen, wayland, false).unwrap_err().to_string();
+        assert!(err.contains("`wayland` feature"), "{err}");
+        let err = route(screen, Session::default(), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no display"), "{err}");
+    }
+
+    #[test]
+    fn thumbnails_keep_the_aspect_and_never_grow() {
+        assert_eq!(thumbnail_size(1920, 1080, 240, 135), (240, 135));
+        assert_eq!(thumbnail_size(800, 600, 240, 135), (180, 135));
+        assert_eq!(thumbnail_size(400, 1000, 240, 135), (54, 135));
+        assert_eq!(thumbnail_size(3000, 100, 240, 135), (240, 8));
+        assert_eq!(thumbnail_size(100, 50, 240, 135), (100, 50));
+        assert_eq!(thumbnail_size(10_000, 1, 240, 135), (240, 1));
+        assert_eq!(thumbnail_size(0, 0, 240, 135), (1, 1));
+    }
+
+    #[test]
+    fn a_thumbnail_averages_the_pixels_it_covers_in_either_byte_order() {
+        // 8x4, rows padded to 40 bytes: left half red, right half a 2x2 checker of
+        // black and white; scaled to 2x1, the right pixel is the checker's grey.
+        let bgrx = packed(8, 4, 40, |x, y| match (x < 4, (x + y) % 2 == 0) {
+            (true, _) => [0, 0, 255, 0],
+            (false, true) => [255, 255, 255, 0],
+            (false, false) => [0, 0, 0, 0],
+        });
+        let t = thumbnail_of(&bgrx, 40, PackedLayout::Bgrx, (8, 4), (2, 2)).unwrap();
+        assert_eq!((t.width, t.height), (2, 1));
+        assert_eq!(t.pixel(0, 0), [255, 0, 0]);
+        assert_eq!(t.pixel(1, 0), [128, 128, 128]);
+        assert_eq!(t.rgba[3], 255);
+        let rgbx = packed(4, 2, 16, |_, _| [10, 20, 30, 0]);
+        let t = thumbnail_of(&rgbx, 16, PackedLayout::Rgbx, (4, 2), (240, 135)).unwrap();
+        assert_eq!((t.width, t.height, t.pixel(3, 1)), (4, 2, [10, 20, 30]));
+        assert!(thumbnail_of(&rgbx[..20], 16, PackedLayout::Rgbx, (4, 2), (2, 2)).is_none());
     }
 
     #[test]

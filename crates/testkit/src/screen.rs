@@ -56,7 +56,12 @@ impl Xvfb {
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(10) {
                 if x11rb::connect(Some(&xvfb.display)).is_ok() {
-                    return Ok(xvfb);
+                    // Ours only if its lock file names our process: two starts racing
+                    // for one number both connect to the one that won it.
+                    if lock_owner(number) == Some(xvfb.child.id()) {
+                        return Ok(xvfb);
+                    }
+                    break;
                 }
                 if let Ok(Some(_)) = xvfb.child.try_wait() {
                     break; // that display was taken after all: try the next
@@ -195,6 +200,15 @@ impl Drop for KeepWindow {
     fn drop(&mut self) {
         let _ = self.0.flush();
     }
+}
+
+/// The process that holds X display `number`, from its lock file.
+fn lock_owner(number: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/tmp/.X{number}-lock"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether an X server holds display `number`: its lock file names a live process.

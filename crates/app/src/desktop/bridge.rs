@@ -22,6 +22,9 @@ use signaling_proto::RoomId;
 use tokio::sync::{mpsc, watch};
 
 use super::chat::ChatEvent;
+
+/// The picker takes thumbnails of at most this many sources (each is one picture read).
+const MAX_THUMBNAILS: usize = 48;
 use super::frames::{FrameQueue, Wake};
 use super::model::{AudioPick, Command, Device, Devices, Event, JoinRequest, VideoPick};
 
@@ -178,7 +181,26 @@ async fn run(
                 let events = events.clone();
                 tokio::task::spawn_blocking(move || {
                     let list = media::screen::shareables().map_err(|e| e.to_string());
+                    let targets: Vec<_> = list
+                        .iter()
+                        .flatten()
+                        .map(|s| s.target)
+                        .take(MAX_THUMBNAILS)
+                        .collect();
                     events.send(Event::Shareables(list));
+                    // One small picture per source, after the names: the picker shows
+                    // the list at once and each thumbnail as it comes.
+                    for target in targets {
+                        match media::screen::thumbnail(
+                            target,
+                            media::screen::THUMBNAIL_WIDTH,
+                            media::screen::THUMBNAIL_HEIGHT,
+                        ) {
+                            Ok(Some(picture)) => events.send(Event::Thumbnail(target, picture)),
+                            Ok(None) => {}
+                            Err(err) => tracing::debug!(?target, %err, "no thumbnail"),
+                        }
+                    }
                 });
             }
             Command::StartShare(target) => {

@@ -12,6 +12,7 @@
 //! told the effective state (muted, or audio picked off: silence), never asked to work
 //! it out.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -251,6 +252,8 @@ pub enum Event {
     Chat(super::chat::ChatEvent),
     /// What can be shared (screens and windows), for the picker.
     Shareables(Result<Vec<media::screen::Shareable>, String>),
+    /// A small picture of one of them, for the picker.
+    Thumbnail(media::screen::ShareTarget, media::screen::Thumbnail),
     /// A screen share, ours or theirs, started or stopped.
     Share(call::ShareEvent),
 }
@@ -342,6 +345,29 @@ pub struct ShareState {
     pub picker_open: bool,
     /// The screens and windows listed in the picker.
     pub choices: Vec<media::screen::Shareable>,
+    /// Thumbnails of the choices, as they arrive, while the picker is open; each with
+    /// a serial number that changes when a picture does (the view keys textures on it).
+    pub thumbnails: HashMap<media::screen::ShareTarget, (u64, media::screen::Thumbnail)>,
+    /// The serial number of the last thumbnail taken in.
+    pub thumbnail_serial: u64,
+}
+
+impl ShareState {
+    /// Takes in a thumbnail of `target`, if the picker is open and lists it.
+    fn thumbnail(&mut self, target: media::screen::ShareTarget, picture: media::screen::Thumbnail) {
+        if self.picker_open && self.choices.iter().any(|c| c.target == target) {
+            self.thumbnail_serial += 1;
+            self.thumbnails
+                .insert(target, (self.thumbnail_serial, picture));
+        }
+    }
+
+    /// Closes the picker; its thumbnails go with it.
+    fn close_picker(&mut self) {
+        self.picker_open = false;
+        self.choices.clear();
+        self.thumbnails.clear();
+    }
 }
 
 /// Where the app is.
@@ -772,17 +798,22 @@ impl Model {
         if !self.in_call() || self.share.sharing.is_some() {
             return;
         }
+        self.share.close_picker();
         self.share.picker_open = true;
-        self.share.choices.clear();
         self.outbox.push(Command::ListShareables);
     }
 
     /// A screen or window picked: sharing starts.
     pub fn share(&mut self, target: media::screen::ShareTarget) {
-        self.share.picker_open = false;
+        self.share.close_picker();
         if self.in_call() {
             self.outbox.push(Command::StartShare(target));
         }
+    }
+
+    /// The picker closed without a pick.
+    pub fn close_share_picker(&mut self) {
+        self.share.close_picker();
     }
 
     /// "Stop sharing" pressed.
@@ -866,12 +897,14 @@ impl Model {
             }
             Event::Chat(event) => self.chat.handle(event),
             Event::Shareables(list) => match list {
-                Ok(list) => self.share.choices = list,
+                Ok(list) if self.share.picker_open => self.share.choices = list,
+                Ok(_) => {}
                 Err(why) => {
-                    self.share.picker_open = false;
+                    self.share.close_picker();
                     self.error(&format!("Nothing to share: {why}"), None);
                 }
             },
+            Event::Thumbnail(target, picture) => self.share.thumbnail(target, picture),
             Event::Share(event) => self.on_share(event),
         }
         if self.join_when_ready && self.devices_known && self.server_url().is_some() {
@@ -1150,6 +1183,60 @@ mod tests {
         assert!(m.share.remote_sharing);
         m.handle_event(Instant::now(), Event::Ended);
         assert!(!m.share.remote_sharing);
+    }
+
+    #[test]
+    fn the_picker_keeps_a_thumbnail_per_listed_choice_only_while_it_is_open() {
+        use media::screen::{ShareTarget, Shareable, Thumbnail};
+        let picture = |v: u8| Thumbnail {
+            width: 1,
+            height: 1,
+            rgba: vec![v, v, v, 255],
+        };
+        let (screen, window) = (ShareTarget::Screen(Some(0)), ShareTarget::Window(7));
+        let mut m = model();
+        m.join();
+        m.handle_event(Instant::now(), Event::State(CallState::Connected));
+        m.open_share_picker();
+        // A thumbnail before the list names its source is not kept.
+        m.handle_event(Instant::now(), Event::Thumbnail(screen, picture(1)));
+        assert!(m.share.thumbnails.is_empty());
+        m.handle_event(
+            Instant::now(),
+            Event::Shareables(Ok(vec![
+                Shareable {
+                    target: screen,
+                    name: "Screen 1".into(),
+                },
+                Shareable {
+                    target: window,
+                    name: "notes".into(),
+                },
+            ])),
+        );
+        m.handle_event(Instant::now(), Event::Thumbnail(screen, picture(2)));
+        m.handle_event(Instant::now(), Event::Thumbnail(window, picture(3)));
+        m.handle_event(
+            Instant::now(),
+            Event::Thumbnail(ShareTarget::Window(99), picture(4)),
+        );
+        assert_eq!(m.share.thumbnails.len(), 2);
+        assert_eq!(m.share.thumbnails[&window].1, picture(3));
+        // A new picture of the same source replaces it under a new serial number.
+        let before = m.share.thumbnails[&screen].0;
+        m.handle_event(Instant::now(), Event::Thumbnail(screen, picture(5)));
+        assert!(m.share.thumbnails[&screen].0 > before);
+        assert_eq!(m.share.thumbnails[&screen].1, picture(5));
+        // Closed: the thumbnails go, and late ones are not taken in.
+        m.close_share_picker();
+        assert!(m.share.thumbnails.is_empty() && m.share.choices.is_empty());
+        m.handle_event(Instant::now(), Event::Thumbnail(screen, picture(6)));
+        assert!(m.share.thumbnails.is_empty());
+        // Opened again: a fresh list, nothing from before.
+        m.open_share_picker();
+        assert!(m.share.picker_open && m.share.thumbnails.is_empty());
+        m.share(window);
+        assert!(!m.share.picker_open && m.share.thumbnails.is_empty());
     }
 
     fn model() -> Model {

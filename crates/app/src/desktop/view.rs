@@ -76,7 +76,8 @@ const STATS_ROUNDING: f32 = 4.0;
 /// Behind "You are sharing …": a blue that white text reads well on.
 const SHARING_FILL: Color32 = Color32::from_rgb(0x1d, 0x4e, 0xd8);
 
-/// The picker: every screen and window by name; one click shares it.
+/// The picker: every screen and window by name, with its thumbnail once taken; one
+/// click shares it.
 fn share_picker(ctx: &egui::Context, model: &mut Model) {
     let mut open = true;
     let mut picked = None;
@@ -93,7 +94,19 @@ fn share_picker(ctx: &egui::Context, model: &mut Model) {
                         media::screen::ShareTarget::Window(_) => format!("🗔 {}", choice.name),
                         _ => format!("🖵 {}", choice.name),
                     };
-                    if ui.button(label).clicked() {
+                    let button = match model.share.thumbnails.get(&choice.target) {
+                        Some((serial, picture)) => {
+                            let texture = thumbnail_texture(ctx, choice.target, *serial, picture);
+                            egui::Button::image_and_text(
+                                egui::Image::from_texture(egui::load::SizedTexture::from_handle(
+                                    &texture,
+                                )),
+                                label,
+                            )
+                        }
+                        None => egui::Button::new(label),
+                    };
+                    if ui.add(button).clicked() {
                         picked = Some(choice.target);
                     }
                 }
@@ -102,8 +115,35 @@ fn share_picker(ctx: &egui::Context, model: &mut Model) {
     if let Some(target) = picked {
         model.share(target);
     } else if !open {
-        model.share.picker_open = false;
+        model.close_share_picker();
     }
+}
+
+/// The texture of a picker thumbnail, made once per picture (kept in egui's memory
+/// under the source, with the picture's serial number).
+fn thumbnail_texture(
+    ctx: &egui::Context,
+    target: media::screen::ShareTarget,
+    serial: u64,
+    picture: &media::screen::Thumbnail,
+) -> egui::TextureHandle {
+    let id = egui::Id::new(("share-thumbnail", target));
+    if let Some((kept, texture)) = ctx.data(|d| d.get_temp::<(u64, egui::TextureHandle)>(id))
+        && kept == serial
+    {
+        return texture;
+    }
+    let image = egui::ColorImage::from_rgba_unmultiplied(
+        [picture.width as usize, picture.height as usize],
+        &picture.rgba,
+    );
+    let texture = ctx.load_texture(
+        format!("share-thumbnail-{serial}"),
+        image,
+        egui::TextureOptions::LINEAR,
+    );
+    ctx.data_mut(|d| d.insert_temp(id, (serial, texture.clone())));
+    texture
 }
 
 /// The chat panel's width at first (it can be dragged wider).
@@ -845,6 +885,32 @@ mod tests {
         );
         h.run();
         h.get_by_label("🗔 notes.txt");
+        // A thumbnail arrives: the choice shows it (an image in the button).
+        h.state_mut().handle_event(
+            Instant::now(),
+            Event::Thumbnail(
+                screen,
+                media::screen::Thumbnail {
+                    width: 16,
+                    height: 9,
+                    rgba: [255, 0, 0, 255].repeat(16 * 9),
+                },
+            ),
+        );
+        h.run();
+        assert_eq!(h.state().share.thumbnails.len(), 1);
+        let thumbnails = |h: &Harness<'_, Model>| {
+            h.ctx
+                .tex_manager()
+                .read()
+                .allocated()
+                .filter(|(_, meta)| meta.name.starts_with("share-thumbnail"))
+                .map(|(_, meta)| meta.size)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(thumbnails(&h), [[16, 9]]);
+        h.run();
+        assert_eq!(thumbnails(&h), [[16, 9]], "made once, not every frame");
         h.get_by_label("🖵 Screen 1 (1920x1080)").click();
         h.run();
         assert_eq!(h.state().outbox.last(), Some(&Command::StartShare(screen)));
