@@ -624,7 +624,7 @@ pub struct X11Capture {
     /// Pixels read without MIT-SHM (and the buffer the cursor is drawn into then).
     fallback: Vec<u8>,
     xfixes: bool,
-    next_at: Option<Instant>,
+    pacer: Pacer,
     name: String,
 }
 
@@ -681,7 +681,7 @@ impl X11Capture {
             segment: None,
             fallback: Vec::new(),
             xfixes,
-            next_at: None,
+            pacer: Pacer::default(),
             name: String::new(),
         };
         match target {
@@ -909,7 +909,21 @@ impl VideoSource for X11Capture {
     }
 
     fn next_frame(&mut self) -> Result<VideoFrame, MediaError> {
-        let interval = Duration::from_secs_f32(1.0 / self.fps);
+        self.pacer.wait(self.fps);
+        self.grab()
+    }
+}
+
+/// Paces a capture at its frame rate: each picture one interval after the one before.
+#[derive(Debug, Default)]
+pub(crate) struct Pacer {
+    next_at: Option<Instant>,
+}
+
+impl Pacer {
+    /// Sleeps until the next picture is due at `fps`.
+    pub(crate) fn wait(&mut self, fps: f32) {
+        let interval = Duration::from_secs_f32(1.0 / fps);
         let now = Instant::now();
         let at = self.next_at.unwrap_or(now);
         if at > now {
@@ -917,7 +931,6 @@ impl VideoSource for X11Capture {
         }
         // Behind (a slow read): start the pace again from now rather than burst.
         self.next_at = Some(at.max(now) + interval);
-        self.grab()
     }
 }
 

@@ -135,7 +135,7 @@ pub struct PortalCapture {
     width: u32,
     height: u32,
     name: String,
-    next_at: Option<Instant>,
+    pacer: crate::screen::Pacer,
     /// The newest picture delivered before, to tell a stall.
     last_count: u64,
     last_new: Instant,
@@ -175,7 +175,7 @@ impl PortalCapture {
             width: 0,
             height: 0,
             name: String::new(),
-            next_at: None,
+            pacer: crate::screen::Pacer::default(),
             last_count: 0,
             last_new: Instant::now(),
             quit: None,
@@ -275,13 +275,7 @@ impl VideoSource for PortalCapture {
     }
 
     fn next_frame(&mut self) -> Result<VideoFrame, MediaError> {
-        let interval = Duration::from_secs_f32(1.0 / self.fps);
-        let now = Instant::now();
-        let at = self.next_at.unwrap_or(now);
-        if at > now {
-            std::thread::sleep(at - now);
-        }
-        self.next_at = Some(at.max(now) + interval);
+        self.pacer.wait(self.fps);
         self.grab()
     }
 }
