@@ -653,6 +653,7 @@ pub async fn receive_video(
                         codec: assembler.codec(),
                         data,
                         capture_us: 0,
+                        keyframe,
                     }) {
                         counters.frames_dropped.bump();
                         need_keyframe = true;

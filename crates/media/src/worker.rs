@@ -109,24 +109,37 @@ pub struct DecodeJob {
     pub data: Vec<u8>,
     /// Capture time to stamp on the picture.
     pub capture_us: u64,
+    /// Whether it is a keyframe (decodable on its own).
+    pub keyframe: bool,
 }
 
 /// Runs `decoder` on its own thread; each access unit's result goes to `output`
-/// (`Ok(None)` when it completed no picture, `Err` when a keyframe is needed).
+/// (`Ok(None)` when it completed no picture, `Err` when a keyframe is needed). After an
+/// error, the pictures already queued behind it are skipped (they build on the one that
+/// failed) until a keyframe: one error per break, not one per queued picture.
 pub fn decoder_thread(
     mut decoder: VideoDecoder,
     capacity: usize,
     mut output: impl FnMut(Result<Option<VideoFrame>, MediaError>) + Send + 'static,
 ) -> Result<Worker<DecodeJob>, MediaError> {
+    let mut broken = false;
     Worker::spawn("video-decoder", capacity, move |job: DecodeJob| {
+        if broken && !job.keyframe {
+            return;
+        }
         if job.codec != decoder.codec() {
             tracing::debug!(from = %decoder.codec(), to = %job.codec, "new video codec");
             match VideoDecoder::new(job.codec) {
                 Ok(fresh) => decoder = fresh,
-                Err(err) => return output(Err(err)),
+                Err(err) => {
+                    broken = true;
+                    return output(Err(err));
+                }
             }
         }
-        output(decoder.decode(&job.data, job.capture_us));
+        let result = decoder.decode(&job.data, job.capture_us);
+        broken = result.is_err();
+        output(result);
     })
 }
 
@@ -170,7 +183,8 @@ mod tests {
             assert!(dec.submit(DecodeJob {
                 codec,
                 data: au.data,
-                capture_us: au.capture_us
+                capture_us: au.capture_us,
+                keyframe: au.keyframe,
             }));
             let picture = pictures
                 .recv_timeout(Duration::from_secs(5))
@@ -202,7 +216,8 @@ mod tests {
             assert!(dec.submit(DecodeJob {
                 codec,
                 data: au.data,
-                capture_us: 0
+                capture_us: 0,
+                keyframe: au.keyframe,
             }));
             let picture = pictures
                 .recv_timeout(Duration::from_secs(5))
@@ -211,6 +226,49 @@ mod tests {
                 .unwrap();
             assert_eq!(read_code(&picture).unwrap().frame, n as u32, "{codec}");
         }
+    }
+
+    #[test]
+    fn after_a_picture_fails_the_ones_queued_behind_it_wait_for_a_keyframe() {
+        let (results_tx, results) = channel();
+        let dec = decoder_thread(VideoDecoder::new(VideoCodec::H264).unwrap(), 8, move |r| {
+            results_tx.send(r).unwrap()
+        })
+        .unwrap();
+        let g = PatternGenerator::new(320, 240);
+        let mut encoder = VideoEncoder::new(
+            VideoCodec::H264,
+            320,
+            240,
+            EncoderSettings::new(500_000, 30.0),
+        )
+        .unwrap();
+        let units: Vec<_> = (0..4)
+            .map(|n| match encoder.encode(&g.frame(n, 0)).unwrap() {
+                Encoded::Frame(au) => au,
+                Encoded::Skipped { .. } => panic!("picture {n} skipped"),
+            })
+            .collect();
+        assert!(units[0].keyframe && !units[1].keyframe);
+        // Garbage where a keyframe should be, then the pictures that build on it.
+        let job = |data: Vec<u8>, keyframe| DecodeJob {
+            codec: VideoCodec::H264,
+            data,
+            capture_us: 0,
+            keyframe,
+        };
+        assert!(dec.submit(job(vec![0, 0, 0, 1, 0x65, 0xff, 0x00, 0x13], true)));
+        for au in &units[1..] {
+            assert!(dec.submit(job(au.data.clone(), false)));
+        }
+        assert!(dec.submit(job(units[0].data.clone(), true)));
+        let first = results.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(first.is_err(), "the broken picture fails: {first:?}");
+        let next = results.recv_timeout(Duration::from_secs(5)).unwrap();
+        let picture = next
+            .unwrap()
+            .expect("the keyframe decodes, nothing before it");
+        assert_eq!(read_code(&picture).unwrap().frame, 0);
     }
 
     #[test]
