@@ -1243,6 +1243,13 @@ impl ClusterNode {
         let key: [u8; 32] = key
             .try_into()
             .map_err(|_| ClusterError::Reply("the cluster's resume key is not 32 bytes".into()))?;
+        // The relay script goes out as a pipeline of EVALSHAs: loaded only when one fails,
+        // another instance's load could land in the middle of a pipeline, its first
+        // scripts failing and the later ones running, and the retry would send the
+        // first ones after them. Loaded before any peer is taken, none fails.
+        tokio::time::timeout(REDIS_TIMEOUT, self.scripts.relay.load_async(&mut conn))
+            .await
+            .map_err(|_| ClusterError::Timeout(REDIS_TIMEOUT))??;
         // The data connections may still hold sockets from before Redis went away: a
         // request on one fails once and it reconnects. Have that happen here, not to a
         // peer's join.
