@@ -11,6 +11,8 @@ export const MAX_FILE_BYTES = 256 * 1024 * 1024;
 /** Bytes waiting in the channel above which sending pauses, and where it resumes. */
 export const HIGH_WATER = 1024 * 1024;
 export const LOW_WATER = 256 * 1024;
+/** Progress is reported each time this many more bytes have gone or come. */
+const PROGRESS_STEP = 256 * 1024;
 /** How long an offer waits for an answer. */
 export const ACCEPT_TIMEOUT_MS = 30000;
 
@@ -54,7 +56,7 @@ export class FileTransfers {
   constructor(channel, report) {
     this.channel = channel;
     this.report = report;
-    this.outgoing = [];   // ours: { id, file, name, size, state: 'queued'|'offered'|'sending', sent, timer }
+    this.outgoing = [];   // ours: { id, file, name, size, state: 'queued'|'offered'|'sending', sent, reported, timer }
     this.incoming = null; // theirs: { id, name, size, chunks, received }
     this.strayExpected = false;
     this.pumping = false;
@@ -73,7 +75,7 @@ export class FileTransfers {
   sendFile(file) {
     if (!file || file.size === 0) return 'the file is empty: nothing to send';
     if (file.size > MAX_FILE_BYTES) return `the file is ${file.size} bytes; at most ${MAX_FILE_BYTES} can be sent`;
-    const t = { id: newId(), file, name: safeName(file.name), size: file.size, state: 'queued', sent: 0 };
+    const t = { id: newId(), file, name: safeName(file.name), size: file.size, state: 'queued', sent: 0, reported: 0 };
     this.outgoing.push(t);
     this.report({ kind: 'offered', id: t.id, name: t.name, size: t.size, mine: true });
     this.offerNext();
@@ -157,7 +159,7 @@ export class FileTransfers {
       return true;
     }
     t.chunks.push(data);
-    if (t.received >= t.reported + 256 * 1024 || t.received === t.size) {
+    if (t.received >= t.reported + PROGRESS_STEP || t.received === t.size) {
       t.reported = t.received;
       this.report({ kind: 'progress', id: t.id, bytes: t.received, size: t.size, mine: false });
     }
@@ -195,7 +197,8 @@ export class FileTransfers {
         if (this.outgoing[0] !== t || t.state !== 'sending') return; // cancelled meanwhile
         ch.send(chunk);
         t.sent = end;
-        if (t.sent === t.size || Math.floor(t.sent / (256 * 1024)) !== Math.floor((t.sent - chunk.byteLength) / (256 * 1024))) {
+        if (t.sent >= t.reported + PROGRESS_STEP || t.sent === t.size) {
+          t.reported = t.sent;
           this.report({ kind: 'progress', id: t.id, bytes: t.sent, size: t.size, mine: true });
         }
         if (t.sent === t.size) {
