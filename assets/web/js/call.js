@@ -24,7 +24,7 @@
 //   (`replaceTrack`), with no new offer.
 
 import { Signaling } from './signaling.js';
-import { checkText, decodeChat, encodeChat } from './chat.js';
+import { checkText, decodeChat, encodeChat, READY_FRAME, READY_WAIT_MS } from './chat.js';
 import { FileTransfers, LOW_WATER, decodeFileMessage } from './files.js';
 import { verificationCode } from './verify.js';
 
@@ -125,8 +125,11 @@ export class Call {
     this.reconnectTimer = null;
     this.joining = false;      // a join is sent and its welcome not yet here
     this.channel = null;       // the chat's data channel (negotiated, id 0, as the native peer's)
-    this.chatQueue = [];       // chat frames sent before the channel opened
-    this.files = new FileTransfers(() => this.channel, (event) => this.handlers.onfile?.(event));
+    this.chatQueue = [];       // chat frames sent before the channel was usable
+    this.usable = false;       // whether the channel carries our messages (`ready` heard, or waited for)
+    this.heardReady = false;   // whether the other side's `ready` came on this channel
+    this.readyTimer = null;
+    this.files = new FileTransfers(() => (this.usable ? this.channel : null), (event) => this.handlers.onfile?.(event));
     this.share = null;         // our screen share: { track, transceiver }
     this.screenTrack = null;   // the other side's screen-share track, while it shares
     this.needsOffer = false;   // our tracks changed while an offer was under way
@@ -249,7 +252,7 @@ export class Call {
     const why = checkText(text);
     if (why) return why;
     const frame = encodeChat(text, this.options.name);
-    if (this.channel?.readyState === 'open') {
+    if (this.usable && this.channel?.readyState === 'open') {
       this.channel.send(frame);
     } else {
       this.chatQueue.push(frame);
@@ -378,16 +381,19 @@ export class Call {
     channel.binaryType = 'arraybuffer';
     channel.bufferedAmountLowThreshold = LOW_WATER;
     this.channel = channel;
+    this.resetReady();
     channel.onopen = () => {
       if (channel !== this.channel) return;
-      for (const frame of this.chatQueue.splice(0)) channel.send(frame);
-      this.files.opened();
+      channel.send(READY_FRAME);
+      this.readyTimer = setTimeout(() => this.channelUsable(channel), READY_WAIT_MS);
     };
     channel.onbufferedamountlow = () => {
       if (channel === this.channel) this.files.pump();
     };
     channel.onclose = () => {
-      if (channel === this.channel) this.files.closed();
+      if (channel !== this.channel) return;
+      this.resetReady();
+      this.files.closed();
     };
     channel.onmessage = (event) => {
       if (channel !== this.channel) return;
@@ -400,8 +406,13 @@ export class Call {
         const line = decodeChat(event.data);
         if (line) {
           this.handlers.onchat?.({ ...line, mine: false });
+          return;
+        }
+        const msg = JSON.parse(event.data);
+        if (msg.type === 'ready') {
+          this.onReady(channel);
         } else {
-          const file = decodeFileMessage(JSON.parse(event.data));
+          const file = decodeFileMessage(msg);
           if (file) this.files.onControl(file);
         }
       } catch (err) {
@@ -587,12 +598,36 @@ export class Call {
     }, CONNECT_TIMEOUT_MS);
   }
 
+  /** The other side said `ready`: the first time, answer it (ours may have been lost). */
+  onReady(channel) {
+    if (this.heardReady) return;
+    this.heardReady = true;
+    channel.send(READY_FRAME);
+    this.channelUsable(channel);
+  }
+
+  /** Our messages may go on `channel` from now on: what waited goes first. */
+  channelUsable(channel) {
+    clearTimeout(this.readyTimer);
+    if (this.usable || channel !== this.channel) return;
+    this.usable = true;
+    for (const frame of this.chatQueue.splice(0)) channel.send(frame);
+    this.files.opened();
+  }
+
+  resetReady() {
+    clearTimeout(this.readyTimer);
+    this.usable = false;
+    this.heardReady = false;
+  }
+
   closePeer() {
     clearTimeout(this.connectTimer);
     clearTimeout(this.restartTimer);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.channel = null;
+    this.resetReady();
     this.files.closed();
     if (this.share) {
       this.share.track.stop();

@@ -11,6 +11,17 @@ export const MAX_TEXT_BYTES = 64 * 1024;
 /** The longest frame taken off the channel, bytes. */
 export const MAX_FRAME_BYTES = 4 * MAX_TEXT_BYTES;
 
+/**
+ * Sent when the channel opens, and once more on first hearing the other side's: nothing
+ * else is sent until the other side's arrives (or `READY_WAIT_MS` passes, for a peer
+ * that never says it), since a message sent the instant one side opens can be lost by a
+ * native peer whose side is still opening (`call::channel`).
+ */
+export const READY_FRAME = '{"type":"ready"}';
+
+/** How long to wait for the other side's `ready` before writing anyway. */
+export const READY_WAIT_MS = 1000;
+
 const encoder = new TextEncoder();
 
 /** Why `text` cannot be sent, or null when it can. */

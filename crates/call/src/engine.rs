@@ -20,6 +20,7 @@ use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
+use crate::channel::{ChannelReady, READY_FRAME, ReadyAction};
 use crate::chat::{ChatError, ChatMessage, ChatOutbox};
 use crate::feedback::Feedback;
 use crate::file::{FileAction, FileEvent, FileId, FileMessage, Transfers};
@@ -192,6 +193,7 @@ pub async fn run_call_with(
         next_tick: None,
         ticks: 0,
         commands: Some(commands),
+        ready: ChannelReady::new(),
         chat: ChatOutbox::default(),
         files: Transfers::new(takes_files),
         file_io: FileIo::default(),
@@ -244,6 +246,8 @@ struct Shell<F> {
     ticks: u64,
     /// What the user asks for (`None` once its sender is gone).
     commands: Option<mpsc::UnboundedReceiver<CallCommand>>,
+    /// Whether the data channel carries our messages yet (the other peer said `ready`).
+    ready: ChannelReady,
     /// Chat lines waiting for the data channel to open.
     chat: ChatOutbox,
     /// File transfers, both ways.
@@ -304,6 +308,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 self.machine.poll_timeout(),
                 self.next_tick,
                 self.files.poll_timeout(),
+                self.ready.poll_timeout(),
                 self.file_retry,
             ]
             .into_iter()
@@ -331,6 +336,9 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     }
                     self.machine.handle_timeout(now);
                     self.files.handle_timeout(now);
+                    for action in self.ready.handle_timeout(now) {
+                        self.ready_action(action).await;
+                    }
                 }
                 Wake::HangUp => {
                     hung_up = true;
@@ -490,11 +498,17 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         }
         match event {
             Some(DataChannelEvent::OnOpen) => {
-                tracing::debug!("chat channel open");
-                for frame in self.chat.opened() {
-                    self.send_chat_frame(&frame).await;
+                tracing::debug!("data channel open");
+                for action in self.ready.opened(Instant::now()) {
+                    self.ready_action(action).await;
                 }
-                self.files.opened(Instant::now());
+            }
+            Some(DataChannelEvent::OnMessage(message))
+                if message.is_string && crate::channel::is_ready(&message.data) =>
+            {
+                for action in self.ready.heard_ready() {
+                    self.ready_action(action).await;
+                }
             }
             Some(DataChannelEvent::OnMessage(message)) => {
                 let refused = if !message.is_string {
@@ -516,6 +530,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 }
             }
             Some(DataChannelEvent::OnClose) | None => {
+                self.ready.closed();
                 self.chat.closed();
                 self.files.closed();
                 // Nothing more will come on it: stop polling it.
@@ -526,6 +541,27 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                 }
             }
             Some(_) => {}
+        }
+    }
+
+    /// Carries out what the channel's opening handshake asks.
+    async fn ready_action(&mut self, action: ReadyAction) {
+        match action {
+            ReadyAction::SendReady => {
+                if let Some(link) = &self.link
+                    && let Err(err) = link.channel.send_text(READY_FRAME).await
+                {
+                    // The channel is going away; its close event follows.
+                    tracing::debug!(%err, "`ready` could not be sent");
+                }
+            }
+            ReadyAction::Usable => {
+                tracing::debug!("data channel usable");
+                for frame in self.chat.opened() {
+                    self.send_chat_frame(&frame).await;
+                }
+                self.files.opened(Instant::now());
+            }
         }
     }
 
@@ -820,6 +856,7 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             }
         };
         self.events = Some(events);
+        self.ready.closed();
         self.chat.closed();
         self.files.closed();
         // Wake file sending when the channel has drained to its low-water mark.

@@ -12,12 +12,14 @@
 //! ([`jitter`]) and keyframe requests ([`keyframe`]), adaptation ([`adapt`]) and the
 //! statistics ([`stats`]). RTP's wrapping counters are unwrapped in one place
 //! ([`sequence`]). TURN servers reached over TCP or TLS go through a bridge of ours
-//! ([`turn_stream`]), since the stack speaks TURN over UDP only. Chat lines travel on
-//! the connection's data channel ([`chat`]).
+//! ([`turn_stream`]), since the stack speaks TURN over UDP only. Chat lines ([`chat`]) and
+//! files ([`file`]) travel on the connection's data channel, once both sides have said
+//! it is open ([`channel`]).
 
 pub mod adapt;
 pub mod audio;
 pub mod backoff;
+pub mod channel;
 pub mod chat;
 pub mod doctor;
 pub mod engine;
