@@ -2,7 +2,10 @@
 //! in a loopback-only network namespace, as scripts/test does).
 //!
 //! On a 1920x1080 Xvfb screen of colour blocks and text, printed as distributions:
-//! - capture time per 1080p picture (MIT-SHM read, cursor, BGRx to I420);
+//! - capture time per 1080p picture (read, cursor, BGRx to I420): over a mix where a
+//!   500x60 strip is repainted before every fifth picture, those repainted pictures
+//!   alone, and pictures after the whole screen was repainted (the most a picture can
+//!   cost);
 //! - encode time per 1080p picture in openh264's screen-content mode at 2.5 Mbit/s,
 //!   with part of the screen repainted between pictures;
 //! - CPU of a `peercall call` sending its camera (test pattern, 1280x720@30) and the
@@ -56,11 +59,17 @@ fn paint_desktop(xvfb: &Xvfb) {
 fn capture_and_encode(xvfb: &Xvfb, frames: usize) {
     let mut capture =
         X11Capture::open_on(Some(&xvfb.display), ShareTarget::Screen(None), 60.0).expect("capture");
-    println!("capture through MIT-SHM: {}", capture.uses_shm());
+    println!(
+        "capture through MIT-SHM: {}, reading only changes: {}",
+        capture.uses_shm(),
+        capture.reads_changes_only()
+    );
     let mut grabs = Vec::new();
+    let mut repainted = Vec::new();
     let mut pictures = Vec::new();
     for i in 0..frames {
-        if i % 5 == 0 {
+        let repaint = i % 5 == 0;
+        if repaint {
             // Some of the screen changes, as when someone types or scrolls.
             let colour = if i % 10 == 0 { 0xffffff } else { 0x202020 };
             xvfb.paint(
@@ -71,7 +80,11 @@ fn capture_and_encode(xvfb: &Xvfb, frames: usize) {
         }
         let started = Instant::now();
         let picture = capture.grab().expect("grab");
-        grabs.push(started.elapsed().as_secs_f64() * 1000.0);
+        let took = started.elapsed().as_secs_f64() * 1000.0;
+        grabs.push(took);
+        if repaint {
+            repainted.push(took);
+        }
         if pictures.len() < 60 {
             pictures.push(picture);
         }
@@ -81,7 +94,8 @@ fn capture_and_encode(xvfb: &Xvfb, frames: usize) {
         grabs,
         "ms",
     );
-    // Of which the colour conversion alone.
+    report("  after a 500x60 repaint", repainted, "ms");
+    // The colour conversion of a whole picture (what a whole-screen change costs).
     let bgrx = vec![0x80u8; 1920 * 1080 * 4];
     let converts: Vec<f64> = (0..frames.min(100))
         .map(|_| {
@@ -90,7 +104,7 @@ fn capture_and_encode(xvfb: &Xvfb, frames: usize) {
             started.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
-    report("  of which BGRx to I420", converts, "ms");
+    report("BGRx to I420 of a whole picture", converts, "ms");
     let mut encoder =
         H264Encoder::new(1920, 1080, EncoderSettings::screen(2_500_000, 15.0)).expect("encoder");
     let mut encodes = Vec::new();
@@ -251,6 +265,24 @@ async fn share_latency(xvfb: &Xvfb, repaints: usize) {
     let _ = b.await;
 }
 
+/// Capture time when the whole screen changed before each picture (the most a picture
+/// can cost). Last, as it paints over the desktop.
+fn capture_after_whole_repaints(xvfb: &Xvfb, frames: usize) {
+    let mut capture =
+        X11Capture::open_on(Some(&xvfb.display), ShareTarget::Screen(None), 60.0).expect("capture");
+    let whole: Vec<f64> = (0..frames)
+        .map(|i| {
+            let colour = if i % 2 == 0 { 0x303030 } else { 0x404040 };
+            xvfb.paint(&[(0, 0, 1920, 1080, colour)], &[])
+                .expect("paint");
+            let started = Instant::now();
+            capture.grab().expect("grab");
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    report("capture after a whole-screen repaint", whole, "ms");
+}
+
 #[allow(unsafe_code)]
 fn main() {
     let frames: usize = common::flag("--frames", 300);
@@ -267,4 +299,5 @@ fn main() {
         call_cpu(&xvfb, seconds).await;
         share_latency(&xvfb, repaints).await;
     });
+    capture_after_whole_repaints(&xvfb, frames.min(60));
 }

@@ -10,6 +10,9 @@
 //! - Two native peers starting to share at the same moment (offers crossing) each get
 //!   the other's share.
 //! - The desktop app shows a native peer's share large, its camera small beside it.
+//! - A screen capture reads only what changed after its first picture, and each picture
+//!   is still the whole screen as it is: repaints, a window opened and closed, the
+//!   cursor where it is now and nowhere else.
 //! - One window captured through Composite is whole though another window covers half
 //!   of it, and the window list names it.
 //! - The share picker's thumbnails: one per screen and window listed, each matching
@@ -450,6 +453,153 @@ async fn two_native_peers_sharing_at_the_same_moment_both_get_the_others_screen(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// The Y, U, V of the picture's pixel at (`x`, `y`).
+fn yuv_at(picture: &media::frame::VideoFrame, x: usize, y: usize) -> [i32; 3] {
+    let (luma, u, v) = picture.planes();
+    let w = picture.width() as usize;
+    let c = (y / 2) * (w / 2) + x / 2;
+    [luma[y * w + x], u[c], v[c]].map(i32::from)
+}
+
+/// Whether `got` is within a small tolerance of `want` (Y, U, V).
+fn near(got: [i32; 3], want: [i32; 3]) -> bool {
+    got.iter().zip(want).all(|(g, w)| (g - w).abs() <= 6)
+}
+
+#[test]
+fn a_screen_capture_reads_only_changes_yet_each_picture_is_the_whole_screen_as_it_is() {
+    const RED: [i32; 3] = [81, 90, 240];
+    const GREEN: [i32; 3] = [145, 54, 34];
+    const BLUE: [i32; 3] = [41, 240, 110];
+    const GREY: [i32; 3] = [126, 128, 128];
+    let xvfb = match Xvfb::start(640, 480) {
+        Ok(xvfb) => xvfb,
+        Err(why) => return testkit::skip_or_fail(&why),
+    };
+    xvfb.paint(
+        &[(0, 0, 640, 480, 0x808080), (40, 40, 200, 150, 0xff0000)],
+        &[],
+    )
+    .unwrap();
+    xvfb.move_pointer(600, 440).unwrap();
+    let mut capture = media::screen::X11Capture::open_on(
+        Some(&xvfb.display),
+        media::screen::ShareTarget::Screen(None),
+        15.0,
+    )
+    .unwrap();
+    assert!(
+        capture.reads_changes_only(),
+        "Xvfb has DAMAGE and shared pixmaps"
+    );
+    let first = capture.grab().unwrap();
+    assert!(
+        near(yuv_at(&first, 100, 100), RED),
+        "{:?}",
+        yuv_at(&first, 100, 100)
+    );
+    assert!(
+        near(yuv_at(&first, 400, 300), GREY),
+        "{:?}",
+        yuv_at(&first, 400, 300)
+    );
+
+    // Nothing changed: the same picture.
+    let still = capture.grab().unwrap();
+    assert_eq!(
+        still.planes(),
+        first.planes(),
+        "a still screen gives the same picture"
+    );
+
+    // A repaint over part of the red block, and a block elsewhere.
+    xvfb.paint(
+        &[(40, 40, 100, 150, 0x00ff00), (400, 300, 100, 100, 0x0000ff)],
+        &[],
+    )
+    .unwrap();
+    let repainted = capture.grab().unwrap();
+    assert!(
+        near(yuv_at(&repainted, 60, 100), GREEN),
+        "{:?}",
+        yuv_at(&repainted, 60, 100)
+    );
+    assert!(
+        near(yuv_at(&repainted, 200, 100), RED),
+        "the rest of the red block stays"
+    );
+    assert!(
+        near(yuv_at(&repainted, 450, 350), BLUE),
+        "{:?}",
+        yuv_at(&repainted, 450, 350)
+    );
+    assert!(
+        near(yuv_at(&repainted, 300, 50), GREY),
+        "untouched parts stay"
+    );
+    // Exactly what a capture reading the whole screen makes of it.
+    let whole = media::screen::X11Capture::open_on(
+        Some(&xvfb.display),
+        media::screen::ShareTarget::Screen(None),
+        15.0,
+    )
+    .unwrap()
+    .grab()
+    .unwrap();
+    assert!(
+        whole.planes() == repainted.planes(),
+        "the changes made the whole picture"
+    );
+
+    // A window (a child of the root) opened over it shows; closed, what it covered is back.
+    let (_window, keep) = xvfb.window((300, 20, 200, 100), 0x00ff00, "green").unwrap();
+    let with_window = capture.grab().unwrap();
+    assert!(
+        near(yuv_at(&with_window, 400, 70), GREEN),
+        "{:?}",
+        yuv_at(&with_window, 400, 70)
+    );
+    drop(keep);
+    let until = Instant::now() + WITHIN;
+    loop {
+        let after = capture.grab().unwrap();
+        if !near(yuv_at(&after, 400, 70), GREEN) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the closed window stays in the picture"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The cursor is drawn where it is, and leaves nothing where it was.
+    xvfb.paint(&[(0, 0, 640, 480, 0x808080)], &[]).unwrap();
+    let cursor_marks = |picture: &media::frame::VideoFrame, (cx, cy): (usize, usize)| {
+        (cy.saturating_sub(20)..cy + 20)
+            .flat_map(|y| (cx.saturating_sub(20)..cx + 20).map(move |x| (x, y)))
+            .filter(|&(x, y)| !near(yuv_at(picture, x, y), GREY))
+            .count()
+    };
+    xvfb.move_pointer(100, 100).unwrap();
+    let at_first = capture.grab().unwrap();
+    assert!(
+        cursor_marks(&at_first, (100, 100)) > 0,
+        "the cursor is drawn in"
+    );
+    xvfb.move_pointer(500, 300).unwrap();
+    let moved = capture.grab().unwrap();
+    assert_eq!(
+        cursor_marks(&moved, (100, 100)),
+        0,
+        "no trace where the cursor was"
+    );
+    assert!(
+        cursor_marks(&moved, (500, 300)) > 0,
+        "the cursor is drawn where it is"
+    );
 }
 
 #[test]

@@ -3,9 +3,12 @@
 //!
 //! X11 (x11rb): one connection for the whole capture; each picture is read into a
 //! MIT-SHM segment the server made (`ShmCreateSegment`, mapped here once), so no
-//! picture crosses the socket (plain `GetImage` where the server has no MIT-SHM). One
-//! window is read from its Composite pixmap, so the parts other windows cover stay
-//! right. The cursor comes from XFixes and is blended in. The BGRx pixels go straight
+//! picture crosses the socket (plain `GetImage` where the server has no MIT-SHM). A
+//! screen is read whole once; after that, only what changed: a DAMAGE object on the root
+//! window collects the changed rectangles, and only those are copied into the segment,
+//! which the server also knows as a pixmap (`ShmCreatePixmap`), so the segment keeps the
+//! whole picture up to date (a still screen costs no copying at all). One window is read
+//! from its Composite pixmap, so the parts other windows cover stay right. The cursor comes from XFixes and is blended in. The BGRx pixels go straight
 //! into the I420 conversion. Pictures are paced at the asked rate; sizes are cut to
 //! even numbers, as the encoders need.
 //!
@@ -19,10 +22,14 @@ use std::os::fd::AsRawFd as _;
 use std::time::{Duration, Instant};
 
 use x11rb::connection::Connection as _;
+use x11rb::protocol::Event;
 use x11rb::protocol::composite::{ConnectionExt as _, Redirect};
+use x11rb::protocol::damage::{ConnectionExt as _, ReportLevel};
 use x11rb::protocol::shm::ConnectionExt as _;
 use x11rb::protocol::xfixes::ConnectionExt as _;
-use x11rb::protocol::xproto::{self, AtomEnum, ConnectionExt as _, ImageFormat};
+use x11rb::protocol::xproto::{
+    self, AtomEnum, ConnectionExt as _, CreateGCAux, ImageFormat, Rectangle, SubwindowMode,
+};
 use x11rb::rust_connection::RustConnection;
 use yuvutils_rs::{YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix};
 
@@ -555,10 +562,6 @@ impl Segment {
     /// A segment of `len` bytes made by the server, mapped read-write here.
     #[allow(unsafe_code)]
     fn new(conn: &RustConnection, len: usize) -> Result<Self, String> {
-        conn.shm_query_version()
-            .map_err(|e| e.to_string())?
-            .reply()
-            .map_err(|e| e.to_string())?;
         let id = conn.generate_id().map_err(|e| e.to_string())?;
         let reply = conn
             .shm_create_segment(id, len as u32, false)
@@ -621,6 +624,8 @@ pub struct X11Capture {
     height: u32,
     fps: f32,
     segment: Option<Segment>,
+    /// For a screen read through a segment: what reads only the changes into it.
+    changes: Option<Changes>,
     /// Pixels read without MIT-SHM (and the buffer the cursor is drawn into then).
     fallback: Vec<u8>,
     xfixes: bool,
@@ -679,6 +684,7 @@ impl X11Capture {
             height: 0,
             fps: fps.clamp(1.0, 60.0),
             segment: None,
+            changes: None,
             fallback: Vec::new(),
             xfixes,
             pacer: Pacer::default(),
@@ -692,6 +698,16 @@ impl X11Capture {
                 );
                 capture.set_size(w, h);
                 capture.name = format!("Screen {} ({w}x{h})", index + 1);
+                if let Some(segment) = &capture.segment {
+                    let depth = capture.conn.setup().roots[index].root_depth;
+                    let size = (capture.width as u16, capture.height as u16);
+                    match Changes::new(&capture.conn, root, depth, segment.id, size) {
+                        Ok(changes) => capture.changes = Some(changes),
+                        Err(err) => {
+                            tracing::info!(%err, "no DAMAGE or shared pixmaps: the whole screen is read each time");
+                        }
+                    }
+                }
             }
             ShareTarget::Window(window) => {
                 capture.window = Some(window);
@@ -763,8 +779,16 @@ impl X11Capture {
         self.segment.is_some()
     }
 
+    /// Whether pictures after the first read and convert only what changed on the screen.
+    pub fn reads_changes_only(&self) -> bool {
+        self.changes.is_some()
+    }
+
     /// Reads one picture's BGRx pixels (with the cursor), converts it, stamps it.
     pub fn grab(&mut self) -> Result<VideoFrame, MediaError> {
+        if self.changes.is_some() {
+            return self.grab_changes();
+        }
         let capture_us = now_us();
         self.read()?;
         let cursor = if self.xfixes { self.cursor() } else { None };
@@ -774,6 +798,60 @@ impl X11Capture {
             blend_cursor(pixels, w, h, (x, y), (cw, ch), &image);
         }
         bgrx_to_i420(pixels, w, h, capture_us)
+    }
+
+    /// [`X11Capture::grab`] for a screen whose changes are read: the segment and the
+    /// kept I420 picture are brought up to date where the screen or the cursor changed.
+    fn grab_changes(&mut self) -> Result<VideoFrame, MediaError> {
+        let capture_us = now_us();
+        let (w, h) = (self.width, self.height);
+        let changes = self.changes.as_mut().expect("reads changes");
+        let copied = changes
+            .copy_changed(&self.conn, self.root, (w, h))
+            .map_err(|e| x11_error("cannot read the screen", e))?;
+        // A reply says every copy asked for above is done (requests run in order).
+        let cursor = if self.xfixes { self.cursor() } else { None };
+        if cursor.is_none() {
+            self.conn
+                .get_input_focus()
+                .map_err(|e| x11_error("the display went away", e))?
+                .reply()
+                .map_err(|e| x11_error("the display went away", e))?;
+        }
+        let changes = self.changes.as_mut().expect("reads changes");
+        let mut rows: Vec<(u32, u32)> = copied
+            .iter()
+            .map(|r| (r.y as u32, r.y as u32 + u32::from(r.height)))
+            .collect();
+        // Where the cursor was is redrawn without it; where it is, with it.
+        let now_at = cursor.as_ref().map(|&(_, y, _, ch, _)| (y, ch));
+        for &(y, ch) in changes.cursor.iter().chain(&now_at) {
+            rows.push((y.max(0) as u32, (y + ch as i32).max(0) as u32));
+        }
+        changes.cursor = now_at;
+        let segment = self
+            .segment
+            .as_mut()
+            .expect("a screen read through a segment");
+        let pixels = segment.bytes();
+        let under = cursor.map(|(x, y, cw, ch, image)| {
+            let under = Patch::save(pixels, w, h, (x, y), (cw, ch));
+            blend_cursor(pixels, w, h, (x, y), (cw, ch), &image);
+            under
+        });
+        let converted = match &mut changes.picture {
+            Some(picture) => merge_rows(rows, h)
+                .into_iter()
+                .try_for_each(|band| convert_rows(pixels, picture, band)),
+            None => bgrx_to_i420(pixels, w, h, 0).map(|p| changes.picture = Some(p)),
+        };
+        if let Some(under) = under {
+            under.restore(pixels, w);
+        }
+        converted?;
+        let mut frame = changes.picture.clone().expect("converted above");
+        frame.capture_us = capture_us;
+        Ok(frame)
     }
 
     /// Reads one picture's BGRx pixels (no cursor) into [`X11Capture::pixels`].
@@ -842,6 +920,253 @@ impl X11Capture {
             u32::from(image.height),
             image.cursor_image,
         ))
+    }
+}
+
+/// Reads only what changed on a screen into the segment: a DAMAGE object on the root
+/// collects the changed area, and each changed rectangle is copied from the root into
+/// the segment's pixmap (the children's contents too).
+struct Changes {
+    damage: u32,
+    /// Where the collected damage is fetched through.
+    region: u32,
+    /// The segment, as a pixmap of the screen's size and depth.
+    pixmap: u32,
+    gc: u32,
+    /// Whether the segment holds a whole picture yet.
+    primed: bool,
+    /// The last picture, converted; brought up to date where things changed.
+    picture: Option<VideoFrame>,
+    /// Where the cursor was drawn in it: its top row, and how many rows.
+    cursor: Option<(i32, u32)>,
+}
+
+impl Changes {
+    /// Sets it up for segment `segment` of a `size` screen of `depth` at `root`; an
+    /// error when the server lacks DAMAGE, XFixes regions or shared pixmaps.
+    fn new(
+        conn: &RustConnection,
+        root: u32,
+        depth: u8,
+        segment: u32,
+        (width, height): (u16, u16),
+    ) -> Result<Self, String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let shm = conn
+            .shm_query_version()
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?;
+        if !shm.shared_pixmaps || shm.pixmap_format != u8::from(ImageFormat::Z_PIXMAP) {
+            return Err("the server has no shared Z-format pixmaps".into());
+        }
+        conn.damage_query_version(1, 1)
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?;
+        let pixmap = conn.generate_id().map_err(|e| err(&e))?;
+        conn.shm_create_pixmap(pixmap, root, width, height, depth, segment, 0)
+            .map_err(|e| err(&e))?
+            .check()
+            .map_err(|e| err(&e))?;
+        let gc = conn.generate_id().map_err(|e| err(&e))?;
+        let aux = CreateGCAux::new()
+            .subwindow_mode(SubwindowMode::INCLUDE_INFERIORS)
+            .graphics_exposures(0);
+        conn.create_gc(gc, pixmap, &aux)
+            .map_err(|e| err(&e))?
+            .check()
+            .map_err(|e| err(&e))?;
+        let region = conn.generate_id().map_err(|e| err(&e))?;
+        conn.xfixes_create_region(region, &[])
+            .map_err(|e| err(&e))?
+            .check()
+            .map_err(|e| err(&e))?;
+        let damage = conn.generate_id().map_err(|e| err(&e))?;
+        conn.damage_create(damage, root, ReportLevel::NON_EMPTY)
+            .map_err(|e| err(&e))?
+            .check()
+            .map_err(|e| err(&e))?;
+        Ok(Self {
+            damage,
+            region,
+            pixmap,
+            gc,
+            primed: false,
+            picture: None,
+            cursor: None,
+        })
+    }
+
+    /// Asks the server to copy what changed since the last call (everything, the first
+    /// time) into the segment; returns what it asked for. The copies are done once a
+    /// later request's reply is in.
+    fn copy_changed(
+        &mut self,
+        conn: &RustConnection,
+        root: u32,
+        size: (u32, u32),
+    ) -> Result<Vec<Rectangle>, String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let whole = Rectangle {
+            x: 0,
+            y: 0,
+            width: size.0 as u16,
+            height: size.1 as u16,
+        };
+        let rects = if self.primed {
+            conn.damage_subtract(self.damage, x11rb::NONE, self.region)
+                .map_err(|e| err(&e))?;
+            let damaged = conn
+                .xfixes_fetch_region(self.region)
+                .map_err(|e| err(&e))?
+                .reply()
+                .map_err(|e| err(&e))?;
+            to_copy(&damaged.rectangles, damaged.extents, size)
+        } else {
+            // What changes from now on is collected; the whole screen is read once.
+            conn.damage_subtract(self.damage, x11rb::NONE, x11rb::NONE)
+                .map_err(|e| err(&e))?;
+            vec![whole]
+        };
+        for r in &rects {
+            conn.copy_area(
+                root,
+                self.pixmap,
+                self.gc,
+                r.x,
+                r.y,
+                r.x,
+                r.y,
+                r.width,
+                r.height,
+            )
+            .map_err(|e| err(&e))?;
+        }
+        self.primed = true;
+        // DAMAGE's notifications (the region is what counts) and any late errors are
+        // not kept.
+        while let Some(event) = conn.poll_for_event().map_err(|e| err(&e))? {
+            if let Event::Error(error) = event {
+                tracing::debug!(?error, "screen capture");
+            }
+        }
+        Ok(rects)
+    }
+}
+
+/// The row ranges `rows` (from, to; any order, overlapping) of a picture `height` high,
+/// widened to even rows (a chroma row covers two), cut to the picture and merged.
+fn merge_rows(mut rows: Vec<(u32, u32)>, height: u32) -> Vec<(u32, u32)> {
+    rows.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::new();
+    for (from, to) in rows {
+        let (from, to) = (from & !1, (to.div_ceil(2) * 2).min(height));
+        if from >= to {
+            continue;
+        }
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
+}
+
+/// Converts rows `from..to` (even) of the BGRx `pixels` (rows packed, the picture's
+/// width) into the same rows of `picture`.
+fn convert_rows(
+    pixels: &[u8],
+    picture: &mut VideoFrame,
+    (from, to): (u32, u32),
+) -> Result<(), MediaError> {
+    let (w, cw) = (picture.width(), picture.chroma_width());
+    let (y, u, v) = picture.planes_mut();
+    let (luma, chroma) = (w as usize, cw as usize);
+    let (from, to) = (from as usize, to as usize);
+    let mut band = YuvPlanarImageMut {
+        y_plane: yuvutils_rs::BufferStoreMut::Borrowed(&mut y[from * luma..to * luma]),
+        y_stride: w,
+        u_plane: yuvutils_rs::BufferStoreMut::Borrowed(&mut u[from / 2 * chroma..to / 2 * chroma]),
+        u_stride: cw,
+        v_plane: yuvutils_rs::BufferStoreMut::Borrowed(&mut v[from / 2 * chroma..to / 2 * chroma]),
+        v_stride: cw,
+        width: w,
+        height: (to - from) as u32,
+    };
+    let stride = luma * 4;
+    yuvutils_rs::bgra_to_yuv420(
+        &mut band,
+        &pixels[from * stride..to * stride],
+        stride as u32,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt601,
+        YuvConversionMode::Balanced,
+    )
+    .map_err(|e| MediaError::Screen(format!("conversion: {e}")))
+}
+
+/// The most rectangles copied one by one; past it, their bounding box is copied.
+const MAX_COPIES: usize = 32;
+
+/// The rectangles to copy for `damaged` (with bounding box `extents`) on a `size`
+/// screen: each cut to the screen, or the bounding box when there are many.
+fn to_copy(damaged: &[Rectangle], extents: Rectangle, size: (u32, u32)) -> Vec<Rectangle> {
+    let clip = |r: &Rectangle| {
+        let (x0, y0) = (i32::from(r.x).max(0), i32::from(r.y).max(0));
+        let x1 = (i32::from(r.x) + i32::from(r.width)).min(size.0 as i32);
+        let y1 = (i32::from(r.y) + i32::from(r.height)).min(size.1 as i32);
+        (x1 > x0 && y1 > y0).then(|| Rectangle {
+            x: x0 as i16,
+            y: y0 as i16,
+            width: (x1 - x0) as u16,
+            height: (y1 - y0) as u16,
+        })
+    };
+    if damaged.len() > MAX_COPIES {
+        return clip(&extents).into_iter().collect();
+    }
+    damaged.iter().filter_map(clip).collect()
+}
+
+/// The pixels of a rectangle of a BGRx picture, kept to be put back.
+struct Patch {
+    x: usize,
+    y: usize,
+    width: usize,
+    rows: Vec<u8>,
+}
+
+impl Patch {
+    /// Keeps the part of `pixels` (`width` x `height`) under a `size` rectangle at `at`.
+    fn save(pixels: &[u8], width: u32, height: u32, at: (i32, i32), size: (u32, u32)) -> Self {
+        let x0 = at.0.clamp(0, width as i32) as usize;
+        let y0 = at.1.clamp(0, height as i32) as usize;
+        let x1 = (at.0 + size.0 as i32).clamp(0, width as i32) as usize;
+        let y1 = (at.1 + size.1 as i32).clamp(0, height as i32) as usize;
+        let stride = width as usize * 4;
+        let rows = (y0..y1)
+            .flat_map(|y| &pixels[y * stride + x0 * 4..y * stride + x1 * 4])
+            .copied()
+            .collect();
+        Self {
+            x: x0,
+            y: y0,
+            width: x1 - x0,
+            rows,
+        }
+    }
+
+    /// Puts the kept pixels back into `pixels` (`width` pixels a row).
+    fn restore(&self, pixels: &mut [u8], width: u32) {
+        if self.width == 0 {
+            return;
+        }
+        let stride = width as usize * 4;
+        for (i, row) in self.rows.chunks(self.width * 4).enumerate() {
+            let at = (self.y + i) * stride + self.x * 4;
+            pixels[at..at + row.len()].copy_from_slice(row);
+        }
     }
 }
 
@@ -1179,6 +1504,63 @@ mod tests {
         let t = thumbnail_of(&rgbx, 16, PackedLayout::Rgbx, (4, 2), (240, 135)).unwrap();
         assert_eq!((t.width, t.height, t.pixel(3, 1)), (4, 2, [10, 20, 30]));
         assert!(thumbnail_of(&rgbx[..20], 16, PackedLayout::Rgbx, (4, 2), (2, 2)).is_none());
+    }
+
+    fn rect(x: i16, y: i16, width: u16, height: u16) -> Rectangle {
+        Rectangle {
+            x,
+            y,
+            width,
+            height,
+        }
+    }
+
+    #[test]
+    fn changed_rectangles_are_cut_to_the_screen_and_many_become_their_bounding_box() {
+        let size = (100, 50);
+        let extents = rect(-10, 0, 200, 60);
+        let copied = |damaged: &[Rectangle], extents| -> Vec<(i16, i16, u16, u16)> {
+            to_copy(damaged, extents, size)
+                .iter()
+                .map(|r| (r.x, r.y, r.width, r.height))
+                .collect()
+        };
+        let damaged = [
+            rect(-10, -5, 20, 10),
+            rect(90, 40, 30, 30),
+            rect(200, 0, 5, 5),
+        ];
+        assert_eq!(
+            copied(&damaged, extents),
+            [(0, 0, 10, 5), (90, 40, 10, 10)],
+            "cut to the screen; one wholly off it left out"
+        );
+        let many: Vec<_> = (0..=MAX_COPIES as i16).map(|i| rect(i, i, 1, 1)).collect();
+        assert_eq!(copied(&many, extents), [(0, 0, 100, 50)]);
+        assert_eq!(copied(&[], rect(0, 0, 0, 0)), []);
+    }
+
+    #[test]
+    fn changed_rows_are_widened_to_even_cut_and_merged() {
+        assert_eq!(
+            merge_rows(vec![(9, 12), (0, 3), (3, 4), (20, 20), (1077, 1090)], 1080),
+            [(0, 4), (8, 12), (1076, 1080)]
+        );
+        assert_eq!(merge_rows(vec![(5, 40), (10, 11)], 1080), [(4, 40)]);
+        assert_eq!(merge_rows(Vec::new(), 1080), []);
+    }
+
+    #[test]
+    fn what_the_cursor_covers_is_put_back_exactly_even_at_the_edges() {
+        let (w, h) = (6u32, 4u32);
+        let original: Vec<u8> = (0..w * h * 4).map(|i| i as u8).collect();
+        for at in [(-1, -1), (2, 1), (5, 3), (7, 7)] {
+            let mut pixels = original.clone();
+            let under = Patch::save(&pixels, w, h, at, (3, 3));
+            blend_cursor(&mut pixels, w, h, at, (3, 3), &[0xffff_ffff; 9]);
+            under.restore(&mut pixels, w);
+            assert_eq!(pixels, original, "cursor at {at:?}");
+        }
     }
 
     #[test]

@@ -163,6 +163,20 @@ impl Xvfb {
         Ok((window, KeepWindow(conn)))
     }
 
+    /// Moves the pointer to (`x`, `y`) on the screen.
+    pub fn move_pointer(&self, x: i16, y: i16) -> Result<(), String> {
+        let err = |e: &dyn std::fmt::Display| e.to_string();
+        let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| err(&e))?;
+        let root = conn.setup().roots[screen].root;
+        conn.warp_pointer(x11rb::NONE, root, 0, 0, 0, 0, x, y)
+            .map_err(|e| err(&e))?;
+        conn.get_input_focus()
+            .map_err(|e| err(&e))?
+            .reply()
+            .map_err(|e| err(&e))?;
+        Ok(())
+    }
+
     /// The whole screen now.
     pub fn screenshot(&self) -> Result<Screenshot, String> {
         let (conn, screen) = x11rb::connect(Some(&self.display)).map_err(|e| e.to_string())?;
