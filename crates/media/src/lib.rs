@@ -13,7 +13,7 @@
 //! - [`percentile`]: percentiles of measured samples (the call's statistics and the
 //!   benchmarks share it);
 //! - [`worker`]: codec threads fed through bounded queues that never block the caller;
-//! - [`screen`]: screen and window capture on X11 (MIT-SHM, Composite, XFixes) for
+//! - [`screen`]: screen and window capture on X11 (MIT-SHM, DAMAGE, Composite, XFixes) for
 //!   screen sharing, and with the `wayland` feature `screen_wayland` (the
 //!   xdg-desktop-portal ScreenCast portal and PipeWire);
 //! - [`convert`]: colour conversion and MJPEG decoding (SIMD, through yuvutils-rs and
