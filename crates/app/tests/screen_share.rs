@@ -468,6 +468,20 @@ fn near(got: [i32; 3], want: [i32; 3]) -> bool {
     got.iter().zip(want).all(|(g, w)| (g - w).abs() <= 6)
 }
 
+/// Asserts the picture's pixel at (`x`, `y`) is near `want` (Y, U, V): `what` it shows.
+fn assert_near(
+    picture: &media::frame::VideoFrame,
+    (x, y): (usize, usize),
+    want: [i32; 3],
+    what: &str,
+) {
+    let got = yuv_at(picture, x, y);
+    assert!(
+        near(got, want),
+        "{what}: at ({x}, {y}) {got:?}, not {want:?}"
+    );
+}
+
 #[test]
 fn a_screen_capture_reads_only_changes_yet_each_picture_is_the_whole_screen_as_it_is() {
     const RED: [i32; 3] = [81, 90, 240];
@@ -495,16 +509,8 @@ fn a_screen_capture_reads_only_changes_yet_each_picture_is_the_whole_screen_as_i
         "Xvfb has DAMAGE and shared pixmaps"
     );
     let first = capture.grab().unwrap();
-    assert!(
-        near(yuv_at(&first, 100, 100), RED),
-        "{:?}",
-        yuv_at(&first, 100, 100)
-    );
-    assert!(
-        near(yuv_at(&first, 400, 300), GREY),
-        "{:?}",
-        yuv_at(&first, 400, 300)
-    );
+    assert_near(&first, (100, 100), RED, "the red block");
+    assert_near(&first, (400, 300), GREY, "the background");
 
     // Nothing changed: the same picture.
     let still = capture.grab().unwrap();
@@ -521,24 +527,15 @@ fn a_screen_capture_reads_only_changes_yet_each_picture_is_the_whole_screen_as_i
     )
     .unwrap();
     let repainted = capture.grab().unwrap();
-    assert!(
-        near(yuv_at(&repainted, 60, 100), GREEN),
-        "{:?}",
-        yuv_at(&repainted, 60, 100)
+    assert_near(&repainted, (60, 100), GREEN, "the repainted part");
+    assert_near(
+        &repainted,
+        (200, 100),
+        RED,
+        "the rest of the red block stays",
     );
-    assert!(
-        near(yuv_at(&repainted, 200, 100), RED),
-        "the rest of the red block stays"
-    );
-    assert!(
-        near(yuv_at(&repainted, 450, 350), BLUE),
-        "{:?}",
-        yuv_at(&repainted, 450, 350)
-    );
-    assert!(
-        near(yuv_at(&repainted, 300, 50), GREY),
-        "untouched parts stay"
-    );
+    assert_near(&repainted, (450, 350), BLUE, "the new block");
+    assert_near(&repainted, (300, 50), GREY, "untouched parts stay");
     // Exactly what a capture reading the whole screen makes of it.
     let whole = media::screen::X11Capture::open_on(
         Some(&xvfb.display),
@@ -556,11 +553,7 @@ fn a_screen_capture_reads_only_changes_yet_each_picture_is_the_whole_screen_as_i
     // A window (a child of the root) opened over it shows; closed, what it covered is back.
     let (_window, keep) = xvfb.window((300, 20, 200, 100), 0x00ff00, "green").unwrap();
     let with_window = capture.grab().unwrap();
-    assert!(
-        near(yuv_at(&with_window, 400, 70), GREEN),
-        "{:?}",
-        yuv_at(&with_window, 400, 70)
-    );
+    assert_near(&with_window, (400, 70), GREEN, "the window opened over it");
     drop(keep);
     let until = Instant::now() + WITHIN;
     loop {
