@@ -7,7 +7,8 @@
 //! with the marker bit) and every packet before it back to the previous frame's end
 //! are there — no waiting for the next frame to start. Packets may arrive out of
 //! order or late (NACK retransmissions): once a hole is known (a later packet came),
-//! its missing packets are asked for again every so often ([`FrameAssembler::overdue`]),
+//! its missing packets are asked for at once, and again every so often while they stay
+//! missing ([`FrameAssembler::overdue`]),
 //! and after [`AssemblerConfig::max_wait_us`] the assembler is
 //! [`stalled`](FrameAssembler::stalled): the receiver asks for a keyframe too, and
 //! whichever comes first — the repair or a whole keyframe past the hole — ends the
@@ -45,19 +46,32 @@ pub const MAX_HOLE_WAIT_US: u64 = 2_000_000;
 const RESTART_SEQ_GAP: u64 = 3_000;
 const RESTART_TS_GAP: u64 = 30 * CLOCK_HZ;
 
-/// How many times one missing packet is asked for again after the stack's own NACK.
-const MAX_RENACKS: u32 = 4;
+/// How many times one missing packet is asked for, at most.
+const MAX_ASKS: u32 = 5;
 
-/// The widest hole asked for again packet by packet: a jump of more sequence numbers
+/// The longest a missing packet is given to turn up out of order before it is asked for,
+/// µs (the wait is the measured jitter: on a path that does not reorder, none).
+const MAX_REORDER_WAIT_US: u64 = 10_000;
+
+/// The widest hole asked for packet by packet: a jump of more sequence numbers
 /// is a stream that started over or a long outage, which a keyframe repairs instead.
-const MAX_RENACK_HOLE: u64 = 64;
+const MAX_ASKED_HOLE: u64 = 64;
+
+/// Missing packets to ask for now ([`FrameAssembler::overdue`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asks {
+    /// Their sequence numbers.
+    pub seqs: Vec<u16>,
+    /// How many of them were asked for before (their retransmission did not come).
+    pub again: usize,
+}
 
 /// Tuning of a [`FrameAssembler`].
 #[derive(Debug, Clone, Copy)]
 pub struct AssemblerConfig {
     /// Wait for a missing packet (e.g. its NACK retransmission) before a keyframe is
-    /// asked for too, µs: the NACK goes out within 20 ms and a second one 60 ms after
-    /// the hole shows, so this allows two tries on a round trip of up to about 50 ms.
+    /// asked for too, µs: the NACK goes out when the hole shows and a second one 50 ms
+    /// later, so this allows two tries on a round trip of up to about 50 ms.
     pub max_wait_us: u64,
     /// Most jitter-buffer delay ever added, µs.
     pub max_delay_us: u64,
@@ -157,8 +171,8 @@ pub struct FrameAssembler {
     jitter: JitterEstimate,
     /// Timestamps whose completion was already measured.
     measured: Option<u64>,
-    /// Missing packets asked for again by [`overdue`](Self::overdue): when last, and
-    /// how many times.
+    /// Missing packets asked for by [`overdue`](Self::overdue): when last, and how
+    /// many times.
     reported: BTreeMap<u64, (u64, u32)>,
     /// The stream started over: the next [`pop`](Self::pop) reports a loss.
     restarted: bool,
@@ -248,40 +262,78 @@ impl FrameAssembler {
         }
     }
 
-    /// Packets still missing at `now_us`, `age_us` (plus twice the queue delay) after a
-    /// later packet came or after they were last reported, each at most
-    /// [`MAX_RENACKS`] times: what to ask for again when a retransmission did not come.
-    pub fn overdue(&mut self, now_us: u64, age_us: u64) -> Vec<u16> {
+    /// Packets still missing at `now_us` that are due to be asked for (NACK): each once
+    /// a later packet showed it missing and the measured jitter passed (the time a
+    /// reordered packet is given, at most [`MAX_REORDER_WAIT_US`]), then again
+    /// `again_us` (plus twice the queue delay) after each ask while it stays missing (its
+    /// retransmission was lost too), at most [`MAX_ASKS`] times.
+    pub fn overdue(&mut self, now_us: u64, again_us: u64) -> Asks {
+        let mut asks = Asks::default();
         let Some(next) = self.next else {
-            return Vec::new();
+            return asks;
         };
         self.reported.retain(|&s, _| s >= next);
-        let age_us = age_us + 2 * self.queue_delay_us();
-        let mut out = Vec::new();
-        let mut expected = next;
-        for (&seq, p) in self.packets.range(next..) {
-            if seq - expected <= MAX_RENACK_HOLE {
-                for missing in expected..seq {
-                    let (last, times) = self.reported.entry(missing).or_insert((p.arrival_us, 0));
-                    if *times < MAX_RENACKS && now_us >= *last + age_us {
-                        *last = now_us;
-                        *times += 1;
-                        out.push(missing as u16);
-                    }
-                }
+        let due: Vec<u64> = self
+            .ask_times(again_us)
+            .filter(|&(_, due)| now_us >= due)
+            .map(|(missing, _)| missing)
+            .collect();
+        for missing in due {
+            let (last, times) = self.reported.entry(missing).or_insert((now_us, 0));
+            *last = now_us;
+            *times += 1;
+            if *times > 1 {
+                asks.again += 1;
             }
-            expected = seq + 1;
+            asks.seqs.push(missing as u16);
         }
-        out
+        asks
+    }
+
+    /// When [`overdue`](Self::overdue) next has a packet to ask for (µs), if any.
+    pub fn next_ask_us(&self, again_us: u64) -> Option<u64> {
+        self.ask_times(again_us).map(|(_, due)| due).min()
+    }
+
+    /// Each packet missing in a hole of at most [`MAX_ASKED_HOLE`] past the next
+    /// frame's start, and when it is due to be asked for.
+    fn ask_times(&self, again_us: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let first_us = self.jitter_us().min(MAX_REORDER_WAIT_US);
+        let again_us = again_us + 2 * self.queue_delay_us();
+        let mut expected = self.next.unwrap_or(u64::MAX);
+        self.packets
+            .range(expected..)
+            .flat_map(move |(&seq, p)| {
+                let hole = expected..seq;
+                expected = seq + 1;
+                let narrow = hole.end - hole.start <= MAX_ASKED_HOLE;
+                hole.filter(move |_| narrow).map(move |m| (m, p.arrival_us))
+            })
+            .filter_map(move |(missing, seen)| match self.reported.get(&missing) {
+                None => Some((missing, seen + first_us)),
+                Some(&(_, times)) if times >= MAX_ASKS => None,
+                Some(&(last, _)) => Some((missing, last + again_us)),
+            })
     }
 
     /// Whether the next frame has waited for a hole longer than the set wait at
-    /// `now_us`: time to ask for a keyframe as well.
+    /// `now_us`, or its hole is too wide to be asked for packet by packet (an outage):
+    /// time to ask for a keyframe as well.
     pub fn stalled(&self, now_us: u64) -> bool {
         self.next
             .filter(|&next| self.complete_frame(next).is_none())
-            .and_then(|next| self.hole_seen_us(next))
-            .is_some_and(|seen| now_us >= seen + self.wait_us())
+            .and_then(|next| self.stall_us(next))
+            .is_some_and(|stall| now_us >= stall)
+    }
+
+    /// When the frame at `next`, with a hole, becomes [`stalled`](Self::stalled).
+    fn stall_us(&self, next: u64) -> Option<u64> {
+        let (seen, width) = self.first_hole(next)?;
+        Some(if width > MAX_ASKED_HOLE {
+            seen
+        } else {
+            seen + self.wait_us()
+        })
     }
 
     /// When [`pop`](Self::pop) may next give something out or the assembler becomes
@@ -293,14 +345,16 @@ impl FrameAssembler {
         let next = self.next?;
         match self.complete_frame(next) {
             Some((end, timestamp)) => Some(self.release_us(next, end, timestamp)),
-            None => self.hole_seen_us(next).map(|seen| {
-                let stall = seen + self.wait_us();
-                if now_us < stall {
-                    stall
-                } else {
-                    seen + MAX_HOLE_WAIT_US.max(self.wait_us())
-                }
-            }),
+            None => self
+                .stall_us(next)
+                .zip(self.hole_seen_us(next))
+                .map(|(stall, seen)| {
+                    if now_us < stall {
+                        stall
+                    } else {
+                        seen + MAX_HOLE_WAIT_US.max(self.wait_us())
+                    }
+                }),
         }
     }
 
@@ -308,10 +362,16 @@ impl FrameAssembler {
     /// first packet past the first missing one. `None` while the frame is merely still
     /// arriving (a large keyframe on a slow link takes a while, and is not lost).
     fn hole_seen_us(&self, next: u64) -> Option<u64> {
+        self.first_hole(next).map(|(seen, _)| seen)
+    }
+
+    /// The first hole at or after `next`: when it was seen ([`Self::hole_seen_us`]) and
+    /// how many packets wide it is.
+    fn first_hole(&self, next: u64) -> Option<(u64, u64)> {
         (next..)
             .zip(self.packets.range(next..))
             .find(|(expected, (seq, _))| *seq != expected)
-            .map(|(_, (_, p))| p.arrival_us)
+            .map(|(expected, (seq, p))| (p.arrival_us, seq - expected))
     }
 
     /// The next frame or loss that is due at `now_us`, if any.
@@ -791,35 +851,88 @@ mod tests {
     }
 
     #[test]
-    fn missing_packets_are_reported_when_overdue_and_again_a_few_times() {
+    fn missing_packets_are_asked_for_when_the_hole_shows_and_again_a_few_times() {
         let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
         a.push(0, frame(10, 0, 1, true)[0].clone());
         a.pop(0);
+        assert_eq!(a.overdue(0, 60_000), Asks::default(), "no hole");
         let second = frame(11, 3000, 5, false); // 11..=15; 12 and 13 go missing
-        for i in [0, 3, 4] {
+        a.push(40_000, second[0].clone());
+        assert_eq!(a.next_ask_us(60_000), None, "no later packet yet: no hole");
+        for i in [3, 4] {
             a.push(40_000, second[i].clone());
         }
+        // Asked for once a reordered packet would have come: the little jitter seen.
+        let first_at = 40_000 + a.jitter_us();
+        assert!(a.jitter_us() < 1_000, "{}", a.jitter_us());
+        assert_eq!(a.next_ask_us(60_000), Some(first_at));
+        assert_eq!(a.overdue(first_at - 1, 60_000), Asks::default());
+        let first = a.overdue(first_at, 60_000);
+        assert_eq!((first.seqs, first.again), (vec![12, 13], 0));
         // The frame came 7 ms later than the first: the waits stretch by twice that.
-        assert_eq!(a.overdue(110_000, 60_000), Vec::<u16>::new(), "not yet");
-        assert_eq!(a.overdue(114_000, 60_000), [12, 13]);
-        assert_eq!(
-            a.overdue(130_000, 60_000),
-            Vec::<u16>::new(),
-            "not again yet"
-        );
-        assert_eq!(a.overdue(188_000, 60_000), [12, 13], "again");
-        a.push(190_000, second[1].clone());
-        for now in [262_000, 336_000] {
-            assert_eq!(a.overdue(now, 60_000), [13], "again at {now}");
+        assert_eq!(a.next_ask_us(60_000), Some(first_at + 73_334));
+        assert_eq!(a.overdue(113_000, 60_000), Asks::default(), "not again yet");
+        let again = a.overdue(115_000, 60_000);
+        assert_eq!((again.seqs, again.again), (vec![12, 13], 2));
+        a.push(120_000, second[1].clone());
+        for now in [189_000, 263_000, 337_000] {
+            let asks = a.overdue(now, 60_000);
+            assert_eq!((asks.seqs, asks.again), (vec![13], 1), "again at {now}");
         }
+        assert_eq!(a.next_ask_us(60_000), None);
         assert_eq!(
             a.overdue(600_000, 60_000),
-            Vec::<u16>::new(),
-            "at most {MAX_RENACKS} times"
+            Asks::default(),
+            "at most {MAX_ASKS} times"
         );
         a.push(130_000, second[2].clone());
         a.push(130_000, second[2].clone());
         assert!(matches!(a.pop(200_000), Some(Assembled::Frame { .. })));
+    }
+
+    #[test]
+    fn on_a_reordering_path_a_missing_packet_is_given_the_jitter_before_it_is_asked_for() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        // Frames arriving 0 or 8 ms off their times: jitter of a few ms.
+        for n in 0..40u32 {
+            let t = u64::from(n) * 33_333 + if n % 2 == 0 { 0 } else { 8_000 };
+            a.push(t, frame(n as u16, n * 3000, 1, n == 0)[0].clone());
+            a.pop(t + 50_000);
+        }
+        let t = 40 * 33_333;
+        let next = frame(40, 40 * 3000, 3, false); // 40..=42; 41 comes late
+        a.push(t, next[0].clone());
+        a.push(t, next[2].clone());
+        let delay = a.jitter_us();
+        assert!((1_000..=MAX_REORDER_WAIT_US).contains(&delay), "{delay}");
+        assert_eq!(a.next_ask_us(60_000), Some(t + delay));
+        a.push(t + delay / 2, next[1].clone());
+        assert_eq!(
+            a.overdue(t + delay, 60_000),
+            Asks::default(),
+            "it came: not asked for"
+        );
+        assert_eq!(a.next_ask_us(60_000), None);
+    }
+
+    #[test]
+    fn a_wide_gap_is_not_asked_for_packet_by_packet_but_asks_for_a_keyframe_at_once() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        a.push(0, frame(10, 0, 1, true)[0].clone());
+        a.pop(0);
+        let far = 11 + MAX_ASKED_HOLE as u16 + 1;
+        a.push(10_000, frame(far, 3000, 1, false)[0].clone());
+        assert_eq!(a.overdue(10_000, 60_000), Asks::default());
+        assert_eq!(a.next_ask_us(60_000), None);
+        assert!(a.stalled(10_000), "an outage: no repairs to wait for");
+        assert_eq!(a.next_event_us(10_000), Some(10_000 + MAX_HOLE_WAIT_US));
+        // A narrow hole waits for its repairs first.
+        let mut b = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        b.push(0, frame(10, 0, 1, true)[0].clone());
+        b.pop(0);
+        b.push(10_000, frame(12, 3000, 1, false)[0].clone());
+        assert!(!b.stalled(10_000));
+        assert!(b.stalled(10_000 + AssemblerConfig::default().max_wait_us));
     }
 
     #[test]
@@ -840,7 +953,13 @@ mod tests {
         a.push(late, broken[0].clone());
         a.push(late, broken[2].clone());
         assert!(a.queue_delay_us() >= 299_000, "{}", a.queue_delay_us());
-        assert_eq!(a.overdue(late + 100_000, 60_000), Vec::<u16>::new());
+        let first = a.overdue(late + MAX_REORDER_WAIT_US, 60_000);
+        assert_eq!(
+            first.seqs,
+            [6],
+            "the first ask waits no longer, however late"
+        );
+        assert_eq!(a.overdue(late + 100_000, 60_000), Asks::default());
         assert!(!a.stalled(late + 100_000), "the plain wait is not enough");
         assert!(a.stalled(late + 700_001));
     }

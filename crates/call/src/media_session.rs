@@ -865,11 +865,10 @@ impl MediaSession {
                 ice.relay_protocol = self.relays.protocol_of(&local.address, local.port);
             }
         }
-        let (mut packets_lost, mut nacks) = (0, 0);
+        let mut packets_lost = 0;
         for inbound in report.inbound_rtp_streams() {
             if inbound.received_rtp_stream_stats.rtp_stream_stats.kind == RtpCodecKind::Video {
                 packets_lost += inbound.received_rtp_stream_stats.packets_lost;
-                nacks += u64::from(inbound.nack_count);
             }
         }
         let loss = |slot| (self.reported_loss(slot) * 1000.0).round() / 10.0;
@@ -916,7 +915,7 @@ impl MediaSession {
                 lost_frames: vi.frames_lost,
                 decode_errors: vi.decode_errors,
                 packets_lost,
-                nacks,
+                nacks: vi.nacks,
                 renacked: vi.nacks_again,
                 keyframe_requests: vi.keyframe_requests,
                 freezes: vi.freezes,

@@ -20,8 +20,8 @@ use media::codec::VideoCodec;
 use rtc::data_channel::RTCDataChannelInit;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{
-    CongestionControlBuilder, Gcc, NackGeneratorBuilder, NackResponderBuilder, PacerBuilder,
-    Registry, Slot, TwccReceiverBuilder, TwccSenderBuilder,
+    CongestionControlBuilder, Gcc, NackResponderBuilder, PacerBuilder, Registry, Slot,
+    TwccReceiverBuilder, TwccSenderBuilder,
 };
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -449,23 +449,16 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
     );
     // Every interceptor registered once (the stack's helpers register defaults that
     // ours would replace, with a warning each time): what `register_default_interceptors`
-    // and `configure_congestion_control` set up, with our NACK generator and pacer.
+    // and `configure_congestion_control` set up, with our pacer and no NACK generator:
+    // the video receiver asks for lost packets itself, as soon as a hole shows
+    // (`jitter::FrameAssembler::overdue`).
     register_feedback(&mut engine).map_err(CallError::webrtc)?;
     configure_simulcast_extension_headers(&mut engine).map_err(CallError::webrtc)?;
-    // The defaults' NACK generator asks every 100 ms, again and again, whatever the
-    // round trip: behind a queue each lost packet then comes back many times over and
-    // the repairs crowd out the video. Ask once, soon (20 ms after the gap shows).
-    // It sees RTX repairs thanks to `RtxUnwrap`, which goes nearest the wire.
-    let nack = NackGeneratorBuilder::new()
-        .with_interval(std::time::Duration::from_millis(20))
-        .with_max_nacks_per_packet(1)
-        .build();
     // The pacer starts at its own 1 Mbit/s until the first estimate: start where the
     // estimator does (times the pacing factor, as after). The tap goes last: every
     // interceptor sees inbound RTCP first.
     let registry = configure_rtcp_reports(Registry::new())
         .with(Slot::NackResponder, NackResponderBuilder::new().build())
-        .with(Slot::NackGenerator, nack)
         .with(
             Slot::CongestionControl,
             CongestionControlBuilder::new(ReportingEstimator::new(gcc, Arc::clone(&feedback)))

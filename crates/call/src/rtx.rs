@@ -1,8 +1,7 @@
 //! Early RTX unwrapping on the receive side.
 //!
 //! webrtc 0.21 turns an RTX retransmission (RFC 4588) back into the original packet
-//! only after the interceptor chain, so the NACK generator never sees the repair and
-//! asks for the packet again (and again), and the receiver reports count repaired
+//! only after the interceptor chain, so the receiver reports would count repaired
 //! packets as lost. [`RtxUnwrap`], placed nearest the wire, rewrites RTX packets into
 //! the originals (primary SSRC, original sequence number and payload type) before any
 //! other interceptor sees them; the stack then finds nothing left to unwrap.

@@ -205,7 +205,7 @@ pub struct VideoIn {
     pub decode_errors: u64,
     /// RTP packets lost (from the stack's receiver reports).
     pub packets_lost: i64,
-    /// NACKs sent.
+    /// Packets asked for (NACK), counted the first time each is asked.
     pub nacks: u64,
     /// Packets asked for a second time (the first retransmission was lost too).
     pub renacked: u64,

@@ -169,6 +169,8 @@ counters! {
         longest_gap_ms,
         /// The delay the jitter buffer adds now, µs.
         jitter_buffer_us,
+        /// Packets asked for (NACK), the first time.
+        nacks,
         /// Packets asked for a second time (their first retransmission did not come).
         nacks_again,
         /// Payload bytes received.
@@ -459,9 +461,6 @@ impl Capture {
     }
 }
 
-/// The stack's NACK generator asks for a missing packet within this time.
-const NACK_DELAY: Duration = Duration::from_millis(20);
-
 /// The least time a repair is given after its NACK, however short the round trip
 /// measured: on loopback the RTT reads as zero, but a retransmission still takes the
 /// stack's pacing and the receiving task's turn.
@@ -490,15 +489,19 @@ impl PathRtt {
         self.0.store(rtt.as_micros() as u64, Ordering::Relaxed);
     }
 
-    /// How long after a hole shows (or after the last ask) a still-missing packet is
-    /// asked for again: the stack's NACK goes out within [`NACK_DELAY`] (half of it on
-    /// average), its answer takes a round trip and [`RENACK_MARGIN`] (at least
-    /// [`MIN_REPAIR_TIME`]). Asked any later, a lost retransmission (one loss in
-    /// twenty at 5% loss) made the picture wait over 200 ms on a 40 ms round trip:
-    /// a freeze, where Chromium asks again after about a round trip. Asked a little
-    /// early, the cost is a duplicate packet now and then.
+    /// How long after the last ask a still-missing packet is asked for again: its
+    /// answer takes a round trip and [`RENACK_MARGIN`] (at least [`MIN_REPAIR_TIME`]).
+    /// Asked any later, a lost retransmission (one loss in twenty at 5% loss) made the
+    /// picture wait over 200 ms on a 40 ms round trip: a freeze, where Chromium asks
+    /// again after about a round trip. Asked a little early, the cost is a duplicate
+    /// packet now and then.
     pub fn renack_after(&self) -> Duration {
-        NACK_DELAY / 2 + (self.rtt() + RENACK_MARGIN).max(MIN_REPAIR_TIME)
+        (self.rtt() + RENACK_MARGIN).max(MIN_REPAIR_TIME)
+    }
+
+    /// [`PathRtt::renack_after`] in µs.
+    fn renack_after_us(&self) -> u64 {
+        self.renack_after().as_micros() as u64
     }
 
     /// How long a frame with a hole waits for repairs alone (two tries, the second with
@@ -593,9 +596,15 @@ pub async fn receive_video(
     let mut need_keyframe = true;
     let mut idle_since = Instant::now();
     loop {
-        let wake = assembler
-            .next_event_us(micros(Instant::now()))
-            .map_or(idle_since + idle, |us| epoch + Duration::from_micros(us));
+        let now_us = micros(Instant::now());
+        let wake = [
+            assembler.next_event_us(now_us),
+            assembler.next_ask_us(rtt.renack_after_us()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map_or(idle_since + idle, |us| epoch + Duration::from_micros(us));
         let mut request_keyframe = false;
         tokio::select! {
             event = track.poll() => {
@@ -668,19 +677,17 @@ pub async fn receive_video(
         }
         // A hole waited for long enough: a keyframe may come sooner than its repair.
         request_keyframe |= assembler.stalled(micros(Instant::now()));
-        // The stack asks for a lost packet once; ask again for what is still missing a
-        // while later (its retransmission was lost too).
+        // Ask for a lost packet once a later one shows the hole, and again a while
+        // later while it stays missing (its retransmission was lost too).
         assembler.set_max_wait_us(rtt.max_wait().as_micros() as u64);
-        let again = assembler.overdue(
-            micros(Instant::now()),
-            rtt.renack_after().as_micros() as u64,
-        );
-        if !again.is_empty() && media_ssrc != 0 {
-            counters.nacks_again.add(again.len() as u64);
+        let asks = assembler.overdue(micros(Instant::now()), rtt.renack_after_us());
+        if !asks.seqs.is_empty() && media_ssrc != 0 {
+            counters.nacks.add((asks.seqs.len() - asks.again) as u64);
+            counters.nacks_again.add(asks.again as u64);
             let nack = TransportLayerNack {
                 sender_ssrc: 0,
                 media_ssrc,
-                nacks: nack_pairs_from_sequence_numbers(&again),
+                nacks: nack_pairs_from_sequence_numbers(&asks.seqs),
             };
             track
                 .write_rtcp(vec![Box::new(nack)])
@@ -753,16 +760,17 @@ mod tests {
     #[test]
     fn repair_waits_follow_the_round_trip() {
         let rtt = PathRtt::default();
-        assert_eq!(rtt.renack_after(), Duration::from_millis(50));
+        assert_eq!(rtt.renack_after(), Duration::from_millis(40));
         assert_eq!(rtt.max_wait(), Duration::from_millis(120));
-        // On a 40 ms round trip a lost retransmission is asked for again 60 ms after
-        // the hole, and its repair is in ~100 ms: two tries well inside a 200 ms gap.
+        // On a 40 ms round trip a packet is asked for when the hole shows, a lost
+        // retransmission again 50 ms later, and that repair is in ~90 ms after the
+        // hole: two tries well inside a 200 ms gap.
         rtt.set(Duration::from_millis(40));
-        assert_eq!(rtt.renack_after(), Duration::from_millis(60));
-        assert!(rtt.renack_after() + Duration::from_millis(40) < Duration::from_millis(120));
-        assert_eq!(rtt.max_wait(), Duration::from_millis(160));
+        assert_eq!(rtt.renack_after(), Duration::from_millis(50));
+        assert!(rtt.renack_after() + Duration::from_millis(40) < Duration::from_millis(100));
+        assert_eq!(rtt.max_wait(), Duration::from_millis(150));
         rtt.set(Duration::from_millis(500));
-        assert_eq!(rtt.renack_after(), Duration::from_millis(520));
+        assert_eq!(rtt.renack_after(), Duration::from_millis(510));
         assert_eq!(rtt.max_wait(), Duration::from_secs(1));
     }
 

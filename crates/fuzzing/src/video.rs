@@ -52,6 +52,7 @@ impl Stream {
             }
         }
         let _ = self.assembler.overdue(now_us, 20_000);
+        let _ = self.assembler.next_ask_us(20_000);
         let _ = self.assembler.stalled(now_us);
     }
 }
