@@ -221,8 +221,9 @@ struct Link {
     channel: Arc<dyn DataChannel>,
     /// Whether its channel has closed (it is not polled any more).
     channel_done: bool,
-    /// Whether we are the DTLS server (`Some(true)`: the other side answered our first
-    /// offer `active`), once the first negotiation is done.
+    /// Whether we are the DTLS server (`Some(true)`: we answered the first offer
+    /// `passive`, or the other side answered ours `active`), once the first negotiation
+    /// is done.
     dtls_role: Option<bool>,
 }
 
@@ -652,6 +653,8 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
         Some(match event {
             SignalingEvent::Joined(joined) => {
                 self.ice_servers = joined.ice_servers;
+                self.machine
+                    .handle_input(Instant::now(), Input::SignalingRoundTrip(joined.round_trip));
                 Input::Joined(joined.peers.into_iter().map(|p| p.id).collect())
             }
             SignalingEvent::PeerJoined {
@@ -735,9 +738,17 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
                     tracks.before_answer(&offer).await?;
                 }
                 let answer = pc.create_answer(None).await.map_err(CallError::webrtc)?;
-                // What we send keeps the connection's DTLS role; the stack takes only
-                // the answer it made (its DTLS transport runs on, whatever the text says).
-                let sdp = crate::sdp::keep_dtls_role(&answer.sdp, self.dtls_passive());
+                // What we send keeps the connection's DTLS role, once it has one (the
+                // first answer sets it); the stack takes only the answer it made (its DTLS
+                // transport runs on, whatever the text says).
+                let sdp = match self.link.as_ref().and_then(|link| link.dtls_role) {
+                    Some(passive) => crate::sdp::keep_dtls_role(&answer.sdp, passive),
+                    None => answer.sdp.clone(),
+                };
+                if let Some(link) = &mut self.link {
+                    link.dtls_role
+                        .get_or_insert(crate::sdp::answers_passive(&sdp));
+                }
                 pc.set_local_description(answer)
                     .await
                     .map_err(CallError::webrtc)?;
@@ -800,15 +811,6 @@ impl<F: FnMut(CallEvent) + Send> Shell<F> {
             .await
             .map_err(CallError::webrtc)?;
         self.send(ClientMessage::Offer { sdp, to })
-    }
-
-    /// Whether we are the DTLS server of the current connection (see
-    /// [`crate::sdp::keep_dtls_role`]).
-    fn dtls_passive(&self) -> bool {
-        self.link
-            .as_ref()
-            .and_then(|link| link.dtls_role)
-            .unwrap_or(false)
     }
 
     /// Our tracks on the current connection, until media starts with them.

@@ -58,6 +58,9 @@ pub struct MachineConfig {
 /// The shortest time between two ICE restarts of ours.
 pub const RESTART_INTERVAL: Duration = Duration::from_secs(3);
 
+/// The longest our connectivity checks wait after we answer a call's first offer.
+pub const MAX_CANDIDATE_HOLD: Duration = Duration::from_millis(500);
+
 /// The peer connection's state, as far as the machine cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
@@ -75,6 +78,9 @@ pub enum Input {
     /// We are in the room (first, or again after a signaling outage, with new ids);
     /// these are the others there.
     Joined(Vec<PeerId>),
+    /// How long the signaling server took to answer our join: about how long a message
+    /// takes to the other peer and back through it.
+    SignalingRoundTrip(Duration),
     /// Someone joined the room.
     PeerJoined(PeerId),
     /// Someone left the room.
@@ -196,8 +202,10 @@ struct Link {
     offered: bool,
     /// Whether the remote description is set.
     described: bool,
-    /// Remote candidates that came before the remote description.
+    /// Remote candidates that came before the remote description (or while held).
     queued: Vec<IceCandidateInit>,
+    /// Until when remote candidates are held after answering the first offer.
+    hold_candidates_until: Option<Instant>,
     /// Relayed candidates we gathered.
     relay_candidates: u32,
     /// The remote description's session id (its `o=` line), once set.
@@ -240,6 +248,8 @@ pub struct CallMachine {
     last_restart: Option<Instant>,
     /// When reconnecting gives up.
     reconnect_deadline: Option<Instant>,
+    /// How long the signaling server took to answer our join.
+    signaling_round_trip: Duration,
     /// How the call ended, once it has.
     outcome: Option<CallState>,
     actions: VecDeque<Action>,
@@ -261,6 +271,7 @@ impl CallMachine {
             restart_at: None,
             last_restart: None,
             reconnect_deadline: None,
+            signaling_round_trip: Duration::ZERO,
             outcome: None,
             actions: VecDeque::new(),
         }
@@ -303,6 +314,7 @@ impl CallMachine {
             self.end_at,
             self.restart_at,
             self.reconnect_deadline,
+            self.link.hold_candidates_until,
         ]
         .into_iter()
         .flatten()
@@ -312,6 +324,9 @@ impl CallMachine {
     /// Time has come to `now`: the connect timeout, the set duration or reconnecting
     /// may have run out, or an ICE restart be due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.link.hold_candidates_until.is_some_and(|d| now >= d) {
+            self.release_candidates();
+        }
         if self.connect_deadline.is_some_and(|d| now >= d) {
             self.fail(Failure::ConnectTimeout(self.config.connect_timeout));
         } else if self.reconnect_deadline.is_some_and(|d| now >= d) {
@@ -330,6 +345,7 @@ impl CallMachine {
         }
         match input {
             Input::Joined(peers) => self.on_joined(now, peers),
+            Input::SignalingRoundTrip(round_trip) => self.signaling_round_trip = round_trip,
             Input::PeerJoined(id) => self.on_peer_joined(now, id),
             Input::PeerLeft(id) => self.on_peer_left(now, &id),
             Input::PeerResumed { old, new } => {
@@ -489,7 +505,10 @@ impl CallMachine {
                 self.offer_tracks();
             }
             Signal::Candidate(Some(candidate)) => {
-                if self.link.described && !self.link.restarting {
+                if self.link.described
+                    && !self.link.restarting
+                    && self.link.hold_candidates_until.is_none()
+                {
                     self.push(Action::AddRemoteCandidate(candidate));
                 } else {
                     self.link.queued.push(candidate);
@@ -513,7 +532,22 @@ impl CallMachine {
         self.link.polite = true;
         self.link.remote_session = session_id(&offer);
         self.push(Action::Answer { to: from, offer });
+        // Our connectivity checks wait until our answer has likely reached the offerer
+        // (a signaling round trip, at most [`MAX_CANDIDATE_HOLD`]): a check that came
+        // first would find it not yet controlling ICE, and the role conflict could hand
+        // control to us, when the offerer, the DTLS client, must be the last to have a
+        // pair (see `peer.rs`). The offerer's checks reach us meanwhile.
+        let hold = self.signaling_round_trip.min(MAX_CANDIDATE_HOLD);
+        self.link.hold_candidates_until = (!hold.is_zero()).then(|| now + hold);
         self.described();
+    }
+
+    /// The held remote candidates go in.
+    fn release_candidates(&mut self) {
+        self.link.hold_candidates_until = None;
+        if self.link.described {
+            self.described();
+        }
     }
 
     /// Whether `offer` comes from the session of the remote description we have.
@@ -619,9 +653,12 @@ impl CallMachine {
         self.push(Action::RestartIce { to });
     }
 
-    /// The remote description is set: the queued candidates can go in.
+    /// The remote description is set: the queued candidates can go in (unless held).
     fn described(&mut self) {
         self.link.described = true;
+        if self.link.hold_candidates_until.is_some() {
+            return;
+        }
         for candidate in std::mem::take(&mut self.link.queued) {
             self.push(Action::AddRemoteCandidate(candidate));
         }
@@ -630,6 +667,7 @@ impl CallMachine {
     fn on_connection(&mut self, now: Instant, state: Connection) {
         match (state, self.phase) {
             (Connection::Connected, Phase::Waiting | Phase::Connecting) => {
+                self.release_candidates();
                 self.connect_deadline = None;
                 self.end_at = self.config.duration.map(|d| now + d);
                 self.set_phase(Phase::Connected);
@@ -841,6 +879,57 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
                 candidate: Some(candidate("host")),
                 to: None
             }]
+        );
+    }
+
+    #[test]
+    fn answering_the_first_offer_it_holds_its_checks_for_a_signaling_round_trip() {
+        let mut run = Run::new(config());
+        run.on(Input::SignalingRoundTrip(Duration::from_millis(120)));
+        run.on(Input::Joined(vec![id("a")]));
+        // The held offer's candidates come with it: kept back while our answer travels.
+        assert_eq!(run.on(offer_from("a")).len(), 1);
+        let from_a = |c| Input::Signal(id("a"), Signal::Candidate(Some(c)));
+        assert_eq!(run.on(from_a(candidate("host"))), []);
+        assert_eq!(run.on(from_a(candidate("srflx"))), []);
+        let until = run.now + Duration::from_millis(120);
+        assert_eq!(run.m.poll_timeout(), Some(until));
+        run.now = until;
+        run.m.handle_timeout(run.now);
+        assert_eq!(
+            run.drain(),
+            [
+                Action::AddRemoteCandidate(candidate("host")),
+                Action::AddRemoteCandidate(candidate("srflx"))
+            ]
+        );
+        // After it, a candidate goes in at once.
+        assert_eq!(
+            run.on(from_a(candidate("relay"))),
+            [Action::AddRemoteCandidate(candidate("relay"))]
+        );
+    }
+
+    #[test]
+    fn connected_before_the_hold_ends_its_held_candidates_go_in_at_once() {
+        let mut run = Run::new(config());
+        run.on(Input::SignalingRoundTrip(Duration::from_secs(5)));
+        run.on(Input::Joined(vec![id("a")]));
+        run.on(offer_from("a"));
+        let held = Input::Signal(id("a"), Signal::Candidate(Some(candidate("host"))));
+        assert_eq!(run.on(held), []);
+        assert_eq!(
+            run.m.poll_timeout(),
+            Some(run.now + MAX_CANDIDATE_HOLD),
+            "held at most {MAX_CANDIDATE_HOLD:?}"
+        );
+        assert_eq!(
+            run.on(Input::Connection(Connection::Connected)),
+            [
+                Action::AddRemoteCandidate(candidate("host")),
+                state(CallState::Connected),
+                Action::StartMedia
+            ]
         );
     }
 

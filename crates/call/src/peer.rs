@@ -37,7 +37,9 @@ use rtc::peer_connection::configuration::setting_engine::{
 };
 use rtc::peer_connection::event::RTCPeerConnectionIceEvent;
 use rtc::peer_connection::transport::RTCIceCandidateInit;
-use rtc::peer_connection::transport::{RTCIceCandidatePair, RTCIceCandidateType, RTCIceServer};
+use rtc::peer_connection::transport::{
+    RTCDtlsRole, RTCIceCandidatePair, RTCIceCandidateType, RTCIceServer,
+};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind, TYPE_RTCP_FB_NACK,
@@ -519,6 +521,13 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
     // interfaces there are now): after a handover the old sockets are bound to an address
     // that is gone.
     let mut settings = SettingEngineBuilder::default()
+        // The offerer is the DTLS client. It controls ICE, so it has a pair to send on
+        // only after the answerer has one: its ClientHello never comes before the
+        // answerer takes packets. Made the other way round, the answerer's ClientHello
+        // could come before the offerer had its pair, be dropped, and the handshake
+        // waited for DTLS's 1 s retransmission (a second more to connect on a 120 ms
+        // round trip).
+        .with_answering_dtls_role(RTCDtlsRole::Server)
         .with_ice_connection_attempts(Some(Duration::from_millis(25)), Some(56))
         .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
         .with_discard_local_candidates_during_ice_restart(true)

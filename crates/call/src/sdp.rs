@@ -223,17 +223,24 @@ pub fn makes_us_passive(answer: &str) -> bool {
         .any(|line| line.trim_end() == "a=setup:active")
 }
 
-/// Our answer to a renegotiating offer, with the DTLS role this connection already has.
+/// Whether our own answer makes us the DTLS server (`a=setup:passive`).
+pub fn answers_passive(answer: &str) -> bool {
+    answer
+        .lines()
+        .any(|line| line.trim_end() == "a=setup:passive")
+}
+
+/// Our answer to a renegotiating offer, with the DTLS role this connection already has
+/// (`passive`: we are its server).
 ///
-/// webrtc 0.21 answers every offer `a=setup:active`, but a connection keeps the role it
-/// took the first time (RFC 8842 §5.5): when the other side answered our first offer
-/// `active` ([`makes_us_passive`]), we are `passive` for good, and a browser refuses an
-/// answer that says otherwise ("Failed to set SSL role").
+/// webrtc 0.21 answers every offer with the one role it is set to answer with, but a
+/// connection keeps the role it took the first time (RFC 8842 §5.5), and a browser
+/// refuses an answer that says otherwise ("Failed to set SSL role").
 pub fn keep_dtls_role(answer: &str, passive: bool) -> String {
     if passive {
         answer.replace("a=setup:active", "a=setup:passive")
     } else {
-        answer.to_owned()
+        answer.replace("a=setup:passive", "a=setup:active")
     }
 }
 
@@ -285,8 +292,13 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\na=msid:screen vide
         assert!(makes_us_passive(answer));
         assert!(!makes_us_passive(&answer.replace("active", "passive")));
         assert!(keep_dtls_role(answer, true).contains("a=setup:passive"));
-        // They offered first (actpass) and we answered active: nothing changes.
         assert_eq!(keep_dtls_role(answer, false), answer);
+        // We answered their first offer passive: a later answer of ours stays passive;
+        // the client's role stays the client's.
+        let ours = answer.replace("active", "passive");
+        assert!(answers_passive(&ours) && !answers_passive(answer));
+        assert_eq!(keep_dtls_role(&ours, true), ours);
+        assert_eq!(keep_dtls_role(&ours, false), answer);
     }
 
     #[test]

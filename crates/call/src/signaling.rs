@@ -76,6 +76,8 @@ pub struct Joined {
     pub rejoined: bool,
     /// What to present to take this connection's place after the next reconnection.
     pub resume: Option<Resume>,
+    /// How long the server took to answer the join.
+    pub round_trip: std::time::Duration,
 }
 
 /// What happens on the signaling connection.
@@ -280,6 +282,7 @@ async fn open_and_join(
             resume: resume.clone(),
             token: config.token.clone(),
         };
+        let sent = std::time::Instant::now();
         ws.send(Message::Text(join.to_json().into()))
             .await
             .map_err(|e| SignalingError::Unreachable {
@@ -307,6 +310,7 @@ async fn open_and_join(
                         peers,
                         ice_servers,
                         rejoined,
+                        round_trip: sent.elapsed(),
                     };
                     return Ok((ws, joined));
                 }
