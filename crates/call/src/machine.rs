@@ -321,8 +321,8 @@ impl CallMachine {
         .min()
     }
 
-    /// Time has come to `now`: the connect timeout, the set duration or reconnecting
-    /// may have run out, or an ICE restart be due.
+    /// Time has come to `now`: held remote candidates may go in; the connect timeout,
+    /// the set duration or reconnecting may have run out, or an ICE restart be due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.link.hold_candidates_until.is_some_and(|d| now >= d) {
             self.release_candidates();
