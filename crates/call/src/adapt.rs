@@ -11,9 +11,10 @@
 //! ([`crate::feedback::QueueDelay`]) showing packets waiting over 50 ms, or the
 //! round-trip time 80 ms above the smallest seen (a coarser, slower sign). Then, as
 //! GCC does on overuse, the target goes to 85% of what the receiver gets (the path's
-//! rate while a queue stands), or down 15% when that is unknown; and loss above 10%
-//! cuts it below what got through, queue or not, so the two together back off as far
-//! as the worse says.
+//! rate while a queue stands), or down 15% when that is unknown, and holds while that
+//! queue drains (GCC's hold state: cut again each second of the drain, the target ended
+//! at half the link); and loss above 10% cuts it below what got through, queue or not,
+//! so the two together back off as far as the worse says.
 //!
 //! The other way round, GCC's delay half reads jitter (packets reordered on a lossy,
 //! jittery path) as a queue and sinks the estimate step by step. So while the path
@@ -36,6 +37,9 @@ pub const MAX_RISE: f64 = 1.08;
 const HIGH_LOSS: f64 = 0.10;
 /// Reported loss above which the target holds.
 const LOW_LOSS: f64 = 0.02;
+/// How long (ms) a clean path keeps the rate where the link last gave out in mind (the
+/// target only creeps near it); then the climb is the plain one again.
+const CAPACITY_MEMORY_MS: u64 = 5_000;
 /// For this long after the start (ms) a low estimate alone does not step down.
 const GRACE_MS: u64 = 5_000;
 /// Round-trip time above the smallest seen (ms) that means a queue is building.
@@ -112,6 +116,12 @@ pub struct Adaptation {
     last: Option<(f64, u64)>,
     /// The target when loss last forced a back-off: about what the link carries.
     capacity: Option<f64>,
+    /// Whether the target backed off for the queue there is now.
+    cut_for_queue: bool,
+    /// Since when (ms) the path has shown no queue and no more than low loss.
+    clean_since: Option<u64>,
+    /// The queue the last update saw (ms).
+    last_queue_ms: f64,
     /// The smallest round-trip time seen, ms.
     min_rtt_ms: f64,
     /// When the first update came, ms.
@@ -139,6 +149,9 @@ impl Adaptation {
             level: 0,
             last: None,
             capacity: None,
+            cut_for_queue: false,
+            clean_since: None,
+            last_queue_ms: 0.0,
             min_rtt_ms: f64::INFINITY,
             started_ms: None,
             starved_since: None,
@@ -186,9 +199,23 @@ impl Adaptation {
             if self.capacity.is_some_and(|c| last > 1.5 * c) {
                 self.capacity = None; // got well past it without loss: the link changed
             }
+            // Clean for a while: what gave out then (measured behind a queue, with
+            // feedback late) no longer holds the climb back to a creep.
+            if self
+                .clean_since
+                .is_some_and(|t| now_ms.saturating_sub(t) >= CAPACITY_MEMORY_MS)
+            {
+                self.capacity = None;
+            }
             let next = if queued || loss > HIGH_LOSS {
                 let mut next = last;
-                if queued {
+                // A queue already draining since the last back-off for it is that
+                // back-off at work: cutting again for it (a 50-packet queue behind
+                // 500 kbit/s takes a second or more to drain) left the target at half
+                // the link.
+                let draining =
+                    self.cut_for_queue && queue_ms > 0.0 && queue_ms < 0.9 * self.last_queue_ms;
+                if queued && !draining {
                     // Below what the path carries now, where known.
                     let carries = delivered_bps - f64::from(self.audio_bps);
                     next = 0.85
@@ -197,13 +224,25 @@ impl Adaptation {
                         } else {
                             last
                         };
-                    self.capacity = Some(next / 0.85 * 0.9);
+                    // What the path carried while the queue stood is its rate: the
+                    // climb back creeps only near it (remembering our own cut there,
+                    // compounded over a few seconds of queue, left the target creeping
+                    // up from a third of the link).
+                    self.capacity = Some(if carries > 0.0 {
+                        carries
+                    } else {
+                        next / 0.85 * 0.9
+                    });
+                    self.cut_for_queue = true;
                 }
                 if loss > HIGH_LOSS {
                     // Below what got through of what was really sent, and remember it
                     // as the capacity.
                     let sent = if sent_bps > 0.0 { sent_bps } else { last };
-                    let carried = sent * (1.0 - loss);
+                    // Or what the receiver got, where transport feedback says: the
+                    // link's rate, when what we send has already been cut below it.
+                    let carried =
+                        (sent * (1.0 - loss)).max(delivered_bps - f64::from(self.audio_bps));
                     self.capacity = Some(self.capacity.map_or(carried, |c| c.min(carried)));
                     next = next.min((last * (1.0 - 0.5 * loss)).min(0.9 * carried));
                 }
@@ -219,6 +258,13 @@ impl Adaptation {
             video_bps = video_bps.min(next).clamp(min, max);
         }
         self.last = Some((video_bps, now_ms));
+        self.last_queue_ms = queue_ms;
+        self.cut_for_queue &= queued;
+        self.clean_since = if queued || loss > LOW_LOSS {
+            None
+        } else {
+            self.clean_since.or(Some(now_ms))
+        };
         // Down as soon as the estimate is far too low, or the encoder cannot get down
         // to the target at this size (it overshoots by half) on a congested path; up
         // only once the climb itself has reached a rate the bigger picture can use.
@@ -320,6 +366,65 @@ mod tests {
             ..sig(1_000_000.0, 0.0, 120.0)
         };
         assert!(c.update(1_000, jittery).video_bps >= before);
+    }
+
+    #[test]
+    fn a_queue_draining_after_a_back_off_is_not_cut_for_again_but_one_that_stays_is() {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        for s in 0..30 {
+            a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0));
+        }
+        let queue = |queue_ms| Signals {
+            queue_ms,
+            delivered_bps: 500_000.0,
+            sent_bps: 900_000.0,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        let cut = a.update(30_000, queue(800.0)).video_bps;
+        assert_eq!(f64::from(cut), (0.85 * (500_000.0 - 32_000.0_f64)).floor());
+        // The next seconds the queue drains: the target holds.
+        assert_eq!(a.update(31_000, queue(500.0)).video_bps, cut);
+        assert_eq!(a.update(32_000, queue(200.0)).video_bps, cut);
+        // A queue that stops draining is cut for again.
+        assert!(a.update(33_000, queue(190.0)).video_bps < cut);
+    }
+
+    #[test]
+    fn after_a_queue_the_target_climbs_back_fast_to_near_what_the_path_carried_then_creeps() {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        a.update(0, sig(3_000_000.0, 0.0, 2.0));
+        // Seconds of queue behind a 500 kbit/s link: cut after cut.
+        let mut t = 1_000;
+        // The queue overflows in the last of them: loss, of what we send after the cuts.
+        for (queue_ms, loss, sent_bps) in [
+            (900.0, 0.0, 700_000.0),
+            (1_000.0, 0.0, 500_000.0),
+            (1_100.0, 0.13, 258_000.0),
+        ] {
+            let queued = Signals {
+                queue_ms,
+                delivered_bps: 470_000.0,
+                sent_bps,
+                ..sig(3_000_000.0, loss, 2.0)
+            };
+            a.update(t, queued);
+            t += 1_000;
+        }
+        let carried = 470_000.0 - 32_000.0;
+        let mut target = 0.0;
+        for _ in 0..4 {
+            target = f64::from(a.update(t, sig(3_000_000.0, 0.0, 2.0)).video_bps);
+            t += 1_000;
+        }
+        assert!(
+            (0.9 * carried..carried).contains(&target),
+            "{target}: back near the {carried} carried within 4 s, not creeping up from far below"
+        );
+        let next = f64::from(a.update(t, sig(3_000_000.0, 0.0, 2.0)).video_bps);
+        assert_eq!(next - target, 5_000.0, "it creeps there");
+        // Clean for a while, the path's rate then is forgotten: the plain climb again.
+        let after = f64::from(a.update(t + 1_000, sig(3_000_000.0, 0.0, 2.0)).video_bps);
+        assert!(after > 1.07 * next, "{after} after {next}");
     }
 
     #[test]
