@@ -122,12 +122,11 @@ impl ChannelReady {
 
 /// Whether a text frame is the other peer's `ready`.
 pub fn is_ready(data: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Kind<'a> {
-        #[serde(rename = "type", borrow)]
-        kind: std::borrow::Cow<'a, str>,
-    }
-    data.len() < 256 && serde_json::from_slice::<Kind<'_>>(data).is_ok_and(|k| k.kind == "ready")
+    data.len() < 256
+        && std::str::from_utf8(data)
+            .ok()
+            .and_then(|text| crate::chat::message_type(text).ok())
+            .is_some_and(|kind| kind == "ready")
 }
 
 #[cfg(test)]

@@ -80,11 +80,15 @@ struct Wire<'a> {
     ts: Option<u64>,
 }
 
-/// Only the `type` of a frame, to tell chat lines from other messages.
-#[derive(Deserialize)]
-struct Kind {
-    #[serde(rename = "type")]
-    kind: String,
+/// The `type` of a text frame on the call's data channel (a JSON object with a string
+/// `type`), or why it has none.
+pub fn message_type(text: &str) -> Result<std::borrow::Cow<'_, str>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Kind<'_>>(text).map(|k| k.kind)
 }
 
 /// The text checked for sending: not empty, not too long.
@@ -119,8 +123,8 @@ pub fn decode(data: &[u8], is_string: bool) -> Result<Option<ChatMessage>, ChatE
         return Err(ChatError::NotText);
     }
     let text = std::str::from_utf8(data).map_err(|_| ChatError::NotText)?;
-    let kind: Kind = serde_json::from_str(text).map_err(|e| ChatError::Malformed(e.to_string()))?;
-    if kind.kind != "chat" {
+    let kind = message_type(text).map_err(|e| ChatError::Malformed(e.to_string()))?;
+    if kind != "chat" {
         return Ok(None);
     }
     let wire: Wire<'_> =

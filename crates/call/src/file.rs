@@ -124,13 +124,8 @@ impl FileMessage {
     /// A transfer-control message from a text frame; `Ok(None)` for a message of another
     /// type (chat), an error for a `file-*` message with wrong fields.
     pub fn decode(text: &str) -> Result<Option<Self>, String> {
-        #[derive(Deserialize)]
-        struct Kind<'a> {
-            #[serde(rename = "type", borrow)]
-            kind: std::borrow::Cow<'a, str>,
-        }
-        let kind: Kind<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        if !kind.kind.starts_with("file-") {
+        let kind = crate::chat::message_type(text).map_err(|e| e.to_string())?;
+        if !kind.starts_with("file-") {
             return Ok(None);
         }
         serde_json::from_str(text)

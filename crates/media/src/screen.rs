@@ -252,32 +252,51 @@ pub fn packed_to_i420(
     };
     let mut frame = VideoFrame::black(w, h);
     frame.capture_us = capture_us;
-    let cw = frame.chroma_width();
-    let (y, u, v) = frame.planes_mut();
-    let mut planar = YuvPlanarImageMut {
-        y_plane: yuvutils_rs::BufferStoreMut::Borrowed(y),
+    convert_rows(data, stride, layout, &mut frame, (0, h))?;
+    Ok(frame)
+}
+
+/// Converts rows `from..to` (`from` even) of the packed pixels `data` (rows `stride`
+/// bytes apart, whole rows to `to`) into the same rows of `picture`.
+fn convert_rows(
+    data: &[u8],
+    stride: usize,
+    layout: PackedLayout,
+    picture: &mut VideoFrame,
+    (from, to): (u32, u32),
+) -> Result<(), MediaError> {
+    let (w, cw) = (picture.width(), picture.chroma_width());
+    let (y, u, v) = picture.planes_mut();
+    let (luma, chroma) = (w as usize, cw as usize);
+    let (chroma_from, chroma_to) = (from as usize / 2, (to as usize).div_ceil(2));
+    let (from, to) = (from as usize, to as usize);
+    let mut band = YuvPlanarImageMut {
+        y_plane: yuvutils_rs::BufferStoreMut::Borrowed(&mut y[from * luma..to * luma]),
         y_stride: w,
-        u_plane: yuvutils_rs::BufferStoreMut::Borrowed(u),
+        u_plane: yuvutils_rs::BufferStoreMut::Borrowed(
+            &mut u[chroma_from * chroma..chroma_to * chroma],
+        ),
         u_stride: cw,
-        v_plane: yuvutils_rs::BufferStoreMut::Borrowed(v),
+        v_plane: yuvutils_rs::BufferStoreMut::Borrowed(
+            &mut v[chroma_from * chroma..chroma_to * chroma],
+        ),
         v_stride: cw,
         width: w,
-        height: h,
+        height: (to - from) as u32,
     };
     let convert = match layout {
         PackedLayout::Bgrx => yuvutils_rs::bgra_to_yuv420,
         PackedLayout::Rgbx => yuvutils_rs::rgba_to_yuv420,
     };
     convert(
-        &mut planar,
-        data,
+        &mut band,
+        &data[from * stride..to * stride],
         stride as u32,
         YuvRange::Limited,
         YuvStandardMatrix::Bt601,
         YuvConversionMode::Balanced,
     )
-    .map_err(|e| MediaError::Screen(format!("conversion: {e}")))?;
-    Ok(frame)
+    .map_err(|e| MediaError::Screen(format!("conversion: {e}")))
 }
 
 /// The share picker's thumbnails fit in this box.
@@ -840,9 +859,9 @@ impl X11Capture {
             under
         });
         let converted = match &mut changes.picture {
-            Some(picture) => merge_rows(rows, h)
-                .into_iter()
-                .try_for_each(|band| convert_rows(pixels, picture, band)),
+            Some(picture) => merge_rows(rows, h).into_iter().try_for_each(|band| {
+                convert_rows(pixels, w as usize * 4, PackedLayout::Bgrx, picture, band)
+            }),
             None => bgrx_to_i420(pixels, w, h, 0).map(|p| changes.picture = Some(p)),
         };
         if let Some(under) = under {
@@ -1071,39 +1090,6 @@ fn merge_rows(mut rows: Vec<(u32, u32)>, height: u32) -> Vec<(u32, u32)> {
         }
     }
     merged
-}
-
-/// Converts rows `from..to` (even) of the BGRx `pixels` (rows packed, the picture's
-/// width) into the same rows of `picture`.
-fn convert_rows(
-    pixels: &[u8],
-    picture: &mut VideoFrame,
-    (from, to): (u32, u32),
-) -> Result<(), MediaError> {
-    let (w, cw) = (picture.width(), picture.chroma_width());
-    let (y, u, v) = picture.planes_mut();
-    let (luma, chroma) = (w as usize, cw as usize);
-    let (from, to) = (from as usize, to as usize);
-    let mut band = YuvPlanarImageMut {
-        y_plane: yuvutils_rs::BufferStoreMut::Borrowed(&mut y[from * luma..to * luma]),
-        y_stride: w,
-        u_plane: yuvutils_rs::BufferStoreMut::Borrowed(&mut u[from / 2 * chroma..to / 2 * chroma]),
-        u_stride: cw,
-        v_plane: yuvutils_rs::BufferStoreMut::Borrowed(&mut v[from / 2 * chroma..to / 2 * chroma]),
-        v_stride: cw,
-        width: w,
-        height: (to - from) as u32,
-    };
-    let stride = luma * 4;
-    yuvutils_rs::bgra_to_yuv420(
-        &mut band,
-        &pixels[from * stride..to * stride],
-        stride as u32,
-        YuvRange::Limited,
-        YuvStandardMatrix::Bt601,
-        YuvConversionMode::Balanced,
-    )
-    .map_err(|e| MediaError::Screen(format!("conversion: {e}")))
 }
 
 /// The most rectangles copied one by one; past it, their bounding box is copied.
