@@ -274,7 +274,14 @@ impl Adaptation {
         // being low then, unless the path shows congestion.
         let settled =
             congested || now_ms.saturating_sub(*self.started_ms.get_or_insert(now_ms)) >= GRACE_MS;
-        let starved = (settled && allowed < self.need(self.level) / 2.0) || overshooting;
+        // Starved by the estimate, or, on a congested path, by our own cuts for its
+        // queue or loss (the GCC of webrtc 0.21 may go on climbing behind a bottleneck).
+        let room = if congested {
+            video_bps.min(allowed)
+        } else {
+            allowed
+        };
+        let starved = (settled && room < self.need(self.level) / 2.0) || overshooting;
         let roomy = self.level > 0 && video_bps > self.need(self.level - 1);
         self.starved_since = if starved {
             self.starved_since.or(Some(now_ms))
@@ -307,6 +314,65 @@ impl Adaptation {
     }
 }
 
+/// Transport feedback later than this (ms beyond its usual, see
+/// [`crate::feedback::Lateness`]) means a queue stands on the path: pictures are held
+/// back until it drains, as a congestion window holds back what it would send.
+const LATE_MS: f64 = 300.0;
+/// The least share of the target the pushback leaves the encoder.
+const MIN_SHARE: f64 = 0.1;
+
+/// What the pushback says for one picture.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Push {
+    /// Share of the adaptation's target to encode at, [`MIN_SHARE`]..=1.
+    pub share: f64,
+    /// Hold this picture back: the path has not yet taken what went before.
+    pub hold: bool,
+}
+
+/// Congestion-window pushback, asked every picture: while transport feedback is late
+/// (a queue the once-a-second [`Adaptation`] reads only from seconds-old signals),
+/// pictures are held back, and the encoder's share of the target falls (to 30% a
+/// second); once feedback is on time again it climbs back (doubling a second). Behind
+/// a link that drops to a sixth of its rate, the queue then drains in seconds where
+/// cutting the target once a second kept it full.
+#[derive(Debug, Clone)]
+pub struct Pushback {
+    share: f64,
+    last_ms: Option<u64>,
+}
+
+impl Default for Pushback {
+    fn default() -> Self {
+        Self {
+            share: 1.0,
+            last_ms: None,
+        }
+    }
+}
+
+impl Pushback {
+    /// The push at `now_ms` for feedback `late_ms` later than usual (`None`: none is
+    /// coming, the path is out: nothing held, the share kept).
+    pub fn update(&mut self, now_ms: u64, late_ms: Option<f64>) -> Push {
+        let seconds = self
+            .last_ms
+            .map_or(0.0, |t| (now_ms.saturating_sub(t) as f64 / 1000.0).min(1.0));
+        self.last_ms = Some(now_ms);
+        let hold = late_ms.is_some_and(|late| late > LATE_MS);
+        let factor: f64 = match late_ms {
+            _ if hold => 0.3,
+            Some(late) if late < LATE_MS / 2.0 => 2.0,
+            _ => 1.0,
+        };
+        self.share = (self.share * factor.powf(seconds)).clamp(MIN_SHARE, 1.0);
+        Push {
+            share: self.share,
+            hold,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +385,64 @@ mod tests {
             sent_bps: 0.0,
             queue_ms: 0.0,
             delivered_bps: 0.0,
+        }
+    }
+
+    #[test]
+    fn late_feedback_holds_pictures_back_and_lowers_the_share_until_it_is_on_time() {
+        let mut p = Pushback::default();
+        // On time (jitter and the receiver's batching): full share, nothing held.
+        for i in 0..30 {
+            let push = p.update(i * 33, Some(120.0));
+            assert_eq!(
+                push,
+                Push {
+                    share: 1.0,
+                    hold: false
+                }
+            );
+        }
+        // Late by more than the window: held, and the share falls 30% a second.
+        let mut t = 29 * 33 + 33;
+        let mut push = p.update(t, Some(400.0));
+        assert!(push.hold);
+        for _ in 0..30 {
+            t += 1_000 / 30;
+            push = p.update(t, Some(800.0));
+            assert!(push.hold);
+        }
+        assert!((0.29..0.32).contains(&push.share), "{push:?}");
+        // Never below the floor.
+        for _ in 0..90 {
+            t += 1_000 / 30;
+            push = p.update(t, Some(2_000.0));
+        }
+        assert_eq!(push.share, MIN_SHARE);
+        // Silence (the path is out): nothing held, the share kept.
+        t += 33;
+        assert_eq!(
+            p.update(t, None),
+            Push {
+                share: MIN_SHARE,
+                hold: false
+            }
+        );
+        // Between on time and late: sent, the share holds.
+        t += 33;
+        assert_eq!(
+            p.update(t, Some(200.0)),
+            Push {
+                share: MIN_SHARE,
+                hold: false
+            }
+        );
+        // On time: it doubles a second back to the full share.
+        t += 1_000;
+        let push = p.update(t, Some(50.0));
+        assert!((0.19..0.21).contains(&push.share), "{push:?}");
+        for expected in [0.4, 0.8, 1.0] {
+            t += 1_000;
+            assert!((p.update(t, Some(50.0)).share - expected).abs() < 0.01);
         }
     }
 
@@ -609,6 +733,27 @@ mod tests {
             .last()
             .unwrap();
         assert_ne!(decision.step, LADDER[0]);
+    }
+
+    #[test]
+    fn a_target_cut_far_below_the_pictures_need_for_a_queue_steps_down_while_the_estimate_climbs() {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        for s in 0..10 {
+            a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0));
+        }
+        // The link drops to 300 kbit/s: a standing queue, the target cut below what
+        // the receiver gets, while GCC's estimate (webrtc 0.21) goes on climbing.
+        let queued = |t: u64| Signals {
+            queue_ms: 600.0,
+            delivered_bps: 250_000.0,
+            sent_bps: 200_000.0,
+            ..sig(3_000_000.0 + t as f64, 0.0, 2.0)
+        };
+        let mut steps = Vec::new();
+        for t in (10_000..=12_000).step_by(1_000) {
+            steps.push(a.update(t, queued(t)).step);
+        }
+        assert_eq!(steps, [LADDER[0], LADDER[1], LADDER[1]]);
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub struct Feedback {
     delivered_bps: AtomicU64,
     nacked_packets: AtomicU64,
     reports: Mutex<HashMap<u32, StreamReport>>,
+    lateness: Mutex<Lateness>,
 }
 
 impl Feedback {
@@ -69,6 +70,12 @@ impl Feedback {
     /// Packets the remote asked us to send again (NACKed sequence numbers).
     pub fn nacked_packets(&self) -> u64 {
         self.nacked_packets.load(Ordering::Relaxed)
+    }
+
+    /// How much later than usual transport feedback is at `now` (`None` while none
+    /// comes): see [`Lateness`].
+    pub fn late(&self, now: Instant) -> Option<Duration> {
+        self.lateness.lock().ok()?.late(now)
     }
 
     /// The latest report the remote sent about our stream `ssrc`.
@@ -274,6 +281,57 @@ impl QueueDelay {
     }
 }
 
+/// Feedback that has stopped coming for this long is silent, not late: the path is out
+/// (or the remote sends none), and a sender holding back for it would only come back
+/// later once the path does. A queue still lets feedback through, every ~100 ms, only
+/// about older packets.
+const FEEDBACK_SILENT: Duration = Duration::from_millis(500);
+
+/// How late transport feedback is (a plain type: each feedback's arrival and the newest
+/// departure it reports go in). A feedback usually comes a round trip plus the
+/// receiver's batching (~100 ms) after the newest packet it reports; the least of that
+/// over the last [`BASE_WINDOW`] is the usual, and how far the time since the newest
+/// reported departure lies beyond it is how late the feedback now is. Late feedback is
+/// the first sign of a queue on the path, ours or the one the feedback comes back
+/// through: both directions' queues fill behind a bottleneck, and then every other
+/// signal (the queue our packets waited in, loss, the round trip) arrives seconds old.
+#[derive(Debug, Default)]
+pub struct Lateness {
+    /// The newest departure any feedback has reported.
+    newest: Option<Instant>,
+    /// (arrival, arrival − newest departure reported) of recent feedbacks, oldest first.
+    delays: VecDeque<(Instant, Duration)>,
+}
+
+impl Lateness {
+    /// A feedback arrived at `now` reporting packets up to the `newest` departure.
+    pub fn on_feedback(&mut self, now: Instant, newest: Instant) {
+        let newest = self.newest.map_or(newest, |n| n.max(newest));
+        self.newest = Some(newest);
+        self.delays
+            .push_back((now, now.saturating_duration_since(newest)));
+        while self
+            .delays
+            .front()
+            .is_some_and(|(at, _)| now.saturating_duration_since(*at) > BASE_WINDOW)
+        {
+            self.delays.pop_front();
+        }
+    }
+
+    /// How much later than usual feedback is at `now`; `None` before any, and while
+    /// none has come for [`FEEDBACK_SILENT`].
+    pub fn late(&self, now: Instant) -> Option<Duration> {
+        let newest = self.newest?;
+        let (last, _) = self.delays.back()?;
+        if now.saturating_duration_since(*last) > FEEDBACK_SILENT {
+            return None;
+        }
+        let usual = self.delays.iter().map(|d| d.1).min()?;
+        Some(now.saturating_duration_since(newest).saturating_sub(usual))
+    }
+}
+
 /// A bandwidth estimator that publishes its target bitrate to a [`Feedback`], and
 /// gives the pacer (which follows `target_bitrate`) [`PACING_FACTOR`] times that.
 pub struct ReportingEstimator<E> {
@@ -317,6 +375,12 @@ impl<E: BandwidthEstimator> BandwidthEstimator for ReportingEstimator<E> {
         self.feedback
             .delivered_bps
             .store(self.queue.delivered_bps().to_bits(), Ordering::Relaxed);
+        if let (Some(newest), Ok(mut lateness)) = (
+            reports.iter().map(|r| r.departure).max(),
+            self.feedback.lateness.lock(),
+        ) {
+            lateness.on_feedback(now, newest);
+        }
     }
 
     fn target_bitrate(&self) -> f64 {
@@ -387,6 +451,35 @@ mod tests {
         // Lost packets (no arrival) count for neither.
         q.on_feedback([(start + ms(2_000), None, 1_000)]);
         assert!((954.0..=956.0).contains(&q.queue_ms()));
+    }
+
+    #[test]
+    fn feedback_is_late_by_how_long_it_stays_away_beyond_its_usual_round_trip() {
+        let start = Instant::now();
+        let ms = |n: u64| Duration::from_millis(n);
+        let mut l = Lateness::default();
+        assert_eq!(l.late(start), None, "nothing heard yet");
+        // Every 100 ms a feedback reports the packets up to 40 to 140 ms before it.
+        for i in 1..=50 {
+            let at = start + ms(100 * i);
+            l.on_feedback(at, at - ms(40 + 100 * (i % 2)));
+        }
+        let last = start + ms(5_000);
+        assert_eq!(
+            l.late(last),
+            Some(ms(0)),
+            "the usual is the quickest: 40 ms"
+        );
+        assert_eq!(l.late(last + ms(60)), Some(ms(60)));
+        // Feedback that keeps coming about packets no newer (they wait in a queue):
+        // later and later.
+        for i in 1..=4 {
+            l.on_feedback(last + ms(100 * i), last - ms(500));
+        }
+        assert_eq!(l.late(last + ms(450)), Some(ms(450)));
+        // Feedback that stops coming is silence (the path is out), not lateness.
+        assert_eq!(l.late(last + ms(900)), Some(ms(900)));
+        assert_eq!(l.late(last + ms(901)), None);
     }
 
     #[test]

@@ -170,6 +170,8 @@ pub struct VideoOut {
     pub keyframes: u64,
     /// Pictures the encoder skipped or the queue dropped.
     pub dropped: u64,
+    /// Pictures held back while transport feedback came late (a queue on the path).
+    pub held: u64,
     /// Keyframe requests (PLI/FIR) received.
     pub keyframe_requests: u64,
     /// Packets the receiver asked for again (NACKed).

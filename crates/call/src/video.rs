@@ -34,7 +34,8 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::CallError;
-use crate::adapt::Step;
+use crate::adapt::{Pushback, Step};
+use crate::feedback::Feedback;
 use crate::jitter::{Assembled, AssemblerConfig, FrameAssembler, RtpIn};
 use crate::keyframe::{
     ANSWER_INTERVAL, KeyframeRequestLimiter, REQUEST_INTERVAL, is_keyframe_request,
@@ -124,6 +125,8 @@ counters! {
         keyframes_sent,
         /// Pictures the encoder skipped or the queue dropped.
         frames_dropped,
+        /// Pictures held back while transport feedback came late (a queue on the path).
+        frames_held,
         /// Keyframe requests (PLI/FIR) received.
         keyframe_requests,
         /// Encoded bytes written.
@@ -225,9 +228,20 @@ pub struct VideoControl {
     bitrate_bps: AtomicU32,
     /// `scale << 8 | fps_divisor`, 0 for full size and rate.
     step: AtomicU32,
+    /// The transport feedback the sender pushes back on when it comes late.
+    feedback: Option<Arc<Feedback>>,
 }
 
 impl VideoControl {
+    /// Controls of a sender that holds pictures back, and lowers its bitrate, while
+    /// `feedback` comes late ([`Pushback`]).
+    pub fn with_feedback(feedback: Arc<Feedback>) -> Self {
+        Self {
+            feedback: Some(feedback),
+            ..Self::default()
+        }
+    }
+
     /// Makes the next picture a keyframe.
     pub fn request_keyframe(&self) {
         self.keyframe.store(true, Ordering::Relaxed);
@@ -421,6 +435,7 @@ impl Capture {
             fps_divisor: 1,
         };
         let mut n = 0u64;
+        let (started, mut pushback) = (Instant::now(), Pushback::default());
         while send.frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
             let picture = match source.next_frame() {
                 Ok(picture) => picture,
@@ -439,7 +454,19 @@ impl Capture {
             if n % u64::from(step.fps_divisor) != 0 {
                 continue;
             }
-            let wanted = control.bitrate_bps.load(Ordering::Relaxed);
+            let push = control.feedback.as_ref().map(|feedback| {
+                let late = feedback
+                    .late(Instant::now())
+                    .map(|l| l.as_secs_f64() * 1000.0);
+                pushback.update(started.elapsed().as_millis() as u64, late)
+            });
+            if push.is_some_and(|p| p.hold) {
+                counters.frames_held.bump();
+                continue;
+            }
+            // In 5% steps, so the encoder is not reconfigured every picture.
+            let share = push.map_or(1.0, |p| (p.share * 20.0).round() / 20.0);
+            let wanted = (f64::from(control.bitrate_bps.load(Ordering::Relaxed)) * share) as u32;
             if wanted != 0 && wanted != bitrate {
                 bitrate = wanted;
                 encoder.submit(EncoderJob::Bitrate(bitrate));

@@ -308,9 +308,9 @@ pub fn brief(lines: &[Value]) -> String {
         .map(|l| {
             let (o, i) = (&l["video_out"], &l["video_in"]);
             format!(
-                "t={} {} out: {}kbps {}fps {}x{} target {} est {} loss {}% | in: {}fps {}kbps lost {} kf-req {} gap {}ms nacks {} renacked {} rtt {}",
+                "t={} {} out: {}kbps {}fps {}x{} target {} est {} loss {}% held {} | in: {}fps {}kbps lost {} kf-req {} gap {}ms nacks {} renacked {} rtt {}",
                 l["t"], l["state"], o["kbps"], o["fps"], o["width"], o["height"], o["target_kbps"],
-                o["estimate_kbps"], o["loss_pct"], i["fps"], i["kbps"], i["lost_frames"],
+                o["estimate_kbps"], o["loss_pct"], o["held"], i["fps"], i["kbps"], i["lost_frames"],
                 i["keyframe_requests"], i["longest_gap_ms"], i["nacks"], i["renacked"],
                 l["ice"]["rtt_ms"]
             )
