@@ -22,10 +22,7 @@
 //! join → first remote picture. The figures are the median of the runs, with their
 //! range.
 //!
-//! Flags: `--profiles a,b` (default all: clean, loss2, loss5, bursty, rtt120, blackout,
-//! bottleneck, step), `--pairings pp,cc,cp` (default all), `--runs N` (default 3),
-//! `--seconds S` (length of each call, default 30; the blackout and the bottleneck's
-//! steps come at S/3 and 2S/3), `--log 1` (print each native peer's seconds).
+//! Flags: `--help`.
 
 #[path = "../tests/lab/mod.rs"]
 mod lab;
@@ -164,56 +161,41 @@ impl Pairing {
     }
 }
 
+/// Calls over impaired links, side by side with Chromium.
+#[derive(Debug, clap::Parser)]
 struct Args {
+    /// Link profiles to run, comma-separated (clean, loss2, loss5, bursty, rtt120,
+    /// blackout, bottleneck, step).
+    #[arg(long, value_delimiter = ',', value_parser = profile, default_value = "clean,loss2,loss5,bursty,rtt120,blackout,bottleneck,step")]
     profiles: Vec<Profile>,
+    /// Pairings, comma-separated: pp (peercall both ends), cc (Chromium both ends), cp
+    /// (Chromium calling peercall).
+    #[arg(long, value_delimiter = ',', value_parser = pairing, default_value = "pp,cc,cp")]
     pairings: Vec<Pairing>,
+    /// Runs of each profile and pairing.
+    #[arg(long, default_value_t = 3)]
     runs: u32,
+    /// Length of each call, seconds (the blackout and the steps come at S/3 and 2S/3).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(6..))]
     seconds: u32,
+    /// 1: print each native peer's seconds.
+    #[arg(long, default_value_t = 0)]
+    log: u8,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
-fn args() -> Args {
-    let mut parsed = Args {
-        profiles: profiles(),
-        pairings: vec![Pairing::Native, Pairing::Chromium, Pairing::Mixed],
-        runs: 3,
-        seconds: 30,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next();
-        match (arg.as_str(), value) {
-            ("--profiles", Some(v)) => {
-                let all = profiles();
-                parsed.profiles = v
-                    .split(',')
-                    .map(|name| {
-                        *all.iter().find(|p| p.name == name).unwrap_or_else(|| {
-                            let names: Vec<_> = all.iter().map(|p| p.name).collect();
-                            panic!("--profiles: no profile {name:?}; there are {names:?}")
-                        })
-                    })
-                    .collect();
-            }
-            ("--pairings", Some(v)) => {
-                parsed.pairings = v
-                    .split(',')
-                    .map(|p| {
-                        Pairing::parse(p)
-                            .unwrap_or_else(|| panic!("--pairings: {p:?} is not pp, cc or cp"))
-                    })
-                    .collect();
-            }
-            ("--log", Some(v)) => LOG.store(v == "1", Ordering::Relaxed),
-            ("--runs", Some(v)) => parsed.runs = v.parse().expect("--runs: a number"),
-            ("--seconds", Some(v)) => parsed.seconds = v.parse().expect("--seconds: a number"),
-            _ => {} // cargo bench passes --bench
-        }
-    }
-    assert!(
-        parsed.seconds >= 6,
-        "--seconds: at least 6 (the figures start after {WARMUP} s)"
-    );
-    parsed
+fn profile(name: &str) -> Result<Profile, String> {
+    let all = profiles();
+    all.iter().find(|p| p.name == name).copied().ok_or_else(|| {
+        let names: Vec<_> = all.iter().map(|p| p.name).collect();
+        format!("no profile {name:?}; there are {names:?}")
+    })
+}
+
+fn pairing(name: &str) -> Result<Pairing, String> {
+    Pairing::parse(name).ok_or_else(|| format!("{name:?} is not pp, cc or cp"))
 }
 
 /// One second of one side, on the bench's clock (seconds since the callee joined).
@@ -885,7 +867,8 @@ fn main() {
         eprintln!("the impaired-link benchmark builds network namespaces: run it as root");
         std::process::exit(2);
     }
-    let args = args();
+    let args = <Args as clap::Parser>::parse();
+    LOG.store(args.log == 1, Ordering::Relaxed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

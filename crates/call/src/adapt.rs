@@ -93,6 +93,9 @@ pub struct Signals {
     pub queue_ms: f64,
     /// The rate the receiver gets all our packets at, bits per second (0 when unknown).
     pub delivered_bps: f64,
+    /// How much later than usual transport feedback is, ms (0 when on time or silent):
+    /// see [`crate::feedback::Lateness`].
+    pub late_ms: f64,
 }
 
 /// What the encoder should do now.
@@ -177,12 +180,17 @@ impl Adaptation {
             sent_bps,
             queue_ms,
             delivered_bps,
+            late_ms,
         } = signals;
         if rtt_ms > 0.0 {
             self.min_rtt_ms = self.min_rtt_ms.min(rtt_ms);
         }
         // A round trip well above the smallest seen means a queue is building.
-        let queued = rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS || queue_ms > QUEUE_DELAY_MS;
+        // So does feedback that comes late: the queue's delay it would show is still
+        // on its way back.
+        let queued = rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS
+            || queue_ms > QUEUE_DELAY_MS
+            || late_ms > LATE_MS;
         // Leave headroom for packet headers and retransmissions; audio shares it. On a
         // clean path, what gets through is proof of room whatever the estimate says.
         let available = estimate_bps * HEADROOM - f64::from(self.audio_bps);
@@ -213,11 +221,16 @@ impl Adaptation {
                 // back-off at work: cutting again for it (a 50-packet queue behind
                 // 500 kbit/s takes a second or more to drain) left the target at half
                 // the link.
-                let draining =
-                    self.cut_for_queue && queue_ms > 0.0 && queue_ms < 0.9 * self.last_queue_ms;
+                // So is one the path delivers more through than both the target and
+                // what the encoder puts out: the backlog drains, however noisily its
+                // delay reads. (Not the encoder's output alone: while pictures are held
+                // back for late feedback, that is little, whatever the target.)
+                let carries = delivered_bps - f64::from(self.audio_bps);
+                let draining = self.cut_for_queue
+                    && ((queue_ms > 0.0 && queue_ms < 0.9 * self.last_queue_ms)
+                        || (carries > 0.0 && carries >= last.max(sent_bps)));
                 if queued && !draining {
                     // Below what the path carries now, where known.
-                    let carries = delivered_bps - f64::from(self.audio_bps);
                     next = 0.85
                         * if carries > 0.0 {
                             last.min(carries)
@@ -227,11 +240,17 @@ impl Adaptation {
                     // What the path carried while the queue stood is its rate: the
                     // climb back creeps only near it (remembering our own cut there,
                     // compounded over a few seconds of queue, left the target creeping
-                    // up from a third of the link).
-                    self.capacity = Some(if carries > 0.0 {
+                    // up from a third of the link). Cut again for the same queue, the
+                    // path carries what we send, already below its rate: the rate
+                    // measured first stands.
+                    let measured = if carries > 0.0 {
                         carries
                     } else {
                         next / 0.85 * 0.9
+                    };
+                    self.capacity = Some(match self.capacity {
+                        Some(c) if self.cut_for_queue => c.max(measured),
+                        _ => measured,
                     });
                     self.cut_for_queue = true;
                 }
@@ -385,6 +404,7 @@ mod tests {
             sent_bps: 0.0,
             queue_ms: 0.0,
             delivered_bps: 0.0,
+            late_ms: 0.0,
         }
     }
 
@@ -481,6 +501,21 @@ mod tests {
             (cut - 0.85 * f64::from(before)).abs() <= 1.0,
             "{cut} from {before}"
         );
+        // Feedback that comes late is a queue too, before its delay is seen.
+        let mut d = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        for s in 0..30 {
+            d.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0));
+        }
+        let late = Signals {
+            late_ms: 600.0,
+            delivered_bps: 300_000.0,
+            ..sig(3_500_000.0, 0.0, 2.0)
+        };
+        let cut = d.update(30_000, late).video_bps;
+        assert!(
+            f64::from(cut) <= 0.85 * (300_000.0 - 32_000.0) + 1.0,
+            "{cut}"
+        );
         // Jitter alone (±20 ms each way) is no queue.
         let mut c = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
         let before = c.update(0, sig(1_000_000.0, 0.0, 120.0)).video_bps;
@@ -511,6 +546,41 @@ mod tests {
         assert_eq!(a.update(32_000, queue(200.0)).video_bps, cut);
         // A queue that stops draining is cut for again.
         assert!(a.update(33_000, queue(190.0)).video_bps < cut);
+    }
+
+    #[test]
+    fn a_queue_the_path_drains_is_not_cut_for_again_and_a_second_cut_keeps_the_rate_first_measured()
+    {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        for s in 0..30 {
+            a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0));
+        }
+        let queue = |queue_ms, sent_bps, delivered_bps| Signals {
+            queue_ms,
+            delivered_bps,
+            sent_bps,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        let cut = a
+            .update(30_000, queue(800.0, 900_000.0, 500_000.0))
+            .video_bps;
+        // The queue's delay reads no lower, but the path delivers more than we now
+        // send: it drains, and the target holds.
+        let drains = queue(800.0, 400_000.0, 500_000.0);
+        assert_eq!(a.update(31_000, drains).video_bps, cut);
+        // A queue that stands while the path takes less than we send is cut for again...
+        let again = a
+            .update(32_000, queue(800.0, 420_000.0, 400_000.0))
+            .video_bps;
+        assert!(again < cut, "{again} {cut}");
+        // ...but the link's rate stays the one measured first: once the queue is gone
+        // the target climbs fast to 90% of it, where it would creep from 90% of the
+        // second measure (what we sent, already cut).
+        let mut target = 0.0;
+        for t in 33..39 {
+            target = f64::from(a.update(t * 1_000, sig(3_000_000.0, 0.0, 2.0)).video_bps);
+        }
+        assert!(target >= 0.9 * (500_000.0 - 32_000.0), "{target}");
     }
 
     #[test]

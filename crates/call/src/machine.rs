@@ -457,7 +457,11 @@ impl CallMachine {
         if !self.in_call() || self.link.remote.as_ref().is_some_and(|r| r != id) {
             return;
         }
-        if self.config.stay {
+        if self.phase == Phase::Reconnecting && !self.config.stay {
+            // Its path was lost as ours was, and it gave up first: the call ends for
+            // the lost connection, whichever side's timer ran out first.
+            self.fail(Failure::ConnectionLost);
+        } else if self.config.stay {
             self.stop_media();
             self.push(Action::SetState(CallState::Ended(EndReason::PeerLeft)));
             self.others = 0;
@@ -1091,6 +1095,20 @@ m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 H264/90000\r\n";
                 Action::StopMedia,
                 Action::CloseConnection,
                 Action::End(CallState::Ended(EndReason::PeerLeft))
+            ]
+        );
+    }
+
+    #[test]
+    fn the_peer_leaving_while_the_connection_is_lost_ends_the_call_as_connection_lost() {
+        let mut run = Run::connected_as_caller(config());
+        run.on(Input::Connection(Connection::Disconnected));
+        assert_eq!(
+            run.on(Input::PeerLeft(id("b"))),
+            [
+                Action::StopMedia,
+                Action::CloseConnection,
+                Action::End(CallState::Failed(Failure::ConnectionLost))
             ]
         );
     }

@@ -694,6 +694,10 @@ impl MediaSession {
                 sent_bps: line.video_out.kbps as f64 * 1000.0,
                 queue_ms: self.feedback.queue_ms(),
                 delivered_bps: self.feedback.delivered_bps(),
+                late_ms: self
+                    .feedback
+                    .late(Instant::now())
+                    .map_or(0.0, |late| late.as_secs_f64() * 1000.0),
             },
         );
         self.video_control.set_bitrate(decision.video_bps);
