@@ -21,6 +21,10 @@
 //! shows no queue and no more loss than GCC itself tolerates (10%), the target does
 //! not fall below what the receiver demonstrably gets: a path that delivers what we
 //! send is not congested.
+//!
+//! Between those once-a-second decisions, [`Pushback`] is asked every picture: while
+//! transport feedback comes late, pictures are held back and the encoder gets only a
+//! share of the target.
 
 use media::VideoFormat;
 

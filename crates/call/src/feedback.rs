@@ -9,7 +9,8 @@
 //! and reads the transport feedback's send and arrival times itself ([`QueueDelay`]):
 //! how long our packets now wait in a queue on the path, and the rate the receiver
 //! gets them at, every feedback (~100 ms), where the ICE round trip comes every few
-//! seconds and GCC's own delay detector of webrtc 0.21 was seen missing a bottleneck.
+//! seconds and GCC's own delay detector of webrtc 0.21 was seen missing a bottleneck;
+//! and how late the feedback itself comes ([`Lateness`]), the first sign of a queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
