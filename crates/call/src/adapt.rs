@@ -414,6 +414,17 @@ mod tests {
         }
     }
 
+    /// An adaptation after 30 clean seconds with GCC's estimate at 3 Mbit/s (the
+    /// target climbed to ~1 Mbit/s), and that target.
+    fn climbed() -> (Adaptation, u32) {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        let mut target = 0;
+        for s in 0..30 {
+            target = a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0)).video_bps;
+        }
+        (a, target)
+    }
+
     #[test]
     fn late_feedback_holds_pictures_back_and_lowers_the_share_until_it_is_on_time() {
         let mut p = Pushback::default();
@@ -474,27 +485,32 @@ mod tests {
 
     #[test]
     fn a_queue_in_the_transport_feedback_cuts_the_target_below_what_the_receiver_gets() {
-        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
         // Climbed to ~1 Mbit/s on a clean path (GCC's estimate higher still).
-        let mut target = 0;
-        for s in 0..30 {
-            target = a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0)).video_bps;
-        }
+        let (_, target) = climbed();
         assert!(target > 900_000, "{target}");
         // The link drops to 300 kbit/s: a queue builds, long before the round trip
         // (read every few seconds) or loss reports show it, and GCC's estimate keeps
-        // rising. One second of it takes the target below the path's rate.
+        // rising. One second of it takes the target below the path's rate; so does
+        // feedback that comes late, before the queue's delay is seen.
         let queued = Signals {
             queue_ms: 400.0,
             delivered_bps: 300_000.0,
             sent_bps: 950_000.0,
             ..sig(3_500_000.0, 0.0, 2.0)
         };
-        let cut = a.update(30_000, queued).video_bps;
-        assert!(
-            f64::from(cut) <= 0.85 * (300_000.0 - 32_000.0) + 1.0,
-            "{cut}"
-        );
+        let late = Signals {
+            late_ms: 600.0,
+            delivered_bps: 300_000.0,
+            ..sig(3_500_000.0, 0.0, 2.0)
+        };
+        for signals in [queued, late] {
+            let (mut a, _) = climbed();
+            let cut = a.update(30_000, signals).video_bps;
+            assert!(
+                f64::from(cut) <= 0.85 * (300_000.0 - 32_000.0) + 1.0,
+                "{cut} for {signals:?}"
+            );
+        }
         // Without the receiver's rate it is the round trip's 15%.
         let mut b = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
         let before = b.update(0, sig(1_000_000.0, 0.0, 2.0)).video_bps;
@@ -506,21 +522,6 @@ mod tests {
         assert!(
             (cut - 0.85 * f64::from(before)).abs() <= 1.0,
             "{cut} from {before}"
-        );
-        // Feedback that comes late is a queue too, before its delay is seen.
-        let mut d = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
-        for s in 0..30 {
-            d.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0));
-        }
-        let late = Signals {
-            late_ms: 600.0,
-            delivered_bps: 300_000.0,
-            ..sig(3_500_000.0, 0.0, 2.0)
-        };
-        let cut = d.update(30_000, late).video_bps;
-        assert!(
-            f64::from(cut) <= 0.85 * (300_000.0 - 32_000.0) + 1.0,
-            "{cut}"
         );
         // Jitter alone (±20 ms each way) is no queue.
         let mut c = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
@@ -535,10 +536,7 @@ mod tests {
 
     #[test]
     fn a_queue_draining_after_a_back_off_is_not_cut_for_again_but_one_that_stays_is() {
-        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
-        for s in 0..30 {
-            a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0));
-        }
+        let (mut a, _) = climbed();
         let queue = |queue_ms| Signals {
             queue_ms,
             delivered_bps: 500_000.0,
@@ -557,10 +555,7 @@ mod tests {
     #[test]
     fn a_queue_the_path_drains_is_not_cut_for_again_and_a_second_cut_keeps_the_rate_first_measured()
     {
-        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
-        for s in 0..30 {
-            a.update(s * 1_000, sig(3_000_000.0, 0.0, 2.0));
-        }
+        let (mut a, _) = climbed();
         let queue = |queue_ms, sent_bps, delivered_bps| Signals {
             queue_ms,
             delivered_bps,

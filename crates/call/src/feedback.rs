@@ -73,10 +73,11 @@ impl Feedback {
         self.nacked_packets.load(Ordering::Relaxed)
     }
 
-    /// How much later than usual transport feedback is at `now` (`None` while none
+    /// How much later than usual transport feedback is at `now`, ms (`None` while none
     /// comes): see [`Lateness`].
-    pub fn late(&self, now: Instant) -> Option<Duration> {
-        self.lateness.lock().ok()?.late(now)
+    pub fn late_ms(&self, now: Instant) -> Option<f64> {
+        let late = self.lateness.lock().ok()?.late(now)?;
+        Some(late.as_secs_f64() * 1000.0)
     }
 
     /// The latest report the remote sent about our stream `ssrc`.

@@ -417,7 +417,7 @@ impl MediaSession {
             ),
             options: options.clone(),
             pc,
-            video_control: Arc::new(VideoControl::with_feedback(Arc::clone(&feedback))),
+            video_control: Arc::new(VideoControl::new(Arc::clone(&feedback))),
             feedback,
             tracks,
             relays,
@@ -485,7 +485,7 @@ impl MediaSession {
             ssrc,
             source: Mutex::new(Some(source)),
             started: false,
-            control: Arc::new(VideoControl::with_feedback(Arc::clone(&self.feedback))),
+            control: Arc::new(VideoControl::new(Arc::clone(&self.feedback))),
             counters: Arc::default(),
             previous: (Instant::now(), VideoSendSnapshot::default()),
         });
@@ -694,10 +694,7 @@ impl MediaSession {
                 sent_bps: line.video_out.kbps as f64 * 1000.0,
                 queue_ms: self.feedback.queue_ms(),
                 delivered_bps: self.feedback.delivered_bps(),
-                late_ms: self
-                    .feedback
-                    .late(Instant::now())
-                    .map_or(0.0, |late| late.as_secs_f64() * 1000.0),
+                late_ms: self.feedback.late_ms(Instant::now()).unwrap_or(0.0),
             },
         );
         self.video_control.set_bitrate(decision.video_bps);

@@ -221,7 +221,7 @@ const UNIT_QUEUE: usize = 8;
 const DECODER_QUEUE: usize = 16;
 
 /// Live controls of a video sender, shared by the call engine and the capture thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct VideoControl {
     keyframe: AtomicBool,
     stop: AtomicBool,
@@ -229,16 +229,19 @@ pub struct VideoControl {
     /// `scale << 8 | fps_divisor`, 0 for full size and rate.
     step: AtomicU32,
     /// The transport feedback the sender pushes back on when it comes late.
-    feedback: Option<Arc<Feedback>>,
+    feedback: Arc<Feedback>,
 }
 
 impl VideoControl {
     /// Controls of a sender that holds pictures back, and lowers its bitrate, while
     /// `feedback` comes late ([`Pushback`]).
-    pub fn with_feedback(feedback: Arc<Feedback>) -> Self {
+    pub fn new(feedback: Arc<Feedback>) -> Self {
         Self {
-            feedback: Some(feedback),
-            ..Self::default()
+            keyframe: AtomicBool::default(),
+            stop: AtomicBool::default(),
+            bitrate_bps: AtomicU32::default(),
+            step: AtomicU32::default(),
+            feedback,
         }
     }
 
@@ -454,18 +457,14 @@ impl Capture {
             if n % u64::from(step.fps_divisor) != 0 {
                 continue;
             }
-            let push = control.feedback.as_ref().map(|feedback| {
-                let late = feedback
-                    .late(Instant::now())
-                    .map(|l| l.as_secs_f64() * 1000.0);
-                pushback.update(started.elapsed().as_millis() as u64, late)
-            });
-            if push.is_some_and(|p| p.hold) {
+            let late = control.feedback.late_ms(Instant::now());
+            let push = pushback.update(started.elapsed().as_millis() as u64, late);
+            if push.hold {
                 counters.frames_held.bump();
                 continue;
             }
             // In 5% steps, so the encoder is not reconfigured every picture.
-            let share = push.map_or(1.0, |p| (p.share * 20.0).round() / 20.0);
+            let share = (push.share * 20.0).round() / 20.0;
             let wanted = (f64::from(control.bitrate_bps.load(Ordering::Relaxed)) * share) as u32;
             if wanted != 0 && wanted != bitrate {
                 bitrate = wanted;
