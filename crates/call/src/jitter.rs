@@ -53,6 +53,13 @@ const MAX_ASKS: u32 = 5;
 /// µs (the wait is the measured jitter: on a path that does not reorder, none).
 const MAX_REORDER_WAIT_US: u64 = 10_000;
 
+/// The least a frame's tail is given after its newest packet before the packet after
+/// it is asked for, µs (see [`FrameAssembler::overdue`]).
+const MIN_TAIL_WAIT_US: u64 = 5_000;
+
+/// How many of the usual gaps between a frame's packets its tail is given.
+const TAIL_GAPS: f64 = 3.0;
+
 /// The widest hole asked for packet by packet: a jump of more sequence numbers
 /// is a stream that started over or a long outage, which a keyframe repairs instead.
 const MAX_ASKED_HOLE: u64 = 64;
@@ -176,6 +183,9 @@ pub struct FrameAssembler {
     reported: BTreeMap<u64, (u64, u32)>,
     /// The stream started over: the next [`pop`](Self::pop) reports a loss.
     restarted: bool,
+    /// The usual gap between a frame's consecutive packets, µs (smoothed): how fast the
+    /// path delivers a frame.
+    spacing_us: f64,
 }
 
 impl FrameAssembler {
@@ -197,6 +207,7 @@ impl FrameAssembler {
             measured: None,
             reported: BTreeMap::new(),
             restarted: false,
+            spacing_us: 0.0,
         }
     }
 
@@ -249,6 +260,16 @@ impl FrameAssembler {
         if self.next.is_some_and(|next| seq < next) {
             return;
         }
+        if let Some((_, before)) = self
+            .packets
+            .last_key_value()
+            .filter(|&(&s, p)| s + 1 == seq && p.timestamp == timestamp && !p.marker)
+        {
+            // Up fast, down slowly: a tail asked for too soon is a packet sent twice.
+            let gap = now_us.saturating_sub(before.arrival_us) as f64;
+            let weight = if gap > self.spacing_us { 0.5 } else { 0.125 };
+            self.spacing_us += (gap - self.spacing_us) * weight;
+        }
         self.packets.entry(seq).or_insert(Stored {
             timestamp,
             marker: packet.marker,
@@ -265,8 +286,14 @@ impl FrameAssembler {
     /// Packets still missing at `now_us` that are due to be asked for (NACK): each once
     /// a later packet showed it missing and the measured jitter passed (the time a
     /// reordered packet is given, at most [`MAX_REORDER_WAIT_US`]), then again
-    /// `again_us` (plus twice the queue delay) after each ask while it stays missing (its
-    /// retransmission was lost too), at most [`MAX_ASKS`] times.
+    /// `again_us` (plus twice the queue delay beyond the jitter) after each ask while it
+    /// stays missing (its retransmission was lost too), at most [`MAX_ASKS`] times.
+    ///
+    /// A frame whose newest packet has no marker bit is missing its tail, which no later
+    /// packet shows until the next frame comes (a frame interval later): the packet after
+    /// it is asked for once [`TAIL_GAPS`] of the path's usual gaps between a frame's
+    /// packets (at least [`MIN_TAIL_WAIT_US`] and the jitter; plus twice the queue, as
+    /// above) pass with nothing new.
     pub fn overdue(&mut self, now_us: u64, again_us: u64) -> Asks {
         let mut asks = Asks::default();
         let Some(next) = self.next else {
@@ -299,8 +326,20 @@ impl FrameAssembler {
     /// frame's start, and when it is due to be asked for.
     fn ask_times(&self, again_us: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
         let first_us = self.jitter_us().min(MAX_REORDER_WAIT_US);
-        let again_us = again_us + 2 * self.queue_delay_us();
+        // Jitter reads as a queue of up to about twice itself; only what lies beyond
+        // delays a retransmission for sure.
+        let queue_us = self.queue_delay_us().saturating_sub(2 * self.jitter_us());
+        let again_us = again_us + 2 * queue_us;
         let mut expected = self.next.unwrap_or(u64::MAX);
+        let tail_us = ((TAIL_GAPS * self.spacing_us) as u64)
+            .max(MIN_TAIL_WAIT_US)
+            .max(first_us)
+            + 2 * queue_us;
+        let tail = self
+            .packets
+            .last_key_value()
+            .filter(|&(&seq, p)| !p.marker && seq >= expected)
+            .map(|(&seq, p)| (seq + 1, p.arrival_us + tail_us - first_us));
         self.packets
             .range(expected..)
             .flat_map(move |(&seq, p)| {
@@ -313,6 +352,7 @@ impl FrameAssembler {
                 expected = seq + 1;
                 hole.map(move |m| (m, p.arrival_us))
             })
+            .chain(tail)
             .filter_map(move |(missing, seen)| match self.reported.get(&missing) {
                 None => Some((missing, seen + first_us)),
                 Some(&(_, times)) if times >= MAX_ASKS => None,
@@ -862,7 +902,11 @@ mod tests {
         assert_eq!(a.overdue(0, 60_000), Asks::default(), "no hole");
         let second = frame(11, 3000, 5, false); // 11..=15; 12 and 13 go missing
         a.push(40_000, second[0].clone());
-        assert_eq!(a.next_ask_us(60_000), None, "no later packet yet: no hole");
+        assert_eq!(
+            a.next_ask_us(60_000),
+            Some(40_000 + MIN_TAIL_WAIT_US),
+            "no later packet yet: only the tail, after a wait"
+        );
         for i in [3, 4] {
             a.push(40_000, second[i].clone());
         }
@@ -873,10 +917,17 @@ mod tests {
         assert_eq!(a.overdue(first_at - 1, 60_000), Asks::default());
         let first = a.overdue(first_at, 60_000);
         assert_eq!((first.seqs, first.again), (vec![12, 13], 0));
-        // The frame came 7 ms later than the first: the waits stretch by twice that.
-        assert_eq!(a.next_ask_us(60_000), Some(first_at + 73_334));
-        assert_eq!(a.overdue(113_000, 60_000), Asks::default(), "not again yet");
-        let again = a.overdue(115_000, 60_000);
+        // The frame came 7 ms later than the first: the waits stretch by twice what of
+        // that lies beyond the jitter.
+        let stretch = 2 * (6_667 - 2 * a.jitter_us());
+        let again_at = first_at + 60_000 + stretch;
+        assert_eq!(a.next_ask_us(60_000), Some(again_at));
+        assert_eq!(
+            a.overdue(again_at - 1, 60_000),
+            Asks::default(),
+            "not again yet"
+        );
+        let again = a.overdue(again_at, 60_000);
         assert_eq!((again.seqs, again.again), (vec![12, 13], 2));
         a.push(120_000, second[1].clone());
         for now in [189_000, 263_000, 337_000] {
@@ -892,6 +943,74 @@ mod tests {
         a.push(130_000, second[2].clone());
         a.push(130_000, second[2].clone());
         assert!(matches!(a.pop(200_000), Some(Assembled::Frame { .. })));
+    }
+
+    #[test]
+    fn a_frame_missing_its_tail_is_asked_for_before_the_next_frame_shows_the_hole() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        a.push(0, frame(10, 0, 1, true)[0].clone());
+        a.pop(0);
+        // 11..=13, 1 ms apart; 13, the last (with the marker bit), is lost.
+        let second = frame(11, 3000, 3, false);
+        a.push(33_000, second[0].clone());
+        a.push(34_000, second[1].clone());
+        let due = 34_000 + MIN_TAIL_WAIT_US;
+        assert_eq!(a.next_ask_us(60_000), Some(due));
+        assert_eq!(
+            a.overdue(due - 1, 60_000),
+            Asks::default(),
+            "given a little time"
+        );
+        assert_eq!(
+            a.overdue(due, 60_000).seqs,
+            vec![13],
+            "a frame interval early"
+        );
+        // Asked for again like any other missing packet once the next frame shows it.
+        a.push(66_000, frame(14, 6000, 1, false)[0].clone());
+        assert_eq!(a.next_ask_us(60_000), Some(due + 60_000));
+        a.push(80_000, second[2].clone());
+        assert!(matches!(a.pop(80_000), Some(Assembled::Frame { .. })));
+    }
+
+    #[test]
+    fn on_a_slow_path_a_frame_tail_is_given_the_usual_gaps_between_its_packets() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        // Behind a slow link a frame's packets come 20 ms apart (frames at ~17 fps).
+        let mut t = 0;
+        for n in 0..10u16 {
+            for p in frame(n * 3, u32::from(n) * 5400, 3, n == 0) {
+                a.push(t, p);
+                t += 20_000;
+            }
+            while a.pop(t).is_some() {}
+        }
+        let next = frame(30, 54_000, 3, false);
+        a.push(t, next[0].clone());
+        assert_eq!(a.queue_delay_us(), 0);
+        let wait = a.next_ask_us(60_000).unwrap() - t;
+        assert!((55_000..=60_000).contains(&wait), "{wait}");
+    }
+
+    #[test]
+    fn jitter_does_not_hold_back_the_second_ask_as_a_queue_would() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        // Frames arriving 0 or 8 ms off their times: jitter of a few ms.
+        for n in 0..40u32 {
+            let t = u64::from(n) * 33_333 + if n % 2 == 0 { 0 } else { 8_000 };
+            a.push(t, frame(n as u16, n * 3000, 1, n == 0)[0].clone());
+            a.pop(t + 50_000);
+        }
+        let t = 40 * 33_333 + 8_000;
+        let next = frame(40, 40 * 3000, 3, false); // 40..=42; 41 is lost
+        a.push(t, next[0].clone());
+        a.push(t, next[2].clone());
+        let first_at = a.next_ask_us(60_000).unwrap();
+        assert_eq!(a.overdue(first_at, 60_000).seqs, vec![41]);
+        // The late frame reads as a queue, within twice the jitter: no stretch.
+        assert!(a.queue_delay_us() > 0);
+        assert!(a.queue_delay_us() <= 2 * a.jitter_us());
+        assert_eq!(a.next_ask_us(60_000), Some(first_at + 60_000));
     }
 
     #[test]
