@@ -495,7 +495,7 @@ const MIN_REPAIR_TIME: Duration = Duration::from_millis(40);
 /// What a retransmission is given beyond one round trip before it is asked for again:
 /// the sender's turn to send it. Under 5% loss on a 40 ms round trip, retransmissions
 /// came 36–50 ms after their ask, and the freezes left were repairs that took three
-/// asks; each ms here is two of such a repair.
+/// asks, each ms here counting twice in them.
 const RENACK_MARGIN: Duration = Duration::from_millis(5);
 
 /// The least wait for repairs: the default [`AssemblerConfig::max_wait_us`], two tries on
