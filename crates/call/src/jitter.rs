@@ -335,6 +335,7 @@ impl FrameAssembler {
             .max(MIN_TAIL_WAIT_US)
             .max(first_us)
             + 2 * queue_us;
+        // Given as seen `first_us` earlier: a first ask comes `first_us` after its hole shows.
         let tail = self
             .packets
             .last_key_value()
@@ -992,15 +993,21 @@ mod tests {
         assert!((55_000..=60_000).contains(&wait), "{wait}");
     }
 
-    #[test]
-    fn jitter_does_not_hold_back_the_second_ask_as_a_queue_would() {
+    /// An assembler after 40 one-packet frames (sequence numbers and RTP times from 0),
+    /// arriving 0 or 8 ms off their times: jitter of a few ms.
+    fn jittery() -> FrameAssembler {
         let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
-        // Frames arriving 0 or 8 ms off their times: jitter of a few ms.
         for n in 0..40u32 {
             let t = u64::from(n) * 33_333 + if n % 2 == 0 { 0 } else { 8_000 };
             a.push(t, frame(n as u16, n * 3000, 1, n == 0)[0].clone());
             a.pop(t + 50_000);
         }
+        a
+    }
+
+    #[test]
+    fn jitter_does_not_hold_back_the_second_ask_as_a_queue_would() {
+        let mut a = jittery();
         let t = 40 * 33_333 + 8_000;
         let next = frame(40, 40 * 3000, 3, false); // 40..=42; 41 is lost
         a.push(t, next[0].clone());
@@ -1015,13 +1022,7 @@ mod tests {
 
     #[test]
     fn on_a_reordering_path_a_missing_packet_is_given_the_jitter_before_it_is_asked_for() {
-        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
-        // Frames arriving 0 or 8 ms off their times: jitter of a few ms.
-        for n in 0..40u32 {
-            let t = u64::from(n) * 33_333 + if n % 2 == 0 { 0 } else { 8_000 };
-            a.push(t, frame(n as u16, n * 3000, 1, n == 0)[0].clone());
-            a.pop(t + 50_000);
-        }
+        let mut a = jittery();
         let t = 40 * 33_333;
         let next = frame(40, 40 * 3000, 3, false); // 40..=42; 41 comes late
         a.push(t, next[0].clone());
