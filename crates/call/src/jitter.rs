@@ -335,12 +335,12 @@ impl FrameAssembler {
             .max(MIN_TAIL_WAIT_US)
             .max(first_us)
             + 2 * queue_us;
-        // Given as seen `first_us` earlier: a first ask comes `first_us` after its hole shows.
         let tail = self
             .packets
             .last_key_value()
             .filter(|&(&seq, p)| !p.marker && seq >= expected)
-            .map(|(&seq, p)| (seq + 1, p.arrival_us + tail_us - first_us));
+            .map(|(&seq, p)| (seq + 1, p.arrival_us + tail_us));
+        // Each missing packet with when it is first due.
         self.packets
             .range(expected..)
             .flat_map(move |(&seq, p)| {
@@ -351,14 +351,16 @@ impl FrameAssembler {
                     seq..seq
                 };
                 expected = seq + 1;
-                hole.map(move |m| (m, p.arrival_us))
+                hole.map(move |m| (m, p.arrival_us + first_us))
             })
             .chain(tail)
-            .filter_map(move |(missing, seen)| match self.reported.get(&missing) {
-                None => Some((missing, seen + first_us)),
-                Some(&(_, times)) if times >= MAX_ASKS => None,
-                Some(&(last, _)) => Some((missing, last + again_us)),
-            })
+            .filter_map(
+                move |(missing, first_due)| match self.reported.get(&missing) {
+                    None => Some((missing, first_due)),
+                    Some(&(_, times)) if times >= MAX_ASKS => None,
+                    Some(&(last, _)) => Some((missing, last + again_us)),
+                },
+            )
     }
 
     /// Whether the next frame has waited for a hole longer than the set wait at
