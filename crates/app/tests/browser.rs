@@ -837,6 +837,7 @@ async fn assert_desktop_app_got_chromiums(app: Window) {
     let summary = app.summary().await;
     assert_eq!(summary["ok"], true, "{summary}");
     assert_we_get_the_browsers(&summary["stats"]);
+    eprintln!("the window's figures: {}", summary["ui"]);
     assert!(
         summary["ui"]["remote_shown"].as_u64().unwrap() > 5 * 25,
         "the window showed too few of Chromium's pictures: {summary}"

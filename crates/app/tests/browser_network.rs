@@ -29,20 +29,34 @@ async fn chromium_waiting_in(lab: &Lab) -> Browser {
         .expect("Chromium");
     let page = format!("{origin}/?room=lab&name=chromium&autojoin=1");
     browser.open(&page).await.unwrap();
-    browser
+    if let Err(err) = browser
         .wait_for(
             "return window.peercall?.call?.state === 'waiting'",
             Duration::from_secs(20),
         )
         .await
-        .unwrap_or_else(|err| panic!("the page never waited at {page}: {err}"));
+    {
+        let state = page_state(&browser).await;
+        panic!("the page never waited at {page}: {err}; it says {state}");
+    }
     browser
+}
+
+/// What the page's state line says now.
+async fn page_state(browser: &Browser) -> String {
+    let script = "return document.getElementById('state')?.textContent";
+    browser
+        .eval(script)
+        .await
+        .map_or_else(|err| err, |v| v.to_string())
 }
 
 /// What Chromium's video receiver reports now: frames decoded, and the selected pair's
 /// local and remote addresses.
 async fn chromium_video(browser: &Browser) -> (u64, String, String) {
-    let script = "const reports = [...(await window.peercall.call.pc.getStats()).values()];
+    let script = "const pc = window.peercall.call?.pc;
+         if (!pc) return document.getElementById('state').textContent;
+         const reports = [...(await pc.getStats()).values()];
          const byId = (id) => reports.find((r) => r.id === id) ?? {};
          const video = reports.find((r) => r.type === 'inbound-rtp' && r.kind === 'video');
          const transport = reports.find((r) => r.type === 'transport') ?? {};
@@ -50,6 +64,9 @@ async fn chromium_video(browser: &Browser) -> (u64, String, String) {
          return [video?.framesDecoded ?? 0, byId(pair.localCandidateId).address ?? '',
                  byId(pair.remoteCandidateId).address ?? ''];";
     let value = browser.eval_async(script).await.unwrap();
+    if let Some(state) = value.as_str() {
+        panic!("Chromium has no connection any more; the page says {state:?}");
+    }
     let field = |i: usize| value[i].as_str().unwrap_or_default().to_string();
     (value[0].as_u64().unwrap_or(0), field(1), field(2))
 }
@@ -153,7 +170,9 @@ async fn native_peer_moving_to_a_new_address_mid_call_with_chromium_resumes_with
         return;
     };
     let browser = chromium_waiting_in(&lab).await;
-    let native = lab.peer(false, 16, &[]);
+    // Connected for 20 s: the 2 s of video waited for, the 10 s followed and the
+    // slowest setup seen under CI's load all fit inside it.
+    let native = lab.peer(false, 20, &[]);
     chromium_decoding(&browser).await;
     // The native side moves 3 s from now; Chromium's view is followed for 10 s.
     let (gap, frames) =
