@@ -41,9 +41,13 @@ pub const MAX_RISE: f64 = 1.08;
 const HIGH_LOSS: f64 = 0.10;
 /// Reported loss above which the target holds.
 const LOW_LOSS: f64 = 0.02;
-/// How long (ms) a clean path keeps the rate where the link last gave out in mind (the
-/// target only creeps near it); then the climb is the plain one again.
-const CAPACITY_MEMORY_MS: u64 = 5_000;
+/// Near the rate where the link last gave out, the target creeps up by this share of
+/// that rate a second (at least 5 kbit/s): behind 500 kbit/s a queue shows before the
+/// creep passes the link, and a rate measured low is passed within seconds.
+const CREEP: f64 = 0.025;
+/// A clean path that carries this much more than the rate where the link last gave out
+/// has more room now: that rate is forgotten, and the plain climb resumes.
+const PAST_CAPACITY: f64 = 1.1;
 /// For this long after the start (ms) a low estimate alone does not step down.
 const GRACE_MS: u64 = 5_000;
 /// Round-trip time above the smallest seen (ms) that means a queue is building.
@@ -125,8 +129,6 @@ pub struct Adaptation {
     capacity: Option<f64>,
     /// Whether the target backed off for the queue there is now.
     cut_for_queue: bool,
-    /// Since when (ms) the path has shown no queue and no more than low loss.
-    clean_since: Option<u64>,
     /// The queue the last update saw (ms).
     last_queue_ms: f64,
     /// The smallest round-trip time seen, ms.
@@ -157,7 +159,6 @@ impl Adaptation {
             last: None,
             capacity: None,
             cut_for_queue: false,
-            clean_since: None,
             last_queue_ms: 0.0,
             min_rtt_ms: f64::INFINITY,
             started_ms: None,
@@ -208,15 +209,11 @@ impl Adaptation {
         let mut video_bps = allowed;
         if let Some((last, at)) = self.last {
             let seconds = (now_ms.saturating_sub(at) as f64 / 1000.0).min(10.0);
-            if self.capacity.is_some_and(|c| last > 1.5 * c) {
-                self.capacity = None; // got well past it without loss: the link changed
-            }
-            // Clean for a while: what gave out then (measured behind a queue, with
-            // feedback late) no longer holds the climb back to a creep.
-            if self
-                .clean_since
-                .is_some_and(|t| now_ms.saturating_sub(t) >= CAPACITY_MEMORY_MS)
-            {
+            // Got well past it with the target, or carried past it, without a queue
+            // or loss: the link changed, or the rate was measured low.
+            if self.capacity.is_some_and(|c| {
+                last > 1.5 * c || (loss <= LOW_LOSS && delivered > PAST_CAPACITY * c)
+            }) {
                 self.capacity = None;
             }
             let next = if queued || loss > HIGH_LOSS {
@@ -272,9 +269,9 @@ impl Adaptation {
                 next
             } else if loss > LOW_LOSS {
                 last
-            } else if self.capacity.is_some_and(|c| last >= 0.9 * c) {
+            } else if let Some(c) = self.capacity.filter(|&c| last >= 0.9 * c) {
                 // Near where the link gave out before: creep, do not leap.
-                last + 5_000.0 * seconds
+                last + (CREEP * c).max(5_000.0) * seconds
             } else {
                 last * MAX_RISE.powf(seconds) + 10_000.0 * seconds
             };
@@ -283,11 +280,6 @@ impl Adaptation {
         self.last = Some((video_bps, now_ms));
         self.last_queue_ms = queue_ms;
         self.cut_for_queue &= queued;
-        self.clean_since = if queued || loss > LOW_LOSS {
-            None
-        } else {
-            self.clean_since.or(Some(now_ms))
-        };
         // Down as soon as the estimate is far too low, or the encoder cannot get down
         // to the target at this size (it overshoots by half) on a congested path; up
         // only once the climb itself has reached a rate the bigger picture can use.
@@ -343,8 +335,12 @@ impl Adaptation {
 /// the step to 300 kbit/s, 200 and 300 ms held back more often (more, shorter freezes:
 /// 3.1–3.9 and 1.4–2.4 s in all), 600 ms too late (the queue stood: 2.0–4.3 s).
 const LATE_MS: f64 = 400.0;
-/// The least share of the target the pushback leaves the encoder.
-const MIN_SHARE: f64 = 0.1;
+/// The least share of the target the pushback leaves the encoder. Lower, the encoder is
+/// asked for pictures smaller than it can make, and openh264 carries the overspend over
+/// as a deficit that grows with every rise of the target: at 10%, the target rose
+/// from 170 to 410 kbit/s behind a 500 kbit/s link while ~200 kbit/s came out for 8–10
+/// s (link used 46–53%; at 50%, 72–83%). Holding pictures back is the brake.
+const MIN_SHARE: f64 = 0.5;
 
 /// What the pushback says for one picture.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -443,12 +439,12 @@ mod tests {
         let mut t = 29 * 33 + 33;
         let mut push = p.update(t, Some(500.0));
         assert!(push.hold);
-        for _ in 0..30 {
+        for _ in 0..15 {
             t += 1_000 / 30;
             push = p.update(t, Some(900.0));
             assert!(push.hold);
         }
-        assert!((0.29..0.32).contains(&push.share), "{push:?}");
+        assert!((0.52..0.57).contains(&push.share), "{push:?}");
         // Never below the floor.
         for _ in 0..90 {
             t += 1_000 / 30;
@@ -474,13 +470,11 @@ mod tests {
             }
         );
         // On time: it doubles a second back to the full share.
-        t += 1_000;
+        t += 500;
         let push = p.update(t, Some(50.0));
-        assert!((0.19..0.21).contains(&push.share), "{push:?}");
-        for expected in [0.4, 0.8, 1.0] {
-            t += 1_000;
-            assert!((p.update(t, Some(50.0)).share - expected).abs() < 0.01);
-        }
+        assert!((0.70..0.72).contains(&push.share), "{push:?}");
+        t += 500;
+        assert_eq!(p.update(t, Some(50.0)).share, 1.0);
     }
 
     #[test]
@@ -616,10 +610,26 @@ mod tests {
             "{target}: back near the {carried} carried within 4 s, not creeping up from far below"
         );
         let next = f64::from(a.update(t, sig(3_000_000.0, 0.0, 2.0)).video_bps);
-        assert_eq!(next - target, 5_000.0, "it creeps there");
-        // Clean for a while, the path's rate then is forgotten: the plain climb again.
-        let after = f64::from(a.update(t + 1_000, sig(3_000_000.0, 0.0, 2.0)).video_bps);
-        assert!(after > 1.07 * next, "{after} after {next}");
+        assert_eq!(next - target, 0.025 * carried, "it creeps there");
+        // Creeping on, clean, with the encoder putting out what it is asked for.
+        let carrying = |bps: f64| Signals {
+            sent_bps: bps,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        t += 1_000;
+        let mut last = next;
+        while last <= 1.1 * carried {
+            let now = f64::from(a.update(t, carrying(last)).video_bps);
+            assert!(
+                now - last <= 0.025 * carried + 1.0,
+                "{now} after {last}: still a creep"
+            );
+            assert!(t < 30_000, "the creep passes the rate within seconds");
+            (last, t) = (now, t + 1_000);
+        }
+        // The path carried 10% past its rate then, with no queue: the plain climb again.
+        let after = f64::from(a.update(t, carrying(last)).video_bps);
+        assert!(after > 1.07 * last, "{after} after {last}");
     }
 
     #[test]
@@ -724,9 +734,10 @@ mod tests {
             918_000,
             "holds"
         );
+        // 2.5% a second of the 1.02 Mbit/s that got through.
         assert_eq!(
             a.update(3_000, sig(2_000_000.0, 0.0, 10.0)).video_bps,
-            923_000,
+            943_500,
             "creeps"
         );
     }
@@ -747,9 +758,10 @@ mod tests {
             a.update(2_000, sig(2_000_000.0, 0.0, 400.0)).video_bps,
             1_445_000
         );
+        // 2.5% a second of the rate taken for the link's (90% of the target cut).
         assert_eq!(
             a.update(3_000, sig(2_000_000.0, 0.0, 20.0)).video_bps,
-            1_450_000,
+            1_483_250,
             "creeps"
         );
     }
@@ -867,6 +879,58 @@ mod tests {
             assert_eq!(
                 a.update(t * 1_000, sig(450_000.0, 0.0, 10.0)).step,
                 LADDER[0]
+            );
+        }
+    }
+}
+
+/// The pushback driving a real encoder: what its floor leaves openh264 able to do.
+#[cfg(test)]
+mod encoder_tests {
+    use super::*;
+    use media::h264::{Encoded, EncoderSettings, H264Encoder};
+    use media::pattern::PatternGenerator;
+
+    #[test]
+    fn once_the_pushback_lets_go_the_encoder_follows_a_rising_target() {
+        // 320x240 behind a slow link: 2 s of late feedback (pictures held), then on
+        // time again while the target climbs from 200 kbit/s by 8% a second.
+        let pattern = PatternGenerator::new(640, 480);
+        let mut encoder = H264Encoder::new(320, 240, EncoderSettings::new(200_000, 30.0)).unwrap();
+        let mut pushback = Pushback::default();
+        let (mut target, mut bitrate, mut bits) = (200_000.0_f64, 200_000_u32, Vec::new());
+        for n in 0..30 * 12_u64 {
+            let now_ms = n * 1_000 / 30;
+            let late = if (30..90).contains(&n) { 900.0 } else { 50.0 };
+            if n >= 90 && n % 30 == 0 {
+                target *= MAX_RISE;
+            }
+            let push = pushback.update(now_ms, Some(late));
+            if push.hold {
+                continue;
+            }
+            let wanted = (target * push.share) as u32;
+            if wanted != bitrate {
+                bitrate = wanted;
+                encoder.set_bitrate(bitrate).unwrap();
+            }
+            let picture = pattern.frame(n as u32, n * 33_333).halved();
+            if let Encoded::Frame(au) = encoder.encode(&picture).unwrap() {
+                bits.push((n, au.data.len() * 8));
+            }
+        }
+        // From 2 s after the feedback came back on time (the share is full by then): at
+        // a floor of 10%, openh264 still paid back its deficit then (189 of 252 kbit/s).
+        for second in 5..12 {
+            let out: usize = bits
+                .iter()
+                .filter(|(n, _)| n / 30 == second)
+                .map(|(_, b)| b)
+                .sum();
+            let asked = 200_000.0 * MAX_RISE.powi(second as i32 - 2);
+            assert!(
+                out as f64 > 0.8 * asked,
+                "second {second}: {out} bit/s out of {asked:.0} asked for"
             );
         }
     }
