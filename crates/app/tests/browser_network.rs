@@ -170,8 +170,8 @@ async fn native_peer_moving_to_a_new_address_mid_call_with_chromium_resumes_with
         return;
     };
     let browser = chromium_waiting_in(&lab).await;
-    // Connected for 20 s: the 2 s of video waited for, the 10 s followed and the
-    // slowest setup seen under CI's load all fit inside it.
+    // Connected for 20 s: the 2 s of video waited for and the 10 s followed fit inside
+    // it with room for a slow start under load.
     let native = lab.peer(false, 20, &[]);
     chromium_decoding(&browser).await;
     // The native side moves 3 s from now; Chromium's view is followed for 10 s.

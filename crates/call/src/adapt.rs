@@ -354,9 +354,9 @@ pub struct Push {
 /// Congestion-window pushback, asked every picture: while transport feedback is late
 /// (a queue the once-a-second [`Adaptation`] reads only from seconds-old signals),
 /// pictures are held back, and the encoder's share of the target falls (×0.3 a second,
-/// to [`MIN_SHARE`]); once feedback is on time again it climbs back (doubling a second). Behind
-/// a link that drops to a sixth of its rate, the queue then drains in seconds where
-/// cutting the target once a second kept it full.
+/// to [`MIN_SHARE`]); once feedback is on time again it climbs back (doubling a
+/// second). Behind a link that drops to a sixth of its rate, the queue then drains in
+/// seconds where cutting the target once a second kept it full.
 #[derive(Debug, Clone)]
 pub struct Pushback {
     share: f64,
