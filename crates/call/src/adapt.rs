@@ -47,7 +47,7 @@ const LOW_LOSS: f64 = 0.02;
 const CREEP: f64 = 0.025;
 /// A clean path that carries this much more than the rate where the link last gave out
 /// has more room now: that rate is forgotten, and the plain climb resumes.
-const PAST_CAPACITY: f64 = 1.1;
+const PAST_CAPACITY: f64 = 1.25;
 /// For this long after the start (ms) a low estimate alone does not step down.
 const GRACE_MS: u64 = 5_000;
 /// Round-trip time above the smallest seen (ms) that means a queue is building.
@@ -308,9 +308,14 @@ impl Adaptation {
         } else {
             None
         };
-        if self
-            .starved_since
-            .is_some_and(|t| now_ms - t >= Self::DOWN_AFTER_MS)
+        // Feedback coming late: a queue stands now, and pictures are being held back
+        // for it. The full-size picture (which the encoder cannot make much smaller)
+        // steps down at once, so what goes out once the hold lets go drains the queue.
+        let stuck = self.level == 0 && late_ms > LATE_MS;
+        if (stuck
+            || self
+                .starved_since
+                .is_some_and(|t| now_ms - t >= Self::DOWN_AFTER_MS))
             && self.level + 1 < LADDER.len()
         {
             self.level += 1;
@@ -618,7 +623,7 @@ mod tests {
         };
         t += 1_000;
         let mut last = next;
-        while last <= 1.1 * carried {
+        while last <= PAST_CAPACITY * carried {
             let now = f64::from(a.update(t, carrying(last)).video_bps);
             assert!(
                 now - last <= 0.025 * carried + 1.0,
@@ -627,7 +632,7 @@ mod tests {
             assert!(t < 30_000, "the creep passes the rate within seconds");
             (last, t) = (now, t + 1_000);
         }
-        // The path carried 10% past its rate then, with no queue: the plain climb again.
+        // The path carried 25% past its rate then, with no queue: the plain climb again.
         let after = f64::from(a.update(t, carrying(last)).video_bps);
         assert!(after > 1.07 * last, "{after} after {last}");
     }
@@ -837,6 +842,23 @@ mod tests {
             steps.push(a.update(t, queued(t)).step);
         }
         assert_eq!(steps, [LADDER[0], LADDER[1], LADDER[1]]);
+    }
+
+    #[test]
+    fn late_feedback_steps_a_full_size_picture_down_at_once_and_no_further() {
+        // In the first second (the estimate's grace), plenty of room by the estimate.
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        assert_eq!(a.update(0, sig(1_000_000.0, 0.0, 1.0)).step, LADDER[0]);
+        // Feedback 300 ms late: not yet a standing queue.
+        let late = |late_ms| Signals {
+            late_ms,
+            ..sig(1_000_000.0, 0.0, 1.0)
+        };
+        assert_eq!(a.update(1_000, late(300.0)).step, LADDER[0]);
+        // 600 ms late: pictures are being held back; half size from now, not a second on.
+        assert_eq!(a.update(2_000, late(600.0)).step, LADDER[1]);
+        // Still late a second later: the lateness alone takes it no lower.
+        assert_eq!(a.update(3_000, late(900.0)).step, LADDER[1]);
     }
 
     #[test]
