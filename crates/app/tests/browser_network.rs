@@ -55,7 +55,7 @@ async fn page_state(browser: &Browser) -> String {
 /// local and remote addresses.
 async fn chromium_video(browser: &Browser) -> (u64, String, String) {
     let script = "const pc = window.peercall.call?.pc;
-         if (!pc) return document.getElementById('state').textContent;
+         if (!pc) return null;
          const reports = [...(await pc.getStats()).values()];
          const byId = (id) => reports.find((r) => r.id === id) ?? {};
          const video = reports.find((r) => r.type === 'inbound-rtp' && r.kind === 'video');
@@ -64,8 +64,9 @@ async fn chromium_video(browser: &Browser) -> (u64, String, String) {
          return [video?.framesDecoded ?? 0, byId(pair.localCandidateId).address ?? '',
                  byId(pair.remoteCandidateId).address ?? ''];";
     let value = browser.eval_async(script).await.unwrap();
-    if let Some(state) = value.as_str() {
-        panic!("Chromium has no connection any more; the page says {state:?}");
+    if value.is_null() {
+        let state = page_state(browser).await;
+        panic!("Chromium has no connection any more; the page says {state}");
     }
     let field = |i: usize| value[i].as_str().unwrap_or_default().to_string();
     (value[0].as_u64().unwrap_or(0), field(1), field(2))
