@@ -50,6 +50,15 @@ const CREEP: f64 = 0.025;
 const PAST_CAPACITY: f64 = 1.25;
 /// For this long after the start (ms) a low estimate alone does not step down.
 const GRACE_MS: u64 = 5_000;
+/// The first picture's size: the largest step of the ladder that needs at most this
+/// share of the start budget, so the first keyframe crosses a path slower than the
+/// guess quickly (a 640x480 keyframe of the test pattern is ~36 KB, 0.6 s through
+/// 500 kbit/s; at 320x240 it is ~9.5 KB).
+const START_SHARE: f64 = 0.5;
+/// In a clean start (the grace time, no congestion seen), a step up waits this long
+/// with room (ms), not [`Adaptation::UP_AFTER_MS`]: the start size is a precaution,
+/// and a path that carries the bigger picture shows it within a second or two.
+const START_UP_AFTER_MS: u64 = 1_000;
 /// Round-trip time above the smallest seen (ms) that means a queue is building.
 const QUEUE_RTT_MS: f64 = 80.0;
 /// Time our packets wait in a queue on the path (ms, from transport feedback) that
@@ -135,6 +144,10 @@ pub struct Adaptation {
     min_rtt_ms: f64,
     /// When the first update came, ms.
     started_ms: Option<u64>,
+    /// Still in the grace time with no congestion seen.
+    clean_start: bool,
+    /// The target before the first update, bits per second.
+    start_bps: f64,
     /// Since when (ms) the target has been far below the current step's need.
     starved_since: Option<u64>,
     /// Since when (ms) the target has had room for the step above.
@@ -162,9 +175,37 @@ impl Adaptation {
             last_queue_ms: 0.0,
             min_rtt_ms: f64::INFINITY,
             started_ms: None,
+            clean_start: true,
+            start_bps: f64::from(max_bps.max(min_bps)),
             starved_since: None,
             roomy_since: None,
         }
+    }
+
+    /// Starts at the size a call that starts at an estimate of `start_bps` should send
+    /// first: see [`START_SHARE`].
+    #[must_use]
+    pub fn starting_at(mut self, start_bps: u32) -> Self {
+        let budget = f64::from(start_bps) * HEADROOM - f64::from(self.audio_bps);
+        self.start_bps = budget.clamp(f64::from(self.min_bps), f64::from(self.max_bps));
+        // The full-rate steps only: halving the rate does not shrink a keyframe.
+        let mut sizes = (0..LADDER.len()).filter(|&level| LADDER[level].fps_divisor == 1);
+        let smallest = sizes.clone().next_back().unwrap_or(0);
+        self.level = sizes
+            .find(|&level| self.need(level) <= START_SHARE * budget)
+            .unwrap_or(smallest);
+        self
+    }
+
+    /// The video target now, bits per second (before the first update, what the
+    /// start estimate leaves for video).
+    pub fn target_bps(&self) -> u32 {
+        self.last.map_or(self.start_bps, |(bps, _)| bps) as u32
+    }
+
+    /// Where on the [`LADDER`] the adaptation is now.
+    pub fn step(&self) -> Step {
+        LADDER[self.level]
     }
 
     /// Bits per second the picture needs at ladder step `level`.
@@ -289,6 +330,12 @@ impl Adaptation {
         // being low then, unless the path shows congestion.
         let settled =
             congested || now_ms.saturating_sub(*self.started_ms.get_or_insert(now_ms)) >= GRACE_MS;
+        self.clean_start &= !settled;
+        let up_after = if self.clean_start {
+            START_UP_AFTER_MS
+        } else {
+            Self::UP_AFTER_MS
+        };
         // Starved by the estimate, or, on a congested path, by our own cuts for its
         // queue or loss (the GCC of webrtc 0.21 may go on climbing behind a bottleneck).
         let room = if congested {
@@ -320,10 +367,7 @@ impl Adaptation {
         {
             self.level += 1;
             self.starved_since = None;
-        } else if self
-            .roomy_since
-            .is_some_and(|t| now_ms - t >= Self::UP_AFTER_MS)
-        {
+        } else if self.roomy_since.is_some_and(|t| now_ms - t >= up_after) {
             self.level -= 1;
             self.roomy_since = None;
         }
@@ -885,6 +929,54 @@ mod tests {
     }
 
     #[test]
+    fn a_call_starts_at_the_size_whose_need_is_half_the_start_budget() {
+        let start = |bps| {
+            Adaptation::new(vga(), 150_000, 2_500_000, 32_000)
+                .starting_at(bps)
+                .step()
+        };
+        // 640x480x30 needs ~460 kbit/s: at the default 600 kbit/s start, half size.
+        assert_eq!(start(600_000), LADDER[1]);
+        // Video gets the start estimate less headroom and audio.
+        let a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000).starting_at(600_000);
+        assert_eq!(a.target_bps(), 478_000);
+        assert_eq!(start(1_200_000), LADDER[0]);
+        // Below what even half size needs: the smallest size at the full rate.
+        assert_eq!(start(150_000), LADDER[1]);
+    }
+
+    #[test]
+    fn a_clean_start_steps_up_to_full_size_after_a_second_with_room() {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000).starting_at(600_000);
+        let clean = Signals {
+            sent_bps: 450_000.0,
+            delivered_bps: 480_000.0,
+            ..sig(700_000.0, 0.0, 2.0)
+        };
+        // Room at the first report (~560 kbit/s for video, 460 needed), the step
+        // one report later.
+        assert_eq!(a.update(1_000, clean).step, LADDER[1]);
+        assert_eq!(a.update(2_000, clean).step, LADDER[0]);
+    }
+
+    #[test]
+    fn a_start_behind_a_queue_stays_small_until_the_usual_wait_with_room() {
+        let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000).starting_at(600_000);
+        let queue = Signals {
+            queue_ms: 120.0,
+            ..sig(700_000.0, 0.0, 2.0)
+        };
+        assert_eq!(a.update(1_000, sig(700_000.0, 0.0, 2.0)).step, LADDER[1]);
+        // The queue shows before the quick step up: the start is over.
+        assert_eq!(a.update(2_000, queue).step, LADDER[1]);
+        // The step up waits the usual UP_AFTER_MS with room (since the first report).
+        let up = (3_000..=20_000)
+            .step_by(1_000)
+            .find(|&t| a.update(t, sig(2_000_000.0, 0.0, 2.0)).step == LADDER[0]);
+        assert_eq!(up, Some(1_000 + Adaptation::UP_AFTER_MS));
+    }
+
+    #[test]
     fn the_ladder_ends_at_quarter_size_and_half_rate() {
         let mut a = Adaptation::new(vga(), 10_000, 2_000_000, 0);
         let mut last = LADDER[0];
@@ -916,9 +1008,11 @@ mod encoder_tests {
     #[test]
     fn once_the_pushback_lets_go_the_encoder_follows_a_rising_target() {
         // 320x240 behind a slow link: 2 s of late feedback (pictures held), then on
-        // time again while the target climbs from 200 kbit/s by 8% a second.
+        // time again while the target climbs from 200 kbit/s by 8% a second. The
+        // encoder got to 320x240 as a call's does, by a step down from full size.
         let pattern = PatternGenerator::new(640, 480);
-        let mut encoder = H264Encoder::new(320, 240, EncoderSettings::new(200_000, 30.0)).unwrap();
+        let mut encoder = H264Encoder::new(640, 480, EncoderSettings::new(200_000, 30.0)).unwrap();
+        encoder.encode(&pattern.frame(0, 0)).unwrap();
         let mut pushback = Pushback::default();
         let (mut target, mut bitrate, mut bits) = (200_000.0_f64, 200_000_u32, Vec::new());
         for n in 0..30 * 12_u64 {

@@ -408,16 +408,20 @@ impl MediaSession {
         relays: RelayRegistry,
     ) -> Self {
         let started = Instant::now();
+        let adaptation = Adaptation::new(
+            options.format,
+            options.bitrate.min,
+            options.bitrate.max,
+            AUDIO_WIRE_BITRATE,
+        )
+        .starting_at(options.bitrate.start);
+        let video_control = VideoControl::new(Arc::clone(&feedback));
+        video_control.set_step(adaptation.step());
         Self {
-            adaptation: Adaptation::new(
-                options.format,
-                options.bitrate.min,
-                options.bitrate.max,
-                AUDIO_WIRE_BITRATE,
-            ),
+            adaptation,
             options: options.clone(),
             pc,
-            video_control: Arc::new(VideoControl::new(Arc::clone(&feedback))),
+            video_control: Arc::new(video_control),
             feedback,
             tracks,
             relays,
@@ -589,7 +593,7 @@ impl MediaSession {
                 SendParams {
                     ssrc: *ssrc,
                     payload_type,
-                    bitrate_bps: options.bitrate.start.min(options.bitrate.max),
+                    bitrate_bps: self.adaptation.target_bps(),
                     frames: None,
                 },
                 codec,
