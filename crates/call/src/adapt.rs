@@ -53,7 +53,7 @@ const GRACE_MS: u64 = 5_000;
 /// The first picture's size: the largest step of the ladder that needs at most this
 /// share of the start budget, so the first keyframe crosses a path slower than the
 /// guess quickly (a 640x480 keyframe of the test pattern is ~36 KB, 0.6 s through
-/// 500 kbit/s; at 320x240 it is ~9.5 KB).
+/// 500 kbit/s; a 320x240 one, under half of that).
 const START_SHARE: f64 = 0.5;
 /// In a clean start (the grace time, no congestion seen), a step up waits this long
 /// with room (ms), not [`Adaptation::UP_AFTER_MS`]: the start size is a precaution,
