@@ -244,7 +244,7 @@ impl H264Encoder {
         let frame_type = stream.frame_type();
         let au = Self::access_unit(&stream, frame_type, picture.capture_us);
         if self.coded_bps != self.settings.bitrate_bps {
-            self.set_bitrate(self.settings.bitrate_bps)?;
+            self.code_at(self.settings.bitrate_bps)?;
         }
         Ok(au)
     }
@@ -300,6 +300,13 @@ impl H264Encoder {
             self.settings.bitrate_bps = bps;
             return self.rebuild(self.size);
         }
+        self.code_at(bps)?;
+        self.settings.bitrate_bps = bps;
+        Ok(())
+    }
+
+    /// Configures the started openh264 for `bps`: the target, or less for a first IDR.
+    fn code_at(&mut self, bps: u32) -> Result<(), MediaError> {
         use openh264_sys2::{
             ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SBitrateInfo, SPATIAL_LAYER_0,
         };
@@ -319,7 +326,6 @@ impl H264Encoder {
             };
             self.set_option(option, std::ptr::addr_of_mut!(info).cast())?;
         }
-        self.settings.bitrate_bps = bps;
         self.coded_bps = bps;
         Ok(())
     }
