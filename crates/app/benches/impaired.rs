@@ -17,7 +17,8 @@
 //! glass-to-glass delay where the sender is our test pattern (it carries its capture
 //! time), an estimate of the receive path's delay both kinds of receiver report alike
 //! (half the ICE round trip plus the jitter buffer's delay), audio concealment, and per
-//! profile: recovery after the blackout, the time to settle under a bottleneck, the
+//! profile: recovery after the blackout (to the first picture, and to the first live one:
+//! a replay of the outage is not live), the time to settle under a bottleneck, the
 //! round trip's rise there (the queue) and the share of the link used, and the callee's
 //! join → first remote picture. The figures are the median of the runs, with their
 //! range.
@@ -35,6 +36,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use call::sequence::TimestampUnwrapper;
+use call::stats::Liveness;
 use lab::Lab;
 use serde_json::Value;
 use testkit::browser::Browser;
@@ -48,6 +51,8 @@ static LOG: AtomicBool = AtomicBool::new(false);
 const WARMUP: f64 = 3.0;
 /// A gap between pictures longer than this is a freeze (as in our statistics).
 const FREEZE_MS: f64 = 200.0;
+/// How long the blackout lasts, ms.
+const BLACKOUT_MS: f64 = 2_000.0;
 /// The bottlenecks' queue: 50 packets of 1,250 bytes.
 const QUEUE: &str = "limit 62500";
 
@@ -227,6 +232,9 @@ struct Side {
     pictures: Option<Vec<f64>>,
     /// The longest gap between pictures over the whole call, ms (ours).
     longest_gap_ms: Option<f64>,
+    /// The longest gap between live pictures (not a replay of the past) over the whole
+    /// call, ms.
+    longest_live_gap_ms: Option<f64>,
     /// Join → first remote picture, ms.
     first_picture_ms: Option<f64>,
 }
@@ -269,7 +277,7 @@ fn drive(lab: &Lab, profile: &Profile, seconds: u32, elapsed: f64, done: &mut u3
             if *done == 0 && elapsed >= down {
                 lab.impairers.iter().for_each(|i| i.set(blackout));
                 *done = 1;
-            } else if *done == 1 && elapsed >= down + 2.0 {
+            } else if *done == 1 && elapsed >= down + BLACKOUT_MS / 1000.0 {
                 lab.impairers.iter().for_each(|i| i.set(profile.link));
                 *done = 2;
             }
@@ -345,6 +353,7 @@ fn native_side(lines: &[(f64, Value)]) -> Side {
         if let Some(summary) = l.get("summary") {
             side.first_picture_ms = summary["first_frame_ms"].as_f64();
             side.longest_gap_ms = summary["last"]["video_in"]["longest_gap_ms"].as_f64();
+            side.longest_live_gap_ms = summary["last"]["video_in"]["longest_live_gap_ms"].as_f64();
             continue;
         }
         if l.get("t").is_none() || l["state"] != "connected" {
@@ -437,8 +446,8 @@ fn native_call(
     (a_side, native_side(&b_lines))
 }
 
-/// Starts recording the time of every new picture the page's remote video track delivers;
-/// returns the page's clock now (ms).
+/// Starts recording every new picture the page's remote video track delivers: the time
+/// and the RTP timestamp it was sent with; returns the page's clock now (ms).
 const RECORD_PICTURES: &str = "
     const video = document.getElementById('remote-video');
     const track = video?.srcObject?.getVideoTracks?.()[0];
@@ -452,7 +461,9 @@ const RECORD_PICTURES: &str = "
         if (done) return;
         // A track that gets no new picture repeats its last one to this reader now
         // and then (same timestamp): not a new picture.
-        if (value.timestamp !== last) window.__pictures.push(performance.now());
+        if (value.timestamp !== last) {
+          window.__pictures.push([performance.now(), value.metadata?.().rtpTimestamp ?? null]);
+        }
         last = value.timestamp;
         value.close();
       }
@@ -541,13 +552,14 @@ impl Page {
 
     /// Its side, once the call is over; closes the browser.
     async fn side(self) -> Side {
-        let pictures: Vec<f64> = self
+        let pictures: Vec<(f64, Option<u32>)> = self
             .browser
             .eval("return window.__pictures ?? []")
             .await
             .ok()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
+        let longest_live_gap_ms = live_gap(&pictures);
         let first = self
             .browser
             .eval("return window.peercall.timings.firstFrameMs ?? null")
@@ -556,7 +568,7 @@ impl Page {
             .and_then(|v| v.as_f64());
         self.browser.close().await;
         let offset = self.offset.unwrap_or(0.0);
-        let pictures: Vec<f64> = pictures.iter().map(|p| p / 1000.0 + offset).collect();
+        let pictures: Vec<f64> = pictures.iter().map(|p| p.0 / 1000.0 + offset).collect();
         let f = |v: &Value, k: &str| v[k].as_f64();
         let mut seconds = Vec::new();
         for pair in self.readings.windows(2) {
@@ -591,9 +603,23 @@ impl Page {
             seconds,
             pictures: Some(pictures),
             longest_gap_ms: None,
+            longest_live_gap_ms,
             first_picture_ms: first,
         }
     }
+}
+
+/// The longest gap between live pictures, from each picture's time (ms) and RTP
+/// timestamp (90 kHz): its lateness is the time against the RTP time, on the offset
+/// between the two clocks. `None` when the page gave no RTP timestamps.
+fn live_gap(pictures: &[(f64, Option<u32>)]) -> Option<f64> {
+    let mut rtp = TimestampUnwrapper::default();
+    let mut liveness = Liveness::default();
+    for &(at_ms, timestamp) in pictures {
+        let sent_ms = rtp.unwrap(u64::from(timestamp?)) as f64 / 90.0;
+        liveness.observe(at_ms, at_ms - sent_ms);
+    }
+    liveness.longest_gap_ms()
 }
 
 /// Opens the caller's page in `a` and waits until it waits in the room.
@@ -740,10 +766,17 @@ fn figures(
             100.0 * (last.concealed - first.concealed) / (last.audio - first.audio),
         );
     }
-    if profile.event == Event::Blackout
-        && let Some(longest) = longest
-    {
-        out.insert("recovery after blackout ms", (longest - 2000.0).max(0.0));
+    if profile.event == Event::Blackout {
+        // From the link's return, give or take a frame interval and the receiver's
+        // usual delay: to the first picture (Chromium's is a replay of the outage, up to
+        // 2 s old), and to the first live one.
+        let after = |gap: f64| (gap - BLACKOUT_MS).max(0.0);
+        out.extend(longest.map(|gap| ("first picture after blackout ms", after(gap))));
+        out.extend(
+            receiver
+                .longest_live_gap_ms
+                .map(|gap| ("live picture after blackout ms", after(gap))),
+        );
     }
     if let Some(rate) = capacity(profile.event, seconds, 0.0) {
         let (down, up) = changes(seconds);

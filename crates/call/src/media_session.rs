@@ -46,7 +46,8 @@ use crate::peer::{
 use crate::pipeline::SendParams;
 use crate::sdp;
 use crate::stats::{
-    AudioIn, AudioOut, IceStats, Latency, ProcessingLine, ScreenLine, StatsLine, VideoIn, VideoOut,
+    AudioIn, AudioOut, IceStats, Latency, Liveness, ProcessingLine, ScreenLine, StatsLine, VideoIn,
+    VideoOut,
 };
 use crate::turn_stream::RelayRegistry;
 use crate::verify;
@@ -344,6 +345,7 @@ impl Drop for MediaSession {
 #[derive(Debug, Default)]
 struct Measured {
     latencies: Vec<f64>,
+    liveness: Liveness,
     last_frame: Option<u32>,
     out_of_order: u64,
     marks: u64,
@@ -763,9 +765,11 @@ impl MediaSession {
                     let Some(code) = read_code(&picture) else {
                         return;
                     };
-                    let ms = now_us().saturating_sub(code.capture_us) as f64 / 1000.0;
+                    let now = now_us();
+                    let ms = now.saturating_sub(code.capture_us) as f64 / 1000.0;
                     if let Ok(mut m) = measured.lock() {
                         m.latencies.push(ms);
+                        m.liveness.observe(now as f64 / 1000.0, ms);
                         if m.last_frame.is_some_and(|prev| code.frame <= prev) {
                             m.out_of_order += 1;
                         }
@@ -877,13 +881,14 @@ impl MediaSession {
             }
         }
         let loss = |slot| (self.reported_loss(slot) * 1000.0).round() / 10.0;
-        let (latency, out_of_order, marks) = match self.measured.lock() {
+        let (latency, live_gap, out_of_order, marks) = match self.measured.lock() {
             Ok(mut m) => (
                 Latency::of(std::mem::take(&mut m.latencies)),
+                m.liveness.longest_gap_ms(),
                 m.out_of_order,
                 m.marks,
             ),
-            Err(_) => (None, 0, 0),
+            Err(_) => (None, None, 0, 0),
         };
         let verification = match (
             self.pc.local_description().await,
@@ -927,6 +932,7 @@ impl MediaSession {
                 freezes: vi.freezes,
                 freeze_ms: vi.freeze_ms,
                 longest_gap_ms: vi.longest_gap_ms,
+                longest_live_gap_ms: live_gap.map(|ms| ms.round() as u64),
                 jitter_buffer_ms: vi.jitter_buffer_us as f64 / 1000.0,
                 latency_ms: latency,
                 codec: self.video_in_codec.get().map(|c| c.sdp_name().to_owned()),

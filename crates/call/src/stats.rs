@@ -4,8 +4,10 @@
 //! Each pipeline direction keeps its own counters ([`Counter`]s, declared with
 //! `counters!`) and gives a `Copy` snapshot of them; rates come from the `delta`
 //! between two snapshots and the time between them ([`Rates`]). Latency percentiles
-//! come from the glass-to-glass samples of the last second ([`Latency`]).
+//! come from the glass-to-glass samples of the last second ([`Latency`]); whether the
+//! pictures are live or a replay of the past, from their lateness ([`Liveness`]).
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -136,6 +138,51 @@ impl Latency {
     }
 }
 
+/// How much later than the usual a picture may come and still be live, ms; a later one is
+/// a replay of the past (a backlog repaired after an outage, shown once it arrives).
+pub const STALE_MS: f64 = 100.0;
+
+/// The longest time without a live picture: the gaps between pictures whose lateness
+/// (arrival against capture, on any fixed offset) is within [`STALE_MS`] of the usual,
+/// the least of the last [`Liveness::RECENT`] pictures'. A freeze whose backlog is
+/// replayed after it lasts until the replay has caught up; a lasting rise of the delay
+/// (a queue) ends within that many pictures. A plain type: times are arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Liveness {
+    recent: VecDeque<f64>,
+    last_live_ms: Option<f64>,
+    longest_ms: f64,
+}
+
+impl Liveness {
+    /// Pictures whose least lateness is the usual one (two seconds at 30 fps).
+    pub const RECENT: usize = 60;
+
+    /// Takes a picture shown at `at_ms` that came `lateness_ms` after its capture (plus
+    /// any fixed offset); returns whether it is live.
+    pub fn observe(&mut self, at_ms: f64, lateness_ms: f64) -> bool {
+        let usual = self.recent.iter().copied().fold(f64::INFINITY, f64::min);
+        if self.recent.len() == Self::RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(lateness_ms);
+        let live = lateness_ms <= usual + STALE_MS || usual.is_infinite();
+        if live {
+            if let Some(last) = self.last_live_ms {
+                self.longest_ms = self.longest_ms.max(at_ms - last);
+            }
+            self.last_live_ms = Some(at_ms);
+        }
+        live
+    }
+
+    /// The longest time between two live pictures so far, ms; `None` before the first
+    /// picture.
+    pub fn longest_gap_ms(&self) -> Option<f64> {
+        self.last_live_ms.map(|_| self.longest_ms)
+    }
+}
+
 /// ICE as the stack sees it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct IceStats {
@@ -219,6 +266,9 @@ pub struct VideoIn {
     pub freeze_ms: u64,
     /// The longest gap between pictures, ms.
     pub longest_gap_ms: u64,
+    /// The longest gap between live pictures, ms ([`Liveness`]; when the remote sends
+    /// the test pattern): a freeze plus any replay of its backlog after it.
+    pub longest_live_gap_ms: Option<u64>,
     /// Delay the jitter buffer adds, ms.
     pub jitter_buffer_ms: f64,
     /// Glass-to-glass latency (when the remote sends the test pattern).
@@ -333,6 +383,54 @@ pub struct StatsLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replayed_backlog_is_not_live_until_it_has_caught_up() {
+        let mut l = Liveness::default();
+        assert_eq!(l.longest_gap_ms(), None);
+        for i in 0..30 {
+            assert!(l.observe(f64::from(i) * 33.0, 20.0 + f64::from(i % 3)));
+        }
+        // 2 s without pictures, then the backlog comes 2 s late and catches up.
+        let resumed = 29.0 * 33.0 + 2_050.0;
+        for (i, late) in [2_020.0, 1_500.0, 900.0, 300.0, 130.0]
+            .into_iter()
+            .enumerate()
+        {
+            assert!(
+                !l.observe(resumed + i as f64, late),
+                "{late} ms late is a replay"
+            );
+        }
+        assert!(
+            l.observe(resumed + 40.0, 60.0),
+            "within 100 ms of the usual: live"
+        );
+        assert_eq!(l.longest_gap_ms(), Some(2_090.0));
+    }
+
+    #[test]
+    fn a_lasting_rise_of_the_delay_is_live_again_within_the_recent_pictures() {
+        let mut l = Liveness::default();
+        let mut at = 0.0;
+        let mut live = Vec::new();
+        for late in std::iter::repeat_n(20.0, 60).chain(std::iter::repeat_n(400.0, 80)) {
+            at += 33.0;
+            live.push(l.observe(at, late));
+        }
+        assert!(
+            !live[60],
+            "the first picture 380 ms later than usual is not live"
+        );
+        assert!(
+            live[60 + Liveness::RECENT],
+            "once the usual has risen it is"
+        );
+        assert_eq!(
+            l.longest_gap_ms(),
+            Some(33.0 * (Liveness::RECENT as f64 + 1.0))
+        );
+    }
 
     #[test]
     fn latency_percentiles_come_from_the_sorted_samples() {
