@@ -66,6 +66,12 @@ const QUEUE_RTT_MS: f64 = 80.0;
 /// averages to ~20 ms over a feedback's packets).
 const QUEUE_DELAY_MS: f64 = 50.0;
 
+/// Bits per second pictures of `format` need at `step` to look fine.
+pub fn comfortable_bps(format: VideoFormat, step: Step) -> f64 {
+    let pixels = f64::from(format.width / step.scale) * f64::from(format.height / step.scale);
+    pixels * f64::from(format.fps) / f64::from(step.fps_divisor) * COMFORTABLE_BITS_PER_PIXEL
+}
+
 /// One step of the ladder: divide the size by `scale` and the frame rate by `fps_divisor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
@@ -113,6 +119,9 @@ pub struct Signals {
     /// How much later than usual transport feedback is, ms (0 when on time or silent):
     /// see [`crate::feedback::Lateness`].
     pub late_ms: f64,
+    /// Whether the sender held pictures back since the last update ([`Pushback`]): a
+    /// queue stood, and a full-size sender stepped down for it.
+    pub held: bool,
 }
 
 /// What the encoder should do now.
@@ -210,11 +219,7 @@ impl Adaptation {
 
     /// Bits per second the picture needs at ladder step `level`.
     fn need(&self, level: usize) -> f64 {
-        let step = LADDER[level];
-        let pixels =
-            f64::from(self.format.width / step.scale) * f64::from(self.format.height / step.scale);
-        pixels * f64::from(self.format.fps) / f64::from(step.fps_divisor)
-            * COMFORTABLE_BITS_PER_PIXEL
+        comfortable_bps(self.format, LADDER[level])
     }
 
     /// The decision at `now_ms` for what the `signals` say.
@@ -227,6 +232,7 @@ impl Adaptation {
             queue_ms,
             delivered_bps,
             late_ms,
+            held,
         } = signals;
         if rtt_ms > 0.0 {
             self.min_rtt_ms = self.min_rtt_ms.min(rtt_ms);
@@ -355,10 +361,11 @@ impl Adaptation {
         } else {
             None
         };
-        // Feedback coming late: a queue stands now, and pictures are being held back
-        // for it. The full-size picture (which the encoder cannot make much smaller)
-        // steps down at once, so what goes out once the hold lets go drains the queue.
-        let stuck = self.level == 0 && late_ms > LATE_MS;
+        // Feedback coming late: a queue stands now, or stood since the last update, and
+        // pictures were held back for it. The full-size picture (which the encoder
+        // cannot make much smaller) steps down at once, as the sender itself did
+        // ([`Push::shrink`]), so what goes out through the queue lets it drain.
+        let stuck = self.level == 0 && (late_ms > LATE_MS || held);
         if (stuck
             || self
                 .starved_since
@@ -391,6 +398,13 @@ const LATE_MS: f64 = 400.0;
 /// s (link used 46–53%; at 50%, 72–83%). Holding pictures back is the brake.
 const MIN_SHARE: f64 = 0.5;
 
+/// While pictures are held back, one below full size goes through this often (ms): a
+/// gap over 200 ms between pictures is a freeze, and a small picture every 133 ms
+/// (~1.2 KB of the 320x240 test pattern, ~75 kbit/s) leaves the queue room to drain.
+/// A full-size picture is too big for that (~4 KB at 640x480, 8 a second filled 300
+/// kbit/s): it steps down instead ([`Push::shrink`]).
+pub const TRICKLE_MS: u64 = 133;
+
 /// What the pushback says for one picture.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Push {
@@ -398,18 +412,45 @@ pub struct Push {
     pub share: f64,
     /// Hold this picture back: the path has not yet taken what went before.
     pub hold: bool,
+    /// Feedback is late: a queue stands.
+    pub queued: bool,
+    /// Feedback is late and the picture is full size, too big to trickle through the
+    /// queue: step down now (the adaptation follows, see [`Signals::held`]).
+    pub shrink: bool,
+}
+
+impl Push {
+    /// The bitrate to encode a picture at, for the adaptation's `target_bps` and what
+    /// the picture comfortably needs ([`comfortable_bps`]; `None`: no cap): the share
+    /// of the target, in 5% steps so the encoder is not reconfigured every picture; and
+    /// while a queue stands, no more than the need. The target is set once a second,
+    /// and a picture coded above it only lengthens the queue: a step down's keyframe
+    /// above all (at 320x240 the test pattern's is 17-20 KB for a 1 Mbit/s target, 7-9
+    /// KB for the 115 kbit/s it needs), which a full queue drops.
+    pub fn bitrate(&self, target_bps: f64, need_bps: Option<f64>) -> f64 {
+        let share = (self.share * 20.0).round() / 20.0;
+        let bps = target_bps * share;
+        match need_bps {
+            Some(need) if self.queued => bps.min(need),
+            _ => bps,
+        }
+    }
 }
 
 /// Congestion-window pushback, asked every picture: while transport feedback is late
 /// (a queue the once-a-second [`Adaptation`] reads only from seconds-old signals),
-/// pictures are held back, and the encoder's share of the target falls (×0.3 a second,
+/// pictures are held back but for a small one every [`TRICKLE_MS`] (a full-size one
+/// steps down for that), and the encoder's share of the target falls (×0.3 a second,
 /// to [`MIN_SHARE`]); once feedback is on time again it climbs back (doubling a
 /// second). Behind a link that drops to a sixth of its rate, the queue then drains in
-/// seconds where cutting the target once a second kept it full.
+/// seconds where cutting the target once a second kept it full, and the receiver's
+/// picture keeps moving meanwhile.
 #[derive(Debug, Clone)]
 pub struct Pushback {
     share: f64,
     last_ms: Option<u64>,
+    /// When the last picture went out, ms.
+    sent_ms: Option<u64>,
 }
 
 impl Default for Pushback {
@@ -417,21 +458,31 @@ impl Default for Pushback {
         Self {
             share: 1.0,
             last_ms: None,
+            sent_ms: None,
         }
     }
 }
 
 impl Pushback {
-    /// The push at `now_ms` for feedback `late_ms` later than usual (`None`: none is
-    /// coming, the path is out: nothing held, the share kept).
-    pub fn update(&mut self, now_ms: u64, late_ms: Option<f64>) -> Push {
+    /// The push at `now_ms` for a picture at full size or not (`full`), with feedback
+    /// `late_ms` later than usual (`None`: none is coming, the path is out: nothing
+    /// held, the share kept).
+    pub fn update(&mut self, now_ms: u64, late_ms: Option<f64>, full: bool) -> Push {
         let seconds = self
             .last_ms
             .map_or(0.0, |t| (now_ms.saturating_sub(t) as f64 / 1000.0).min(1.0));
         self.last_ms = Some(now_ms);
-        let hold = late_ms.is_some_and(|late| late > LATE_MS);
+        let late = late_ms.is_some_and(|late| late > LATE_MS);
+        let trickle = !full
+            && self
+                .sent_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) >= TRICKLE_MS);
+        let hold = late && !trickle;
+        if !hold {
+            self.sent_ms = Some(now_ms);
+        }
         let factor: f64 = match late_ms {
-            _ if hold => 0.3,
+            _ if late => 0.3,
             Some(late) if late < LATE_MS / 2.0 => 2.0,
             _ => 1.0,
         };
@@ -439,6 +490,8 @@ impl Pushback {
         Push {
             share: self.share,
             hold,
+            queued: late,
+            shrink: late && full,
         }
     }
 }
@@ -456,6 +509,7 @@ mod tests {
             queue_ms: 0.0,
             delivered_bps: 0.0,
             late_ms: 0.0,
+            held: false,
         }
     }
 
@@ -470,60 +524,96 @@ mod tests {
         (a, target)
     }
 
+    /// A push that holds nothing back at `share`.
+    fn sent(share: f64) -> Push {
+        Push {
+            share,
+            hold: false,
+            queued: false,
+            shrink: false,
+        }
+    }
+
     #[test]
     fn late_feedback_holds_pictures_back_and_lowers_the_share_until_it_is_on_time() {
         let mut p = Pushback::default();
         // On time (jitter and the receiver's batching): full share, nothing held.
         for i in 0..30 {
-            let push = p.update(i * 33, Some(120.0));
-            assert_eq!(
-                push,
-                Push {
-                    share: 1.0,
-                    hold: false
-                }
-            );
+            assert_eq!(p.update(i * 33, Some(120.0), true), sent(1.0));
         }
         // Late by more than the window: held, and the share falls 30% a second.
         let mut t = 29 * 33 + 33;
-        let mut push = p.update(t, Some(500.0));
-        assert!(push.hold);
+        let mut push = p.update(t, Some(500.0), true);
+        assert!(push.hold && push.queued);
         for _ in 0..15 {
             t += 1_000 / 30;
-            push = p.update(t, Some(900.0));
+            push = p.update(t, Some(900.0), true);
             assert!(push.hold);
         }
         assert!((0.52..0.57).contains(&push.share), "{push:?}");
         // Never below the floor.
         for _ in 0..90 {
             t += 1_000 / 30;
-            push = p.update(t, Some(2_000.0));
+            push = p.update(t, Some(2_000.0), true);
         }
         assert_eq!(push.share, MIN_SHARE);
         // Silence (the path is out): nothing held, the share kept.
         t += 33;
-        assert_eq!(
-            p.update(t, None),
-            Push {
-                share: MIN_SHARE,
-                hold: false
-            }
-        );
+        assert_eq!(p.update(t, None, true), sent(MIN_SHARE));
         // Between on time and late: sent, the share holds.
         t += 33;
-        assert_eq!(
-            p.update(t, Some(300.0)),
-            Push {
-                share: MIN_SHARE,
-                hold: false
-            }
-        );
+        assert_eq!(p.update(t, Some(300.0), true), sent(MIN_SHARE));
         // On time: it doubles a second back to the full share.
         t += 500;
-        let push = p.update(t, Some(50.0));
+        let push = p.update(t, Some(50.0), true);
         assert!((0.70..0.72).contains(&push.share), "{push:?}");
         t += 500;
-        assert_eq!(p.update(t, Some(50.0)).share, 1.0);
+        assert_eq!(p.update(t, Some(50.0), true).share, 1.0);
+    }
+
+    #[test]
+    fn while_feedback_is_late_a_full_size_picture_shrinks_and_a_small_one_trickles_through() {
+        let mut p = Pushback::default();
+        assert_eq!(p.update(0, Some(100.0), true), sent(1.0));
+        // Late: the full-size picture is held and told to step down.
+        let push = p.update(33, Some(500.0), true);
+        assert!(push.hold && push.queued && push.shrink, "{push:?}");
+        // The small pictures after it: one every TRICKLE_MS since the last one sent,
+        // the others held; none told to shrink.
+        let mut through = Vec::new();
+        for t in (66..=700).step_by(33) {
+            let push = p.update(t, Some(600.0), false);
+            assert!(push.queued && !push.shrink, "{push:?}");
+            if !push.hold {
+                through.push(t);
+            }
+        }
+        assert_eq!(through, [165, 330, 495, 660]);
+        assert!(
+            through
+                .windows(2)
+                .all(|w| w[1] - w[0] >= TRICKLE_MS && w[1] - w[0] < 200),
+            "gaps under a freeze's 200 ms: {through:?}"
+        );
+        // On time again: every picture goes.
+        assert!(!p.update(733, Some(100.0), false).hold);
+        assert!(!p.update(766, Some(100.0), false).hold);
+    }
+
+    #[test]
+    fn while_a_queue_stands_a_picture_is_coded_at_no_more_than_it_needs() {
+        let need = comfortable_bps(vga(), LADDER[1]);
+        assert!((115_000.0..115_300.0).contains(&need), "{need}");
+        let queued = Push {
+            queued: true,
+            ..sent(0.83)
+        };
+        // The share of the target in 5% steps; while queued, no more than the need.
+        assert_eq!(sent(0.83).bitrate(1_000_000.0, Some(need)), 850_000.0);
+        assert_eq!(queued.bitrate(1_000_000.0, Some(need)), need);
+        assert_eq!(queued.bitrate(100_000.0, Some(need)), 85_000.0);
+        // No cap given (a screen share): the share alone.
+        assert_eq!(queued.bitrate(1_000_000.0, None), 850_000.0);
     }
 
     #[test]
@@ -700,7 +790,7 @@ mod tests {
         );
     }
 
-    fn vga() -> VideoFormat {
+    pub(super) fn vga() -> VideoFormat {
         VideoFormat {
             width: 640,
             height: 480,
@@ -889,7 +979,7 @@ mod tests {
     }
 
     #[test]
-    fn late_feedback_steps_a_full_size_picture_down_at_once_and_no_further() {
+    fn late_feedback_or_pictures_held_step_a_full_size_picture_down_at_once_and_no_further() {
         // In the first second (the estimate's grace), plenty of room by the estimate.
         let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
         assert_eq!(a.update(0, sig(1_000_000.0, 0.0, 1.0)).step, LADDER[0]);
@@ -903,6 +993,15 @@ mod tests {
         assert_eq!(a.update(2_000, late(600.0)).step, LADDER[1]);
         // Still late a second later: the lateness alone takes it no lower.
         assert_eq!(a.update(3_000, late(900.0)).step, LADDER[1]);
+        // Pictures held back since the last update (the sender stepped down itself),
+        // though feedback is on time by now: the same.
+        let mut b = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
+        assert_eq!(b.update(0, sig(1_000_000.0, 0.0, 1.0)).step, LADDER[0]);
+        let held = Signals {
+            held: true,
+            ..sig(1_000_000.0, 0.0, 1.0)
+        };
+        assert_eq!(b.update(1_000, held).step, LADDER[1]);
     }
 
     #[test]
@@ -1007,9 +1106,10 @@ mod encoder_tests {
 
     #[test]
     fn once_the_pushback_lets_go_the_encoder_follows_a_rising_target() {
-        // 320x240 behind a slow link: 2 s of late feedback (pictures held), then on
-        // time again while the target climbs from 200 kbit/s by 8% a second. The
-        // encoder got to 320x240 as a call's does, by a step down from full size.
+        // 320x240 behind a slow link: 2 s of late feedback (pictures held but for the
+        // trickle), then on time again while the target climbs from 200 kbit/s by 8% a
+        // second. The encoder got to 320x240 as a call's does, by a step down from full
+        // size.
         let pattern = PatternGenerator::new(640, 480);
         let mut encoder = H264Encoder::new(640, 480, EncoderSettings::new(200_000, 30.0)).unwrap();
         encoder.encode(&pattern.frame(0, 0)).unwrap();
@@ -1021,11 +1121,12 @@ mod encoder_tests {
             if n >= 90 && n % 30 == 0 {
                 target *= MAX_RISE;
             }
-            let push = pushback.update(now_ms, Some(late));
+            let push = pushback.update(now_ms, Some(late), false);
             if push.hold {
                 continue;
             }
-            let wanted = (target * push.share) as u32;
+            let wanted =
+                push.bitrate(target, Some(comfortable_bps(tests::vga(), LADDER[1]))) as u32;
             if wanted != bitrate {
                 bitrate = wanted;
                 encoder.set_bitrate(bitrate).unwrap();
@@ -1037,6 +1138,11 @@ mod encoder_tests {
         }
         // From 2 s after the feedback came back on time (the share is full by then): at
         // a floor of 10%, openh264 still paid back its deficit then (189 of 252 kbit/s).
+        // The trickle's pictures overspend too (each spans four pictures' motion on a
+        // thirtieth's bits), which openh264 pays back over the next four seconds (67-78%
+        // of the target); planned for the trickle's rate instead, they came out bigger,
+        // and behind the step to 300 kbit/s the queue drained slower (RTT +115 ms
+        // against +7, link used 70% against 76%).
         for second in 5..12 {
             let out: usize = bits
                 .iter()
@@ -1044,8 +1150,9 @@ mod encoder_tests {
                 .map(|(_, b)| b)
                 .sum();
             let asked = 200_000.0 * MAX_RISE.powi(second as i32 - 2);
+            let least = if second < 9 { 0.6 } else { 0.8 };
             assert!(
-                out as f64 > 0.8 * asked,
+                out as f64 > least * asked,
                 "second {second}: {out} bit/s out of {asked:.0} asked for"
             );
         }

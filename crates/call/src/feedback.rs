@@ -283,11 +283,20 @@ impl QueueDelay {
     }
 }
 
-/// Feedback that has stopped coming for this long is silent, not late: the path is out
-/// (or the remote sends none), and a sender holding back for it would only come back
-/// later once the path does. A queue still lets feedback through, every ~100 ms, only
-/// about older packets.
+/// Feedback that has stopped coming for this long, on time when it stopped, is silent,
+/// not late: the path is out (or the remote sends none), and a sender holding back for
+/// it would only come back later once the path does. A queue still lets feedback
+/// through, every ~100 ms, only about older packets.
 const FEEDBACK_SILENT: Duration = Duration::from_millis(500);
+
+/// Feedback this much later than usual when it stopped coming stays late through the
+/// silence: it is stuck behind the same queue (both directions' fill behind a
+/// bottleneck, and a full one drops what comes), not an outage.
+const LATE_INTO_SILENCE: Duration = Duration::from_millis(200);
+
+/// Feedback silent this long is gone however late it was: a remote that stopped
+/// sending it is not waited for.
+const FEEDBACK_GONE: Duration = Duration::from_secs(5);
 
 /// How late transport feedback is (a plain type: each feedback's arrival and the newest
 /// departure it reports go in). A feedback usually comes a round trip plus the
@@ -297,7 +306,7 @@ const FEEDBACK_SILENT: Duration = Duration::from_millis(500);
 /// the first sign of a queue on the path, ours or the one the feedback comes back
 /// through: both directions' queues fill behind a bottleneck, and then every other
 /// signal (the queue our packets waited in, loss, the round trip) arrives seconds old.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Lateness {
     /// The newest departure any feedback has reported.
     newest: Option<Instant>,
@@ -322,14 +331,18 @@ impl Lateness {
     }
 
     /// How much later than usual feedback is at `now`; `None` before any, and while
-    /// none has come for [`FEEDBACK_SILENT`].
+    /// none has come for [`FEEDBACK_SILENT`] after feedback on time (within
+    /// [`LATE_INTO_SILENCE`]), or for [`FEEDBACK_GONE`] whatever it was.
     pub fn late(&self, now: Instant) -> Option<Duration> {
         let newest = self.newest?;
-        let (last, _) = self.delays.back()?;
-        if now.saturating_duration_since(*last) > FEEDBACK_SILENT {
+        let (last, delay) = self.delays.back()?;
+        let usual = self.delays.iter().map(|d| d.1).min()?;
+        let silent = now.saturating_duration_since(*last);
+        if silent > FEEDBACK_GONE
+            || (silent > FEEDBACK_SILENT && delay.saturating_sub(usual) < LATE_INTO_SILENCE)
+        {
             return None;
         }
-        let usual = self.delays.iter().map(|d| d.1).min()?;
         Some(now.saturating_duration_since(newest).saturating_sub(usual))
     }
 }
@@ -473,15 +486,22 @@ mod tests {
             "the usual is the quickest: 40 ms"
         );
         assert_eq!(l.late(last + ms(60)), Some(ms(60)));
+        // Feedback on time that stops coming is silence (the path is out), not
+        // lateness.
+        let out = l.clone();
+        assert_eq!(out.late(last + ms(500)), Some(ms(500)));
+        assert_eq!(out.late(last + ms(501)), None);
         // Feedback that keeps coming about packets no newer (they wait in a queue):
         // later and later.
         for i in 1..=4 {
             l.on_feedback(last + ms(100 * i), last - ms(500));
         }
         assert_eq!(l.late(last + ms(450)), Some(ms(450)));
-        // Feedback that stops coming is silence (the path is out), not lateness.
-        assert_eq!(l.late(last + ms(900)), Some(ms(900)));
-        assert_eq!(l.late(last + ms(901)), None);
+        // Stopping then is the same queue (full, or the feedback stuck behind the other
+        // direction's): late still, until it has been away for good.
+        assert_eq!(l.late(last + ms(901)), Some(ms(901)));
+        assert_eq!(l.late(last + ms(5_400)), Some(ms(5_400)));
+        assert_eq!(l.late(last + ms(5_401)), None);
     }
 
     #[test]

@@ -379,6 +379,8 @@ pub(crate) struct MediaSession {
     audio_in: Arc<AudioReceiveCounters>,
     measured: Arc<Mutex<Measured>>,
     adaptation: Adaptation,
+    /// Pictures held back so far at the last adaptation.
+    held_before: u64,
     /// The counters at the last statistics line (at the start, all zero).
     previous: Snapshots,
     started: Instant,
@@ -417,10 +419,11 @@ impl MediaSession {
             AUDIO_WIRE_BITRATE,
         )
         .starting_at(options.bitrate.start);
-        let video_control = VideoControl::new(Arc::clone(&feedback));
+        let video_control = VideoControl::shrinking(Arc::clone(&feedback));
         video_control.set_step(adaptation.step());
         Self {
             adaptation,
+            held_before: 0,
             options: options.clone(),
             pc,
             video_control: Arc::new(video_control),
@@ -701,8 +704,10 @@ impl MediaSession {
                 queue_ms: self.feedback.queue_ms(),
                 delivered_bps: self.feedback.delivered_bps(),
                 late_ms: self.feedback.late_ms(Instant::now()).unwrap_or(0.0),
+                held: line.video_out.held > self.held_before,
             },
         );
+        self.held_before = line.video_out.held;
         self.video_control.set_bitrate(decision.video_bps);
         self.video_control.set_step(decision.step);
         // Opus FEC protects a lost packet with the next: say a bit more than what was

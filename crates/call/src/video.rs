@@ -34,7 +34,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::CallError;
-use crate::adapt::{Pushback, Step};
+use crate::adapt::{Pushback, Step, comfortable_bps};
 use crate::feedback::Feedback;
 use crate::jitter::{Assembled, AssemblerConfig, FrameAssembler, RtpIn};
 use crate::keyframe::{
@@ -230,6 +230,10 @@ pub struct VideoControl {
     step: AtomicU32,
     /// The transport feedback the sender pushes back on when it comes late.
     feedback: Arc<Feedback>,
+    /// Whether the sender steps a full-size picture down itself while feedback is late
+    /// ([`crate::adapt::Push::shrink`]): a camera's, whose adaptation follows; not a
+    /// screen share's, whose text must stay sharp.
+    shrinks: bool,
 }
 
 impl VideoControl {
@@ -242,6 +246,16 @@ impl VideoControl {
             bitrate_bps: AtomicU32::default(),
             step: AtomicU32::default(),
             feedback,
+            shrinks: false,
+        }
+    }
+
+    /// The same, for a sender that steps a full-size picture down itself while
+    /// feedback is late, and lets a small one through now and then.
+    pub fn shrinking(feedback: Arc<Feedback>) -> Self {
+        Self {
+            shrinks: true,
+            ..Self::new(feedback)
         }
     }
 
@@ -458,14 +472,20 @@ impl Capture {
                 continue;
             }
             let late = control.feedback.late_ms(Instant::now());
-            let push = pushback.update(started.elapsed().as_millis() as u64, late);
+            let full = !control.shrinks || step.scale == 1;
+            let push = pushback.update(started.elapsed().as_millis() as u64, late, full);
+            if push.shrink && control.shrinks {
+                step = Step { scale: 2, ..step };
+                tracing::info!(?step, "video steps down at once: a queue stands");
+                control.set_step(step);
+            }
             if push.hold {
                 counters.frames_held.bump();
                 continue;
             }
-            // In 5% steps, so the encoder is not reconfigured every picture.
-            let share = (push.share * 20.0).round() / 20.0;
-            let wanted = (f64::from(control.bitrate_bps.load(Ordering::Relaxed)) * share) as u32;
+            let target = f64::from(control.bitrate_bps.load(Ordering::Relaxed));
+            let need = control.shrinks.then(|| comfortable_bps(format, step));
+            let wanted = push.bitrate(target, need) as u32;
             if wanted != 0 && wanted != bitrate {
                 bitrate = wanted;
                 encoder.submit(EncoderJob::Bitrate(bitrate));
