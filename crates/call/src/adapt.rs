@@ -277,6 +277,12 @@ impl Adaptation {
                 let draining = self.cut_for_queue
                     && ((queue_ms > 0.0 && queue_ms < 0.9 * self.last_queue_ms)
                         || (carries > 0.0 && carries >= last.max(sent_bps)));
+                if queued && draining && carries > 0.0 {
+                    // Draining, but not above what the path carries now: a target
+                    // set from a rate measured before the link fell (feedback comes
+                    // a queue late) drains the queue too slowly.
+                    next = last.min(carries);
+                }
                 if queued && !draining {
                     // Below what the path carries now, where known.
                     next = 0.85
@@ -683,6 +689,28 @@ mod tests {
         assert_eq!(a.update(32_000, queue(200.0)).video_bps, cut);
         // A queue that stops draining is cut for again.
         assert!(a.update(33_000, queue(190.0)).video_bps < cut);
+    }
+
+    #[test]
+    fn a_queue_drains_at_no_more_than_the_path_carries_when_the_cuts_used_a_rate_from_before_the_fall()
+     {
+        let (mut a, _) = climbed();
+        let queue = |queue_ms, delivered_bps| Signals {
+            queue_ms,
+            delivered_bps,
+            sent_bps: 600_000.0,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        // The link falls to 300 kbit/s; the feedback that shows the queue comes through
+        // the other direction's, so what it says was delivered is from before the fall,
+        // then nothing.
+        let first = a.update(30_000, queue(400.0, 900_000.0)).video_bps;
+        let second = a.update(31_000, queue(1_300.0, 0.0)).video_bps;
+        assert!(second < first && second > 500_000, "{first} {second}");
+        // The queue drains while pictures are held back; the path is seen to carry
+        // 230 kbit/s: the target goes no higher, or it would feed the queue again.
+        let draining = a.update(32_000, queue(130.0, 230_000.0)).video_bps;
+        assert_eq!(f64::from(draining), 230_000.0 - 32_000.0);
     }
 
     #[test]
