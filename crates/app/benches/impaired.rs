@@ -21,7 +21,9 @@
 //! a replay of the outage is not live), the time to settle under a bottleneck, the
 //! round trip's rise there (the queue) and the share of the link used, and the callee's
 //! join → first remote picture. The figures are the median of the runs, with their
-//! range.
+//! range. A call with Chromium that never showed a picture (or whose caller never got
+//! into the room) is left out of them, named with the page's call and connection state
+//! at the end, and the benchmark exits with status 1.
 //!
 //! Flags: `--help`.
 
@@ -550,6 +552,28 @@ impl Page {
         }
     }
 
+    /// `Ok` once its page has shown the remote picture; otherwise an error naming the
+    /// call's state and its connection's, for a message.
+    async fn showed_pictures(&self, who: &str) -> Result<(), String> {
+        let shown = self
+            .browser
+            .eval("return window.__pictures?.length ?? 0")
+            .await;
+        if shown.ok().and_then(|n| n.as_u64()).is_some_and(|n| n > 0) {
+            return Ok(());
+        }
+        let state = self
+            .browser
+            .eval(
+                "const c = window.peercall?.call;
+                 return `call ${c?.state}, ICE ${c?.pc?.iceConnectionState}, \
+                   connection ${c?.pc?.connectionState}`;",
+            )
+            .await
+            .unwrap_or_else(|err| Value::String(err));
+        Err(format!("the {who}'s page never showed a picture ({state})"))
+    }
+
     /// Its side, once the call is over; closes the browser.
     async fn side(self) -> Side {
         let pictures: Vec<(f64, Option<u32>)> = self
@@ -623,15 +647,14 @@ fn live_gap(pictures: &[(f64, Option<u32>)]) -> Option<f64> {
 }
 
 /// Opens the caller's page in `a` and waits until it waits in the room.
-async fn waiting_caller(lab: &Lab, profile: &Profile) -> Option<Page> {
+async fn waiting_caller(lab: &Lab) -> Result<Page, String> {
     let caller = Page::launch(lab, &lab.a).await;
     caller.join(lab).await;
     match caller.state_is("waiting", Duration::from_secs(30)).await {
-        Ok(()) => Some(caller),
+        Ok(()) => Ok(caller),
         Err(err) => {
-            eprintln!("{}: the caller page never waited: {err}", profile.name);
             caller.browser.close().await;
-            None
+            Err(format!("the caller's page never waited: {err}"))
         }
     }
 }
@@ -651,12 +674,16 @@ async fn follow(mut page: Page, origin: Instant, stop: Arc<AtomicBool>) -> Page 
     page
 }
 
-/// Chromium ↔ Chromium, caller in `a`, callee in `b`: (a's side, b's side).
-async fn chromium_call(lab: &Lab, profile: &Profile, seconds: u32) -> Option<(Side, Side)> {
+/// Chromium ↔ Chromium, caller in `a`, callee in `b`: (a's side, b's side), or why
+/// the call failed.
+async fn chromium_call(lab: &Lab, profile: &Profile, seconds: u32) -> Result<(Side, Side), String> {
     let mut callee = Page::launch(lab, &lab.b).await;
-    let Some(mut caller) = waiting_caller(lab, profile).await else {
-        callee.browser.close().await;
-        return None;
+    let mut caller = match waiting_caller(lab).await {
+        Ok(caller) => caller,
+        Err(err) => {
+            callee.browser.close().await;
+            return Err(err);
+        }
     };
     let origin = Instant::now();
     callee.join(lab).await;
@@ -672,17 +699,23 @@ async fn chromium_call(lab: &Lab, profile: &Profile, seconds: u32) -> Option<(Si
         callee.tick(now, read).await;
         tokio::time::sleep(ms(100)).await;
     }
-    Some((caller.side().await, callee.side().await))
+    let shown = match caller.showed_pictures("caller").await {
+        Ok(()) => callee.showed_pictures("callee").await,
+        err => err,
+    };
+    let sides = (caller.side().await, callee.side().await);
+    shown.map(|()| sides)
 }
 
-/// Chromium in `a` calling `peercall call` in `b`: (a's side, b's side).
+/// Chromium in `a` calling `peercall call` in `b`: (a's side, b's side), or why the
+/// call failed.
 fn mixed_call(
     runtime: &tokio::runtime::Runtime,
     lab: &Lab,
     profile: &Profile,
     seconds: u32,
-) -> Option<(Side, Side)> {
-    let caller = runtime.block_on(waiting_caller(lab, profile))?;
+) -> Result<(Side, Side), String> {
+    let caller = runtime.block_on(waiting_caller(lab))?;
     let stop = Arc::new(AtomicBool::new(false));
     let origin = Instant::now();
     let page = runtime.spawn(follow(caller, origin, Arc::clone(&stop)));
@@ -691,8 +724,12 @@ fn mixed_call(
         drive(lab, profile, seconds, elapsed, &mut done)
     });
     stop.store(true, Ordering::Relaxed);
-    let a = runtime.block_on(async { page.await.expect("the page's task").side().await });
-    Some((a, b))
+    runtime.block_on(async {
+        let page = page.await.expect("the page's task");
+        let shown = page.showed_pictures("caller").await;
+        let a = page.side().await;
+        shown.map(|()| (a, b))
+    })
 }
 
 /// Freezes in the pictures' times from `from` to `to`: count, total ms, longest ms.
@@ -924,6 +961,8 @@ fn main() {
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load before: {}", load().trim());
     let seconds = args.seconds;
+    // The calls that failed, and why: left out of the table, and the run fails.
+    let mut failed = Vec::new();
     for run in 0..args.runs {
         for (p, profile) in args.profiles.iter().enumerate() {
             for pairing in &args.pairings {
@@ -954,8 +993,14 @@ fn main() {
                         } else {
                             runtime.block_on(chromium_call(&lab, profile, seconds))
                         };
-                        let Some((a, b)) = sides else {
-                            continue;
+                        let (a, b) = match sides {
+                            Ok(sides) => sides,
+                            Err(err) => {
+                                let call = format!("run {run}, {}, {pairing:?}", profile.name);
+                                eprintln!("{call}: left out: {err}");
+                                failed.push(format!("{call}: {err}"));
+                                continue;
+                            }
                         };
                         let (to_b, to_a) = if mixed {
                             (Column::ChromiumToNative, Column::NativeToChromium)
@@ -1012,5 +1057,12 @@ fn main() {
     println!();
     for profile in &args.profiles {
         println!("{}: {}", profile.name, profile.what);
+    }
+    if !failed.is_empty() {
+        println!("\n{} call(s) failed and were left out:", failed.len());
+        for call in &failed {
+            println!("- {call}");
+        }
+        std::process::exit(1);
     }
 }
