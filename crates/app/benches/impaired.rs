@@ -570,7 +570,7 @@ impl Page {
                    connection ${c?.pc?.connectionState}`;",
             )
             .await
-            .unwrap_or_else(|err| Value::String(err));
+            .unwrap_or_else(Value::String);
         Err(format!("the {who}'s page never showed a picture ({state})"))
     }
 
