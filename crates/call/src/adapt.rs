@@ -13,8 +13,9 @@
 //! GCC does on overuse, the target goes to 85% of what the receiver gets (the path's
 //! rate while a queue stands), or down 15% when that is unknown, and holds while that
 //! queue drains (GCC's hold state: cut again each second of the drain, the target ended
-//! at half the link); and loss above 10% cuts it below what got through, queue or not,
-//! so the two together back off as far as the worse says.
+//! at half the link), at no more than the receiver gets meanwhile; and loss above 10%
+//! cuts it below what got through, queue or not, so the two together back off as far as
+//! the worse says.
 //!
 //! The other way round, GCC's delay half reads jitter (packets reordered on a lossy,
 //! jittery path) as a queue and sinks the estimate step by step. So while the path
