@@ -552,30 +552,10 @@ impl Page {
         }
     }
 
-    /// `Ok` once its page has shown the remote picture; otherwise an error naming the
-    /// call's state and its connection's, for a message.
-    async fn showed_pictures(&self, who: &str) -> Result<(), String> {
-        let shown = self
-            .browser
-            .eval("return window.__pictures?.length ?? 0")
-            .await;
-        if shown.ok().and_then(|n| n.as_u64()).is_some_and(|n| n > 0) {
-            return Ok(());
-        }
-        let state = self
-            .browser
-            .eval(
-                "const c = window.peercall?.call;
-                 return `call ${c?.state}, ICE ${c?.pc?.iceConnectionState}, \
-                   connection ${c?.pc?.connectionState}`;",
-            )
-            .await
-            .unwrap_or_else(Value::String);
-        Err(format!("the {who}'s page never showed a picture ({state})"))
-    }
-
-    /// Its side, once the call is over; closes the browser.
-    async fn side(self) -> Side {
+    /// Its side, once the call is over, or an error naming the page's call and
+    /// connection state if it never showed a picture (`who` says whose page); closes
+    /// the browser.
+    async fn side(self, who: &str) -> Result<Side, String> {
         let pictures: Vec<(f64, Option<u32>)> = self
             .browser
             .eval("return window.__pictures ?? []")
@@ -583,6 +563,19 @@ impl Page {
             .ok()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
+        if pictures.is_empty() {
+            let state = self
+                .browser
+                .eval(
+                    "const c = window.peercall?.call;
+                     return `call ${c?.state}, ICE ${c?.pc?.iceConnectionState}, \
+                       connection ${c?.pc?.connectionState}`;",
+                )
+                .await
+                .unwrap_or_else(Value::String);
+            self.browser.close().await;
+            return Err(format!("the {who}'s page never showed a picture ({state})"));
+        }
         let longest_live_gap_ms = live_gap(&pictures);
         let first = self
             .browser
@@ -623,13 +616,13 @@ impl Page {
                 audio: f(now, "samples").unwrap_or(0.0),
             });
         }
-        Side {
+        Ok(Side {
             seconds,
             pictures: Some(pictures),
             longest_gap_ms: None,
             longest_live_gap_ms,
             first_picture_ms: first,
-        }
+        })
     }
 }
 
@@ -699,12 +692,8 @@ async fn chromium_call(lab: &Lab, profile: &Profile, seconds: u32) -> Result<(Si
         callee.tick(now, read).await;
         tokio::time::sleep(ms(100)).await;
     }
-    let shown = match caller.showed_pictures("caller").await {
-        Ok(()) => callee.showed_pictures("callee").await,
-        err => err,
-    };
-    let sides = (caller.side().await, callee.side().await);
-    shown.map(|()| sides)
+    let (a, b) = (caller.side("caller").await, callee.side("callee").await);
+    Ok((a?, b?))
 }
 
 /// Chromium in `a` calling `peercall call` in `b`: (a's side, b's side), or why the
@@ -724,12 +713,9 @@ fn mixed_call(
         drive(lab, profile, seconds, elapsed, &mut done)
     });
     stop.store(true, Ordering::Relaxed);
-    runtime.block_on(async {
-        let page = page.await.expect("the page's task");
-        let shown = page.showed_pictures("caller").await;
-        let a = page.side().await;
-        shown.map(|()| (a, b))
-    })
+    let a =
+        runtime.block_on(async { page.await.expect("the page's task").side("caller").await })?;
+    Ok((a, b))
 }
 
 /// Freezes in the pictures' times from `from` to `to`: count, total ms, longest ms.

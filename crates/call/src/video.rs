@@ -34,7 +34,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use crate::CallError;
-use crate::adapt::{Pushback, Step, comfortable_bps};
+use crate::adapt::{LADDER, Pushback, Step, comfortable_bps};
 use crate::feedback::Feedback;
 use crate::jitter::{Assembled, AssemblerConfig, FrameAssembler, RtpIn};
 use crate::keyframe::{
@@ -475,7 +475,8 @@ impl Capture {
             let full = !control.shrinks || step.scale == 1;
             let push = pushback.update(started.elapsed().as_millis() as u64, late, full);
             if push.shrink && control.shrinks {
-                step = Step { scale: 2, ..step };
+                // The step the adaptation takes for the same lateness, a second later.
+                step = LADDER[1];
                 tracing::info!(?step, "video steps down at once: a queue stands");
                 control.set_step(step);
             }
