@@ -8,14 +8,14 @@
 //! steer too, as in GCC's loss-based part: above 10% the target backs off, between 2
 //! and 10% it holds, and near the rate where the link last gave out it only creeps up;
 //! and so does the queue: the transport feedback's send and arrival times
-//! ([`crate::feedback::QueueDelay`]) showing packets waiting over 50 ms, or the
-//! round-trip time 80 ms above the smallest seen (a coarser, slower sign). Then, as
-//! GCC does on overuse, the target goes to 85% of what the receiver gets (the path's
-//! rate while a queue stands), or down 15% when that is unknown, and holds while that
-//! queue drains (GCC's hold state: cut again each second of the drain, the target ended
-//! at half the link), at no more than the receiver gets meanwhile; and loss above 10%
-//! cuts it below what got through, queue or not, so the two together back off as far as
-//! the worse says.
+//! ([`crate::feedback::QueueDelay`]) showing packets waiting over 50 ms, or, without
+//! transport feedback, the round-trip time 80 ms above the smallest seen (a coarser,
+//! slower sign). Then, as GCC does on overuse, the target goes to 85% of the link's
+//! rate (what our packets that waited in its queue arrived at) or of what the receiver
+//! gets, or down 15% when neither is known, and holds while that queue drains (GCC's
+//! hold state: cut again each second of the drain, the target ended at half the link),
+//! at no more than the link carries meanwhile; and loss above 10% cuts it below what
+//! got through, queue or not, so the two together back off as far as the worse says.
 //!
 //! The other way round, GCC's delay half reads jitter (packets reordered on a lossy,
 //! jittery path) as a queue and sinks the estimate step by step. So while the path
@@ -117,6 +117,9 @@ pub struct Signals {
     pub queue_ms: f64,
     /// The rate the receiver gets all our packets at, bits per second (0 when unknown).
     pub delivered_bps: f64,
+    /// The rate our packets that waited in a queue lately arrived at: the link's, bits
+    /// per second (0 when none did).
+    pub link_bps: f64,
     /// How much later than usual transport feedback is, ms (0 when on time or silent):
     /// see [`crate::feedback::Lateness`].
     pub late_ms: f64,
@@ -146,6 +149,8 @@ pub struct Adaptation {
     last: Option<(f64, u64)>,
     /// The target when loss last forced a back-off: about what the link carries.
     capacity: Option<f64>,
+    /// Whether `capacity` is the link's rate told by packets that waited in its queue.
+    capacity_from_link: bool,
     /// Whether the target backed off for the queue there is now.
     cut_for_queue: bool,
     /// The queue the last update saw (ms).
@@ -181,6 +186,7 @@ impl Adaptation {
             level: 0,
             last: None,
             capacity: None,
+            capacity_from_link: false,
             cut_for_queue: false,
             last_queue_ms: 0.0,
             min_rtt_ms: f64::INFINITY,
@@ -232,18 +238,20 @@ impl Adaptation {
             sent_bps,
             queue_ms,
             delivered_bps,
+            link_bps,
             late_ms,
             held,
         } = signals;
         if rtt_ms > 0.0 {
             self.min_rtt_ms = self.min_rtt_ms.min(rtt_ms);
         }
-        // A round trip well above the smallest seen means a queue is building.
+        // A round trip well above the smallest seen means a queue is building, where
+        // transport feedback does not tell (the round trip is both directions', and the
+        // ICE pair's comes every few seconds: it read a drained queue for 2 s more).
         // So does feedback that comes late: the queue's delay it would show is still
         // on its way back.
-        let queued = rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS
-            || queue_ms > QUEUE_DELAY_MS
-            || late_ms > LATE_MS;
+        let queue_by_rtt = delivered_bps == 0.0 && rtt_ms > self.min_rtt_ms + QUEUE_RTT_MS;
+        let queued = queue_by_rtt || queue_ms > QUEUE_DELAY_MS || late_ms > LATE_MS;
         // Leave headroom for packet headers and retransmissions; audio shares it. On a
         // clean path, what gets through is proof of room whatever the estimate says.
         let available = estimate_bps * HEADROOM - f64::from(self.audio_bps);
@@ -274,7 +282,16 @@ impl Adaptation {
                 // what the encoder puts out: the backlog drains, however noisily its
                 // delay reads. (Not the encoder's output alone: while pictures are held
                 // back for late feedback, that is little, whatever the target.)
-                let carries = delivered_bps - f64::from(self.audio_bps);
+                // The link's rate where packets wait in its queue, or waited in this
+                // queue before (what arrives while it drains is what we send); else
+                // what arrives.
+                let carries = if link_bps > 0.0 {
+                    link_bps - f64::from(self.audio_bps)
+                } else if self.cut_for_queue && self.capacity_from_link {
+                    self.capacity.unwrap_or(0.0)
+                } else {
+                    delivered_bps - f64::from(self.audio_bps)
+                };
                 let draining = self.cut_for_queue
                     && ((queue_ms > 0.0 && queue_ms < 0.9 * self.last_queue_ms)
                         || (carries > 0.0 && carries >= last.max(sent_bps)));
@@ -295,18 +312,29 @@ impl Adaptation {
                     // What the path carried while the queue stood is its rate: the
                     // climb back creeps only near it (remembering our own cut there,
                     // compounded over a few seconds of queue, left the target creeping
-                    // up from a third of the link). Cut again for the same queue, the
-                    // path carries what we send, already below its rate: the rate
-                    // measured first stands.
+                    // up from a third of the link). Cut again for the same queue, what
+                    // arrived is what we send, already below its rate: the rate
+                    // measured first stands, unless packets waiting in the queue tell
+                    // the link's own (feedback comes a queue late, and the first
+                    // cut's told the rate from before the link fell); after that, the
+                    // most they tell.
                     let measured = if carries > 0.0 {
                         carries
                     } else {
                         next / 0.85 * 0.9
                     };
-                    self.capacity = Some(match self.capacity {
-                        Some(c) if self.cut_for_queue => c.max(measured),
-                        _ => measured,
-                    });
+                    let from_link = link_bps > 0.0;
+                    match self.capacity {
+                        Some(c)
+                            if self.cut_for_queue && (self.capacity_from_link || !from_link) =>
+                        {
+                            self.capacity = Some(c.max(measured));
+                        }
+                        _ => {
+                            self.capacity = Some(measured);
+                            self.capacity_from_link = from_link;
+                        }
+                    }
                     self.cut_for_queue = true;
                 }
                 if loss > HIGH_LOSS {
@@ -318,6 +346,7 @@ impl Adaptation {
                     let carried =
                         (sent * (1.0 - loss)).max(delivered_bps - f64::from(self.audio_bps));
                     self.capacity = Some(self.capacity.map_or(carried, |c| c.min(carried)));
+                    self.capacity_from_link = false;
                     next = next.min((last * (1.0 - 0.5 * loss)).min(0.9 * carried));
                 }
                 next
@@ -515,6 +544,7 @@ mod tests {
             sent_bps: 0.0,
             queue_ms: 0.0,
             delivered_bps: 0.0,
+            link_bps: 0.0,
             late_ms: 0.0,
             held: false,
         }
@@ -1105,6 +1135,63 @@ mod tests {
     }
 
     #[test]
+    fn a_long_round_trip_is_a_queue_only_where_transport_feedback_does_not_tell() {
+        // The ICE pair's round trip still reads a queue that transport feedback (a
+        // rate, no delay) says is gone.
+        let (mut a, before) = climbed();
+        let long = Signals {
+            delivered_bps: 900_000.0,
+            sent_bps: 850_000.0,
+            ..sig(3_000_000.0, 0.0, 300.0)
+        };
+        let target = a.update(31_000, long).video_bps;
+        assert!(target >= before, "{target} after {before}");
+        // Without transport feedback the round trip is the sign.
+        let (mut a, before) = climbed();
+        let target = a.update(31_000, sig(3_000_000.0, 0.0, 300.0)).video_bps;
+        assert!(target < before, "{target} after {before}");
+    }
+
+    #[test]
+    fn the_link_rate_told_by_waiting_packets_replaces_a_rate_from_before_the_link_fell() {
+        // The link falls from ~1 Mbit/s to 300 kbit/s. The first feedback through the
+        // queue still tells the rate from before; the next, of packets that waited in
+        // it, the link's.
+        let (mut a, _) = climbed();
+        let queue = |queue_ms, delivered_bps, link_bps| Signals {
+            queue_ms,
+            delivered_bps,
+            link_bps,
+            sent_bps: 100_000.0,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        a.update(31_000, queue(400.0, 900_000.0, 0.0));
+        let cut = a
+            .update(32_000, queue(600.0, 500_000.0, 300_000.0))
+            .video_bps;
+        let video = 300_000.0 - 32_000.0;
+        assert!(f64::from(cut) <= 0.86 * video, "cut to {cut}");
+        // Draining: what arrives is what we send, but the link's rate stands.
+        let held = a.update(33_000, queue(300.0, 150_000.0, 0.0)).video_bps;
+        assert_eq!(held, cut);
+        // The queue gone, the climb creeps near the link's rate (from the rate before
+        // the fall it climbed 8% a second, past 400 kbit/s in 7 s).
+        let mut target = held;
+        for s in 34..=40 {
+            let clean = Signals {
+                delivered_bps: f64::from(target) + 32_000.0,
+                sent_bps: f64::from(target),
+                ..sig(3_000_000.0, 0.0, 2.0)
+            };
+            target = a.update(s * 1_000, clean).video_bps;
+        }
+        assert!(
+            (0.9 * video..1.15 * video).contains(&f64::from(target)),
+            "{target} after 7 s"
+        );
+    }
+
+    #[test]
     fn the_ladder_ends_at_quarter_size_and_half_rate() {
         let mut a = Adaptation::new(vga(), 10_000, 2_000_000, 0);
         let mut last = LADDER[0];
@@ -1165,13 +1252,13 @@ mod encoder_tests {
                 bits.push((n, au.data.len() * 8));
             }
         }
-        // From 2 s after the feedback came back on time (the share is full by then): at
-        // a floor of 10%, openh264 still paid back its deficit then (189 of 252 kbit/s).
-        // The trickle's pictures overspend too (each spans four pictures' motion on a
-        // thirtieth's bits), which openh264 pays back over the next four seconds (67-78%
-        // of the target); planned for the trickle's rate instead, they came out bigger,
-        // and behind the step to 300 kbit/s the queue drained slower (RTT +115 ms
-        // against +7, link used 70% against 76%).
+        // From 2 s after the feedback came back on time (the share is full by then).
+        // The trickle's pictures overspend (each spans four pictures' motion on a
+        // thirtieth's bits, at openh264's coarsest quantizer), and openh264 paid that
+        // back over the next four seconds (67-78% of the target) until a raised target
+        // cleared it ([`H264Encoder::set_bitrate`]); planned for the trickle's rate
+        // instead, the pictures came out bigger, and behind the step to 300 kbit/s the
+        // queue drained slower (RTT +115 ms against +7, link used 70% against 76%).
         for second in 5..12 {
             let out: usize = bits
                 .iter()
@@ -1179,9 +1266,8 @@ mod encoder_tests {
                 .map(|(_, b)| b)
                 .sum();
             let asked = 200_000.0 * MAX_RISE.powi(second as i32 - 2);
-            let least = if second < 9 { 0.6 } else { 0.8 };
             assert!(
-                out as f64 > least * asked,
+                out as f64 > 0.9 * asked,
                 "second {second}: {out} bit/s out of {asked:.0} asked for"
             );
         }

@@ -7,8 +7,8 @@
 //! the application (they arrive as `TrackLocalEvent::OnRtcpPacket` on the local
 //! track). [`ReportingEstimator`] wraps the bandwidth estimator to publish its target,
 //! and reads the transport feedback's send and arrival times itself ([`QueueDelay`]):
-//! how long our packets now wait in a queue on the path, and the rate the receiver
-//! gets them at, every feedback (~100 ms), where the ICE round trip comes every few
+//! how long our packets now wait in a queue on the path, the rate the receiver gets
+//! them at and, while they wait, the link's, every feedback (~100 ms), where the ICE round trip comes every few
 //! seconds and GCC's own delay detector of webrtc 0.21 was seen missing a bottleneck;
 //! and how late the feedback itself comes ([`Lateness`]), the first sign of a queue.
 
@@ -42,9 +42,11 @@ pub struct StreamReport {
 #[derive(Debug, Default)]
 pub struct Feedback {
     estimate_bps: AtomicU64,
-    /// [`QueueDelay::queue_ms`] and [`QueueDelay::delivered_bps`], as f64 bits.
+    /// [`QueueDelay::queue_ms`], [`QueueDelay::delivered_bps`] and
+    /// [`QueueDelay::link_bps`], as f64 bits.
     queue_ms: AtomicU64,
     delivered_bps: AtomicU64,
+    link_bps: AtomicU64,
     nacked_packets: AtomicU64,
     reports: Mutex<HashMap<u32, StreamReport>>,
     lateness: Mutex<Lateness>,
@@ -66,6 +68,12 @@ impl Feedback {
     /// (0 before any transport feedback).
     pub fn delivered_bps(&self) -> f64 {
         f64::from_bits(self.delivered_bps.load(Ordering::Relaxed))
+    }
+
+    /// The rate our packets that waited in a queue on the path lately arrived at, bits
+    /// per second: the link's (0 when none did).
+    pub fn link_bps(&self) -> f64 {
+        f64::from_bits(self.link_bps.load(Ordering::Relaxed))
     }
 
     /// Packets the remote asked us to send again (NACKed sequence numbers).
@@ -195,6 +203,10 @@ pub const PACING_FLOOR: f64 = 3_000_000.0;
 const BASE_WINDOW: Duration = Duration::from_secs(10);
 /// The window the receiver's rate is measured over.
 const RATE_WINDOW: Duration = Duration::from_secs(1);
+/// A packet that waited this much longer than the path's base delay (µs) waited in a
+/// queue: the link was busy all the while, so the rate such packets arrive at is the
+/// link's. Above the jitter of a jittery path's single packets (±20 ms).
+const WAITED_US: f64 = 30_000.0;
 
 /// The queue on the path, from transport feedback (a plain type: every packet's send
 /// time and arrival time, on the receiver's clock, go in). A packet's offset is its
@@ -202,7 +214,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// path with no queue (the two clocks' difference cancels), and how far the latest
 /// feedback's packets lie above it, on average, is the queue they waited in. The
 /// arrived packets' bytes over the last [`RATE_WINDOW`] of arrival time are the rate
-/// the receiver gets: what the path carries while a queue stands.
+/// the receiver gets; those of the latest packets that waited in a queue, the link's
+/// rate (it was busy all the while they arrived).
 #[derive(Debug, Default)]
 pub struct QueueDelay {
     /// The first departure seen: offsets are counted from it.
@@ -211,6 +224,8 @@ pub struct QueueDelay {
     offsets: VecDeque<(Instant, f64)>,
     /// (arrival µs, bytes) of the last second's arrivals.
     arrivals: VecDeque<(f64, usize)>,
+    /// The same of the packets since the last that did not wait in a queue.
+    waited: VecDeque<(f64, usize)>,
     queue_ms: f64,
 }
 
@@ -221,7 +236,7 @@ impl QueueDelay {
         &mut self,
         packets: impl IntoIterator<Item = (Instant, Option<Duration>, usize)>,
     ) {
-        let (mut sum, mut n) = (0.0, 0u32);
+        let mut arrived = Vec::new();
         for (departure, arrival, size) in packets {
             let Some(arrival) = arrival else { continue };
             let epoch = *self.epoch.get_or_insert(departure);
@@ -230,8 +245,7 @@ impl QueueDelay {
             let offset = arrival_us - sent_us;
             self.offsets.push_back((departure, offset));
             self.arrivals.push_back((arrival_us, size));
-            sum += offset;
-            n += 1;
+            arrived.push((offset, arrival_us, size));
         }
         let Some(&(newest, _)) = self.offsets.back() else {
             return;
@@ -243,22 +257,31 @@ impl QueueDelay {
         {
             self.offsets.pop_front();
         }
-        let last_arrival = self.arrivals.back().map_or(0.0, |a| a.0);
-        let window_us = RATE_WINDOW.as_secs_f64() * 1e6;
-        while self
-            .arrivals
-            .front()
-            .is_some_and(|(at, _)| last_arrival - at > window_us)
-        {
-            self.arrivals.pop_front();
-        }
-        if n > 0 {
+        if !arrived.is_empty() {
             let base = self
                 .offsets
                 .iter()
                 .map(|o| o.1)
                 .fold(f64::INFINITY, f64::min);
-            self.queue_ms = ((sum / f64::from(n) - base) / 1000.0).max(0.0);
+            for &(offset, arrival_us, size) in &arrived {
+                if offset - base > WAITED_US {
+                    self.waited.push_back((arrival_us, size));
+                } else {
+                    self.waited.clear();
+                }
+            }
+            let mean = arrived.iter().map(|a| a.0).sum::<f64>() / arrived.len() as f64;
+            self.queue_ms = ((mean - base) / 1000.0).max(0.0);
+        }
+        let last_arrival = self.arrivals.back().map_or(0.0, |a| a.0);
+        let window_us = RATE_WINDOW.as_secs_f64() * 1e6;
+        for arrivals in [&mut self.arrivals, &mut self.waited] {
+            while arrivals
+                .front()
+                .is_some_and(|(at, _)| last_arrival - at > window_us)
+            {
+                arrivals.pop_front();
+            }
         }
     }
 
@@ -270,17 +293,25 @@ impl QueueDelay {
     /// The rate the receiver got our packets at over the last [`RATE_WINDOW`] of
     /// arrivals, bits per second (0 until it spans a quarter of that).
     pub fn delivered_bps(&self) -> f64 {
-        let (Some(first), Some(last)) = (self.arrivals.front(), self.arrivals.back()) else {
-            return 0.0;
-        };
-        let span_s = (last.0 - first.0) / 1e6;
-        if span_s < RATE_WINDOW.as_secs_f64() / 4.0 {
-            return 0.0;
-        }
-        // The first arrival opens the span: its bytes came before it.
-        let bytes: usize = self.arrivals.iter().skip(1).map(|a| a.1).sum();
-        bytes as f64 * 8.0 / span_s
+        rate_bps(&self.arrivals, RATE_WINDOW.as_secs_f64() / 4.0).unwrap_or(0.0)
     }
+
+    /// The rate the latest packets that waited in a queue arrived at (over up to
+    /// [`RATE_WINDOW`] of them), bits per second: what the link carries, however
+    /// little we sent before the queue. 0 while the latest packets did not wait, or
+    /// those that did span under a tenth of the window.
+    pub fn link_bps(&self) -> f64 {
+        rate_bps(&self.waited, RATE_WINDOW.as_secs_f64() / 10.0).unwrap_or(0.0)
+    }
+}
+
+/// The rate of `arrivals` (µs, bytes), bits per second, if they span `least_s`.
+fn rate_bps(arrivals: &VecDeque<(f64, usize)>, least_s: f64) -> Option<f64> {
+    let (first, last) = (arrivals.front()?, arrivals.back()?);
+    let span_s = (last.0 - first.0) / 1e6;
+    // The first arrival opens the span: its bytes came before it.
+    let bytes: usize = arrivals.iter().skip(1).map(|a| a.1).sum();
+    (span_s >= least_s).then(|| bytes as f64 * 8.0 / span_s)
 }
 
 /// Feedback that has stopped coming for this long, on time when it stopped, is silent,
@@ -390,6 +421,9 @@ impl<E: BandwidthEstimator> BandwidthEstimator for ReportingEstimator<E> {
         self.feedback
             .delivered_bps
             .store(self.queue.delivered_bps().to_bits(), Ordering::Relaxed);
+        self.feedback
+            .link_bps
+            .store(self.queue.link_bps().to_bits(), Ordering::Relaxed);
         if let (Some(newest), Ok(mut lateness)) = (
             reports.iter().map(|r| r.departure).max(),
             self.feedback.lateness.lock(),
@@ -463,9 +497,47 @@ mod tests {
         );
         let rate = q.delivered_bps();
         assert!((395_000.0..=405_000.0).contains(&rate), "rate {rate}");
+        let rate = q.link_bps();
+        assert!((395_000.0..=405_000.0).contains(&rate), "link {rate}");
         // Lost packets (no arrival) count for neither.
         q.on_feedback([(start + ms(2_000), None, 1_000)]);
         assert!((954.0..=956.0).contains(&q.queue_ms()));
+    }
+
+    #[test]
+    fn while_a_queue_stands_the_link_rate_is_the_waiting_packets_not_an_average_with_idle_time() {
+        let start = Instant::now();
+        let mut q = QueueDelay::default();
+        let ms = |n: u64| Duration::from_millis(n);
+        // 700 ms of 1,000-byte packets every 80 ms (100 kbit/s) through a 400 kbit/s
+        // link that stays idle between them (20 ms each on the wire)...
+        let mut packets: Vec<_> = (0..9)
+            .map(|i| (start + ms(80 * i), Some(ms(20 + 80 * i)), 1_000))
+            .collect();
+        // ...then 800 kbit/s (every 10 ms) for 300 ms: the link takes one every 20 ms,
+        // the rest wait.
+        let burst_start = 80 * 9;
+        let mut free_at = 80 * 8 + 20;
+        for i in 0..30 {
+            let sent = burst_start + 10 * i;
+            let arrival = sent.max(free_at) + 20;
+            free_at = arrival;
+            packets.push((start + ms(sent), Some(ms(arrival)), 1_000));
+        }
+        for batch in packets.chunks(5) {
+            q.on_feedback(batch.iter().copied());
+        }
+        assert!(q.queue_ms() > 100.0, "queue {}", q.queue_ms());
+        // Over the whole last second the receiver got ~280 kbit/s; while the queue
+        // stood, the link's 400.
+        let rate = q.delivered_bps();
+        assert!((270_000.0..=290_000.0).contains(&rate), "rate {rate}");
+        let link = q.link_bps();
+        assert!((390_000.0..=410_000.0).contains(&link), "link {link}");
+        // Once a packet passes without waiting, the link's rate is unknown again.
+        q.on_feedback([(start + ms(2_000), Some(ms(2_020)), 1_000)]);
+        assert!(q.queue_ms() < 1.0, "queue {}", q.queue_ms());
+        assert_eq!(q.link_bps(), 0.0);
     }
 
     #[test]

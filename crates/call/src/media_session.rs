@@ -703,6 +703,7 @@ impl MediaSession {
                 sent_bps: line.video_out.kbps as f64 * 1000.0,
                 queue_ms: self.feedback.queue_ms(),
                 delivered_bps: self.feedback.delivered_bps(),
+                link_bps: self.feedback.link_bps(),
                 late_ms: self.feedback.late_ms(Instant::now()).unwrap_or(0.0),
                 held: line.video_out.held > self.held_before,
             },

@@ -65,6 +65,11 @@ impl EncoderSettings {
     }
 }
 
+/// The quantizer range of a camera's pictures: openh264's own for real-time camera
+/// coding (it makes 12-42 of a range asked from 0), named here as the ceiling
+/// [`H264Encoder::set_bitrate`] watches for.
+const CAMERA_QP: (u8, u8) = (12, 42);
+
 /// Share of the target a camera encoder's first IDR (and the first after the picture
 /// grows) is coded at: it crosses a slow path sooner (at 640x480 the test pattern's is
 /// ~22 KB instead of ~36, 90 ms instead of 145 through 2 Mbit/s, short of a freeze),
@@ -124,8 +129,14 @@ pub struct H264Encoder {
     frame_skip: bool,
     /// openh264 initializes on the first picture; options can be set only after it.
     started: bool,
-    /// The bitrate openh264 is configured for (below the target for the first IDR).
+    /// The bitrate openh264 is configured for (below the target for the first IDR or
+    /// to clear its debt).
     coded_bps: u32,
+    /// The coarsest quantizer the rate control may use.
+    max_qp: u8,
+    /// A picture since the target last changed came out at `max_qp` and over its
+    /// budget: the rate control ran up a debt it could not pay back.
+    pinned: bool,
 }
 
 impl std::fmt::Debug for H264Encoder {
@@ -164,11 +175,8 @@ impl H264Encoder {
             )));
         }
         let (usage, qp) = match settings.content {
-            Content::Camera => (UsageType::CameraVideoRealTime, QpRange::new(0, 51)),
-            Content::Screen => (
-                UsageType::ScreenContentRealTime,
-                QpRange::new(SCREEN_MIN_QP, 51),
-            ),
+            Content::Camera => (UsageType::CameraVideoRealTime, CAMERA_QP),
+            Content::Screen => (UsageType::ScreenContentRealTime, (SCREEN_MIN_QP, 51)),
         };
         let coded_bps = match settings.content {
             Content::Camera if small_idr => {
@@ -180,7 +188,7 @@ impl H264Encoder {
             .bitrate(BitRate::from_bps(coded_bps))
             .max_frame_rate(FrameRate::from_hz(settings.fps))
             .usage_type(usage)
-            .qp(qp)
+            .qp(QpRange::new(qp.0, qp.1))
             .rate_control_mode(RateControlMode::Bitrate)
             .skip_frames(frame_skip)
             // In a call the receiver asks for keyframes when it needs one; an IDR on
@@ -214,6 +222,8 @@ impl H264Encoder {
             frame_skip,
             started: false,
             coded_bps,
+            max_qp: qp.1,
+            pinned: false,
         })
     }
 
@@ -243,6 +253,14 @@ impl H264Encoder {
         self.started = true;
         let frame_type = stream.frame_type();
         let au = Self::access_unit(&stream, frame_type, picture.capture_us);
+        // (Not a keyframe, nor a picture planned below the target to clear a debt.)
+        if let Encoded::Frame(coded) = &au
+            && !coded.keyframe
+            && self.coded_bps == self.settings.bitrate_bps
+        {
+            let budget = f64::from(self.coded_bps) / f64::from(self.settings.fps);
+            self.pinned |= self.last_qp() >= self.max_qp && coded.data.len() as f64 * 8.0 > budget;
+        }
         if self.coded_bps != self.settings.bitrate_bps {
             self.code_at(self.settings.bitrate_bps)?;
         }
@@ -295,17 +313,57 @@ impl H264Encoder {
     }
 
     /// Changes the target bitrate in place.
+    ///
+    /// A raised target, after pictures cost more than the old one allowed even at the
+    /// coarsest quantizer, starts the rate control's account afresh. openh264 carries
+    /// every bit spent over the target into later pictures' budget, without bound, and
+    /// pays it back only by coding them under the target: behind a congested link (at
+    /// 320x240 the test pattern costs ~190 kbit/s at quantizer 42, and a step down's
+    /// keyframe and the pictures trickled through the queue 2-4 times their budget)
+    /// the debt grew as long as the congestion lasted, and once the link had room the
+    /// encoder stayed at ~190 kbit/s for 2-8 s of a target rising past 300 kbit/s.
+    /// openh264 scales the carried bits by how much a picture's budget changes, except
+    /// from a budget of one bit: so the next picture is planned at one bit a picture
+    /// (the least bitrate it takes), which scales the debt to nothing, and the one
+    /// after at the target, which keeps it so. Coded at the coarsest quantizer
+    /// already, that picture comes out no coarser.
     pub fn set_bitrate(&mut self, bps: u32) -> Result<(), MediaError> {
         if !self.started {
             self.settings.bitrate_bps = bps;
             return self.rebuild(self.size);
         }
-        self.code_at(bps)?;
+        let clear = self.pinned && bps > self.settings.bitrate_bps;
+        self.code_at(if clear {
+            self.settings.fps.ceil() as u32
+        } else {
+            bps
+        })?;
+        self.pinned = false;
         self.settings.bitrate_bps = bps;
         Ok(())
     }
 
-    /// Configures the started openh264 for `bps`: the target, or less for a first IDR.
+    /// The average quantizer of the last picture coded.
+    #[allow(unsafe_code)]
+    fn last_qp(&mut self) -> u8 {
+        let mut stats = openh264_sys2::SEncoderStatistics::default();
+        // SAFETY: the encoder is initialized (it has coded a picture), and the option
+        // fills an SEncoderStatistics, alive for the duration of the call.
+        let rc = unsafe {
+            self.encoder.raw_api().get_option(
+                openh264_sys2::ENCODER_OPTION_GET_STATISTICS,
+                (&raw mut stats).cast(),
+            )
+        };
+        if rc == 0 {
+            u8::try_from(stats.uiAverageFrameQP).unwrap_or(u8::MAX)
+        } else {
+            0
+        }
+    }
+
+    /// Configures the started openh264 for `bps`: the target, or less for a first IDR
+    /// or to clear its debt.
     fn code_at(&mut self, bps: u32) -> Result<(), MediaError> {
         use openh264_sys2::{
             ENCODER_OPTION_BITRATE, ENCODER_OPTION_MAX_BITRATE, SBitrateInfo, SPATIAL_LAYER_0,
@@ -503,6 +561,37 @@ mod tests {
             grown[0].1,
             whole_later.1
         );
+    }
+
+    #[test]
+    fn a_target_raised_after_pictures_cost_more_than_any_quantizer_allows_is_followed_at_once() {
+        // A step down behind a congested link: a 320x240 encoder at 115 kbit/s, one
+        // picture in four let through for 3 s (each with four pictures' motion), then
+        // every picture at a target raised to 300 kbit/s.
+        let g = PatternGenerator::new(640, 480);
+        let mut enc = H264Encoder::new(640, 480, settings(1_000_000)).unwrap();
+        enc.encode(&g.frame(0, 0)).unwrap();
+        enc.set_bitrate(115_200).unwrap();
+        let code = |enc: &mut H264Encoder, n: u32| match enc
+            .encode(&g.frame(n, u64::from(n) * 33_333).halved())
+            .unwrap()
+        {
+            Encoded::Frame(au) => au.data.len() * 8,
+            Encoded::Skipped { .. } => panic!("picture {n} skipped"),
+        };
+        let queued: Vec<usize> = (1..90).step_by(4).map(|n| code(&mut enc, n)).collect();
+        // Even at the coarsest quantizer the pictures cost far more than planned for
+        // (a thirtieth of 115 kbit/s each).
+        let cost = queued[1..].iter().sum::<usize>() / (queued.len() - 1);
+        assert!(
+            cost > 2 * 115_200 / 30,
+            "{cost} bits a picture through the queue"
+        );
+        enc.set_bitrate(300_000).unwrap();
+        let first: usize = (90..120).map(|n| code(&mut enc, n)).sum();
+        // Without starting afresh, openh264 paid back what it had overspent at its
+        // coarsest quantizer: ~190 kbit/s for the first second.
+        assert!(first > 270_000, "{first} bit/s of 300,000 asked for");
     }
 
     #[test]
