@@ -568,8 +568,13 @@ impl Page {
                 .browser
                 .eval(
                     "const c = window.peercall?.call;
+                     const failed = performance.getEntriesByType('resource')
+                       .filter(e => e.responseStatus === 0)
+                       .map(e => e.name.split('/').pop());
                      return `call ${c?.state}, ICE ${c?.pc?.iceConnectionState}, \
-                       connection ${c?.pc?.connectionState}`;",
+                       connection ${c?.pc?.connectionState}; the page says \
+                       \"${document.getElementById('state')?.textContent}\", \
+                       files that did not arrive: ${failed.join(' ') || 'none'}`;",
                 )
                 .await
                 .unwrap_or_else(Value::String);
@@ -692,8 +697,14 @@ async fn chromium_call(lab: &Lab, profile: &Profile, seconds: u32) -> Result<(Si
         callee.tick(now, read).await;
         tokio::time::sleep(ms(100)).await;
     }
-    let (a, b) = (caller.side("caller").await, callee.side("callee").await);
-    Ok((a?, b?))
+    match (caller.side("caller").await, callee.side("callee").await) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (a, b) => Err([a.err(), b.err()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ")),
+    }
 }
 
 /// Chromium in `a` calling `peercall call` in `b`: (a's side, b's side), or why the
