@@ -75,8 +75,17 @@ impl Lab {
         }
         let tag = format!("{}-{}", std::process::id() % 100_000, name);
         let (a, b) = (format!("pca-{tag}"), format!("pcb-{tag}"));
-        ip(&["netns", "add", &a]);
-        ip(&["netns", "add", &b]);
+        for ns in [&a, &b] {
+            ip(&["netns", "add", ns]);
+            // No duplicate address detection for the link-local addresses either: when it
+            // ends (~1 s after the link comes up) the address changes state, and a
+            // Chromium in the namespace reads that as a network change and aborts what
+            // it is loading (module requests of the web client failed with status 0).
+            for conf in ["all", "default"] {
+                let key = format!("net.ipv6.conf.{conf}.accept_dad=0");
+                ip(&["netns", "exec", ns, "sysctl", "-qw", &key]);
+            }
+        }
         let mut lab = Lab {
             a: a.clone(),
             b: b.clone(),
