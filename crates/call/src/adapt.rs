@@ -137,6 +137,16 @@ pub struct Decision {
     pub step: Step,
 }
 
+/// What the link carries, as the adaptation last measured it.
+#[derive(Debug, Clone, Copy)]
+struct Capacity {
+    /// Bits per second for video.
+    bps: f64,
+    /// Told by packets that waited in the link's queue (its own rate), not by what
+    /// arrived overall.
+    from_link: bool,
+}
+
 /// Turns estimates into decisions; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Adaptation {
@@ -147,10 +157,9 @@ pub struct Adaptation {
     level: usize,
     /// The last target (bits per second) and when it was set (ms).
     last: Option<(f64, u64)>,
-    /// The target when loss last forced a back-off: about what the link carries.
-    capacity: Option<f64>,
-    /// Whether `capacity` is the link's rate told by packets that waited in its queue.
-    capacity_from_link: bool,
+    /// About what the link carries: measured when a queue or loss last forced a
+    /// back-off.
+    capacity: Option<Capacity>,
     /// Whether the target backed off for the queue there is now.
     cut_for_queue: bool,
     /// The queue the last update saw (ms).
@@ -186,7 +195,6 @@ impl Adaptation {
             level: 0,
             last: None,
             capacity: None,
-            capacity_from_link: false,
             cut_for_queue: false,
             last_queue_ms: 0.0,
             min_rtt_ms: f64::INFINITY,
@@ -267,7 +275,7 @@ impl Adaptation {
             let seconds = (now_ms.saturating_sub(at) as f64 / 1000.0).min(10.0);
             // Got well past it with the target, or carried past it, without a queue
             // or loss: the link changed, or the rate was measured low.
-            if self.capacity.is_some_and(|c| {
+            if self.capacity.is_some_and(|Capacity { bps: c, .. }| {
                 last > 1.5 * c || (loss <= LOW_LOSS && delivered > PAST_CAPACITY * c)
             }) {
                 self.capacity = None;
@@ -287,8 +295,9 @@ impl Adaptation {
                 // what arrives.
                 let carries = if link_bps > 0.0 {
                     link_bps - f64::from(self.audio_bps)
-                } else if self.cut_for_queue && self.capacity_from_link {
-                    self.capacity.unwrap_or(0.0)
+                } else if let Some(c) = self.capacity.filter(|c| self.cut_for_queue && c.from_link)
+                {
+                    c.bps
                 } else {
                     delivered_bps - f64::from(self.audio_bps)
                 };
@@ -324,17 +333,16 @@ impl Adaptation {
                         next / 0.85 * 0.9
                     };
                     let from_link = link_bps > 0.0;
-                    match self.capacity {
-                        Some(c)
-                            if self.cut_for_queue && (self.capacity_from_link || !from_link) =>
-                        {
-                            self.capacity = Some(c.max(measured));
-                        }
-                        _ => {
-                            self.capacity = Some(measured);
-                            self.capacity_from_link = from_link;
-                        }
-                    }
+                    self.capacity = Some(match self.capacity {
+                        Some(c) if self.cut_for_queue && (c.from_link || !from_link) => Capacity {
+                            bps: c.bps.max(measured),
+                            ..c
+                        },
+                        _ => Capacity {
+                            bps: measured,
+                            from_link,
+                        },
+                    });
                     self.cut_for_queue = true;
                 }
                 if loss > HIGH_LOSS {
@@ -345,14 +353,16 @@ impl Adaptation {
                     // link's rate, when what we send has already been cut below it.
                     let carried =
                         (sent * (1.0 - loss)).max(delivered_bps - f64::from(self.audio_bps));
-                    self.capacity = Some(self.capacity.map_or(carried, |c| c.min(carried)));
-                    self.capacity_from_link = false;
+                    self.capacity = Some(Capacity {
+                        bps: self.capacity.map_or(carried, |c| c.bps.min(carried)),
+                        from_link: false,
+                    });
                     next = next.min((last * (1.0 - 0.5 * loss)).min(0.9 * carried));
                 }
                 next
             } else if loss > LOW_LOSS {
                 last
-            } else if let Some(c) = self.capacity.filter(|&c| last >= 0.9 * c) {
+            } else if let Some(c) = self.capacity.map(|c| c.bps).filter(|&c| last >= 0.9 * c) {
                 // Near where the link gave out before: creep, do not leap.
                 last + (CREEP * c).max(5_000.0) * seconds
             } else {

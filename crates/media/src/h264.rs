@@ -259,7 +259,8 @@ impl H264Encoder {
             && self.coded_bps == self.settings.bitrate_bps
         {
             let budget = f64::from(self.coded_bps) / f64::from(self.settings.fps);
-            self.pinned |= self.last_qp() >= self.max_qp && coded.data.len() as f64 * 8.0 > budget;
+            // Over its budget first: the quantizer is asked of openh264 only then.
+            self.pinned |= coded.data.len() as f64 * 8.0 > budget && self.last_qp() >= self.max_qp;
         }
         if self.coded_bps != self.settings.bitrate_bps {
             self.code_at(self.settings.bitrate_bps)?;
