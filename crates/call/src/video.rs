@@ -427,6 +427,50 @@ fn start_encoder(
     .map_err(codec_error)
 }
 
+/// Block sizes the first pictures after a step down are coarsened to, one a picture
+/// (see [`SoftStart`]).
+const SOFT_START: [u32; 8] = [16, 16, 8, 8, 4, 4, 2, 2];
+
+/// A step down starts softly: its first pictures are coarsened
+/// ([`VideoFrame::coarsened`]), squares of 16 pixels sharpening to 2 over eight
+/// pictures (~270 ms at 30 fps), then sharp.
+///
+/// A smaller picture needs a keyframe, and a step down comes when the link is slow:
+/// a sharp keyframe of the 320x240 test pattern is 7.4 KB at openh264's coarsest
+/// first-keyframe quantizer, 250 ms behind a 240 kbit/s link, and the picture froze
+/// for it. Coarse, the keyframe is ~1.5–2 KB and each sharpening picture at most ~4 KB,
+/// so pictures keep coming less than 200 ms apart; the detail costs about the same in
+/// all, spread over the eight pictures.
+#[derive(Debug)]
+struct SoftStart {
+    /// The last picture's [`Step::scale`].
+    scale: u32,
+    /// How many of [`SOFT_START`]'s pictures are behind us.
+    done: usize,
+}
+
+impl Default for SoftStart {
+    fn default() -> Self {
+        Self {
+            scale: 1,
+            done: SOFT_START.len(),
+        }
+    }
+}
+
+impl SoftStart {
+    /// The block size to coarsen the next picture, taken at `scale`, to (1: sharp).
+    fn block(&mut self, scale: u32) -> u32 {
+        if scale > self.scale {
+            self.done = 0;
+        }
+        self.scale = scale;
+        let block = SOFT_START.get(self.done).copied().unwrap_or(1);
+        self.done = (self.done + 1).min(SOFT_START.len());
+        block
+    }
+}
+
 /// The capture thread of a video sender: takes pictures from the source, applies the
 /// controls (size and rate step, bitrate, keyframe) and hands pictures to the encoder.
 struct Capture {
@@ -453,6 +497,7 @@ impl Capture {
         };
         let mut n = 0u64;
         let (started, mut pushback) = (Instant::now(), Pushback::default());
+        let mut soft = SoftStart::default();
         while send.frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
             let picture = match source.next_frame() {
                 Ok(picture) => picture,
@@ -495,6 +540,10 @@ impl Capture {
                 1 => picture,
                 2 => picture.halved(),
                 _ => picture.halved().halved(),
+            };
+            let picture = match soft.block(step.scale) {
+                1 => picture,
+                block => picture.coarsened(block),
             };
             counters.width.set(u64::from(picture.width()));
             counters.height.set(u64::from(picture.height()));
@@ -765,6 +814,69 @@ pub async fn receive_video(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The longest gap between pictures arriving over a `link_bps` link when the
+    /// 640x480 test pattern steps down to 320x240 at `target_bps` (after a second at
+    /// full size), each picture sent whole once captured and the link free: ms.
+    fn longest_gap_after_a_step_down(soft: bool, target_bps: u32, link_bps: f64) -> f64 {
+        use media::h264::H264Encoder;
+        use media::pattern::PatternGenerator;
+        let g = PatternGenerator::new(640, 480);
+        let mut encoder =
+            H264Encoder::new(640, 480, EncoderSettings::new(1_500_000, 30.0)).unwrap();
+        for n in 0..30 {
+            encoder.encode(&g.frame(n, 0)).unwrap();
+        }
+        encoder.set_bitrate(target_bps).unwrap();
+        let mut start = SoftStart::default();
+        start.block(1);
+        let (mut sent, mut last, mut longest) = (0.0f64, -1.0 / 30.0, 0.0f64);
+        for n in 0..60u32 {
+            let picture = g.frame(30 + n, 0).halved();
+            let block = start.block(2);
+            let picture = if soft {
+                picture.coarsened(block)
+            } else {
+                picture
+            };
+            let Encoded::Frame(au) = encoder.encode(&picture).unwrap() else {
+                panic!("picture {n} skipped");
+            };
+            let captured = f64::from(n) / 30.0;
+            sent = sent.max(captured) + au.data.len() as f64 * 8.0 / link_bps;
+            longest = longest.max(sent - last);
+            last = sent;
+        }
+        longest * 1000.0
+    }
+
+    #[test]
+    fn a_step_down_starting_softly_crosses_a_slow_link_without_a_freeze() {
+        let freeze = FREEZE_GAP.as_secs_f64() * 1000.0;
+        for (target, link) in [(200_000, 240_000.0), (100_000, 160_000.0)] {
+            let sharp = longest_gap_after_a_step_down(false, target, link);
+            let soft = longest_gap_after_a_step_down(true, target, link);
+            assert!(
+                sharp > freeze,
+                "{target}: a sharp keyframe froze for only {sharp:.0} ms"
+            );
+            assert!(soft < freeze, "{target}: soft start froze for {soft:.0} ms");
+        }
+    }
+
+    #[test]
+    fn only_a_step_down_starts_softly() {
+        let mut start = SoftStart::default();
+        assert_eq!(start.block(1), 1, "the first picture is sharp");
+        assert_eq!(start.block(2), 16);
+        let rest: Vec<u32> = (0..8).map(|_| start.block(2)).collect();
+        assert_eq!(rest, [16, 8, 8, 4, 4, 2, 2, 1]);
+        // A step up is sharp at once; the next step down starts again.
+        assert_eq!(start.block(1), 1);
+        assert_eq!(start.block(4), 16);
+        assert_eq!(start.block(4), 16);
+        assert_eq!(start.block(4), 8);
+    }
 
     #[test]
     fn send_and_receive_snapshots_give_their_own_rates() {

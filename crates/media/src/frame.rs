@@ -130,6 +130,50 @@ impl VideoFrame {
         halve_plane(sv, src_cw, src_ch, dv, cw, ch);
         out
     }
+
+    /// This picture with every `block` x `block` square of luma (and the chroma under
+    /// it, `block / 2` square) filled with its mean, aligned to the top left; the same
+    /// size and capture time. An encoder codes such a picture from little more than
+    /// the squares' means (a 16-pixel square is one H.264 macroblock's DC values), so a
+    /// keyframe of it is a fraction of the sharp picture's. `block` ≤ 1: a copy.
+    pub fn coarsened(&self, block: u32) -> VideoFrame {
+        let mut out = self.clone();
+        if block <= 1 {
+            return out;
+        }
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (cw, ch) = (
+            self.chroma_width() as usize,
+            self.height.div_ceil(2) as usize,
+        );
+        let (luma, chroma) = (block as usize, (block as usize / 2).max(1));
+        let (dy, du, dv) = out.planes_mut();
+        fill_means(dy, w, h, luma);
+        fill_means(du, cw, ch, chroma);
+        fill_means(dv, cw, ch, chroma);
+        out
+    }
+}
+
+/// Fills each `block` x `block` square of `plane` (`w` x `h`; the squares at the right
+/// and bottom edges cut short) with its rounded mean.
+fn fill_means(plane: &mut [u8], w: usize, h: usize, block: usize) {
+    for top in (0..h).step_by(block) {
+        let rows = top..(top + block).min(h);
+        for left in (0..w).step_by(block) {
+            let cols = left..(left + block).min(w);
+            let n = (rows.len() * cols.len()) as u32;
+            let sum: u32 = rows
+                .clone()
+                .flat_map(|y| plane[y * w + cols.start..y * w + cols.end].iter())
+                .map(|&v| u32::from(v))
+                .sum();
+            let mean = ((sum + n / 2) / n) as u8;
+            for y in rows.clone() {
+                plane[y * w + cols.start..y * w + cols.end].fill(mean);
+            }
+        }
+    }
 }
 
 /// Averages 2x2 blocks of `src` (`sw` x `sh`) into `dst` (`dw` x `dh`), clamping at
@@ -254,5 +298,32 @@ mod tests {
         assert!(h.planes().1.iter().all(|&c| c == 128));
         let tiny = VideoFrame::black(3, 3).halved();
         assert_eq!((tiny.width(), tiny.height()), (2, 2));
+    }
+
+    #[test]
+    fn coarsening_fills_each_square_with_its_mean_and_cuts_the_edge_squares_short() {
+        let mut f = VideoFrame::black(6, 4);
+        f.capture_us = 9;
+        f.planes_mut().0.copy_from_slice(&[
+            0, 4, 8, 8, 100, 101, //
+            0, 4, 8, 8, 100, 103, //
+            10, 10, 20, 20, 30, 30, //
+            10, 10, 20, 20, 30, 30,
+        ]);
+        f.planes_mut().1.copy_from_slice(&[10, 20, 90, 30, 40, 90]);
+        let c = f.coarsened(4);
+        assert_eq!((c.width(), c.height(), c.capture_us), (6, 4, 9));
+        assert_eq!(
+            c.planes().0,
+            &[
+                10, 10, 10, 10, 66, 66, //
+                10, 10, 10, 10, 66, 66, //
+                10, 10, 10, 10, 66, 66, //
+                10, 10, 10, 10, 66, 66,
+            ]
+        );
+        // Chroma in squares of 2: the 3x2 plane is a square and a column of two.
+        assert_eq!(c.planes().1, &[25, 25, 90, 25, 25, 90]);
+        assert_eq!(f.coarsened(1), f);
     }
 }
