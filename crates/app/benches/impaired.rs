@@ -21,9 +21,11 @@
 //! a replay of the outage is not live), the time to settle under a bottleneck, the
 //! round trip's rise there (the queue) and the share of the link used, and the callee's
 //! join → first remote picture. The figures are the median of the runs, with their
-//! range. A call with Chromium that never showed a picture (or whose caller never got
-//! into the room) is left out of them, named with the page's call and connection state
-//! at the end, and the benchmark exits with status 1.
+//! range; each run draws its losses and jitter from its own seed (the same seeds for
+//! every pairing), so the runs of a profile do not all lose the same packets. A call
+//! that never showed a picture (or, with Chromium, whose caller never got into the
+//! room) is left out of them, named at the end (with the page's call and connection
+//! state for Chromium), and the benchmark exits with status 1.
 //!
 //! Flags: `--help`.
 
@@ -88,7 +90,7 @@ fn profiles() -> Vec<Profile> {
         delay: ms(delay),
         jitter: ms(jitter),
         loss,
-        bursts: None,
+        ..Impairment::NONE
     };
     let profile = |name, what, link, event| Profile {
         name,
@@ -297,10 +299,12 @@ fn drive(lab: &Lab, profile: &Profile, seconds: u32, elapsed: f64, done: &mut u3
     }
 }
 
-/// A lab with the profile's link from the start.
-fn lab_for(profile: &Profile) -> Lab {
+/// A lab with the profile's link from the start, its losses and jitter drawn for
+/// run `run`: each run of a profile loses other packets, every pairing's run `run`
+/// the same share in the same places of its packet sequence.
+fn lab_for(profile: &Profile, run: u32) -> Lab {
     let mut lab = Lab::new(profile.name).expect("the lab needs root");
-    lab.impair(profile.link);
+    lab.impair_seeded(profile.link, u64::from(run));
     match profile.event {
         Event::Bottleneck(rate) | Event::Step(rate, _) => lab.qdisc(&tbf(rate)),
         _ => {}
@@ -963,7 +967,7 @@ fn main() {
     for run in 0..args.runs {
         for (p, profile) in args.profiles.iter().enumerate() {
             for pairing in &args.pairings {
-                let lab = lab_for(profile);
+                let lab = lab_for(profile, run);
                 let started = Instant::now();
                 match pairing {
                     Pairing::Native => {
@@ -972,6 +976,19 @@ fn main() {
                             drive(&lab, profile, seconds, elapsed, &mut done)
                         });
                         let a = a.expect("peer a");
+                        let blind: Vec<_> = [("a", &a), ("b", &b)]
+                            .into_iter()
+                            .filter(|(_, side)| side.first_picture_ms.is_none())
+                            .map(|(who, _)| who)
+                            .collect();
+                        if !blind.is_empty() {
+                            let call = format!("run {run}, {}, {pairing:?}", profile.name);
+                            let err =
+                                format!("peer {} never showed a picture", blind.join(" and "));
+                            eprintln!("{call}: left out: {err}");
+                            failed.push(format!("{call}: {err}"));
+                            continue;
+                        }
                         let (to_b, to_a) = (
                             figures(profile, seconds, &b, &a, true),
                             figures(profile, seconds, &a, &b, false),

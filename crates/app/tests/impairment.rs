@@ -41,7 +41,7 @@ fn lossy_link_keeps_25_fps_without_freezes(flags: &[&str], codec: &str) {
         delay: Duration::from_millis(20),
         jitter: Duration::from_millis(std::env::var("J").map_or(5, |v| v.parse().unwrap())),
         loss: std::env::var("L").map_or(0.05, |v| v.parse().unwrap()),
-        bursts: None,
+        ..Impairment::NONE
     });
     let (a, b) = lab.call_with(15, flags, || {});
     for (who, lines) in [("a", &a), ("b", &b)] {
@@ -104,6 +104,49 @@ fn video_resumes_within_a_second_after_a_two_second_blackout() {
             last["video_in"]["fps"].as_u64().unwrap() >= 25,
             "{who}: {last}"
         );
+    }
+}
+
+/// DTLS handshake message types whose flight is lost on purpose.
+const SERVER_HELLO: u8 = 2;
+const CERTIFICATE: u8 = 11;
+
+#[test]
+fn a_call_connects_when_either_side_loses_a_dtls_flight_once() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // The caller is the DTLS client: its second flight (from its Certificate) lost, or
+    // the callee's first (from its ServerHello). Each side then gets the other's
+    // flight again a second later, just before its own timer would fire.
+    for (lossy_end, message) in [(0, CERTIFICATE), (1, SERVER_HELLO)] {
+        let Some(mut lab) = Lab::new("dtls") else {
+            return;
+        };
+        let link = Impairment {
+            delay: Duration::from_millis(20),
+            ..Impairment::NONE
+        };
+        lab.impair(link);
+        lab.impairers[lossy_end].set(Impairment {
+            lose_first_dtls: Some(message),
+            ..link
+        });
+        let (a, b) = lab.call(8, || {});
+        for (who, lines) in [("a", &a), ("b", &b)] {
+            let (_, summary) = split(lines, 0);
+            eprintln!(
+                "DTLS message {message} lost: {who} connected in {} ms",
+                summary["summary"]["connect_ms"]
+            );
+            assert_eq!(
+                summary["ok"], true,
+                "message {message} lost; {who}: {summary}"
+            );
+            let last = &summary["summary"]["last"];
+            assert!(
+                last["video_in"]["fps"].as_u64().unwrap() >= 25,
+                "message {message} lost; {who}: {last}"
+            );
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub mod backoff;
 pub mod channel;
 pub mod chat;
 pub mod doctor;
+pub mod dtls_repeats;
 pub mod engine;
 pub mod feedback;
 pub mod file;

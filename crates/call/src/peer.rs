@@ -57,6 +57,7 @@ use webrtc::peer_connection::{
 use webrtc::rtp_transceiver::RtpSender;
 
 use crate::CallError;
+use crate::dtls_repeats::FilteringRuntime;
 use crate::feedback::{Feedback, PACING_FACTOR, PACING_FLOOR, ReportingEstimator, RtcpTap};
 use crate::rtx::RtxUnwrap;
 use crate::turn_stream::{RelayRegistry, TurnBridge, TurnFailure, relay_priority};
@@ -508,6 +509,8 @@ async fn build(setup: &PeerSetup, mdns: bool) -> Result<Peer, CallError> {
     }
     let runtime = webrtc::runtime::default_runtime()
         .ok_or_else(|| CallError::webrtc("no async runtime for webrtc"))?;
+    // Its sockets drop repeated DTLS flights, which would stall the handshake.
+    let runtime = Arc::new(FilteringRuntime::new(runtime));
     // rtc-ice checks a pair every 200 ms by default, so even loopback peers take
     // ~200 ms to connect: check every 25 ms, trying as long in total (1.4 s a pair).
     //

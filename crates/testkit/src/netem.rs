@@ -23,6 +23,10 @@ pub struct Impairment {
     pub loss: f64,
     /// Loss in bursts instead (then `loss` is not used).
     pub bursts: Option<GilbertElliott>,
+    /// Lose the first UDP datagram (over IPv4) that starts with a DTLS handshake record
+    /// carrying this handshake message type (e.g. 11, Certificate), whatever else is set:
+    /// one flight of a handshake lost on purpose.
+    pub lose_first_dtls: Option<u8>,
 }
 
 impl Impairment {
@@ -32,6 +36,7 @@ impl Impairment {
         jitter: Duration::ZERO,
         loss: 0.0,
         bursts: None,
+        lose_first_dtls: None,
     };
 }
 
@@ -71,6 +76,8 @@ impl GilbertElliott {
 struct Dropper {
     /// In a Gilbert-Elliott burst.
     bad: bool,
+    /// The datagram [`Impairment::lose_first_dtls`] asks for has been lost.
+    lost_dtls: bool,
 }
 
 impl Dropper {
@@ -116,6 +123,15 @@ fn rule<'a>(dev: &'a str, queue: &'a str) -> [&'a str; 7] {
 struct Rng(u64);
 
 impl Rng {
+    /// The generator for `seed`: each seed its own sequence (splitmix64 of it, so
+    /// nearby seeds start far apart and the state is never the xorshift's stuck zero).
+    fn seeded(seed: u64) -> Self {
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Self((z ^ (z >> 31)).max(1))
+    }
+
     fn next_f64(&mut self) -> f64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
@@ -141,8 +157,15 @@ fn iptables(netns: &str, args: &[&str]) -> std::io::Result<()> {
 }
 
 impl Impairer {
-    /// Starts impairing what leaves `dev` in `netns` (queue number `queue`).
-    pub fn start(netns: &str, dev: &str, queue: u16, initial: Impairment) -> std::io::Result<Self> {
+    /// Starts impairing what leaves `dev` in `netns` (queue number `queue`), the loss
+    /// and jitter drawn from `seed`: the same seed loses the same packets of a sequence.
+    pub fn start(
+        netns: &str,
+        dev: &str,
+        queue: u16,
+        initial: Impairment,
+        seed: u64,
+    ) -> std::io::Result<Self> {
         let settings = Arc::new(Mutex::new(initial));
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready) = std::sync::mpsc::channel();
@@ -166,7 +189,7 @@ impl Impairer {
                     match setup {
                         Ok(q) => {
                             let _ = ready_tx.send(Ok(()));
-                            run(q, &settings, &stop);
+                            run(q, &settings, &stop, seed);
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -208,9 +231,23 @@ impl Drop for Impairer {
     }
 }
 
+/// The handshake message type of the first record of an IPv4 UDP `packet` whose payload
+/// starts with a DTLS handshake record.
+fn dtls_handshake_type(packet: &[u8]) -> Option<u8> {
+    const UDP: u8 = 17;
+    const HANDSHAKE: u8 = 22;
+    let ip_header = usize::from(packet.first()? & 0x0f) * 4;
+    if packet.first()? >> 4 != 4 || *packet.get(9)? != UDP {
+        return None;
+    }
+    let dtls = packet.get(ip_header + 8..)?;
+    // The record header is 13 bytes; the handshake message's type follows it.
+    (*dtls.first()? == HANDSHAKE).then(|| dtls.get(13).copied())?
+}
+
 /// Holds packets until their time, in release order.
-fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool, seed: u64) {
+    let mut rng = Rng::seeded(seed);
     let mut dropper = Dropper::default();
     let mut held: VecDeque<(Instant, nfq::Message)> = VecDeque::new();
     while !stop.load(Ordering::Relaxed) {
@@ -219,6 +256,13 @@ fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool) {
             idle = false;
             let now = Instant::now();
             let s = *settings.lock().unwrap_or_else(|e| e.into_inner());
+            let dtls = s.lose_first_dtls.filter(|_| !dropper.lost_dtls);
+            if dtls.is_some_and(|kind| dtls_handshake_type(msg.get_payload()) == Some(kind)) {
+                dropper.lost_dtls = true;
+                msg.set_verdict(nfq::Verdict::Drop);
+                let _ = q.verdict(msg);
+                continue;
+            }
             if dropper.drops(&s, &mut rng) {
                 msg.set_verdict(nfq::Verdict::Drop);
                 let _ = q.verdict(msg);
@@ -255,7 +299,7 @@ mod tests {
     /// `n` decisions under `impairment`: how many packets were lost, and the lengths of
     /// the runs of losses.
     fn losses(impairment: Impairment, n: usize) -> (usize, Vec<usize>) {
-        let (mut rng, mut dropper) = (Rng(0x9E37_79B9_7F4A_7C15), Dropper::default());
+        let (mut rng, mut dropper) = (Rng::seeded(0), Dropper::default());
         let (mut lost, mut bursts, mut run) = (0, Vec::new(), 0);
         for _ in 0..n {
             if dropper.drops(&impairment, &mut rng) {
@@ -291,6 +335,23 @@ mod tests {
         assert!((0.027..0.033).contains(&(lost as f64 / 1e6)), "lost {lost}");
         let mean_burst = bursts.iter().sum::<usize>() as f64 / bursts.len() as f64;
         assert!(mean_burst < 1.1, "random bursts of {mean_burst}");
+    }
+
+    #[test]
+    fn the_type_of_a_dtls_handshake_message_is_read_from_an_ipv4_udp_packet() {
+        let mut packet = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17];
+        packet.resize(20, 0);
+        packet.extend_from_slice(&[0; 8]);
+        packet.extend_from_slice(&[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 3, 0, 40, 11]);
+        assert_eq!(dtls_handshake_type(&packet), Some(11));
+        // Not DTLS (RTP), not UDP (TCP), not whole.
+        let mut rtp = packet.clone();
+        rtp[28] = 0x80;
+        assert_eq!(dtls_handshake_type(&rtp), None);
+        let mut tcp = packet.clone();
+        tcp[9] = 6;
+        assert_eq!(dtls_handshake_type(&tcp), None);
+        assert_eq!(dtls_handshake_type(&packet[..40]), None);
     }
 
     #[test]

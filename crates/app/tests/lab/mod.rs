@@ -199,10 +199,18 @@ impl Lab {
 
     /// Impairs what leaves both ends (each direction) from now on.
     pub fn impair(&mut self, impairment: Impairment) {
+        self.impair_seeded(impairment, 0);
+    }
+
+    /// [`Lab::impair`], the losses and jitter drawn from `seed` (each direction its
+    /// own draws) when the impairment starts; runs with one seed lose the same packets
+    /// of the same sequence.
+    pub fn impair_seeded(&mut self, impairment: Impairment, seed: u64) {
         if self.impairers.is_empty() {
-            for (ns, dev) in [(&self.a, "va"), (&self.b, "vb")] {
+            for (i, (ns, dev)) in [(&self.a, "va"), (&self.b, "vb")].into_iter().enumerate() {
+                let seed = seed.wrapping_mul(2).wrapping_add(i as u64);
                 self.impairers
-                    .push(Impairer::start(ns, dev, 7, impairment).unwrap());
+                    .push(Impairer::start(ns, dev, 7, impairment, seed).unwrap());
             }
         }
         for impairer in &self.impairers {
