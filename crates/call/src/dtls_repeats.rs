@@ -7,8 +7,8 @@
 //! parsed as incomplete, so nothing is sent. Both sides retransmit every second, and a
 //! repeat leaves one side about a millisecond before the other's timer would fire, so
 //! when a client's last flight (or a server's first) is lost, the repeat lands first,
-//! the flight is never sent again, and the call never connects (one call in three on a
-//! 5%-loss link, in our runs with fixed seeds).
+//! the flight is never sent again, and the call never connects (a call between two
+//! peercalls on the benchmark's 5%-loss link did so in one of its first three seeds).
 //!
 //! The fix from outside the stack: a datagram that only repeats handshake messages the
 //! peer already sent us is dropped before the stack sees it, so the stack's own timer

@@ -617,7 +617,10 @@ mod tests {
             target += 5_000;
         }
         let share = out as f64 / asked as f64;
-        assert!(share > 0.95, "the last 3 s put out {share:.2} of the target");
+        assert!(
+            share > 0.95,
+            "the last 3 s put out {share:.2} of the target"
+        );
     }
 
     #[test]
@@ -733,4 +736,3 @@ mod tests {
         assert_eq!(read_code(&picture).map(|c| c.frame), Some(3));
     }
 }
-
