@@ -282,17 +282,22 @@ mod tests {
         assert!(VideoFrame::from_i420(4, 4, vec![0; 23], 0).is_none());
     }
 
-    #[test]
-    fn halving_averages_blocks_and_keeps_sizes_even() {
+    /// A 6x4 picture captured at 9 µs, its luma in blocks, its chroma grey.
+    fn blocks() -> VideoFrame {
         let mut f = VideoFrame::black(6, 4);
         f.capture_us = 9;
         f.planes_mut().0.copy_from_slice(&[
-            0, 4, 8, 8, 100, 100, //
-            0, 4, 8, 8, 100, 100, //
+            0, 4, 8, 8, 100, 101, //
+            0, 4, 8, 8, 100, 103, //
             10, 10, 20, 20, 30, 30, //
             10, 10, 20, 20, 30, 30,
         ]);
-        let h = f.halved();
+        f
+    }
+
+    #[test]
+    fn halving_averages_blocks_and_keeps_sizes_even() {
+        let h = blocks().halved();
         assert_eq!((h.width(), h.height(), h.capture_us), (2, 2, 9));
         assert_eq!(h.planes().0, &[2, 8, 10, 20]);
         assert!(h.planes().1.iter().all(|&c| c == 128));
@@ -302,14 +307,7 @@ mod tests {
 
     #[test]
     fn coarsening_fills_each_square_with_its_mean_and_cuts_the_edge_squares_short() {
-        let mut f = VideoFrame::black(6, 4);
-        f.capture_us = 9;
-        f.planes_mut().0.copy_from_slice(&[
-            0, 4, 8, 8, 100, 101, //
-            0, 4, 8, 8, 100, 103, //
-            10, 10, 20, 20, 30, 30, //
-            10, 10, 20, 20, 30, 30,
-        ]);
+        let mut f = blocks();
         f.planes_mut().1.copy_from_slice(&[10, 20, 90, 30, 40, 90]);
         let c = f.coarsened(4);
         assert_eq!((c.width(), c.height(), c.capture_us), (6, 4, 9));
