@@ -441,32 +441,26 @@ const SOFT_START: [u32; 8] = [16, 16, 8, 8, 4, 4, 2, 2];
 /// for it. Coarse, the keyframe is ~1.5–2 KB and each sharpening picture at most ~4 KB,
 /// so pictures keep coming less than 200 ms apart; the detail costs about the same in
 /// all, spread over the eight pictures.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct SoftStart {
-    /// The last picture's [`Step::scale`].
-    scale: u32,
-    /// How many of [`SOFT_START`]'s pictures are behind us.
-    done: usize,
-}
-
-impl Default for SoftStart {
-    fn default() -> Self {
-        Self {
-            scale: 1,
-            done: SOFT_START.len(),
-        }
-    }
+    /// The last picture's [`Step::scale`] (none before the first).
+    scale: Option<u32>,
+    /// How many of [`SOFT_START`]'s pictures are still to come.
+    left: usize,
 }
 
 impl SoftStart {
     /// The block size to coarsen the next picture, taken at `scale`, to (1: sharp).
     fn block(&mut self, scale: u32) -> u32 {
-        if scale > self.scale {
-            self.done = 0;
+        if self.scale.is_some_and(|last| scale > last) {
+            self.left = SOFT_START.len();
         }
-        self.scale = scale;
-        let block = SOFT_START.get(self.done).copied().unwrap_or(1);
-        self.done = (self.done + 1).min(SOFT_START.len());
+        self.scale = Some(scale);
+        let block = match self.left {
+            0 => 1,
+            left => SOFT_START[SOFT_START.len() - left],
+        };
+        self.left = self.left.saturating_sub(1);
         block
     }
 }
@@ -866,8 +860,10 @@ mod tests {
 
     #[test]
     fn only_a_step_down_starts_softly() {
+        // The first picture is sharp, at any size.
+        assert_eq!(SoftStart::default().block(2), 1);
         let mut start = SoftStart::default();
-        assert_eq!(start.block(1), 1, "the first picture is sharp");
+        assert_eq!(start.block(1), 1);
         assert_eq!(start.block(2), 16);
         let rest: Vec<u32> = (0..8).map(|_| start.block(2)).collect();
         assert_eq!(rest, [16, 8, 8, 4, 4, 2, 2, 1]);

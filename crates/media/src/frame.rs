@@ -131,26 +131,19 @@ impl VideoFrame {
         out
     }
 
-    /// This picture with every `block` x `block` square of luma (and the chroma under
-    /// it, `block / 2` square) filled with its mean, aligned to the top left; the same
-    /// size and capture time. An encoder codes such a picture from little more than
-    /// the squares' means (a 16-pixel square is one H.264 macroblock's DC values), so a
-    /// keyframe of it is a fraction of the sharp picture's. `block` ≤ 1: a copy.
+    /// This picture with every `block` x `block` square of luma filled with its mean,
+    /// aligned to the top left; chroma, the size and the capture time as they are. An
+    /// encoder codes such a picture from little more than the squares' means (a
+    /// 16-pixel square is one H.264 macroblock's DC values), so a keyframe of it is a
+    /// fraction of the sharp picture's. Chroma is left sharp: it costs little, and a
+    /// coarsened one left a tint in still areas that later pictures, coded coarsely,
+    /// never took out. `block` ≤ 1: a copy.
     pub fn coarsened(&self, block: u32) -> VideoFrame {
         let mut out = self.clone();
-        if block <= 1 {
-            return out;
+        if block > 1 {
+            let (w, h) = (self.width as usize, self.height as usize);
+            fill_means(out.planes_mut().0, w, h, block as usize);
         }
-        let (w, h) = (self.width as usize, self.height as usize);
-        let (cw, ch) = (
-            self.chroma_width() as usize,
-            self.height.div_ceil(2) as usize,
-        );
-        let (luma, chroma) = (block as usize, (block as usize / 2).max(1));
-        let (dy, du, dv) = out.planes_mut();
-        fill_means(dy, w, h, luma);
-        fill_means(du, cw, ch, chroma);
-        fill_means(dv, cw, ch, chroma);
         out
     }
 }
@@ -306,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn coarsening_fills_each_square_with_its_mean_and_cuts_the_edge_squares_short() {
+    fn coarsening_fills_each_luma_square_with_its_mean_and_cuts_the_edge_squares_short() {
         let mut f = blocks();
         f.planes_mut().1.copy_from_slice(&[10, 20, 90, 30, 40, 90]);
         let c = f.coarsened(4);
@@ -320,8 +313,8 @@ mod tests {
                 10, 10, 10, 10, 66, 66,
             ]
         );
-        // Chroma in squares of 2: the 3x2 plane is a square and a column of two.
-        assert_eq!(c.planes().1, &[25, 25, 90, 25, 25, 90]);
+        // Chroma as it was.
+        assert_eq!(c.planes().1, &[10, 20, 90, 30, 40, 90]);
         assert_eq!(f.coarsened(1), f);
     }
 }
