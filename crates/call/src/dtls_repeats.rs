@@ -8,16 +8,20 @@
 //! repeat leaves one side about a millisecond before the other's timer would fire, so
 //! when a client's last flight (or a server's first) is lost, the repeat lands first,
 //! the flight is never sent again, and the call never connects (a call between two
-//! peercalls on the benchmark's 5%-loss link did so in one of its first three seeds).
+//! peercalls on the benchmark's 5%-loss link did so in one of its first three seeds; a
+//! browser calling us, whenever our first flight was lost: it repeats its own within
+//! ~100 ms).
 //!
-//! The fix from outside the stack: a datagram that only repeats handshake messages the
-//! peer already sent us is dropped before the stack sees it, so the stack's own timer
-//! stays armed and retransmits our flight (with fresh record numbers). Everything else
-//! passes: new messages, ChangeCipherSpec and encrypted records (a completed side answers
-//! the peer's repeated final flight from those), and any ClientHello numbered 0 (a server
-//! answers a repeated first ClientHello with its HelloVerifyRequest, having no timer of
-//! its own there). [`RepeatFilter`] decides; [`FilteringRuntime`] puts it on the sockets
-//! of a peer connection.
+//! The fix from outside the stack, on its sockets: a datagram that only repeats handshake
+//! fragments the peer already sent us is dropped before the stack sees it (so its timer
+//! stays armed and sends its flight again a second later), and our last flight, as it
+//! went out, is sent again at once (the peer never saw its record numbers, so it takes
+//! them; what it did see it drops as a replay): a browser repeats its flight within ~100
+//! ms. Everything else passes: new fragments, ChangeCipherSpec and encrypted records (a
+//! completed side sends its last flight again on those), and any ClientHello numbered 0
+//! (a server answers a repeated first ClientHello with its HelloVerifyRequest, having no
+//! timer of its own there). [`RepeatFilter`] and [`LastFlight`] decide; [`FilteringRuntime`]
+//! puts them on the sockets of a peer connection.
 
 use std::fmt;
 use std::future::Future;
@@ -42,56 +46,164 @@ const HANDSHAKE_HEADER: usize = 12;
 /// First bytes of a TURN ChannelData message (RFC 8656 12.4), which carries a datagram
 /// relayed through TURN behind a 4-byte header.
 const CHANNEL_DATA: std::ops::RangeInclusive<u8> = 0x40..=0x4f;
+/// DTLS record content type of ChangeCipherSpec.
+const CHANGE_CIPHER_SPEC: u8 = 20;
+/// Datagrams we send within this of each other are one flight; the stack's timer sends
+/// a flight again a second later.
+const FLIGHT_SPAN: Duration = Duration::from_millis(200);
+/// Our flight is sent again at most this often, however many datagrams of the peer's
+/// repeat arrive.
+const RESEND_GAP: Duration = Duration::from_millis(50);
 
-/// Which of the peer's handshake messages have arrived, and whether a datagram only
-/// repeats them.
-#[derive(Debug, Default)]
-pub struct RepeatFilter {
-    /// Bit `n`: the peer's message `message_seq == n` (epoch 0, whole) has arrived.
-    seen: u64,
+/// What a datagram from the peer is, to the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Incoming {
+    /// Only handshake fragments that arrived before: our flight was lost.
+    Repeat,
+    /// Handshake records, some new: the peer answered.
+    Handshake,
+    /// Anything else (media, STUN, application data, alerts).
+    Other,
 }
 
-impl RepeatFilter {
-    /// Whether `datagram` (as received from the peer) should be dropped: every record in
-    /// it is an epoch-0 handshake message numbered 1 to 63 that has arrived whole before.
-    /// Otherwise it passes, and the whole handshake messages in it count as arrived.
-    pub fn is_repeat(&mut self, datagram: &[u8]) -> bool {
-        let datagram = match datagram.first() {
-            Some(b) if CHANNEL_DATA.contains(b) && datagram.len() >= 4 => {
-                let len = usize::from(u16::from_be_bytes([datagram[2], datagram[3]]));
-                &datagram[4..datagram.len().min(4 + len)]
-            }
-            _ => datagram,
-        };
-        if datagram.first() != Some(&HANDSHAKE) {
-            return false;
+/// The DTLS datagram inside a TURN ChannelData message, or `datagram` itself.
+fn unwrapped(datagram: &[u8]) -> &[u8] {
+    match datagram.first() {
+        Some(b) if CHANNEL_DATA.contains(b) && datagram.len() >= 4 => {
+            let len = usize::from(u16::from_be_bytes([datagram[2], datagram[3]]));
+            &datagram[4..datagram.len().min(4 + len)]
         }
-        let Some(messages) = handshake_messages(datagram) else {
-            return false;
-        };
-        let repeat = messages
-            .iter()
-            .all(|m| (1..64).contains(&m.seq) && self.seen & (1 << m.seq) != 0);
-        if !repeat {
-            for m in messages.iter().filter(|m| m.whole && m.seq < 64) {
-                self.seen |= 1 << m.seq;
-            }
-        }
-        repeat
+        _ => datagram,
     }
 }
 
-/// An epoch-0 handshake record's message.
-struct Message {
-    seq: u16,
-    /// The record holds the whole message, not a fragment of it.
-    whole: bool,
+/// Whether `datagram` starts with a handshake or ChangeCipherSpec record.
+fn is_handshake(datagram: &[u8]) -> bool {
+    matches!(
+        unwrapped(datagram).first(),
+        Some(&(HANDSHAKE | CHANGE_CIPHER_SPEC))
+    )
 }
 
-/// The messages of `datagram` if every record in it is an epoch-0 handshake record;
+/// The most handshake fragments a [`RepeatFilter`] remembers (a handshake has a dozen).
+const MAX_SEEN: usize = 64;
+
+/// Which of the peer's handshake fragments have arrived, and whether a datagram only
+/// repeats them.
+#[derive(Debug, Default)]
+pub struct RepeatFilter {
+    /// The peer's epoch-0 handshake fragments that have arrived.
+    seen: Vec<Fragment>,
+}
+
+impl RepeatFilter {
+    /// What `datagram` (as received from the peer) is: a [`Incoming::Repeat`], to be
+    /// dropped, when every record in it is an epoch-0 handshake fragment of a message
+    /// numbered 1 or more that has arrived before, the same bytes of the same message.
+    /// Otherwise its fragments count as arrived. (A repeated flight comes in the same
+    /// fragments: Chromium's ClientHello comes in two.)
+    pub fn incoming(&mut self, datagram: &[u8]) -> Incoming {
+        let datagram = unwrapped(datagram);
+        if !is_handshake(datagram) {
+            return Incoming::Other;
+        }
+        let Some(fragments) = handshake_fragments(datagram) else {
+            return Incoming::Handshake;
+        };
+        if fragments
+            .iter()
+            .all(|f| f.seq >= 1 && self.seen.contains(f))
+        {
+            return Incoming::Repeat;
+        }
+        for f in fragments {
+            if self.seen.len() < MAX_SEEN && !self.seen.contains(&f) {
+                self.seen.push(f);
+            }
+        }
+        Incoming::Handshake
+    }
+}
+
+/// One datagram as the stack sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Where to.
+    pub to: SocketAddr,
+    /// From which of our addresses, where the stack said.
+    pub from: Option<std::net::IpAddr>,
+    /// The datagram (several of one size, with `segment_size`).
+    pub contents: Vec<u8>,
+    /// Their size, when several.
+    pub segment_size: Option<usize>,
+}
+
+/// Our last handshake flight as it went out, to send again at once when the peer
+/// repeats its own (the stack's timer would send it only a second after the flight: a
+/// browser repeats its flight within ~100 ms).
+#[derive(Debug, Default)]
+pub struct LastFlight {
+    datagrams: Vec<Sent>,
+    /// When the last of them went out.
+    sent: Option<Instant>,
+    /// New handshake records came from the peer since: what we send next is a new
+    /// flight, and there is none of ours to repeat until then.
+    answered: bool,
+    /// When the flight was last sent again.
+    resent: Option<Instant>,
+}
+
+impl LastFlight {
+    /// Notes a datagram the stack sends at `now`.
+    pub fn on_send(&mut self, now: Instant, datagram: Sent) {
+        if !is_handshake(&datagram.contents) {
+            return;
+        }
+        let later = self
+            .sent
+            .is_none_or(|t| now.duration_since(t) > FLIGHT_SPAN);
+        if self.answered || later {
+            self.datagrams.clear();
+            self.answered = false;
+        }
+        self.datagrams.push(datagram);
+        self.sent = Some(now);
+    }
+
+    /// Notes what came from the peer at `now`; returns the datagrams to send again
+    /// (on a repeat, at most once every [`RESEND_GAP`]).
+    pub fn on_incoming(&mut self, now: Instant, incoming: Incoming) -> &[Sent] {
+        match incoming {
+            Incoming::Handshake => self.answered = true,
+            Incoming::Repeat if !self.answered => {
+                if self
+                    .resent
+                    .is_none_or(|t| now.duration_since(t) >= RESEND_GAP)
+                {
+                    self.resent = Some(now);
+                    return &self.datagrams;
+                }
+            }
+            Incoming::Repeat | Incoming::Other => {}
+        }
+        &[]
+    }
+}
+
+/// An epoch-0 handshake record's fragment of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fragment {
+    /// The message's `message_seq`.
+    seq: u16,
+    /// Where the fragment starts in the message, and its length.
+    offset: u32,
+    len: u32,
+}
+
+/// The fragments of `datagram` if every record in it is an epoch-0 handshake record;
 /// `None` if any is something else or malformed.
-fn handshake_messages(mut datagram: &[u8]) -> Option<Vec<Message>> {
-    let mut messages = Vec::new();
+fn handshake_fragments(mut datagram: &[u8]) -> Option<Vec<Fragment>> {
+    let mut fragments = Vec::new();
     while !datagram.is_empty() {
         let header = datagram.get(..RECORD_HEADER)?;
         let epoch = u16::from_be_bytes([header[3], header[4]]);
@@ -100,23 +212,22 @@ fn handshake_messages(mut datagram: &[u8]) -> Option<Vec<Message>> {
         if header[0] != HANDSHAKE || epoch != 0 || body.len() < HANDSHAKE_HEADER {
             return None;
         }
-        let length = u32::from_be_bytes([0, body[1], body[2], body[3]]);
-        let offset = u32::from_be_bytes([0, body[6], body[7], body[8]]);
-        let fragment = u32::from_be_bytes([0, body[9], body[10], body[11]]);
-        messages.push(Message {
+        fragments.push(Fragment {
             seq: u16::from_be_bytes([body[4], body[5]]),
-            whole: offset == 0 && fragment == length,
+            offset: u32::from_be_bytes([0, body[6], body[7], body[8]]),
+            len: u32::from_be_bytes([0, body[9], body[10], body[11]]),
         });
         datagram = &datagram[RECORD_HEADER + len..];
     }
-    Some(messages)
+    Some(fragments)
 }
 
-/// A UDP socket whose received datagrams pass a [`RepeatFilter`].
+/// A UDP socket whose received datagrams pass a [`RepeatFilter`], and which sends our
+/// [`LastFlight`] again on a repeat.
 #[derive(Debug)]
 struct FilteredSocket {
     inner: Arc<dyn AsyncUdpSocket>,
-    filter: Mutex<RepeatFilter>,
+    handshake: Mutex<(RepeatFilter, LastFlight)>,
 }
 
 impl AsyncUdpSocket for FilteredSocket {
@@ -125,7 +236,20 @@ impl AsyncUdpSocket for FilteredSocket {
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
-        self.inner.poll_send(cx, transmit)
+        let sent = self.inner.poll_send(cx, transmit);
+        if matches!(sent, Poll::Ready(Ok(_))) && is_handshake(transmit.contents) {
+            let mut handshake = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
+            handshake.1.on_send(
+                Instant::now(),
+                Sent {
+                    to: transmit.destination,
+                    from: transmit.src_ip,
+                    contents: transmit.contents.to_vec(),
+                    segment_size: transmit.segment_size,
+                },
+            );
+        }
+        sent
     }
 
     fn poll_recv(
@@ -139,22 +263,41 @@ impl AsyncUdpSocket for FilteredSocket {
                 Poll::Ready(Ok(n)) => n,
                 other => return other,
             };
-            let mut filter = self.filter.lock().unwrap_or_else(|e| e.into_inner());
-            let mut kept = 0;
-            for i in 0..n {
-                let m = meta[i];
-                // A buffer of several coalesced datagrams (GRO) is left whole.
-                let single = m.len <= m.stride;
-                if single && filter.is_repeat(&bufs[i][..m.len]) {
-                    tracing::debug!(from = %m.addr, "dropped a repeated DTLS handshake flight");
-                    continue;
+            let (mut kept, mut again) = (0, Vec::new());
+            {
+                let mut handshake = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
+                let (filter, flight) = &mut *handshake;
+                for i in 0..n {
+                    let m = meta[i];
+                    // A buffer of several coalesced datagrams (GRO) is left whole.
+                    let incoming = if m.len <= m.stride {
+                        filter.incoming(&bufs[i][..m.len])
+                    } else {
+                        Incoming::Other
+                    };
+                    again.extend_from_slice(flight.on_incoming(Instant::now(), incoming));
+                    if incoming == Incoming::Repeat {
+                        tracing::debug!(from = %m.addr, "the peer repeated its DTLS flight");
+                        continue;
+                    }
+                    if kept != i {
+                        let (to, from) = bufs.split_at_mut(i);
+                        to[kept][..m.len].copy_from_slice(&from[0][..m.len]);
+                        meta[kept] = m;
+                    }
+                    kept += 1;
                 }
-                if kept != i {
-                    let (to, from) = bufs.split_at_mut(i);
-                    to[kept][..m.len].copy_from_slice(&from[0][..m.len]);
-                    meta[kept] = m;
-                }
-                kept += 1;
+            }
+            for sent in &again {
+                let transmit = Transmit {
+                    destination: sent.to,
+                    ecn: None,
+                    contents: &sent.contents,
+                    segment_size: sent.segment_size,
+                    src_ip: sent.from,
+                };
+                // Best effort: the stack's timer sends the flight again anyway.
+                let _ = self.inner.poll_send(cx, &transmit);
             }
             if kept > 0 {
                 return Poll::Ready(Ok(kept));
@@ -172,7 +315,7 @@ impl AsyncUdpSocket for FilteredSocket {
 }
 
 /// A [`Runtime`] that is `inner` but for the UDP sockets it wraps, which drop repeated
-/// DTLS handshake flights ([`RepeatFilter`]).
+/// DTLS handshake flights ([`RepeatFilter`]) and answer them with ours ([`LastFlight`]).
 pub struct FilteringRuntime {
     inner: Arc<dyn Runtime>,
 }
@@ -210,7 +353,7 @@ impl Runtime for FilteringRuntime {
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
         Ok(Arc::new(FilteredSocket {
             inner: self.inner.wrap_udp_socket(socket)?,
-            filter: Mutex::default(),
+            handshake: Mutex::default(),
         }))
     }
 
@@ -261,6 +404,10 @@ impl Runtime for FilteringRuntime {
 mod tests {
     use super::*;
 
+    fn repeat(f: &mut RepeatFilter, datagram: &[u8]) -> bool {
+        f.incoming(datagram) == Incoming::Repeat
+    }
+
     /// An epoch-`epoch` record of `content` type holding handshake message `seq` (a
     /// fragment of it unless `whole`).
     fn record(content: u8, epoch: u16, seq: u16, whole: bool) -> Vec<u8> {
@@ -288,28 +435,29 @@ mod tests {
             record(22, 0, 5, true),
         ]
         .concat();
-        assert!(!f.is_repeat(&first));
-        assert!(!f.is_repeat(&second));
-        assert!(f.is_repeat(&first));
-        assert!(f.is_repeat(&second));
+        assert!(!repeat(&mut f, &first));
+        assert!(!repeat(&mut f, &second));
+        assert!(repeat(&mut f, &first));
+        assert!(repeat(&mut f, &second));
         // The same through TURN's ChannelData.
         let mut relayed = vec![0x40, 0x00];
         relayed.extend_from_slice(&(second.len() as u16).to_be_bytes());
         relayed.extend_from_slice(&second);
-        assert!(f.is_repeat(&relayed));
+        assert!(repeat(&mut f, &relayed));
     }
 
     #[test]
-    fn new_messages_fragments_encrypted_records_and_first_client_hellos_pass() {
+    fn new_messages_other_fragments_encrypted_records_and_first_client_hellos_pass() {
         let mut f = RepeatFilter::default();
         // Half of a flight came: its repeat carries the other half, and passes.
-        assert!(!f.is_repeat(&record(22, 0, 1, true)));
-        let repeat = [record(22, 0, 1, true), record(22, 0, 2, true)].concat();
-        assert!(!f.is_repeat(&repeat));
-        assert!(f.is_repeat(&repeat));
-        // A fragment does not make its message arrived.
-        assert!(!f.is_repeat(&record(22, 0, 6, false)));
-        assert!(!f.is_repeat(&record(22, 0, 6, false)));
+        assert!(!repeat(&mut f, &record(22, 0, 1, true)));
+        let again = [record(22, 0, 1, true), record(22, 0, 2, true)].concat();
+        assert!(!repeat(&mut f, &again));
+        assert!(repeat(&mut f, &again));
+        // A fragment repeated is a repeat; another fragment of its message is not.
+        assert!(!repeat(&mut f, &record(22, 0, 6, false)));
+        assert!(repeat(&mut f, &record(22, 0, 6, false)));
+        assert!(!repeat(&mut f, &record(22, 0, 6, true)));
         // A repeated final flight: ChangeCipherSpec and the encrypted Finished pass.
         let last = [
             record(22, 0, 1, true),
@@ -317,19 +465,61 @@ mod tests {
             record(22, 1, 7, true),
         ]
         .concat();
-        assert!(!f.is_repeat(&last));
-        assert!(!f.is_repeat(&last));
+        assert_eq!(f.incoming(&last), Incoming::Handshake);
+        assert_eq!(f.incoming(&last), Incoming::Handshake);
         // A first ClientHello (number 0) always passes.
-        assert!(!f.is_repeat(&record(22, 0, 0, true)));
-        assert!(!f.is_repeat(&record(22, 0, 0, true)));
-        // Media, STUN and malformed records pass.
-        for other in [
-            &[0x80u8, 0x60, 0, 1][..],
-            &[0, 1, 0, 0],
-            &[22, 0xfe],
-            &record(22, 0, 1, true)[..20],
-        ] {
-            assert!(!f.is_repeat(other), "{other:?}");
+        assert!(!repeat(&mut f, &record(22, 0, 0, true)));
+        assert!(!repeat(&mut f, &record(22, 0, 0, true)));
+        // Media and STUN are no handshake; malformed records pass as handshake.
+        for other in [&[0x80u8, 0x60, 0, 1][..], &[0, 1, 0, 0]] {
+            assert_eq!(f.incoming(other), Incoming::Other, "{other:?}");
         }
+        for malformed in [&[22u8, 0xfe][..], &record(22, 0, 1, true)[..20]] {
+            assert_eq!(f.incoming(malformed), Incoming::Handshake, "{malformed:?}");
+        }
+    }
+
+    fn sent(contents: Vec<u8>) -> Sent {
+        Sent {
+            to: "10.0.0.2:5000".parse().unwrap(),
+            from: None,
+            contents,
+            segment_size: None,
+        }
+    }
+
+    #[test]
+    fn a_repeat_from_the_peer_sends_our_last_flight_again_once_a_burst() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut flight = LastFlight::default();
+        // Our flight (two datagrams), media around it.
+        flight.on_send(at(0), sent(record(22, 0, 2, true)));
+        flight.on_send(at(0), sent(vec![0x80, 0x60, 0, 1]));
+        flight.on_send(
+            at(1),
+            sent([record(20, 0, 0, true), record(22, 1, 5, true)].concat()),
+        );
+        assert!(flight.on_incoming(at(5), Incoming::Other).is_empty());
+        // The peer repeats its flight in two datagrams: ours goes again once.
+        let again = flight.on_incoming(at(90), Incoming::Repeat).to_vec();
+        assert_eq!(again.len(), 2);
+        assert_eq!(again[0].contents, record(22, 0, 2, true));
+        assert!(flight.on_incoming(at(91), Incoming::Repeat).is_empty());
+        // The stack's timer sends it again: that replaces it, and the next repeat,
+        // later, sends that.
+        flight.on_send(at(1_001), sent(record(22, 0, 2, true)));
+        assert_eq!(flight.on_incoming(at(1_100), Incoming::Repeat).len(), 1);
+        // The peer answers: nothing of ours to repeat until we send the next flight.
+        assert!(
+            flight
+                .on_incoming(at(1_140), Incoming::Handshake)
+                .is_empty()
+        );
+        assert!(flight.on_incoming(at(1_300), Incoming::Repeat).is_empty());
+        flight.on_send(at(1_141), sent(record(22, 0, 3, true)));
+        let again = flight.on_incoming(at(1_400), Incoming::Repeat);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].contents, record(22, 0, 3, true));
     }
 }
