@@ -431,16 +431,18 @@ fn start_encoder(
 /// (see [`SoftStart`]).
 const SOFT_START: [u32; 8] = [16, 16, 8, 8, 4, 4, 2, 2];
 
-/// A step down starts softly: its first pictures are coarsened
-/// ([`VideoFrame::coarsened`]), squares of 16 pixels sharpening to 2 over eight
-/// pictures (~270 ms at 30 fps), then sharp.
+/// A step down while a queue stands starts softly: its first pictures are coarsened
+/// ([`VideoFrame::coarsened`]), luma in squares of 16 pixels sharpening to 2 over
+/// eight pictures (~270 ms at 30 fps), then sharp.
 ///
-/// A smaller picture needs a keyframe, and a step down comes when the link is slow:
-/// a sharp keyframe of the 320x240 test pattern is 7.4 KB at openh264's coarsest
-/// first-keyframe quantizer, 250 ms behind a 240 kbit/s link, and the picture froze
-/// for it. Coarse, the keyframe is ~1.5–2 KB and each sharpening picture at most ~4 KB,
-/// so pictures keep coming less than 200 ms apart; the detail costs about the same in
-/// all, spread over the eight pictures.
+/// A smaller picture needs a keyframe, and behind a queue the link is slow: a sharp
+/// keyframe of the 320x240 test pattern is 7.4 KB at openh264's coarsest first-keyframe
+/// quantizer, 250 ms behind a 240 kbit/s link, and the picture froze for it. Coarse,
+/// the keyframe is ~1.5–2 KB and each sharpening picture at most ~4 KB, so pictures
+/// keep coming less than 200 ms apart; the detail costs about the same in all, spread
+/// over the eight pictures. Not without a queue: small errors the coarse keyframe
+/// leaves in still areas outlast the sharpening (later pictures at a coarse quantizer
+/// skip them), and a link without a queue carries a sharp keyframe.
 #[derive(Debug, Default)]
 struct SoftStart {
     /// The last picture's [`Step::scale`] (none before the first).
@@ -450,9 +452,10 @@ struct SoftStart {
 }
 
 impl SoftStart {
-    /// The block size to coarsen the next picture, taken at `scale`, to (1: sharp).
-    fn block(&mut self, scale: u32) -> u32 {
-        if self.scale.is_some_and(|last| scale > last) {
+    /// The block size to coarsen the next picture, taken at `scale` while a queue stands
+    /// (`queued`) or not, to (1: sharp).
+    fn block(&mut self, scale: u32, queued: bool) -> u32 {
+        if queued && self.scale.is_some_and(|last| scale > last) {
             self.left = SOFT_START.len();
         }
         self.scale = Some(scale);
@@ -535,7 +538,7 @@ impl Capture {
                 2 => picture.halved(),
                 _ => picture.halved().halved(),
             };
-            let picture = match soft.block(step.scale) {
+            let picture = match soft.block(step.scale, push.queued) {
                 1 => picture,
                 block => picture.coarsened(block),
             };
@@ -823,11 +826,11 @@ mod tests {
         }
         encoder.set_bitrate(target_bps).unwrap();
         let mut start = SoftStart::default();
-        start.block(1);
+        start.block(1, true);
         let (mut sent, mut last, mut longest) = (0.0f64, -1.0 / 30.0, 0.0f64);
         for n in 0..60u32 {
             let picture = g.frame(30 + n, 0).halved();
-            let block = start.block(2);
+            let block = start.block(2, true);
             let picture = if soft {
                 picture.coarsened(block)
             } else {
@@ -859,19 +862,24 @@ mod tests {
     }
 
     #[test]
-    fn only_a_step_down_starts_softly() {
+    fn only_a_step_down_behind_a_queue_starts_softly() {
         // The first picture is sharp, at any size.
-        assert_eq!(SoftStart::default().block(2), 1);
+        assert_eq!(SoftStart::default().block(2, true), 1);
         let mut start = SoftStart::default();
-        assert_eq!(start.block(1), 1);
-        assert_eq!(start.block(2), 16);
-        let rest: Vec<u32> = (0..8).map(|_| start.block(2)).collect();
+        assert_eq!(start.block(1, true), 1);
+        assert_eq!(start.block(2, true), 16);
+        let rest: Vec<u32> = (0..8).map(|_| start.block(2, true)).collect();
         assert_eq!(rest, [16, 8, 8, 4, 4, 2, 2, 1]);
         // A step up is sharp at once; the next step down starts again.
-        assert_eq!(start.block(1), 1);
-        assert_eq!(start.block(4), 16);
-        assert_eq!(start.block(4), 16);
-        assert_eq!(start.block(4), 8);
+        assert_eq!(start.block(1, true), 1);
+        assert_eq!(start.block(4, true), 16);
+        assert_eq!(start.block(4, false), 16);
+        assert_eq!(start.block(4, false), 8);
+        // A step down without a queue is sharp.
+        let mut start = SoftStart::default();
+        assert_eq!(start.block(1, false), 1);
+        assert_eq!(start.block(2, false), 1);
+        assert_eq!(start.block(2, true), 1);
     }
 
     #[test]
