@@ -969,6 +969,11 @@ fn main() {
             for pairing in &args.pairings {
                 let lab = lab_for(profile, run);
                 let started = Instant::now();
+                let call = format!("run {run}, {}, {pairing:?}", profile.name);
+                let mut leave_out = |err: String| {
+                    eprintln!("{call}: left out: {err}");
+                    failed.push(format!("{call}: {err}"));
+                };
                 match pairing {
                     Pairing::Native => {
                         let mut done = 0;
@@ -982,11 +987,10 @@ fn main() {
                             .map(|(who, _)| who)
                             .collect();
                         if !blind.is_empty() {
-                            let call = format!("run {run}, {}, {pairing:?}", profile.name);
-                            let err =
-                                format!("peer {} never showed a picture", blind.join(" and "));
-                            eprintln!("{call}: left out: {err}");
-                            failed.push(format!("{call}: {err}"));
+                            leave_out(format!(
+                                "peer {} never showed a picture",
+                                blind.join(" and ")
+                            ));
                             continue;
                         }
                         let (to_b, to_a) = (
@@ -1010,9 +1014,7 @@ fn main() {
                         let (a, b) = match sides {
                             Ok(sides) => sides,
                             Err(err) => {
-                                let call = format!("run {run}, {}, {pairing:?}", profile.name);
-                                eprintln!("{call}: left out: {err}");
-                                failed.push(format!("{call}: {err}"));
+                                leave_out(err);
                                 continue;
                             }
                         };

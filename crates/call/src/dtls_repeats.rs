@@ -23,7 +23,6 @@
 //! timer of its own there). [`RepeatFilter`] and [`LastFlight`] decide; [`FilteringRuntime`]
 //! puts them on the sockets of a peer connection.
 
-use std::fmt;
 use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
@@ -264,29 +263,27 @@ impl AsyncUdpSocket for FilteredSocket {
                 other => return other,
             };
             let (mut kept, mut again) = (0, Vec::new());
-            {
-                let mut handshake = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
-                let (filter, flight) = &mut *handshake;
-                for i in 0..n {
-                    let m = meta[i];
-                    // A buffer of several coalesced datagrams (GRO) is left whole.
-                    let incoming = if m.len <= m.stride {
-                        filter.incoming(&bufs[i][..m.len])
-                    } else {
-                        Incoming::Other
-                    };
+            for i in 0..n {
+                let m = meta[i];
+                // Only the handshake's few datagrams are looked into (media and STUN pass
+                // untouched); a buffer of several coalesced datagrams (GRO) is left whole.
+                let datagram = &bufs[i][..m.len];
+                if m.len <= m.stride && is_handshake(datagram) {
+                    let mut handshake = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
+                    let (filter, flight) = &mut *handshake;
+                    let incoming = filter.incoming(datagram);
                     again.extend_from_slice(flight.on_incoming(Instant::now(), incoming));
                     if incoming == Incoming::Repeat {
                         tracing::debug!(from = %m.addr, "the peer repeated its DTLS flight");
                         continue;
                     }
-                    if kept != i {
-                        let (to, from) = bufs.split_at_mut(i);
-                        to[kept][..m.len].copy_from_slice(&from[0][..m.len]);
-                        meta[kept] = m;
-                    }
-                    kept += 1;
                 }
+                if kept != i {
+                    let (to, from) = bufs.split_at_mut(i);
+                    to[kept][..m.len].copy_from_slice(&from[0][..m.len]);
+                    meta[kept] = m;
+                }
+                kept += 1;
             }
             for sent in &again {
                 let transmit = Transmit {
@@ -316,6 +313,7 @@ impl AsyncUdpSocket for FilteredSocket {
 
 /// A [`Runtime`] that is `inner` but for the UDP sockets it wraps, which drop repeated
 /// DTLS handshake flights ([`RepeatFilter`]) and answer them with ours ([`LastFlight`]).
+#[derive(Debug)]
 pub struct FilteringRuntime {
     inner: Arc<dyn Runtime>,
 }
@@ -324,14 +322,6 @@ impl FilteringRuntime {
     /// `inner` with its UDP sockets filtered.
     pub fn new(inner: Arc<dyn Runtime>) -> Self {
         Self { inner }
-    }
-}
-
-impl fmt::Debug for FilteringRuntime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FilteringRuntime")
-            .field("inner", &self.inner)
-            .finish()
     }
 }
 

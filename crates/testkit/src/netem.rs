@@ -81,6 +81,17 @@ struct Dropper {
 }
 
 impl Dropper {
+    /// Whether `packet` is the one [`Impairment::lose_first_dtls`] asks to lose (then
+    /// it counts as lost).
+    fn loses_on_purpose(&mut self, impairment: &Impairment, packet: &[u8]) -> bool {
+        let hit = !self.lost_dtls
+            && impairment
+                .lose_first_dtls
+                .is_some_and(|kind| dtls_handshake_type(packet) == Some(kind));
+        self.lost_dtls |= hit;
+        hit
+    }
+
     /// Whether the next packet is dropped under `impairment`, with `rng` drawing.
     fn drops(&mut self, impairment: &Impairment, rng: &mut Rng) -> bool {
         match impairment.bursts {
@@ -256,14 +267,7 @@ fn run(mut q: nfq::Queue, settings: &Mutex<Impairment>, stop: &AtomicBool, seed:
             idle = false;
             let now = Instant::now();
             let s = *settings.lock().unwrap_or_else(|e| e.into_inner());
-            let dtls = s.lose_first_dtls.filter(|_| !dropper.lost_dtls);
-            if dtls.is_some_and(|kind| dtls_handshake_type(msg.get_payload()) == Some(kind)) {
-                dropper.lost_dtls = true;
-                msg.set_verdict(nfq::Verdict::Drop);
-                let _ = q.verdict(msg);
-                continue;
-            }
-            if dropper.drops(&s, &mut rng) {
+            if dropper.loses_on_purpose(&s, msg.get_payload()) || dropper.drops(&s, &mut rng) {
                 msg.set_verdict(nfq::Verdict::Drop);
                 let _ = q.verdict(msg);
                 continue;
