@@ -6,7 +6,8 @@
 //! the GCC of webrtc 0.21 was seen ramping to its maximum through a 500 kbit/s
 //! bottleneck without its delay detector noticing. So the receiver's loss reports
 //! steer too, as in GCC's loss-based part: above 10% the target backs off, between 2
-//! and 10% it holds, and near the rate where the link last gave out it only creeps up;
+//! and 10% it holds, and near the rate where the link last gave out it only creeps up
+//! (to just under that rate, where it holds a while before probing past it);
 //! and so does the queue: the transport feedback's send and arrival times
 //! ([`crate::feedback::QueueDelay`]) showing packets waiting over 50 ms, or, without
 //! transport feedback, the round-trip time 80 ms above the smallest seen (a coarser,
@@ -46,6 +47,14 @@ const LOW_LOSS: f64 = 0.02;
 /// that rate a second (at least 5 kbit/s): behind 500 kbit/s a queue shows before the
 /// creep passes the link, and a rate measured low is passed within seconds.
 const CREEP: f64 = 0.025;
+/// Near the rate where the link last gave out, the climb stops at this share of it
+/// for [`PROBE_AFTER_MS`]: the encoder's rate, with RTP headers on top and its own
+/// swings, fills the rest of the link without a queue.
+const PLATEAU: f64 = 0.95;
+/// How long (ms) the target holds at the [`PLATEAU`] before it creeps past, probing
+/// for more room. Creeping on at once, a 500 kbit/s bottleneck was found again every
+/// ~6 s, and its queue (50-95 ms) stood for half of the call.
+const PROBE_AFTER_MS: u64 = 10_000;
 /// A clean path that carries this much more than the rate where the link last gave out
 /// has more room now: that rate is forgotten, and the plain climb resumes.
 const PAST_CAPACITY: f64 = 1.25;
@@ -162,6 +171,9 @@ pub struct Adaptation {
     capacity: Option<Capacity>,
     /// Whether the target backed off for the queue there is now.
     cut_for_queue: bool,
+    /// Since when (ms) the target has held at the [`PLATEAU`] of which capacity (bits
+    /// per second).
+    plateau: Option<(u64, f64)>,
     /// The queue the last update saw (ms).
     last_queue_ms: f64,
     /// The smallest round-trip time seen, ms.
@@ -196,6 +208,7 @@ impl Adaptation {
             last: None,
             capacity: None,
             cut_for_queue: false,
+            plateau: None,
             last_queue_ms: 0.0,
             min_rtt_ms: f64::INFINITY,
             started_ms: None,
@@ -362,11 +375,37 @@ impl Adaptation {
                 next
             } else if loss > LOW_LOSS {
                 last
-            } else if let Some(c) = self.capacity.map(|c| c.bps).filter(|&c| last >= 0.9 * c) {
-                // Near where the link gave out before: creep, do not leap.
-                last + (CREEP * c).max(5_000.0) * seconds
             } else {
-                last * MAX_RISE.powf(seconds) + 10_000.0 * seconds
+                let capacity = self.capacity.map(|c| c.bps);
+                let rise = match capacity.filter(|&c| last >= 0.9 * c) {
+                    // Near where the link gave out before: creep, do not leap.
+                    Some(c) => last + (CREEP * c).max(5_000.0) * seconds,
+                    None => last * MAX_RISE.powf(seconds) + 10_000.0 * seconds,
+                };
+                match capacity {
+                    Some(c) if last < PLATEAU * c => {
+                        if rise >= PLATEAU * c {
+                            self.plateau = Some((now_ms, c));
+                        }
+                        rise.min(PLATEAU * c)
+                    }
+                    // At the plateau: hold a while, then probe past it.
+                    Some(c) => {
+                        let since = match self.plateau {
+                            Some((since, of)) if of == c => since,
+                            _ => {
+                                self.plateau = Some((now_ms, c));
+                                now_ms
+                            }
+                        };
+                        if now_ms < since + PROBE_AFTER_MS {
+                            last
+                        } else {
+                            rise
+                        }
+                    }
+                    None => rise,
+                }
             };
             video_bps = video_bps.min(next).clamp(min, max);
         }
@@ -813,17 +852,25 @@ mod tests {
             target = f64::from(a.update(t, sig(3_000_000.0, 0.0, 2.0)).video_bps);
             t += 1_000;
         }
-        assert!(
-            (0.9 * carried..carried).contains(&target),
-            "{target}: back near the {carried} carried within 4 s, not creeping up from far below"
+        assert_eq!(
+            target,
+            (PLATEAU * carried).floor(),
+            "back at 95% of the {carried} carried within 4 s, not creeping up from far below"
         );
-        let next = f64::from(a.update(t, sig(3_000_000.0, 0.0, 2.0)).video_bps);
-        assert_eq!(next - target, 0.025 * carried, "it creeps there");
-        // Creeping on, clean, with the encoder putting out what it is asked for.
+        // Holding there, clean, with the encoder putting out what it is asked for.
         let carrying = |bps: f64| Signals {
             sent_bps: bps,
             ..sig(3_000_000.0, 0.0, 2.0)
         };
+        let reached = t - 1_000;
+        while t < reached + PROBE_AFTER_MS {
+            let now = f64::from(a.update(t, carrying(target)).video_bps);
+            assert_eq!(now, target, "{} s at the plateau: it holds", (t - reached) / 1_000);
+            t += 1_000;
+        }
+        // Then creeps on, probing.
+        let next = f64::from(a.update(t, carrying(target)).video_bps);
+        assert_eq!(next - target, (0.025 * carried).floor(), "it creeps");
         t += 1_000;
         let mut last = next;
         while last <= PAST_CAPACITY * carried {
@@ -966,10 +1013,11 @@ mod tests {
             a.update(2_000, sig(2_000_000.0, 0.0, 400.0)).video_bps,
             1_445_000
         );
-        // 2.5% a second of the rate taken for the link's (90% of the target cut).
+        // 2.5% a second of the rate taken for the link's (90% of the target cut), up
+        // to 95% of that rate.
         assert_eq!(
             a.update(3_000, sig(2_000_000.0, 0.0, 20.0)).video_bps,
-            1_483_250,
+            1_453_500,
             "creeps"
         );
     }
