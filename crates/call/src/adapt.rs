@@ -171,6 +171,8 @@ pub struct Adaptation {
     capacity: Option<Capacity>,
     /// Whether the target backed off for the queue there is now.
     cut_for_queue: bool,
+    /// When (ms) the target was last cut for a queue, to the link's rate.
+    cut_at: Option<u64>,
     /// Since when (ms) the target has held at the [`PLATEAU`] of which capacity (bits
     /// per second).
     plateau: Option<(u64, f64)>,
@@ -208,6 +210,7 @@ impl Adaptation {
             last: None,
             capacity: None,
             cut_for_queue: false,
+            cut_at: None,
             plateau: None,
             last_queue_ms: 0.0,
             min_rtt_ms: f64::INFINITY,
@@ -323,7 +326,19 @@ impl Adaptation {
                     // a queue late) drains the queue too slowly.
                     next = last.min(carries);
                 }
-                if queued && !draining {
+                // Feedback later than the time since the last cut for this queue
+                // tells of packets sent before that cut: of the queue it was for,
+                // not of one it left. (Behind a link fallen to 300 kbit/s the
+                // queue's delay read 0.5 s, then 1.1 s, for 2 s after the cut, the
+                // feedback 1.8-2.1 s late, and a second cut took the target down to
+                // half the link.)
+                let before_cut = self
+                    .cut_at
+                    .is_some_and(|at| (now_ms.saturating_sub(at) as f64) < late_ms);
+                if queued && !draining && !(self.cut_for_queue && before_cut) {
+                    // (A cut to the link's own rate; one to a rate from before the
+                    // link fell is cut again as soon as the link's is told.)
+                    self.cut_at = (link_bps > 0.0).then_some(now_ms);
                     // Below what the path carries now, where known.
                     next = 0.85
                         * if carries > 0.0 {
@@ -357,6 +372,13 @@ impl Adaptation {
                         },
                     });
                     self.cut_for_queue = true;
+                }
+                // Packets waiting in the queue tell the link's rate whether or not
+                // the target is cut for them: the most they tell is the rate (the
+                // first reading, a fraction of a second into a queue behind a link
+                // fallen to 300 kbit/s, once told 182 kbit/s, the next 255).
+                if let Some(c) = self.capacity.as_mut().filter(|c| queued && c.from_link) {
+                    c.bps = c.bps.max(link_bps - f64::from(self.audio_bps));
                 }
                 if loss > HIGH_LOSS {
                     // Below what got through of what was really sent, and remember it
@@ -865,7 +887,12 @@ mod tests {
         let reached = t - 1_000;
         while t < reached + PROBE_AFTER_MS {
             let now = f64::from(a.update(t, carrying(target)).video_bps);
-            assert_eq!(now, target, "{} s at the plateau: it holds", (t - reached) / 1_000);
+            assert_eq!(
+                now,
+                target,
+                "{} s at the plateau: it holds",
+                (t - reached) / 1_000
+            );
             t += 1_000;
         }
         // Then creeps on, probing.
@@ -1208,6 +1235,69 @@ mod tests {
         let (mut a, before) = climbed();
         let target = a.update(31_000, sig(3_000_000.0, 0.0, 300.0)).video_bps;
         assert!(target < before, "{target} after {before}");
+    }
+
+    #[test]
+    fn feedback_about_packets_sent_before_a_cut_is_not_cut_for_again() {
+        let (mut a, _) = climbed();
+        let queue = |queue_ms, link_bps, late_ms, sent_bps| Signals {
+            queue_ms,
+            link_bps,
+            delivered_bps: link_bps,
+            late_ms,
+            sent_bps,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        // The link falls to 300 kbit/s; the queue's delay goes on growing for seconds,
+        // the feedback as late (of packets sent before the cut), one rate read low.
+        let cut = a
+            .update(31_000, queue(150.0, 280_000.0, 900.0, 580_000.0))
+            .video_bps;
+        assert!(cut < 220_000, "cut to {cut}");
+        for (t, queue_ms, link_bps, late_ms) in [
+            (32_000, 550.0, 264_000.0, 1_780.0),
+            (33_000, 1_110.0, 28_000.0, 2_100.0),
+        ] {
+            let held = a.update(t, queue(queue_ms, link_bps, late_ms, 100_000.0));
+            assert_eq!(held.video_bps, cut, "at {t} ms");
+        }
+        // Feedback caught up, of packets sent after the cut: a queue that stands
+        // while the path takes less than we send is cut for.
+        let again = a
+            .update(34_000, queue(1_200.0, 200_000.0, 300.0, f64::from(cut)))
+            .video_bps;
+        assert!(again < cut, "{again} after {cut}");
+    }
+
+    #[test]
+    fn a_link_rate_read_low_early_in_a_queue_is_raised_by_later_readings_while_it_drains() {
+        let (mut a, _) = climbed();
+        let queue = |queue_ms, delivered_bps, link_bps, sent_bps| Signals {
+            queue_ms,
+            delivered_bps,
+            link_bps,
+            sent_bps,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        // The link falls to 300 kbit/s: the first reading of it is low, the next ones
+        // (the queue draining, the target already cut) tell its rate.
+        let cut = a
+            .update(31_000, queue(100.0, 930_000.0, 182_000.0, 580_000.0))
+            .video_bps;
+        assert_eq!(cut, 150_000, "cut to the least");
+        a.update(32_000, queue(480.0, 550_000.0, 255_000.0, 110_000.0));
+        a.update(33_000, queue(790.0, 250_000.0, 250_000.0, 90_000.0));
+        // The queue gone: back up to just under the link's rate, and held there.
+        let mut target = 0.0;
+        for s in 34..=40 {
+            let clean = Signals {
+                delivered_bps: target + 32_000.0,
+                sent_bps: target,
+                ..sig(3_000_000.0, 0.0, 2.0)
+            };
+            target = f64::from(a.update(s * 1_000, clean).video_bps);
+        }
+        assert_eq!(target, (PLATEAU * (255_000.0 - 32_000.0)).floor());
     }
 
     #[test]
