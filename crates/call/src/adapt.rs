@@ -15,7 +15,9 @@
 //! rate (what our packets that waited in its queue arrived at) or of what the receiver
 //! gets, or down 15% when neither is known, and holds while that queue drains (GCC's
 //! hold state: cut again each second of the drain, the target ended at half the link),
-//! at no more than the link carries meanwhile; and loss above 10% cuts it below what
+//! at no more than the link carries meanwhile (the link's rate is the most its waiting
+//! packets tell while the queue stands, and feedback about packets sent before the cut
+//! is not cut for again); and loss above 10% cuts it below what
 //! got through, queue or not, so the two together back off as far as the worse says.
 //!
 //! The other way round, GCC's delay half reads jitter (packets reordered on a lossy,
@@ -43,9 +45,9 @@ pub const MAX_RISE: f64 = 1.08;
 const HIGH_LOSS: f64 = 0.10;
 /// Reported loss above which the target holds.
 const LOW_LOSS: f64 = 0.02;
-/// Near the rate where the link last gave out, the target creeps up by this share of
-/// that rate a second (at least 5 kbit/s): behind 500 kbit/s a queue shows before the
-/// creep passes the link, and a rate measured low is passed within seconds.
+/// From 90% of the rate where the link last gave out up to the [`PLATEAU`], and past it
+/// when probing, the target creeps up by this share of that rate a second (at least 5
+/// kbit/s): behind 500 kbit/s a queue shows before the creep goes far past the link.
 const CREEP: f64 = 0.025;
 /// Near the rate where the link last gave out, the climb stops at this share of it
 /// for [`PROBE_AFTER_MS`]: the encoder's rate, with RTP headers on top and its own
@@ -839,7 +841,7 @@ mod tests {
         assert!(again < cut, "{again} {cut}");
         // ...but the link's rate stays the one measured first: once the queue is gone
         // the target climbs fast to 90% of it, where it would creep from 90% of the
-        // second measure (what we sent, already cut).
+        // second measure (what we sent, already cut), and on to 95% of it.
         let mut target = 0.0;
         for t in 33..39 {
             target = f64::from(a.update(t * 1_000, sig(3_000_000.0, 0.0, 2.0)).video_bps);
@@ -848,7 +850,8 @@ mod tests {
     }
 
     #[test]
-    fn after_a_queue_the_target_climbs_back_fast_to_near_what_the_path_carried_then_creeps() {
+    fn after_a_queue_the_target_climbs_back_to_just_under_what_the_path_carried_holds_then_creeps()
+    {
         let mut a = Adaptation::new(vga(), 150_000, 2_500_000, 32_000);
         a.update(0, sig(3_000_000.0, 0.0, 2.0));
         // Seconds of queue behind a 500 kbit/s link: cut after cut.
