@@ -63,7 +63,7 @@ const AUDIO_BITRATE: u32 = 32_000;
 /// with its extensions (about 24 bytes each). Those rates count RTP packets as they
 /// are marshalled, without SRTP's tag or UDP and IP headers; counting audio with those
 /// (~70 bytes a packet) took 20 kbit/s more from video than audio uses: behind 300
-/// kbit/s, ~15% of what the link left video.
+/// kbit/s, ~9% of what the link left video.
 const AUDIO_RTP_BITRATE: u32 = AUDIO_BITRATE + 50 * 24 * 8;
 
 /// How long a remote track may stay silent before its receive pipeline gives up. A
