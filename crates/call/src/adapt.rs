@@ -379,7 +379,7 @@ impl Adaptation {
                 // the target is cut for them: the most they tell is the rate (the
                 // first reading, a fraction of a second into a queue behind a link
                 // fallen to 300 kbit/s, once told 182 kbit/s, the next 255).
-                if let Some(c) = self.capacity.as_mut().filter(|c| queued && c.from_link) {
+                if queued && let Some(c) = self.capacity.as_mut().filter(|c| c.from_link) {
                     c.bps = c.bps.max(link_bps - f64::from(self.audio_bps));
                 }
                 if loss > HIGH_LOSS {
@@ -417,11 +417,9 @@ impl Adaptation {
                     Some(c) => {
                         let since = match self.plateau {
                             Some((since, of)) if of == c => since,
-                            _ => {
-                                self.plateau = Some((now_ms, c));
-                                now_ms
-                            }
+                            _ => now_ms,
                         };
+                        self.plateau = Some((since, c));
                         if now_ms < since + PROBE_AFTER_MS {
                             last
                         } else {
