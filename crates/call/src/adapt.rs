@@ -26,6 +26,9 @@
 //! not fall below what the receiver demonstrably gets: a path that delivers what we
 //! send is not congested.
 //!
+//! Where the link carries little (video's share of it under [`LONG_AUDIO_BELOW`]),
+//! audio goes in 40 ms packets: the headers of 25 packets a second are room for video.
+//!
 //! Between those once-a-second decisions, [`Pushback`] is asked every picture: while
 //! transport feedback comes late, pictures are held back and the encoder gets only a
 //! share of the target.
@@ -60,6 +63,22 @@ const PROBE_AFTER_MS: u64 = 10_000;
 /// A clean path that carries this much more than the rate where the link last gave out
 /// has more room now: that rate is forgotten, and the plain climb resumes.
 const PAST_CAPACITY: f64 = 1.25;
+/// Where the link's rate leaves video less than this (bits per second), audio goes in
+/// 40 ms packets instead of 20 ms ones, 20 ms later: 25 packets' headers a second
+/// less, [`AUDIO_PACKET_BYTES`] each, ~12 kbit/s, 4% or more of what video gets (as
+/// libwebrtc's audio network adaptor lengthens Opus frames on a slow uplink).
+const LONG_AUDIO_BELOW: f64 = 320_000.0;
+/// Back to 20 ms packets once the link's rate leaves video this much.
+const SHORT_AUDIO_ABOVE: f64 = 400_000.0;
+/// RTP header and extensions of an audio packet, about, bytes: counted in the rates the
+/// adaptation reads.
+pub const AUDIO_RTP_HEADER_BYTES: u32 = 24;
+/// What an audio packet costs the link beyond its payload, bytes: the RTP header, and
+/// SRTP's tag, UDP and IPv4 headers (38 bytes, not counted in the rates read; more
+/// with IPv6 or a relay).
+const AUDIO_PACKET_BYTES: f64 = AUDIO_RTP_HEADER_BYTES as f64 + 38.0;
+/// Audio packets a second fewer in 40 ms packets than in 20 ms ones.
+const PACKETS_SAVED: f64 = 25.0;
 /// For this long after the start (ms) a low estimate alone does not step down.
 const GRACE_MS: u64 = 5_000;
 /// The first picture's size: the largest step of the ladder that needs at most this
@@ -146,6 +165,8 @@ pub struct Decision {
     pub video_bps: u32,
     /// Where on the [`LADDER`] to be.
     pub step: Step,
+    /// Send audio in 40 ms packets, not 20 ms ones (see [`LONG_AUDIO_BELOW`]).
+    pub long_audio_packets: bool,
 }
 
 /// What the link carries, as the adaptation last measured it.
@@ -165,6 +186,8 @@ pub struct Adaptation {
     min_bps: u32,
     max_bps: u32,
     audio_bps: u32,
+    /// Audio goes in 40 ms packets.
+    long_audio: bool,
     level: usize,
     /// The last target (bits per second) and when it was set (ms).
     last: Option<(f64, u64)>,
@@ -201,13 +224,14 @@ impl Adaptation {
     pub const UP_AFTER_MS: u64 = 6_000;
 
     /// Adaptation for `format` with the video bitrate kept in `min_bps..=max_bps`;
-    /// `audio_bps` of the estimate is left for audio.
+    /// `audio_bps` of the estimate is left for audio (in 20 ms packets).
     pub fn new(format: VideoFormat, min_bps: u32, max_bps: u32, audio_bps: u32) -> Self {
         Self {
             format,
             min_bps,
             max_bps: max_bps.max(min_bps),
             audio_bps,
+            long_audio: false,
             level: 0,
             last: None,
             capacity: None,
@@ -228,7 +252,7 @@ impl Adaptation {
     /// first: see [`START_SHARE`].
     #[must_use]
     pub fn starting_at(mut self, start_bps: u32) -> Self {
-        let budget = f64::from(start_bps) * HEADROOM - f64::from(self.audio_bps);
+        let budget = f64::from(start_bps) * HEADROOM - self.audio();
         self.start_bps = budget.clamp(f64::from(self.min_bps), f64::from(self.max_bps));
         // The full-rate steps only: halving the rate does not shrink a keyframe.
         let mut sizes = (0..LADDER.len()).filter(|&level| LADDER[level].fps_divisor == 1);
@@ -251,6 +275,17 @@ impl Adaptation {
     }
 
     /// Bits per second the picture needs at ladder step `level`.
+    /// What audio takes of the rates read, bits per second: fewer headers in 40 ms
+    /// packets.
+    fn audio(&self) -> f64 {
+        let saved = if self.long_audio {
+            PACKETS_SAVED * f64::from(AUDIO_RTP_HEADER_BYTES) * 8.0
+        } else {
+            0.0
+        };
+        f64::from(self.audio_bps) - saved
+    }
+
     fn need(&self, level: usize) -> f64 {
         comfortable_bps(self.format, LADDER[level])
     }
@@ -268,6 +303,7 @@ impl Adaptation {
             late_ms,
             held,
         } = signals;
+        let audio = self.audio();
         if rtt_ms > 0.0 {
             self.min_rtt_ms = self.min_rtt_ms.min(rtt_ms);
         }
@@ -280,7 +316,7 @@ impl Adaptation {
         let queued = queue_by_rtt || queue_ms > QUEUE_DELAY_MS || late_ms > LATE_MS;
         // Leave headroom for packet headers and retransmissions; audio shares it. On a
         // clean path, what gets through is proof of room whatever the estimate says.
-        let available = estimate_bps * HEADROOM - f64::from(self.audio_bps);
+        let available = estimate_bps * HEADROOM - audio;
         let delivered = if queued || loss > HIGH_LOSS {
             0.0
         } else {
@@ -312,12 +348,12 @@ impl Adaptation {
                 // queue before (what arrives while it drains is what we send); else
                 // what arrives.
                 let carries = if link_bps > 0.0 {
-                    link_bps - f64::from(self.audio_bps)
+                    link_bps - audio
                 } else if let Some(c) = self.capacity.filter(|c| self.cut_for_queue && c.from_link)
                 {
                     c.bps
                 } else {
-                    delivered_bps - f64::from(self.audio_bps)
+                    delivered_bps - audio
                 };
                 let draining = self.cut_for_queue
                     && ((queue_ms > 0.0 && queue_ms < 0.9 * self.last_queue_ms)
@@ -380,7 +416,7 @@ impl Adaptation {
                 // first reading, a fraction of a second into a queue behind a link
                 // fallen to 300 kbit/s, once told 182 kbit/s, the next 255).
                 if queued && let Some(c) = self.capacity.as_mut().filter(|c| c.from_link) {
-                    c.bps = c.bps.max(link_bps - f64::from(self.audio_bps));
+                    c.bps = c.bps.max(link_bps - audio);
                 }
                 if loss > HIGH_LOSS {
                     // Below what got through of what was really sent, and remember it
@@ -388,8 +424,7 @@ impl Adaptation {
                     let sent = if sent_bps > 0.0 { sent_bps } else { last };
                     // Or what the receiver got, where transport feedback says: the
                     // link's rate, when what we send has already been cut below it.
-                    let carried =
-                        (sent * (1.0 - loss)).max(delivered_bps - f64::from(self.audio_bps));
+                    let carried = (sent * (1.0 - loss)).max(delivered_bps - audio);
                     self.capacity = Some(Capacity {
                         bps: self.capacity.map_or(carried, |c| c.bps.min(carried)),
                         from_link: false,
@@ -431,6 +466,7 @@ impl Adaptation {
             };
             video_bps = video_bps.min(next).clamp(min, max);
         }
+        self.lengthen_audio();
         self.last = Some((video_bps, now_ms));
         self.last_queue_ms = queue_ms;
         self.cut_for_queue &= queued;
@@ -488,6 +524,23 @@ impl Adaptation {
         Decision {
             video_bps: video_bps as u32,
             step: LADDER[self.level],
+            long_audio_packets: self.long_audio,
+        }
+    }
+
+    /// Audio in 40 ms packets where the link's rate (the capacity) leaves video little,
+    /// in 20 ms ones again where it leaves plenty or is no longer known. The capacity,
+    /// video's share of the link, gains or gives up the headers the switch saves.
+    fn lengthen_audio(&mut self) {
+        let long = self.capacity.is_some_and(|c| {
+            c.bps < LONG_AUDIO_BELOW || (self.long_audio && c.bps <= SHORT_AUDIO_ABOVE)
+        });
+        if long != self.long_audio {
+            self.long_audio = long;
+            let saved = PACKETS_SAVED * AUDIO_PACKET_BYTES * 8.0;
+            if let Some(c) = self.capacity.as_mut() {
+                c.bps += if long { saved } else { -saved };
+            }
         }
     }
 }
@@ -1298,7 +1351,71 @@ mod tests {
             };
             target = f64::from(a.update(s * 1_000, clean).video_bps);
         }
-        assert_eq!(target, (PLATEAU * (255_000.0 - 32_000.0)).floor());
+        // (Audio in 40 ms packets behind this link: fewer RTP headers of it counted.)
+        let audio = 32_000.0 - PACKETS_SAVED * f64::from(AUDIO_RTP_HEADER_BYTES) * 8.0;
+        assert_eq!(target, (PLATEAU * (255_000.0 - audio)).floor());
+    }
+
+    #[test]
+    fn behind_a_slow_link_audio_goes_in_long_packets_whose_headers_video_gets() {
+        let queue = |link_bps| Signals {
+            queue_ms: 300.0,
+            delivered_bps: link_bps,
+            link_bps,
+            sent_bps: 900_000.0,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        // Behind 600 kbit/s video keeps over 400 kbit/s: audio stays in 20 ms packets.
+        let (mut a, _) = climbed();
+        assert!(!a.update(31_000, queue(600_000.0)).long_audio_packets);
+        // Behind 255 kbit/s: 40 ms packets, and video's share of the link grows by the
+        // headers of the 25 packets a second fewer.
+        let (mut a, _) = climbed();
+        let cut = a.update(31_000, queue(255_000.0));
+        assert!(cut.long_audio_packets);
+        let saved = PACKETS_SAVED * AUDIO_PACKET_BYTES * 8.0;
+        assert!((12_000.0..13_000.0).contains(&saved), "{saved}");
+        let mut decision = cut;
+        for s in 32..=40 {
+            let clean = Signals {
+                delivered_bps: f64::from(decision.video_bps) + 32_000.0,
+                sent_bps: f64::from(decision.video_bps),
+                ..sig(3_000_000.0, 0.0, 2.0)
+            };
+            decision = a.update(s * 1_000, clean);
+            assert!(decision.long_audio_packets, "at {s} s");
+        }
+        let capacity = 255_000.0 - 32_000.0 + saved;
+        assert_eq!(f64::from(decision.video_bps), (PLATEAU * capacity).floor());
+        // The link is better again: a clean path carries far more than the rate known.
+        let roomy = Signals {
+            delivered_bps: 2.0 * capacity,
+            sent_bps: 2.0 * capacity,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        assert!(!a.update(41_000, roomy).long_audio_packets);
+    }
+
+    #[test]
+    fn audio_packets_lengthen_below_one_rate_and_shorten_only_above_a_higher_one() {
+        let (mut a, _) = climbed();
+        let queue = |link_bps: f64| Signals {
+            queue_ms: 300.0,
+            delivered_bps: link_bps,
+            link_bps,
+            sent_bps: 100_000.0,
+            ..sig(3_000_000.0, 0.0, 2.0)
+        };
+        let audio = 32_000.0 - PACKETS_SAVED * f64::from(AUDIO_RTP_HEADER_BYTES) * 8.0;
+        assert!(a.update(31_000, queue(255_000.0)).long_audio_packets);
+        // Later readings of the same queue raise the link's rate past where audio
+        // went long, not past where it goes short again: it stays long.
+        let between = (LONG_AUDIO_BELOW + SHORT_AUDIO_ABOVE) / 2.0 + audio;
+        assert!(a.update(32_000, queue(between)).long_audio_packets);
+        assert!(
+            !a.update(33_000, queue(SHORT_AUDIO_ABOVE + audio + 10_000.0))
+                .long_audio_packets
+        );
     }
 
     #[test]

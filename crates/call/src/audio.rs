@@ -1,13 +1,14 @@
-//! Audio send and receive pipelines over a webrtc 0.21 track (Opus, 20 ms packets): the
-//! two audio specialisations of the one pipeline shape ([`crate::pipeline`]).
+//! Audio send and receive pipelines over a webrtc 0.21 track (Opus in 20 ms packets, or
+//! 40 ms on a slow link): the two audio specialisations of the one pipeline shape
+//! ([`crate::pipeline`]).
 //!
 //! Sending: the [`AudioSource`] and the Opus encoder run on a [`SendThread`]; packets
-//! cross its queue to the task that writes them as 20 ms samples (exactly 960 ticks of
-//! the 48 kHz clock). Counted in [`AudioSendCounters`].
+//! cross its queue to the task that writes them as samples of their length (960 ticks
+//! of the 48 kHz clock per 20 ms). Counted in [`AudioSendCounters`].
 //! Receiving: packets go to a decoder on a [`ReceiveThread`] that follows the RTP
 //! sequence numbers: a single lost packet is recovered from the FEC data in the next
-//! one, longer gaps are concealed (PLC), so the sink always gets 20 ms per packet time.
-//! Counted in [`AudioReceiveCounters`].
+//! one, longer gaps are concealed (PLC), so the sink always gets a packet's length of
+//! 20 ms frames per packet time. Counted in [`AudioReceiveCounters`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -80,11 +81,11 @@ impl AudioReceiveSnapshot {
     }
 }
 
-/// The audio each packet carries.
-pub const PACKET_TIME: Duration = Duration::from_millis(20);
+/// The audio each frame from the source carries; a packet carries one or two.
+const FRAME_TIME: Duration = Duration::from_millis(20);
 
-/// Packets waiting to be written to the track: 320 ms of audio, so a busy moment of
-/// the runtime does not hold up capture (whose device keeps its own time).
+/// Packets waiting to be written to the track: 320 ms of audio or more, so a busy
+/// moment of the runtime does not hold up capture (whose device keeps its own time).
 const PACKET_QUEUE: usize = 16;
 
 /// Packets waiting for the decoder: 1.28 s of audio, room for a sink that is slow for
@@ -96,9 +97,16 @@ const DECODER_QUEUE: usize = 64;
 pub struct AudioControl {
     stop: AtomicBool,
     expected_loss: AtomicU8,
+    long_packets: AtomicBool,
 }
 
 impl AudioControl {
+    /// Sends 40 ms packets instead of 20 ms ones, or back: half the packets, and so
+    /// half their headers, for 20 ms more delay.
+    pub fn set_long_packets(&self, on: bool) {
+        self.long_packets.store(on, Ordering::Relaxed);
+    }
+
     /// Stops the sender after the current frame.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
@@ -112,7 +120,8 @@ impl AudioControl {
 }
 
 /// Sends `source` on `track` as Opus until the source fails, `control` says stop, or
-/// `send.frames` (if given) 20 ms frames are sent.
+/// `send.frames` (if given) 20 ms frames are sent, in packets of one frame, or two
+/// while `control` says long packets.
 pub async fn send_audio(
     mut source: Box<dyn AudioSource>,
     track: Arc<TrackLocalStaticSample>,
@@ -125,32 +134,49 @@ pub async fn send_audio(
         Ok(move || {
             let mut n = 0u64;
             let mut expected_loss = 0;
+            let mut frames = Vec::with_capacity(2);
             while send.frames.is_none_or(|max| n < max) && !control.stop.load(Ordering::Relaxed) {
                 let wanted = control.expected_loss.load(Ordering::Relaxed);
                 if wanted != expected_loss && encoder.set_expected_loss(wanted).is_ok() {
                     expected_loss = wanted;
                 }
-                let packet = source.next_frame().and_then(|frame| encoder.encode(&frame));
-                match packet {
-                    Ok(packet) => {
-                        if !out.send(packet) {
-                            break;
-                        }
-                    }
+                match source.next_frame() {
+                    Ok(frame) => frames.push(frame),
                     Err(err) => {
                         tracing::warn!(%err, "audio source stopped");
                         break;
                     }
                 }
                 n += 1;
+                let per_packet = if control.long_packets.load(Ordering::Relaxed) {
+                    2
+                } else {
+                    1
+                };
+                if frames.len() < per_packet && send.frames.is_none_or(|max| n < max) {
+                    continue;
+                }
+                let duration = FRAME_TIME * frames.len() as u32;
+                match encoder.encode_frames(&frames) {
+                    Ok(packet) => {
+                        if !out.send((packet, duration)) {
+                            break;
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "audio encoder stopped");
+                        break;
+                    }
+                }
+                frames.clear();
             }
         })
     })?;
-    while let Some(packet) = packets.recv().await {
+    while let Some((packet, duration)) = packets.recv().await {
         let bytes = packet.len() as u64;
         let sample = Sample {
             data: packet.into(),
-            duration: PACKET_TIME,
+            duration,
             ..Sample::new(Instant::now())
         };
         track
@@ -224,14 +250,14 @@ impl OpusPlayout {
                 played.concealed += 1;
                 self.decoder.conceal()
             };
-            if let Ok(frame) = rebuilt {
-                play(&frame);
+            for frame in rebuilt.iter().flatten() {
+                play(frame);
             }
         }
         match self.decoder.decode(payload) {
-            Ok(frame) => {
+            Ok(frames) => {
                 played.decoded = true;
-                play(&frame);
+                frames.iter().for_each(&mut play);
             }
             Err(err) => tracing::debug!(%err, "undecodable Opus packet"),
         }

@@ -32,7 +32,7 @@ use webrtc::peer_connection::{PeerConnection, StatsSelector};
 use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use crate::CallError;
-use crate::adapt::{Adaptation, Signals};
+use crate::adapt::{AUDIO_RTP_HEADER_BYTES, Adaptation, Signals};
 use crate::audio::{
     AudioControl, AudioReceiveCounters, AudioReceiveSnapshot, AudioSendCounters, AudioSendSnapshot,
     receive_audio, send_audio,
@@ -60,11 +60,11 @@ use crate::video::{
 const AUDIO_BITRATE: u32 = 32_000;
 /// What audio takes of the rates the adaptation reads (the congestion estimate, what
 /// the receiver gets, the link's rate): Opus plus 50 packets a second of RTP header
-/// with its extensions (about 24 bytes each). Those rates count RTP packets as they
-/// are marshalled, without SRTP's tag or UDP and IP headers; counting audio with those
-/// (~70 bytes a packet) took 20 kbit/s more from video than audio uses: behind 300
-/// kbit/s, ~9% of what the link left video.
-const AUDIO_RTP_BITRATE: u32 = AUDIO_BITRATE + 50 * 24 * 8;
+/// with its extensions. Those rates count RTP packets as they are marshalled, without
+/// SRTP's tag or UDP and IP headers; counting audio with those (~70 bytes a packet)
+/// took 20 kbit/s more from video than audio uses: behind 300 kbit/s, ~9% of what the
+/// link left video.
+const AUDIO_RTP_BITRATE: u32 = AUDIO_BITRATE + 50 * AUDIO_RTP_HEADER_BYTES * 8;
 
 /// How long a remote track may stay silent before its receive pipeline gives up. A
 /// track ends when the peer connection closes (every exit closes it), and a muted or
@@ -721,6 +721,8 @@ impl MediaSession {
             .saturating_mul(FEC_LOSS_FACTOR)
             .min(MAX_EXPECTED_LOSS_PCT);
         self.audio_control.set_expected_loss(expected_loss);
+        self.audio_control
+            .set_long_packets(decision.long_audio_packets);
         line.video_out.target_kbps = u64::from(decision.video_bps) / 1000;
         line.audio_out.expected_loss_pct = expected_loss;
     }

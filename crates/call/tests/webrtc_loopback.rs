@@ -11,17 +11,25 @@ use std::time::{Duration, Instant};
 use media::codec::VideoCodec;
 use media::h264::{Encoded, EncoderSettings, H264Decoder, H264Encoder};
 use media::pattern::{PatternGenerator, read_code};
+use media::source::AudioSink;
+use media::tone::{MARK_PERIOD, MarkDetector, TestTone};
+use media::{AudioFrame, FRAME_SAMPLES, MediaError};
 use rtc::media::Sample;
 use rtc::media::io::sample_builder::SampleBuilder;
 use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::static_sample::TrackLocalStaticSample;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::TrackRemoteEvent;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 
+use call::audio::{
+    AudioControl, AudioReceiveCounters, AudioSendCounters, receive_audio, send_audio,
+};
 use call::keyframe::{KeyframeRequestLimiter, is_keyframe_request};
 use call::peer::{PeerEvent, PeerSetup, build_peer, local_track, negotiated_payload_type};
+use call::pipeline::SendParams;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use signaling_proto::IceServer;
 
@@ -103,13 +111,115 @@ async fn relay_only_calls_go_through_coturn_from_the_repository_config() {
     call_and_read_back(&setup).await;
 }
 
-/// Calls from one peer to another built with `setup`, sends 60 pattern frames, and
-/// asserts they decode in order on the other side.
-async fn call_and_read_back(setup: &PeerSetup) {
+/// Sound in 40 ms packets (what a slow link gets) plays whole on the other side: half
+/// the packets, every 20 ms of the tone, its timing marks in order and a frame period
+/// apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opus_in_40_ms_packets_crosses_a_loopback_peer_connection_whole() {
+    let ssrc = 0xa0d1_u32;
+    let mut call = connect(&loopback(), RtpCodecKind::Audio, ssrc).await;
+    let control = Arc::new(AudioControl::default());
+    control.set_long_packets(true);
+    let sent = Arc::new(AudioSendCounters::default());
+    let frames = 100; // 2 s
+    let send = tokio::spawn(send_audio(
+        Box::new(TestTone::new()),
+        Arc::clone(&call.track),
+        SendParams {
+            ssrc,
+            payload_type: call.payload_type,
+            bitrate_bps: 32_000,
+            frames: Some(frames),
+        },
+        control,
+        Arc::clone(&sent),
+    ));
+    let received = Arc::new(AudioReceiveCounters::default());
+    let (played_tx, mut played) = mpsc::unbounded_channel();
+    let receive = tokio::spawn(receive_audio(
+        call.remote_track().await,
+        Duration::from_secs(1),
+        Arc::clone(&received),
+        1,
+        Box::new(Collect(played_tx)),
+    ));
+    within("sending", send).await.unwrap().unwrap();
+    within("receiving", receive).await.unwrap().unwrap();
+    call.close().await;
+
+    let sent = sent.snapshot();
+    assert_eq!(sent.packets_sent, frames / 2, "two frames a packet");
+    let received = received.snapshot();
+    assert_eq!(received.packets_lost, 0);
+    let mut samples = Vec::new();
+    while let Ok(frame) = played.try_recv() {
+        assert_eq!(frame.len(), FRAME_SAMPLES, "played in 20 ms frames");
+        samples.extend(frame);
+    }
+    assert_eq!(
+        samples.len() as u64,
+        received.packets_received * 2 * FRAME_SAMPLES as u64
+    );
+    assert!(received.packets_received >= frames / 2 - 1, "{received:?}");
+    let marks = MarkDetector::new().push(&samples);
+    assert!(marks.len() >= 9, "{marks:?}");
+    for pair in marks.windows(2) {
+        assert_eq!(
+            pair[1].counter,
+            pair[0].counter.wrapping_add(1),
+            "{marks:?}"
+        );
+        let period = pair[1].sample - pair[0].sample;
+        assert!(period.abs_diff(MARK_PERIOD) <= 336, "{marks:?}");
+    }
+}
+
+/// Hands each frame played on.
+struct Collect(mpsc::UnboundedSender<Vec<i16>>);
+
+impl AudioSink for Collect {
+    fn play(&mut self, frame: &AudioFrame) -> Result<(), MediaError> {
+        let _ = self.0.send(frame.samples.clone());
+        Ok(())
+    }
+}
+
+/// A call from one peer to another built with `setup`, with one track of `kind`: the
+/// two peers, the caller's track and its payload type, and the callee's remote track if
+/// already announced.
+struct Connected {
+    caller: Peer,
+    callee: Peer,
+    track: Arc<TrackLocalStaticSample>,
+    payload_type: u8,
+    remote: Option<Arc<dyn TrackRemote>>,
+}
+
+impl Connected {
+    /// The callee's remote track: announced with its first packet, so wait for it once
+    /// sending has begun.
+    async fn remote_track(&mut self) -> Arc<dyn TrackRemote> {
+        if let Some(track) = self.remote.take() {
+            return track;
+        }
+        self.callee
+            .wait_for("remote track", |e| match e {
+                PeerEvent::Track(track) => Some(track),
+                _ => None,
+            })
+            .await
+    }
+
+    async fn close(self) {
+        self.caller.pc.close().await.unwrap();
+        self.callee.pc.close().await.unwrap();
+    }
+}
+
+async fn connect(setup: &PeerSetup, kind: RtpCodecKind, ssrc: u32) -> Connected {
     let mut caller = peer(setup).await;
     let mut callee = peer(setup).await;
-    let ssrc = 0x5eed_u32;
-    let track = local_track("peercall", RtpCodecKind::Video, ssrc, VideoCodec::H264).unwrap();
+    let track = local_track("peercall", kind, ssrc, VideoCodec::H264).unwrap();
     let sender = caller
         .pc
         .add_track(Arc::clone(&track) as Arc<dyn TrackLocal>)
@@ -152,8 +262,22 @@ async fn call_and_read_back(setup: &PeerSetup) {
             _ => None,
         })
         .await;
-
     let payload_type = negotiated_payload_type(&sender).await.unwrap();
+    Connected {
+        caller,
+        callee,
+        track,
+        payload_type,
+        remote,
+    }
+}
+
+/// Calls from one peer to another built with `setup`, sends 60 pattern frames, and
+/// asserts they decode in order on the other side.
+async fn call_and_read_back(setup: &PeerSetup) {
+    let ssrc = 0x5eed_u32;
+    let mut call = connect(setup, RtpCodecKind::Video, ssrc).await;
+    let (track, payload_type) = (Arc::clone(&call.track), call.payload_type);
     let (w, h) = (320, 240);
     let send = tokio::spawn(async move {
         let g = PatternGenerator::new(w, h);
@@ -192,17 +316,7 @@ async fn call_and_read_back(setup: &PeerSetup) {
         keyframe_requests
     });
 
-    let remote = match remote {
-        Some(track) => track,
-        None => {
-            callee
-                .wait_for("remote track", |e| match e {
-                    PeerEvent::Track(track) => Some(track),
-                    _ => None,
-                })
-                .await
-        }
-    };
+    let remote = call.remote_track().await;
     let mut builder = SampleBuilder::new(64, H264Packet::default(), 90_000);
     let mut decoder = H264Decoder::new().unwrap();
     let mut pli = KeyframeRequestLimiter::new(Duration::from_millis(200));
@@ -236,8 +350,7 @@ async fn call_and_read_back(setup: &PeerSetup) {
         }
     }
     let keyframe_requests = send.await.unwrap();
-    caller.pc.close().await.unwrap();
-    callee.pc.close().await.unwrap();
+    call.close().await;
     // Through TURN the first frames may be lost before the relay permissions are in
     // place; the receiver's PLI brings a keyframe and decoding resumes from it.
     let least = if setup.relay_only { 45 } else { 55 };

@@ -1,6 +1,7 @@
 //! Opus packets through the audio receive path ([`OpusPlayout`]): gaps in the sequence
-//! numbers filled from FEC data or concealed, late packets dropped, every packet's
-//! 20 ms decoded or refused; every frame played is 20 ms of the stream's channels.
+//! numbers filled from FEC data or concealed, late packets dropped, every packet
+//! decoded (up to 120 ms of it) or refused; every frame played is 20 ms of the stream's
+//! channels.
 //!
 //! Input: a first byte (odd: stereo), then records (see [`crate::records`]), each a
 //! sequence number (2 bytes, big endian) and the packet.

@@ -1,14 +1,21 @@
-//! Opus at 48 kHz in 20 ms frames, VoIP mode: in-band FEC with a settable expected loss,
-//! optional DTX, bitrate settable at run time; a decoder with loss concealment (PLC)
-//! and FEC recovery of a lost packet from the one after it.
+//! Opus at 48 kHz, VoIP mode, in packets of one to three 20 ms frames: in-band FEC with
+//! a settable expected loss, optional DTX, bitrate settable at run time; a decoder of
+//! packets of any length into 20 ms frames, with loss concealment (PLC) and FEC
+//! recovery of a lost packet from the one after it.
 
 use opus::{Application, Bitrate, Channels};
 
 use crate::MediaError;
 use crate::frame::{AudioFrame, FRAME_SAMPLES, SAMPLE_RATE};
 
-/// Largest Opus packet (RFC 6716: 1275 bytes per frame).
-const MAX_PACKET: usize = 1275;
+/// Largest Opus packet of up to [`MAX_FRAMES`] frames (RFC 6716: 1275 bytes a frame).
+const MAX_PACKET: usize = 1275 * MAX_FRAMES;
+
+/// Most 20 ms frames in one packet the encoder makes (60 ms, Opus's longest frame).
+pub const MAX_FRAMES: usize = 3;
+
+/// Longest audio one packet may carry (RFC 6716: 120 ms), samples a channel.
+const MAX_PACKET_SAMPLES: usize = 6 * FRAME_SAMPLES;
 
 fn codec_err(err: opus::Error) -> MediaError {
     MediaError::Codec {
@@ -27,7 +34,7 @@ fn channels(n: u16) -> Result<Channels, MediaError> {
     }
 }
 
-/// An Opus encoder for 20 ms frames.
+/// An Opus encoder of 20 ms frames, one to [`MAX_FRAMES`] to a packet.
 pub struct OpusEncoder {
     encoder: opus::Encoder,
     channels: u16,
@@ -79,18 +86,36 @@ impl OpusEncoder {
 
     /// Encodes one 20 ms frame into a packet.
     pub fn encode(&mut self, frame: &AudioFrame) -> Result<Vec<u8>, MediaError> {
-        if frame.channels != self.channels
-            || frame.samples.len() != FRAME_SAMPLES * usize::from(self.channels)
+        self.encode_frames(std::slice::from_ref(frame))
+    }
+
+    /// Encodes consecutive 20 ms frames (one to [`MAX_FRAMES`]) into one packet: fewer
+    /// packets, and so fewer headers, for the same sound.
+    pub fn encode_frames(&mut self, frames: &[AudioFrame]) -> Result<Vec<u8>, MediaError> {
+        let wanted = FRAME_SAMPLES * usize::from(self.channels);
+        if let Some(bad) = frames
+            .iter()
+            .find(|f| f.channels != self.channels || f.samples.len() != wanted)
         {
             return Err(MediaError::Unsupported(format!(
-                "Opus encoder wants 20 ms of {} channel(s), got {} samples of {}",
+                "Opus encoder wants 20 ms frames of {} channel(s), got {} samples of {}",
                 self.channels,
-                frame.samples.len(),
-                frame.channels
+                bad.samples.len(),
+                bad.channels
             )));
         }
+        if frames.is_empty() || frames.len() > MAX_FRAMES {
+            return Err(MediaError::Unsupported(format!(
+                "Opus encoder packs 1 to {MAX_FRAMES} frames, not {}",
+                frames.len()
+            )));
+        }
+        let samples: Vec<i16> = frames
+            .iter()
+            .flat_map(|f| f.samples.iter().copied())
+            .collect();
         self.encoder
-            .encode_vec(&frame.samples, MAX_PACKET)
+            .encode_vec(&samples, MAX_PACKET)
             .map_err(codec_err)
     }
 }
@@ -99,6 +124,9 @@ impl OpusEncoder {
 pub struct OpusDecoder {
     decoder: opus::Decoder,
     channels: u16,
+    /// Samples a channel of the last packet decoded, in whole 20 ms frames: how long a
+    /// lost one is taken to have been.
+    packet_samples: usize,
 }
 
 impl std::fmt::Debug for OpusDecoder {
@@ -117,39 +145,66 @@ impl OpusDecoder {
         Ok(Self {
             decoder,
             channels: channel_count,
+            packet_samples: FRAME_SAMPLES,
         })
     }
 
-    fn run(&mut self, packet: &[u8], fec: bool) -> Result<AudioFrame, MediaError> {
-        let mut frame = AudioFrame::silence(self.channels);
+    /// Decodes `samples` a channel of `packet` (empty: concealed) into 20 ms frames,
+    /// the last one padded.
+    fn run(
+        &mut self,
+        packet: &[u8],
+        fec: bool,
+        samples: usize,
+    ) -> Result<Vec<AudioFrame>, MediaError> {
+        let channels = usize::from(self.channels);
+        let mut out = vec![0; samples * channels];
         let n = self
             .decoder
-            .decode(packet, &mut frame.samples, fec)
+            .decode(packet, &mut out, fec)
             .map_err(codec_err)?;
-        frame.samples.truncate(n * usize::from(self.channels));
-        // Always 20 ms out, whatever the packet held: pad or cut.
-        frame
-            .samples
-            .resize(FRAME_SAMPLES * usize::from(self.channels), 0);
-        Ok(frame)
+        out.truncate(n * channels);
+        out.resize(
+            n.div_ceil(FRAME_SAMPLES).max(1) * FRAME_SAMPLES * channels,
+            0,
+        );
+        Ok(out
+            .chunks_exact(FRAME_SAMPLES * channels)
+            .map(|chunk| AudioFrame {
+                samples: chunk.to_vec(),
+                channels: self.channels,
+                capture_us: 0,
+            })
+            .collect())
     }
 
-    /// Decodes a received packet.
-    pub fn decode(&mut self, packet: &[u8]) -> Result<AudioFrame, MediaError> {
+    /// Decodes a received packet into its 20 ms frames (a shorter one padded to 20 ms).
+    pub fn decode(&mut self, packet: &[u8]) -> Result<Vec<AudioFrame>, MediaError> {
         if packet.is_empty() {
             return self.conceal();
         }
-        self.run(packet, false)
+        let samples = self.decoder.get_nb_samples(packet).map_err(codec_err)?;
+        if samples == 0 || samples > MAX_PACKET_SAMPLES {
+            return Err(MediaError::Codec {
+                codec: "Opus",
+                reason: format!("a packet of {samples} samples"),
+            });
+        }
+        let frames = self.run(packet, false, samples)?;
+        self.packet_samples = frames.len() * FRAME_SAMPLES;
+        Ok(frames)
     }
 
-    /// Conceals one lost packet (PLC): 20 ms that continue the sound smoothly.
-    pub fn conceal(&mut self) -> Result<AudioFrame, MediaError> {
-        self.run(&[], false)
+    /// Conceals one lost packet (PLC), as long as the last one received: frames that
+    /// continue the sound smoothly.
+    pub fn conceal(&mut self) -> Result<Vec<AudioFrame>, MediaError> {
+        self.run(&[], false, self.packet_samples)
     }
 
-    /// Recovers a lost packet from the FEC data in the packet that followed it; call
-    /// this for the lost one, then [`OpusDecoder::decode`] for `next` itself.
-    pub fn recover(&mut self, next: &[u8]) -> Result<AudioFrame, MediaError> {
-        self.run(next, true)
+    /// Recovers a lost packet, as long as the last one received, from the FEC data in
+    /// the packet that followed it; call this for the lost one, then
+    /// [`OpusDecoder::decode`] for `next` itself.
+    pub fn recover(&mut self, next: &[u8]) -> Result<Vec<AudioFrame>, MediaError> {
+        self.run(next, true, self.packet_samples)
     }
 }

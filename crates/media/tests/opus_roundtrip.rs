@@ -1,5 +1,5 @@
-//! The test tone through Opus: it correlates with the original, its timing marks are
-//! found, and loss is concealed or recovered from FEC.
+//! The test tone through Opus, in 20 and 40 ms packets: it correlates with the
+//! original, its timing marks are found, and loss is concealed or recovered from FEC.
 
 use media::opus_codec::{OpusDecoder, OpusEncoder};
 use media::tone::{MARK_PERIOD, MarkDetector, ToneGenerator};
@@ -13,8 +13,22 @@ fn tone_frames(count: usize) -> Vec<AudioFrame> {
 }
 
 fn encode_all(frames: &[AudioFrame]) -> Vec<Vec<u8>> {
+    encode_packed(frames, 1)
+}
+
+/// `frames` encoded `per_packet` to a packet.
+fn encode_packed(frames: &[AudioFrame], per_packet: usize) -> Vec<Vec<u8>> {
     let mut enc = OpusEncoder::new(1, 32_000).unwrap();
-    frames.iter().map(|f| enc.encode(f).unwrap()).collect()
+    frames
+        .chunks(per_packet)
+        .map(|f| enc.encode_frames(f).unwrap())
+        .collect()
+}
+
+/// One packet decoded: its samples, checked to come in 20 ms frames.
+fn samples(frames: Vec<AudioFrame>) -> Vec<i16> {
+    assert!(frames.iter().all(|f| f.samples.len() == FRAME_SAMPLES));
+    frames.into_iter().flat_map(|f| f.samples).collect()
 }
 
 /// Normalized correlation of `a` and `b` (equal lengths).
@@ -50,12 +64,19 @@ fn align(original: &[i16], decoded: &[i16]) -> (usize, f64) {
 
 #[test]
 fn the_tone_survives_opus_and_its_marks_are_found_in_order() {
+    for per_packet in [1, 2] {
+        tone_survives(per_packet);
+    }
+}
+
+fn tone_survives(per_packet: usize) {
     let frames = tone_frames(150); // 3 s
-    let packets = encode_all(&frames);
+    let packets = encode_packed(&frames, per_packet);
+    assert_eq!(packets.len(), 150 / per_packet);
     let mut dec = OpusDecoder::new(1).unwrap();
     let decoded: Vec<i16> = packets
         .iter()
-        .flat_map(|p| dec.decode(p).unwrap().samples)
+        .flat_map(|p| samples(dec.decode(p).unwrap()))
         .collect();
     let original: Vec<i16> = frames.iter().flat_map(|f| f.samples.clone()).collect();
     assert_eq!(decoded.len(), original.len());
@@ -67,8 +88,12 @@ fn the_tone_survives_opus_and_its_marks_are_found_in_order() {
     assert_eq!(counters, (0..15).collect::<Vec<u8>>(), "{marks:?}");
     for (i, m) in marks.iter().enumerate().skip(1) {
         let expected = i as u64 * MARK_PERIOD + lag as u64;
+        // Within a millisecond; in 40 ms packets, within 7 ms over the encoder's first
+        // second (two marks there read 1.9 and 6.1 ms late), while it settles.
+        let settling = per_packet > 1 && i as u64 * MARK_PERIOD <= 48_000;
+        let tolerance = if settling { 336 } else { 48 };
         assert!(
-            m.sample.abs_diff(expected) <= 48,
+            m.sample.abs_diff(expected) <= tolerance,
             "mark {i}: {} vs {expected}",
             m.sample
         );
@@ -83,18 +108,42 @@ fn a_lost_packet_is_concealed_with_the_same_length() {
     for p in &packets[..10] {
         dec.decode(p).unwrap();
     }
-    let concealed = dec.conceal().unwrap();
-    assert_eq!(concealed.samples.len(), FRAME_SAMPLES);
-    let energy: f64 = concealed
-        .samples
-        .iter()
-        .map(|&s| f64::from(s).powi(2))
-        .sum();
+    let concealed = samples(dec.conceal().unwrap());
+    assert_eq!(concealed.len(), FRAME_SAMPLES);
+    let energy: f64 = concealed.iter().map(|&s| f64::from(s).powi(2)).sum();
     assert!(energy > 0.0, "concealment is not silence");
-    let next = dec.decode(&packets[11]).unwrap();
-    assert_eq!(next.samples.len(), FRAME_SAMPLES);
+    assert_eq!(
+        samples(dec.decode(&packets[11]).unwrap()).len(),
+        FRAME_SAMPLES
+    );
     // An empty packet means "lost" too.
-    assert_eq!(dec.decode(&[]).unwrap().samples.len(), FRAME_SAMPLES);
+    assert_eq!(samples(dec.decode(&[]).unwrap()).len(), FRAME_SAMPLES);
+
+    // After 40 ms packets, a lost one is taken to be 40 ms long.
+    let long = encode_packed(&frames, 2);
+    let mut dec = OpusDecoder::new(1).unwrap();
+    for p in &long[..5] {
+        assert_eq!(samples(dec.decode(p).unwrap()).len(), 2 * FRAME_SAMPLES);
+    }
+    assert_eq!(samples(dec.conceal().unwrap()).len(), 2 * FRAME_SAMPLES);
+    assert_eq!(
+        samples(dec.recover(&long[6]).unwrap()).len(),
+        2 * FRAME_SAMPLES
+    );
+}
+
+#[test]
+fn a_packet_longer_than_opus_allows_or_not_opus_is_refused() {
+    let mut dec = OpusDecoder::new(1).unwrap();
+    // Code 3 (arbitrary frame count), 7 frames of 20 ms (config 3: SILK 20 ms): 140 ms.
+    assert!(dec.decode(&[3 << 3 | 3, 7, 0, 0, 0, 0, 0, 0, 0]).is_err());
+    assert!(dec.decode(&[0xff; 3]).is_err());
+    // The decoder goes on after refusing.
+    let packets = encode_all(&tone_frames(2));
+    assert_eq!(
+        samples(dec.decode(&packets[0]).unwrap()).len(),
+        FRAME_SAMPLES
+    );
 }
 
 #[test]
@@ -104,9 +153,9 @@ fn a_lost_packet_is_recovered_from_fec_in_the_next_one() {
     let lost = 25;
     // The truth: what the decoder makes of the lost packet when it does arrive.
     let mut reference = OpusDecoder::new(1).unwrap();
-    let truth: Vec<AudioFrame> = packets
+    let truth: Vec<Vec<i16>> = packets
         .iter()
-        .map(|p| reference.decode(p).unwrap())
+        .map(|p| samples(reference.decode(p).unwrap()))
         .collect();
 
     let mut with_fec = OpusDecoder::new(1).unwrap();
@@ -115,11 +164,11 @@ fn a_lost_packet_is_recovered_from_fec_in_the_next_one() {
         with_fec.decode(p).unwrap();
         with_plc.decode(p).unwrap();
     }
-    let recovered = with_fec.recover(&packets[lost + 1]).unwrap();
-    let concealed = with_plc.conceal().unwrap();
-    assert_eq!(recovered.samples.len(), FRAME_SAMPLES);
-    let fec = correlation(&recovered.samples, &truth[lost].samples);
-    let plc = correlation(&concealed.samples, &truth[lost].samples);
+    let recovered = samples(with_fec.recover(&packets[lost + 1]).unwrap());
+    let concealed = samples(with_plc.conceal().unwrap());
+    assert_eq!(recovered.len(), FRAME_SAMPLES);
+    let fec = correlation(&recovered, &truth[lost]);
+    let plc = correlation(&concealed, &truth[lost]);
     assert!(fec > 0.8, "FEC correlation {fec:.3}");
     assert!(fec > plc, "FEC {fec:.3} should beat concealment {plc:.3}");
 }
@@ -155,4 +204,7 @@ fn bitrate_loss_and_dtx_settings_take_effect() {
         capture_us: 0,
     };
     assert!(enc.encode(&short).is_err());
+    // Nor are no frames or more than a 60 ms packet.
+    assert!(enc.encode_frames(&[]).is_err());
+    assert!(enc.encode_frames(&tone_frames(4)).is_err());
 }
