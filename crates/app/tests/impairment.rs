@@ -115,8 +115,9 @@ const CERTIFICATE: u8 = 11;
 fn a_call_connects_when_either_side_loses_a_dtls_flight_once() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // The caller is the DTLS client: its second flight (from its Certificate) lost, or
-    // the callee's first (from its ServerHello). Each side then gets the other's
-    // flight again a second later, just before its own timer would fire.
+    // the callee's first (from its ServerHello). The caller sends its flight again
+    // when no answer comes in twice the round trip; the callee answers that repeat
+    // with its own flight at once.
     for (lossy_end, message) in [(0, CERTIFICATE), (1, SERVER_HELLO)] {
         let Some(mut lab) = Lab::new("dtls") else {
             return;

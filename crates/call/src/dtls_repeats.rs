@@ -22,6 +22,15 @@
 //! (a server answers a repeated first ClientHello with its HelloVerifyRequest, having no
 //! timer of its own there). [`RepeatFilter`] and [`LastFlight`] decide; [`FilteringRuntime`]
 //! puts them on the sockets of a peer connection.
+//!
+//! The stack's timer waits a second before it sends a flight again: on a lossy link one
+//! lost flight in a handshake of six cost a call a second of its setup (on the
+//! benchmark's 5%-loss link, 1.0 s more in one run of three). So the client, whose
+//! flights all wait for an answer, sends its flight again itself when none comes in
+//! twice the round trip its earlier flights were answered in (250 ms before one is
+//! known), doubling, a few times: as libwebrtc sets BoringSSL's first retransmission
+//! to twice the ICE round trip, at least 50 ms. A server's lost flight is recovered
+//! through that: the client's repeat makes it send its own again at once.
 
 use std::future::Future;
 use std::io::{self, IoSliceMut};
@@ -53,6 +62,16 @@ const FLIGHT_SPAN: Duration = Duration::from_millis(200);
 /// Our flight is sent again at most this often, however many datagrams of the peer's
 /// repeat arrive.
 const RESEND_GAP: Duration = Duration::from_millis(50);
+/// A client's flight unanswered this long is sent again, before a round trip is known.
+const FIRST_TIMEOUT: Duration = Duration::from_millis(250);
+/// The least and most time a client waits for an answer before it sends its flight
+/// again (twice the round trip otherwise; doubling with each time sent).
+const TIMEOUTS: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_millis(800);
+/// How often a client sends one flight again before leaving it to the stack's timer.
+const MAX_TIMER_RESENDS: u32 = 3;
+/// The handshake message type of a ClientHello.
+const CLIENT_HELLO: u8 = 1;
 
 /// What a datagram from the peer is, to the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +158,8 @@ pub struct Sent {
 
 /// Our last handshake flight as it went out, to send again at once when the peer
 /// repeats its own (the stack's timer would send it only a second after the flight: a
-/// browser repeats its flight within ~100 ms).
+/// browser repeats its flight within ~100 ms), and, as the client, when no answer
+/// comes in time ([`LastFlight::resend_at`]).
 #[derive(Debug, Default)]
 pub struct LastFlight {
     datagrams: Vec<Sent>,
@@ -150,6 +170,12 @@ pub struct LastFlight {
     answered: bool,
     /// When the flight was last sent again.
     resent: Option<Instant>,
+    /// We sent a ClientHello: every flight of ours waits for an answer.
+    client: bool,
+    /// How long the peer took to answer our last flight not sent again.
+    rtt: Option<Duration>,
+    /// How often the flight was sent again for want of an answer.
+    timer_resends: u32,
 }
 
 impl LastFlight {
@@ -164,16 +190,58 @@ impl LastFlight {
         if self.answered || later {
             self.datagrams.clear();
             self.answered = false;
+            self.resent = None;
+            self.timer_resends = 0;
         }
+        let record = unwrapped(&datagram.contents);
+        self.client |=
+            record.first() == Some(&HANDSHAKE) && record.get(RECORD_HEADER) == Some(&CLIENT_HELLO);
         self.datagrams.push(datagram);
         self.sent = Some(now);
+    }
+
+    /// When the client sends its flight again for want of an answer, if it does: twice
+    /// the round trip after it went out (or [`FIRST_TIMEOUT`]), within [`TIMEOUTS`],
+    /// doubling with each time sent, at most [`MAX_TIMER_RESENDS`] times.
+    pub fn resend_at(&self) -> Option<Instant> {
+        if !self.client
+            || self.answered
+            || self.datagrams.is_empty()
+            || self.timer_resends >= MAX_TIMER_RESENDS
+        {
+            return None;
+        }
+        let timeout = self.rtt.map_or(FIRST_TIMEOUT, |rtt| {
+            (2 * rtt).clamp(*TIMEOUTS.start(), *TIMEOUTS.end())
+        });
+        Some(self.resent.or(self.sent)? + timeout * 2u32.pow(self.timer_resends))
+    }
+
+    /// The datagrams to send again at `now`, if the flight is due ([`LastFlight::resend_at`]).
+    pub fn on_timer(&mut self, now: Instant) -> &[Sent] {
+        if self.resend_at().is_none_or(|at| at > now) {
+            return &[];
+        }
+        self.timer_resends += 1;
+        self.resent = Some(now);
+        &self.datagrams
     }
 
     /// Notes what came from the peer at `now`; returns the datagrams to send again
     /// (on a repeat, at most once every [`RESEND_GAP`]).
     pub fn on_incoming(&mut self, now: Instant, incoming: Incoming) -> &[Sent] {
         match incoming {
-            Incoming::Handshake => self.answered = true,
+            Incoming::Handshake => {
+                // The round trip, from a flight sent once (an answer to one sent
+                // again may be to either).
+                if !self.answered
+                    && self.resent.is_none()
+                    && let Some(sent) = self.sent
+                {
+                    self.rtt = Some(now.saturating_duration_since(sent));
+                }
+                self.answered = true;
+            }
             Incoming::Repeat if !self.answered => {
                 if self
                     .resent
@@ -222,11 +290,85 @@ fn handshake_fragments(mut datagram: &[u8]) -> Option<Vec<Fragment>> {
 }
 
 /// A UDP socket whose received datagrams pass a [`RepeatFilter`], and which sends our
-/// [`LastFlight`] again on a repeat.
-#[derive(Debug)]
+/// [`LastFlight`] again on a repeat, or when it is due.
 struct FilteredSocket {
     inner: Arc<dyn AsyncUdpSocket>,
-    handshake: Mutex<(RepeatFilter, LastFlight)>,
+    handshake: Mutex<Handshake>,
+    /// Runs the flight's timer.
+    runtime: Arc<dyn Runtime>,
+    /// This socket, for the timer (which ends with it).
+    this: std::sync::Weak<FilteredSocket>,
+}
+
+impl std::fmt::Debug for FilteredSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilteredSocket")
+            .field("inner", &self.inner)
+            .field("handshake", &self.handshake)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A socket's view of the handshake.
+#[derive(Debug, Default)]
+struct Handshake {
+    filter: RepeatFilter,
+    flight: LastFlight,
+    /// A task waits for the flight's [`LastFlight::resend_at`].
+    timer: bool,
+}
+
+impl FilteredSocket {
+    fn handshake(&self) -> std::sync::MutexGuard<'_, Handshake> {
+        self.handshake.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends `datagrams` again, best effort: the stack's timer sends them anyway.
+    fn send_again(&self, cx: &mut Context<'_>, datagrams: &[Sent]) {
+        for sent in datagrams {
+            let transmit = Transmit {
+                destination: sent.to,
+                ecn: None,
+                contents: &sent.contents,
+                segment_size: sent.segment_size,
+                src_ip: sent.from,
+            };
+            let _ = self.inner.poll_send(cx, &transmit);
+        }
+    }
+}
+
+/// Sends the flight of `socket` again whenever it is due, until none is (the timer
+/// starts again with the next flight) or the socket is gone.
+async fn resend_when_due(socket: std::sync::Weak<FilteredSocket>) {
+    loop {
+        let (due, runtime) = {
+            let Some(socket) = socket.upgrade() else {
+                return;
+            };
+            let mut handshake = socket.handshake();
+            let Some(due) = handshake.flight.resend_at() else {
+                handshake.timer = false;
+                return;
+            };
+            (due, Arc::clone(&socket.runtime))
+        };
+        runtime
+            .sleep(due.saturating_duration_since(Instant::now()))
+            .await;
+        let Some(socket) = socket.upgrade() else {
+            return;
+        };
+        let again = socket.handshake().flight.on_timer(Instant::now()).to_vec();
+        if !again.is_empty() {
+            tracing::debug!("no answer to our DTLS flight in time: sending it again");
+            std::future::poll_fn(|cx| {
+                socket.send_again(cx, &again);
+                Poll::Ready(())
+            })
+            .await;
+        }
+    }
 }
 
 impl AsyncUdpSocket for FilteredSocket {
@@ -237,8 +379,8 @@ impl AsyncUdpSocket for FilteredSocket {
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
         let sent = self.inner.poll_send(cx, transmit);
         if matches!(sent, Poll::Ready(Ok(_))) && is_handshake(transmit.contents) {
-            let mut handshake = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
-            handshake.1.on_send(
+            let mut handshake = self.handshake();
+            handshake.flight.on_send(
                 Instant::now(),
                 Sent {
                     to: transmit.destination,
@@ -247,6 +389,14 @@ impl AsyncUdpSocket for FilteredSocket {
                     segment_size: transmit.segment_size,
                 },
             );
+            if !handshake.timer && handshake.flight.resend_at().is_some() {
+                handshake.timer = true;
+                // Dropping the handle leaves the task running.
+                drop(
+                    self.runtime
+                        .spawn(Box::pin(resend_when_due(self.this.clone()))),
+                );
+            }
         }
         sent
     }
@@ -269,8 +419,8 @@ impl AsyncUdpSocket for FilteredSocket {
                 // untouched); a buffer of several coalesced datagrams (GRO) is left whole.
                 let datagram = &bufs[i][..m.len];
                 if m.len <= m.stride && is_handshake(datagram) {
-                    let mut handshake = self.handshake.lock().unwrap_or_else(|e| e.into_inner());
-                    let (filter, flight) = &mut *handshake;
+                    let mut handshake = self.handshake();
+                    let Handshake { filter, flight, .. } = &mut *handshake;
                     let incoming = filter.incoming(datagram);
                     again.extend_from_slice(flight.on_incoming(Instant::now(), incoming));
                     if incoming == Incoming::Repeat {
@@ -285,17 +435,7 @@ impl AsyncUdpSocket for FilteredSocket {
                 }
                 kept += 1;
             }
-            for sent in &again {
-                let transmit = Transmit {
-                    destination: sent.to,
-                    ecn: None,
-                    contents: &sent.contents,
-                    segment_size: sent.segment_size,
-                    src_ip: sent.from,
-                };
-                // Best effort: the stack's timer sends the flight again anyway.
-                let _ = self.inner.poll_send(cx, &transmit);
-            }
+            self.send_again(cx, &again);
             if kept > 0 {
                 return Poll::Ready(Ok(kept));
             }
@@ -341,9 +481,12 @@ impl Runtime for FilteringRuntime {
     }
 
     fn wrap_udp_socket(&self, socket: std::net::UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {
-        Ok(Arc::new(FilteredSocket {
-            inner: self.inner.wrap_udp_socket(socket)?,
+        let inner = self.inner.wrap_udp_socket(socket)?;
+        Ok(Arc::new_cyclic(|this| FilteredSocket {
+            inner,
             handshake: Mutex::default(),
+            runtime: Arc::clone(&self.inner),
+            this: this.clone(),
         }))
     }
 
@@ -511,5 +654,48 @@ mod tests {
         let again = flight.on_incoming(at(1_400), Incoming::Repeat);
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].contents, record(22, 0, 3, true));
+    }
+
+    #[test]
+    fn a_clients_flight_unanswered_goes_again_after_twice_the_round_trip_doubling_a_few_times() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut client = LastFlight::default();
+        let mut hello = record(22, 0, 0, true);
+        hello[RECORD_HEADER] = CLIENT_HELLO;
+        client.on_send(at(0), sent(hello.clone()));
+        // No round trip known yet: 250 ms.
+        assert_eq!(client.resend_at(), Some(at(250)));
+        assert!(client.on_timer(at(249)).is_empty());
+        assert_eq!(client.on_timer(at(250))[0].contents, hello);
+        assert_eq!(client.resend_at(), Some(at(750)));
+        // Answered (HelloVerifyRequest): no more; the answer to a flight sent again
+        // tells no round trip.
+        client.on_incoming(at(300), Incoming::Handshake);
+        assert_eq!(client.resend_at(), None);
+        // The next flight, answered in 40 ms: the round trip.
+        client.on_send(at(301), sent(record(22, 0, 1, true)));
+        client.on_incoming(at(341), Incoming::Handshake);
+        // The flight after waits twice that, but at least 100 ms, then doubles.
+        let flight = record(22, 0, 2, true);
+        client.on_send(at(400), sent(flight.clone()));
+        assert_eq!(client.resend_at(), Some(at(500)));
+        let mut times = Vec::new();
+        let mut t = 400;
+        while t < 3_000 {
+            t += 1;
+            if !client.on_timer(at(t)).is_empty() {
+                times.push(t);
+            }
+        }
+        assert_eq!(times, [500, 700, 1_100], "three times, doubling");
+        // A repeat of the peer's flight still sends ours at once.
+        assert_eq!(client.on_incoming(at(3_001), Incoming::Repeat).len(), 1);
+
+        // A server's flights (no ClientHello of ours) are left to the client's timer.
+        let mut server = LastFlight::default();
+        server.on_send(at(0), sent(record(22, 0, 1, true)));
+        assert_eq!(server.resend_at(), None);
+        assert!(server.on_timer(at(5_000)).is_empty());
     }
 }
