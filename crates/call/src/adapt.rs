@@ -274,7 +274,6 @@ impl Adaptation {
         LADDER[self.level]
     }
 
-    /// Bits per second the picture needs at ladder step `level`.
     /// What audio takes of the rates read, bits per second: fewer headers in 40 ms
     /// packets.
     fn audio(&self) -> f64 {
@@ -286,6 +285,7 @@ impl Adaptation {
         f64::from(self.audio_bps) - saved
     }
 
+    /// Bits per second the picture needs at ladder step `level`.
     fn need(&self, level: usize) -> f64 {
         comfortable_bps(self.format, LADDER[level])
     }

@@ -211,7 +211,7 @@ pub struct Played {
     pub recovered: bool,
     /// Packets before it concealed (PLC).
     pub concealed: u64,
-    /// Whether it decoded (else its 20 ms were not played).
+    /// Whether it decoded (else its sound was not played).
     pub decoded: bool,
 }
 
@@ -225,9 +225,9 @@ impl OpusPlayout {
     }
 
     /// Plays packet `seq`: first what its gap lost (the one just before it from its FEC
-    /// data, earlier ones concealed, at most [`MAX_CONCEALED`]), then itself, each 20 ms
-    /// handed to `play`. `None` for a packet that came too late (after a later one) or
-    /// twice: it is dropped.
+    /// data, earlier ones concealed, at most [`MAX_CONCEALED`]), then itself, in 20 ms
+    /// frames handed to `play`. `None` for a packet that came too late (after a later
+    /// one) or twice: it is dropped.
     pub fn receive(
         &mut self,
         seq: u16,
