@@ -773,11 +773,15 @@ pub async fn receive_video(
         // A hole waited for long enough: a keyframe may come sooner than its repair.
         request_keyframe |= assembler.stalled(micros(Instant::now()));
         // Ask for a lost packet once a later one shows the hole, and again a while
-        // later while it stays missing (its retransmission was lost too).
+        // later while it stays missing (its retransmission was lost too); and for the
+        // packets after the newest while the stream is silent (a burst of loss).
         assembler.set_max_wait_us(rtt.max_wait().as_micros() as u64);
         let asks = assembler.overdue(micros(Instant::now()), rtt.renack_after_us());
         if !asks.seqs.is_empty() && media_ssrc != 0 {
-            counters.nacks.add((asks.seqs.len() - asks.again) as u64);
+            // (Packets after the newest, asked for in a silence, are not known missing.)
+            counters
+                .nacks
+                .add((asks.seqs.len() - asks.again - asks.ahead) as u64);
             counters.nacks_again.add(asks.again as u64);
             let nack = TransportLayerNack {
                 sender_ssrc: 0,
