@@ -282,8 +282,21 @@ impl FrameAssembler {
             };
             return self.push(now_us, packet);
         }
-        if self.next.is_some_and(|next| seq < next) {
-            return;
+        if let Some(next) = self.next.filter(|&next| seq < next) {
+            // A packet before the frame at `next` that has the frame's timestamp is its
+            // head, come late (a path that reorders: the frame's start was taken from
+            // its first packet to come, and its SPS and PPS arrived after): the frame
+            // starts there, any packets between missing. Else the packet's frame was
+            // given out already.
+            let head = next - seq <= MAX_ASKED_HOLE
+                && self
+                    .packets
+                    .get(&next)
+                    .is_some_and(|p| p.timestamp == timestamp);
+            if !head {
+                return;
+            }
+            self.next = Some(seq);
         }
         if let Some((_, before)) = self
             .packets
@@ -1049,6 +1062,47 @@ mod tests {
         a.push(130_000, second[2].clone());
         a.push(130_000, second[2].clone());
         assert!(matches!(a.pop(200_000), Some(Assembled::Frame { .. })));
+    }
+
+    #[test]
+    fn a_frame_head_that_comes_after_the_rest_of_the_frame_still_starts_it() {
+        let mut a = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        // A keyframe: SPS and PPS (one STAP-A), then the IDR in three fragments. On a
+        // reordering path the IDR's first fragment comes first and is taken as the
+        // frame's start.
+        let ts = 9000;
+        let stap = RtpIn {
+            seq: 50,
+            timestamp: ts,
+            marker: false,
+            payload: Bytes::from(vec![24, 0, 2, 0x67, 0x42, 0, 2, 0x68, 0xce]),
+        };
+        let idr = frame(51, ts, 3, true);
+        a.push(0, idr[0].clone());
+        assert_eq!(a.pop(0), None);
+        a.push(1_000, idr[2].clone());
+        a.push(2_000, stap);
+        a.push(3_000, idr[1].clone());
+        let Some(Assembled::Frame { data, keyframe, .. }) = a.pop(3_000) else {
+            panic!("no frame");
+        };
+        assert!(keyframe);
+        assert_eq!(
+            nal_types(&data).collect::<Vec<_>>(),
+            [7, 8, 5],
+            "SPS and PPS first"
+        );
+        // A packet of a frame already given out is still ignored.
+        a.push(4_000, idr[1].clone());
+        a.push(36_000, frame(54, ts + 3000, 1, false)[0].clone());
+        assert!(matches!(
+            a.pop(100_000),
+            Some(Assembled::Frame {
+                keyframe: false,
+                ..
+            })
+        ));
+        assert_eq!(a.pop(100_000), None);
     }
 
     #[test]
