@@ -201,10 +201,9 @@ pub struct FrameAssembler {
     spacing_us: f64,
     /// The newest packet: its extended sequence number, arrival (µs) and marker bit.
     newest: Option<(u64, u64, bool)>,
-    /// When the last frame's last packet arrived, µs.
-    last_end_us: Option<u64>,
-    /// The usual gap between frames' last packets arriving, µs (smoothed).
-    frame_gap_us: f64,
+    /// The usual interval between frames, µs, from their RTP timestamps (smoothed): how
+    /// often the sender sends one, whatever a queue or a burst did to their arrivals.
+    frame_interval_us: f64,
     /// The packets after the newest asked for in this silence: when last, how often.
     ahead: Option<(u64, u32)>,
 }
@@ -230,8 +229,7 @@ impl FrameAssembler {
             restarted: false,
             spacing_us: 0.0,
             newest: None,
-            last_end_us: None,
-            frame_gap_us: 0.0,
+            frame_interval_us: 0.0,
             ahead: None,
         }
     }
@@ -319,15 +317,14 @@ impl FrameAssembler {
             self.ahead = None;
         }
         if packet.marker && self.measured.is_none_or(|m| timestamp > m) {
-            if let Some(last) = self.last_end_us {
-                let gap = now_us.saturating_sub(last) as f64;
-                self.frame_gap_us = if self.frame_gap_us == 0.0 {
-                    gap
+            if let Some(last) = self.measured {
+                let interval = ((timestamp - last) * 1_000_000 / CLOCK_HZ) as f64;
+                self.frame_interval_us = if self.frame_interval_us == 0.0 {
+                    interval
                 } else {
-                    self.frame_gap_us + (gap - self.frame_gap_us) / 16.0
+                    self.frame_interval_us + (interval - self.frame_interval_us) / 8.0
                 };
             }
-            self.last_end_us = Some(now_us);
             self.measured = Some(timestamp);
             self.jitter
                 .observe(now_us, timestamp * 1_000_000 / CLOCK_HZ);
@@ -353,8 +350,9 @@ impl FrameAssembler {
     /// packets (at least [`MIN_TAIL_WAIT_US`] and the jitter; plus twice the queue, as
     /// above) pass with nothing new.
     ///
-    /// A stream silent after a whole frame for twice its usual gap between frames (plus
-    /// twice the jitter and the queue) may be in a burst of loss that took whole frames,
+    /// A stream silent after a whole frame for twice its usual interval between frames
+    /// (by their timestamps: frames drained from a queue arrive bunched; plus twice the
+    /// jitter and the queue) may be in a burst of loss that took whole frames,
     /// which no packet shows until the burst ends: the [`AHEAD`] packets after the
     /// newest are asked for, then every half `again_us`, at most [`MAX_AHEAD_ASKS`]
     /// times, so that retransmissions are on their way when it ends. Under bursty loss
@@ -408,13 +406,16 @@ impl FrameAssembler {
         let (_, arrival_us, true) = self.newest? else {
             return None;
         };
-        if self.next.is_none() || self.frame_gap_us == 0.0 {
+        if self.next.is_none() || self.frame_interval_us == 0.0 {
             return None;
         }
         let queue_us = self.queue_delay_us().saturating_sub(2 * self.jitter_us());
         match self.ahead {
             None => Some(
-                arrival_us + (2.0 * self.frame_gap_us) as u64 + 2 * self.jitter_us() + 2 * queue_us,
+                arrival_us
+                    + (2.0 * self.frame_interval_us) as u64
+                    + 2 * self.jitter_us()
+                    + 2 * queue_us,
             ),
             Some((_, times)) if times >= MAX_AHEAD_ASKS => None,
             Some((last, _)) => Some(last + (again_us + 2 * queue_us) / 2),
@@ -1144,6 +1145,18 @@ mod tests {
         let asks = a.overdue(due + 100_000, 60_000);
         assert_eq!(missing(asks.clone()), ((120..126).collect(), 0));
         assert_eq!(asks.ahead, 0);
+
+        // Frames drained from a queue arrive bunched, a millisecond apart: the silence
+        // is still counted in the sender's interval between frames.
+        let mut b = FrameAssembler::new(VideoCodec::H264, AssemblerConfig::default());
+        for n in 0..10u16 {
+            let at = u64::from(n) * 1_000;
+            for p in frame(100 + 2 * n, u32::from(n) * 3000, 2, n == 0) {
+                b.push(at, p);
+            }
+            while b.pop(at).is_some() {}
+        }
+        assert!(b.next_ask_us(60_000).is_some_and(|at| at >= 9_000 + 2 * gap));
     }
 
     #[test]
