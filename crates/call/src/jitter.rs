@@ -1156,7 +1156,10 @@ mod tests {
             }
             while b.pop(at).is_some() {}
         }
-        assert!(b.next_ask_us(60_000).is_some_and(|at| at >= 9_000 + 2 * gap));
+        assert!(
+            b.next_ask_us(60_000)
+                .is_some_and(|at| at >= 9_000 + 2 * gap)
+        );
     }
 
     #[test]
