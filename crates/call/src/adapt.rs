@@ -77,8 +77,10 @@ pub const AUDIO_RTP_HEADER_BYTES: u32 = 24;
 /// SRTP's tag, UDP and IPv4 headers (38 bytes, not counted in the rates read; more
 /// with IPv6 or a relay).
 const AUDIO_PACKET_BYTES: f64 = AUDIO_RTP_HEADER_BYTES as f64 + 38.0;
+/// Audio packets a second in 20 ms packets.
+pub const AUDIO_PACKETS_PER_SECOND: u32 = 50;
 /// Audio packets a second fewer in 40 ms packets than in 20 ms ones.
-const PACKETS_SAVED: f64 = 25.0;
+const PACKETS_SAVED: f64 = AUDIO_PACKETS_PER_SECOND as f64 / 2.0;
 /// For this long after the start (ms) a low estimate alone does not step down.
 const GRACE_MS: u64 = 5_000;
 /// The first picture's size: the largest step of the ladder that needs at most this

@@ -673,8 +673,10 @@ mod tests {
         // tells no round trip.
         client.on_incoming(at(300), Incoming::Handshake);
         assert_eq!(client.resend_at(), None);
-        // The next flight, answered in 40 ms: the round trip.
+        // The next flight waits as long as the first: no round trip known yet. Answered
+        // in 40 ms: the round trip.
         client.on_send(at(301), sent(record(22, 0, 1, true)));
+        assert_eq!(client.resend_at(), Some(at(551)));
         client.on_incoming(at(341), Incoming::Handshake);
         // The flight after waits twice that, but at least 100 ms, then doubles.
         let flight = record(22, 0, 2, true);

@@ -400,6 +400,12 @@ impl FrameAssembler {
             .min()
     }
 
+    /// The queue delay beyond what jitter explains, µs: jitter reads as a queue of up to
+    /// about twice itself; only what lies beyond delays a retransmission for sure.
+    fn queue_beyond_jitter_us(&self) -> u64 {
+        self.queue_delay_us().saturating_sub(2 * self.jitter_us())
+    }
+
     /// When the packets after the newest are next due to be asked for (µs), if the
     /// stream is silent after a whole frame (see [`overdue`](Self::overdue)).
     fn ahead_due(&self, again_us: u64) -> Option<u64> {
@@ -409,7 +415,7 @@ impl FrameAssembler {
         if self.next.is_none() || self.frame_interval_us == 0.0 {
             return None;
         }
-        let queue_us = self.queue_delay_us().saturating_sub(2 * self.jitter_us());
+        let queue_us = self.queue_beyond_jitter_us();
         match self.ahead {
             None => Some(
                 arrival_us
@@ -426,9 +432,7 @@ impl FrameAssembler {
     /// frame's start, and when it is due to be asked for.
     fn ask_times(&self, again_us: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
         let first_us = self.jitter_us().min(MAX_REORDER_WAIT_US);
-        // Jitter reads as a queue of up to about twice itself; only what lies beyond
-        // delays a retransmission for sure.
-        let queue_us = self.queue_delay_us().saturating_sub(2 * self.jitter_us());
+        let queue_us = self.queue_beyond_jitter_us();
         let again_us = again_us + 2 * queue_us;
         let mut expected = self.next.unwrap_or(u64::MAX);
         let tail_us = ((TAIL_GAPS * self.spacing_us) as u64)

@@ -32,7 +32,7 @@ use webrtc::peer_connection::{PeerConnection, StatsSelector};
 use webrtc::rtp_transceiver::{RtpSender, RtpTransceiver};
 
 use crate::CallError;
-use crate::adapt::{AUDIO_RTP_HEADER_BYTES, Adaptation, Signals};
+use crate::adapt::{AUDIO_PACKETS_PER_SECOND, AUDIO_RTP_HEADER_BYTES, Adaptation, Signals};
 use crate::audio::{
     AudioControl, AudioReceiveCounters, AudioReceiveSnapshot, AudioSendCounters, AudioSendSnapshot,
     receive_audio, send_audio,
@@ -64,7 +64,8 @@ const AUDIO_BITRATE: u32 = 32_000;
 /// SRTP's tag or UDP and IP headers; counting audio with those (~70 bytes a packet)
 /// took 20 kbit/s more from video than audio uses: behind 300 kbit/s, ~9% of what the
 /// link left video.
-const AUDIO_RTP_BITRATE: u32 = AUDIO_BITRATE + 50 * AUDIO_RTP_HEADER_BYTES * 8;
+const AUDIO_RTP_BITRATE: u32 =
+    AUDIO_BITRATE + AUDIO_PACKETS_PER_SECOND * AUDIO_RTP_HEADER_BYTES * 8;
 
 /// How long a remote track may stay silent before its receive pipeline gives up. A
 /// track ends when the peer connection closes (every exit closes it), and a muted or

@@ -110,12 +110,20 @@ impl OpusEncoder {
                 frames.len()
             )));
         }
-        let samples: Vec<i16> = frames
-            .iter()
-            .flat_map(|f| f.samples.iter().copied())
-            .collect();
+        // One frame (the usual packet) goes as it is; more are joined.
+        let joined: Vec<i16>;
+        let samples = match frames {
+            [one] => &one.samples[..],
+            _ => {
+                joined = frames
+                    .iter()
+                    .flat_map(|f| f.samples.iter().copied())
+                    .collect();
+                &joined
+            }
+        };
         self.encoder
-            .encode_vec(&samples, MAX_PACKET)
+            .encode_vec(samples, MAX_PACKET)
             .map_err(codec_err)
     }
 }
